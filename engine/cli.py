@@ -1,0 +1,60 @@
+"""`cnn-workbench`: the GUI with no subcommand; summary, data, train and predict headless.
+
+Bad input prints one clear line on stderr and exits non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand modules in engine/commands/, in the order --help lists them.
+_COMMANDS = ("summary", "data", "train", "predict")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnn-workbench",
+        description="Design, train and inspect convolutional neural networks. "
+        "With no subcommand, opens the workbench window.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(f"engine.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"engine.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help"):
+        # No subcommand: the GUI (its own options: --screenshot PATH [SPEC], a spec/project).
+        from workbench.app import main as gui_main
+
+        return gui_main(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from engine.spec import SpecError
+
+    try:
+        return int(args.func(args) or 0)
+    except SpecError as e:
+        for line in e.problems:
+            print(f"cnn-workbench {args.command}: {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"cnn-workbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of `cnn-workbench`. Each module has register(subparsers) and a run(args)."""

@@ -1,0 +1,117 @@
+"""Thread pools and compiler flags for the engine, set before numpy and numba load.
+
+Import this module before numpy (``engine/__init__.py`` imports it first). It fills in
+environment variables with ``os.environ.setdefault``, so anything the user exported wins.
+
+Why: on a small machine numba's OpenMP pool and OpenBLAS's pthread pool each start one
+thread per core, and idle threads of one pool spin-wait while the other pool works. A
+prototype measured a 12x slowdown from that. The cure is to give both pools the same thread
+count and to make idle threads sleep instead of spinning:
+
+- ``OMP_WAIT_POLICY=PASSIVE`` and ``GOMP_SPINCOUNT=0``: numba's "omp" threading layer (GNU
+  OpenMP) parks idle workers at once.
+- ``OPENBLAS_THREAD_TIMEOUT=4``: OpenBLAS's workers sleep after 2**4 spin cycles (the minimum).
+- ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS``:
+  one shared count, by default the number of cores this process may run on.
+
+Engine flags (read once, at import):
+
+- ``CNN_WORKBENCH_THREADS``: thread count for both pools (default: usable cores).
+- ``CNN_WORKBENCH_FASTMATH``: "1" to let numba reorder float arithmetic (default "0", so the
+  kernels match their naive references to float32 rounding).
+- ``CNN_WORKBENCH_PARALLEL``: "0" to compile the kernels without ``prange`` threads
+  (default "1").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# If numpy was imported before this module, OpenBLAS has already sized its pool and the
+# defaults below come too late for it; settings() says so rather than pretending.
+_NUMPY_WAS_LOADED = "numpy" in sys.modules
+
+__all__ = ["FASTMATH", "JIT", "JIT_PARALLEL", "PARALLEL", "THREADS", "settings"]
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"environment variable {name}={raw!r}: expected 0/1, true/false, yes/no")
+
+
+def _threads() -> int:
+    raw = os.environ.get("CNN_WORKBENCH_THREADS", "").strip()
+    if not raw:
+        return _usable_cores()
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(
+            f"environment variable CNN_WORKBENCH_THREADS={raw!r}: expected a positive integer"
+        )
+    return count
+
+
+THREADS: int = _threads()
+FASTMATH: bool = _flag("CNN_WORKBENCH_FASTMATH", False)
+PARALLEL: bool = _flag("CNN_WORKBENCH_PARALLEL", True)
+
+_ENV_DEFAULTS = {
+    "OMP_NUM_THREADS": str(THREADS),
+    "OPENBLAS_NUM_THREADS": str(THREADS),
+    "MKL_NUM_THREADS": str(THREADS),
+    "NUMBA_NUM_THREADS": str(THREADS),
+    "OMP_WAIT_POLICY": "PASSIVE",
+    "GOMP_SPINCOUNT": "0",
+    "OPENBLAS_THREAD_TIMEOUT": "4",
+}
+for _key, _value in _ENV_DEFAULTS.items():
+    os.environ.setdefault(_key, _value)
+
+#: Options for serial kernels: compiled once to the on-disk cache, release the GIL.
+JIT: dict = {"cache": True, "nogil": True, "fastmath": FASTMATH}
+#: Options for kernels with a ``prange`` loop.
+JIT_PARALLEL: dict = {**JIT, "parallel": PARALLEL}
+
+
+def settings() -> dict[str, object]:
+    """Report the thread and compiler settings in force, for logs and bug reports.
+
+    Returns a dict of plain values: the engine flags, the environment variables above as the
+    process sees them, and (when numba is already loaded) numba's thread count and threading
+    layer. Calling it never imports numpy or numba itself.
+    """
+    report: dict[str, object] = {
+        "threads": THREADS,
+        "fastmath": FASTMATH,
+        "parallel": PARALLEL,
+        "usable_cores": _usable_cores(),
+        "env": {key: os.environ.get(key) for key in _ENV_DEFAULTS},
+        "numpy_loaded_before_config": _NUMPY_WAS_LOADED,
+    }
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        report["numba_num_threads"] = numba.config.NUMBA_NUM_THREADS
+        try:
+            report["numba_threading_layer"] = numba.threading_layer()
+        except ValueError:  # no parallel kernel has run yet, so no layer is chosen
+            report["numba_threading_layer"] = None
+    return report
+

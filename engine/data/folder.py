@@ -1,0 +1,164 @@
+"""Image folders in torchvision's ImageFolder layout: one subfolder per class.
+
+    root/cat/001.png          root/train/cat/001.png
+    root/dog/x/002.jpg   or   root/test/cat/107.png      (val/, valid/ or validation/ too)
+
+Class names are the class folder names, sorted (Python string order), the same in every split;
+files are found recursively, hidden files and folders ignored. Decoding runs on a few threads
+(Pillow releases the GIL while it decodes) and writes each image straight into the array the
+caller allocated, so a large folder streams into a memory-mapped cache file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.decoded import Allocate, DataSource, Decoded, SourceSplit
+from engine.data.errors import DatasetError, UnusableImage
+from engine.data.images import IMAGE_EXTENSIONS, DecodedFile, Geometry, decode_file
+
+__all__ = ["read_folder", "scan_folder"]
+
+_SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+_CHUNK = 512  # files decoded per batch of thread-pool work: bounds results held at once
+
+
+@dataclass(frozen=True)
+class _Entry:
+    split: str
+    label: int
+    path: Path
+
+
+def _visible_dirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _files_under(path: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found += [Path(dirpath, f) for f in sorted(filenames) if not f.startswith(".")]
+    return found
+
+
+def scan_folder(root: str | os.PathLike[str]) -> DataSource:
+    """List an image folder without reading any image.
+
+    Raises ``DatasetError`` when ``root`` is not a folder or holds no class folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder; give a folder with one subfolder per class")
+    top = _visible_dirs(root)
+    notes: list[str] = []
+    split_dirs: dict[str, Path] = {}
+    if any(d.name.lower() == "train" for d in top):
+        for d in top:
+            split = _SPLIT_DIRS.get(d.name.lower())
+            if split is None or split in split_dirs:
+                notes.append(f"folder {d.name}/ ignored: not a split name (train, val, test)")
+            else:
+                split_dirs[split] = d
+    else:
+        split_dirs["train"] = root
+    class_dirs = {split: _visible_dirs(d) for split, d in split_dirs.items()}
+    class_names = tuple(sorted({d.name for dirs in class_dirs.values() for d in dirs}))
+    if not class_names:
+        raise DatasetError(
+            f"{root}: no class folders found; put each class's images in its own subfolder "
+            f"(e.g. {root / 'cat' / '001.png'}), optionally under train/ and test/"
+        )
+    index = {name: i for i, name in enumerate(class_names)}
+    entries: list[_Entry] = []
+    stray: list[Path] = []
+    for split, d in split_dirs.items():
+        for class_dir in class_dirs[split]:
+            entries += [_Entry(split, index[class_dir.name], f) for f in _files_under(class_dir)]
+        stray += [f for f in sorted(d.iterdir()) if f.is_file() and not f.name.startswith(".")]
+    if split_dirs.get("train") == root:
+        stray = []  # loose files beside the class folders (a README) are not data
+    layout = "train/val/test folders" if "train" in split_dirs and root not in split_dirs.values() \
+        else "class folders"
+    return DataSource(
+        kind="folder",
+        root=root,
+        files=tuple(e.path for e in entries),
+        description=f"image folder {root} ({layout}, {len(class_names)} classes)",
+        plan=(class_names, tuple(entries), tuple(stray), tuple(notes)),
+        reader=read_folder,
+    )
+
+
+def _try_decode(path: Path, geometry: Geometry | None) -> DecodedFile | str:
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        return f"not an image file (extension {path.suffix or 'none'!r})"
+    try:
+        return decode_file(path, geometry)
+    except UnusableImage as e:
+        return e.reason
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores + 1))
+
+
+def read_folder(
+    source: DataSource, geometry: Geometry | None, allocate: Allocate
+) -> Decoded:
+    """Decode every file of a scanned folder (see ``DataSource.read``).
+
+    Unusable files are skipped and listed with their reason; the arrays returned hold only
+    the usable images, in listing order."""
+    class_names, entries, stray, notes = source.plan
+    root = source.root
+    decoded = Decoded("folder", root, class_names, {}, notes=list(notes))
+    decoded.skipped += [(_rel(p, root), "not inside a class folder") for p in stray]
+    sizes: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        for split in ("train", "val", "test"):
+            todo = [e for e in entries if e.split == split]
+            if not todo and split != "train":
+                continue
+            images = None if geometry is None else allocate(split, (len(todo), *geometry.shape))
+            labels = np.empty(len(todo), dtype=np.int64)
+            digests = np.empty(len(todo), dtype=np.uint64)
+            names: list[str] = []
+            for start in range(0, len(todo), _CHUNK):
+                chunk = todo[start : start + _CHUNK]
+                for entry, result in zip(
+                    chunk, pool.map(_try_decode, [e.path for e in chunk],
+                                    [geometry] * len(chunk)), strict=True
+                ):
+                    if isinstance(result, str):
+                        decoded.skipped.append((_rel(entry.path, root), result))
+                        continue
+                    k = len(names)
+                    if images is not None:
+                        images[k] = result.pixels
+                    labels[k], digests[k] = entry.label, result.digest
+                    names.append(_rel(entry.path, root))
+                    sizes[f"{result.size[0]}x{result.size[1]}"] += 1
+                    modes[result.mode] += 1
+            n = len(names)
+            decoded.splits[split] = SourceSplit(
+                None if images is None else images[:n], labels[:n], digests[:n], names
+            )
+    decoded.sizes, decoded.modes = dict(sizes), dict(modes)
+    return decoded
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()

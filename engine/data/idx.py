@@ -1,0 +1,168 @@
+"""IDX files (MNIST, Fashion-MNIST, EMNIST...): a folder with train/t10k image and label pairs.
+
+Accepted names, gzipped (``.gz``) or not, case-insensitive::
+
+    train-images-idx3-ubyte   train-images.idx3-ubyte   (t10k- or test- for the test split)
+    train-labels-idx1-ubyte   train-labels.idx1-ubyte
+
+An IDX file is a big-endian header (two zero bytes, a type code, the number of dimensions,
+one uint32 per dimension) followed by the raw values; only unsigned bytes (type 0x08) occur in
+image sets. Class names come from a ``classes.txt`` beside the files (one name a line), else
+Fashion-MNIST's names when the folder's path says "fashion", else "0", "1", ...
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.decoded import Allocate, DataSource, Decoded, SourceSplit
+from engine.data.errors import DatasetError
+from engine.data.images import Geometry, convert_array
+
+__all__ = ["FASHION_MNIST_CLASSES", "find_idx", "read_idx", "read_idx_file"]
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx([13])-ubyte(\.gz)?$", re.I)
+_UBYTE = 0x08
+
+
+def find_idx(root: str | os.PathLike[str]) -> DataSource | None:
+    """The IDX data set in folder ``root``, or None when it holds no IDX file.
+
+    Raises ``DatasetError`` when the files are there but incomplete (no train pair)."""
+    root = Path(root)
+    found: dict[tuple[str, str], Path] = {}
+    for p in sorted(root.iterdir()):
+        m = _NAME.match(p.name)
+        if m and p.is_file():
+            split = "train" if m.group(1).lower() == "train" else "test"
+            found.setdefault((split, m.group(2).lower()), p)
+    if not found:
+        return None
+    pairs = {}
+    for split in ("train", "test"):
+        have = {k for s, k in found if s == split}
+        if have == {"images", "labels"}:
+            pairs[split] = (found[split, "images"], found[split, "labels"])
+        elif have:
+            missing = ({"images", "labels"} - have).pop()
+            prefix = "train" if split == "train" else "t10k"
+            raise DatasetError(
+                f"{root}: {found[split, have.pop()].name} has no matching {split} {missing} "
+                f"file; add {prefix}-{missing}-idx{1 if missing == 'labels' else 3}-ubyte[.gz]"
+            )
+    if "train" not in pairs:
+        raise DatasetError(
+            f"{root}: IDX test files but no train-images/train-labels pair; add the train pair"
+        )
+    files = tuple(p for pair in pairs.values() for p in pair)
+    classes = root / "classes.txt"
+    return DataSource(
+        kind="idx",
+        root=root,
+        files=(*files, classes) if classes.is_file() else files,
+        description=f"IDX files in {root} ({', '.join(pairs)})",
+        plan=pairs,
+        reader=read_idx,
+    )
+
+
+def read_idx_file(path: str | os.PathLike[str]) -> np.ndarray:
+    """The uint8 array stored in one IDX file (gzip detected by its magic bytes).
+
+    Raises ``DatasetError`` naming the file for a bad header, a type other than unsigned
+    bytes, or a length that does not match the header (a truncated download)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DatasetError(f"{path}: broken gzip data ({e}); download the file again") from None
+    if len(raw) < 4 or raw[:2] != b"\0\0":
+        raise DatasetError(f"{path}: not an IDX file (its header does not start with 0x0000)")
+    kind, ndim = raw[2], raw[3]
+    if kind != _UBYTE:
+        raise DatasetError(
+            f"{path}: IDX value type 0x{kind:02x}; only unsigned bytes (0x08) are supported"
+        )
+    header = 4 + 4 * ndim
+    if ndim < 1 or len(raw) < header:
+        raise DatasetError(f"{path}: IDX header truncated ({len(raw)} bytes)")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64))
+    if len(raw) - header != expected:
+        raise DatasetError(
+            f"{path}: header says {'x'.join(map(str, shape))} = {expected} values but the file "
+            f"holds {len(raw) - header}; the file is truncated or corrupt, download it again"
+        )
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+
+
+def _class_names(root: Path, n_labels: int) -> tuple[str, ...]:
+    classes = root / "classes.txt"
+    if classes.is_file():
+        names = tuple(s.strip() for s in classes.read_text("utf-8").splitlines() if s.strip())
+        if len(names) < n_labels:
+            raise DatasetError(
+                f"{classes}: {len(names)} names but labels go up to {n_labels - 1}; "
+                "give one class name per line for every label"
+            )
+        return names
+    if "fashion" in str(root.resolve()).lower() and n_labels <= len(FASHION_MNIST_CLASSES):
+        return FASHION_MNIST_CLASSES
+    return tuple(str(i) for i in range(n_labels))
+
+
+def pixel_digests(images: np.ndarray) -> np.ndarray:
+    """uint64 (N,) 64-bit BLAKE2b of each image's pixel bytes: equal for exact duplicates."""
+    flat = np.ascontiguousarray(images).reshape(len(images), -1)
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(row.data, digest_size=8).digest(), "little")
+         for row in flat),
+        dtype=np.uint64, count=len(flat),
+    )  # fmt: skip
+
+
+def read_idx(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:
+    """Decode an IDX source found by ``find_idx`` (see ``DataSource.read``)."""
+    arrays = {}
+    for split, (img_path, lab_path) in source.plan.items():
+        images, labels = read_idx_file(img_path), read_idx_file(lab_path)
+        if images.ndim not in (3, 4) or labels.ndim != 1:
+            raise DatasetError(
+                f"{img_path}: images must be N x H x W (got {images.shape}) and labels N "
+                f"(got {labels.shape})"
+            )
+        if len(images) != len(labels):
+            raise DatasetError(
+                f"{img_path}: {len(images)} images but {lab_path.name} has {len(labels)} "
+                "labels; the pair does not belong together"
+            )
+        # 3-D IDX is N x H x W grayscale; a 4-D one (rare) is taken as N x H x W x C.
+        nchw = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+        arrays[split] = (nchw, labels.astype(np.int64))
+    n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
+    decoded = Decoded("idx", source.root, _class_names(source.root, n_labels), {})
+    for split, (nchw, labels) in arrays.items():
+        out = None
+        if geometry is not None:
+            converted = convert_array(nchw, geometry)
+            out = allocate(split, converted.shape)
+            out[...] = converted
+        decoded.splits[split] = SourceSplit(out, labels, pixel_digests(nchw))
+        h, w = nchw.shape[2:]
+        decoded.sizes[f"{w}x{h}"] = decoded.sizes.get(f"{w}x{h}", 0) + len(nchw)
+        mode = "L" if nchw.shape[1] == 1 else "RGB"
+        decoded.modes[mode] = decoded.modes.get(mode, 0) + len(nchw)
+    return decoded

@@ -1,0 +1,206 @@
+"""Decode one image file into uint8 pixels of a fixed geometry, the way every reader does.
+
+The same functions serve the folder reader (thousands of files), the IDX/CIFAR readers (arrays
+at a native size) and prediction (one file), so a picture given to ``predict`` goes through
+exactly the conversion its training images went through: mode -> grayscale or RGB, then
+resize ("stretch", "pad" keeping the aspect on black, or "crop" at the center), bilinear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from engine.data.errors import DatasetError, UnusableImage
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "RESIZE_MODES",
+    "DecodedFile",
+    "Geometry",
+    "convert_array",
+    "decode_file",
+    "image_to_array",
+]
+
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+)
+RESIZE_MODES = ("stretch", "pad", "crop")
+
+# Modes Pillow can turn into L/RGB. Anything else (a plug-in's exotic mode) is "unreadable".
+_PLAIN_MODES = frozenset(
+    {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
+)
+_WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
+_EXIF_ORIENTATION = 0x0112
+_RESAMPLE = Image.Resampling.BILINEAR
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The decoded pixel layout: ``channels`` (1 = grayscale "L", 3 = RGB), ``height`` and
+    ``width`` in pixels, and how other sizes are fitted (one of ``RESIZE_MODES``).
+    Raises ``DatasetError`` for anything else."""
+
+    channels: int
+    height: int
+    width: int
+    resize: str = "stretch"
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise DatasetError(
+                f"input channels = {self.channels}: images can be decoded as 1 (grayscale) "
+                "or 3 (RGB) channels; set the network's input channels to 1 or 3"
+            )
+        if self.height < 1 or self.width < 1:
+            raise DatasetError(
+                f"input size {self.height}x{self.width}: height and width must be positive"
+            )
+        if self.resize not in RESIZE_MODES:
+            raise DatasetError(
+                f"resize mode {self.resize!r}: expected one of {', '.join(RESIZE_MODES)}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one decoded image."""
+        return (self.channels, self.height, self.width)
+
+
+@dataclass(frozen=True)
+class DecodedFile:
+    """What reading one file yields: ``pixels`` uint8 (C, H, W) (None when only checked), the
+    native ``size`` (width, height) and ``mode``, and ``digest``, a 64-bit hash of the bytes."""
+
+    pixels: np.ndarray | None
+    size: tuple[int, int]
+    mode: str
+    digest: int
+
+
+def bytes_digest(data: bytes) -> int:
+    """64-bit BLAKE2b of ``data`` as an int: equal for byte-identical files (leakage check)."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _open(data: bytes) -> Image.Image:
+    """Open and fully decode ``data`` (first frame), EXIF orientation applied."""
+    if not data:
+        raise UnusableImage("zero bytes")
+    try:
+        with warnings.catch_warnings():
+            # A huge image is decoded like any other; its size is reported, not warned about.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            img.load()  # decodes the first frame of a GIF/TIFF; raises if truncated
+    except Image.DecompressionBombError as e:
+        raise UnusableImage(f"too large to decode safely ({e})") from None
+    except Image.UnidentifiedImageError:
+        raise UnusableImage("not an image (Pillow cannot identify the format)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise UnusableImage(f"truncated or corrupt ({e})") from None
+    if img.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+        img = ImageOps.exif_transpose(img)
+    return img
+
+
+def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """Convert any readable mode to "L" (channels 1) or "RGB" (channels 3)."""
+    target = "L" if channels == 1 else "RGB"
+    if img.mode == target:
+        return img
+    if img.mode in _WIDE_MODES:
+        # Pillow's own I;16 -> L clips at 255 instead of scaling; scale the range instead:
+        # 16-bit values map 65535 -> 255; floats in [0, 1] map 1.0 -> 255.
+        a = np.asarray(img)
+        if img.mode == "F" and float(np.nanmax(a, initial=0.0)) <= 1.0:
+            a = a * 255.0
+        elif img.mode != "F" and int(a.max(initial=0)) > 255:
+            a = a / 257.0
+        gray = Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
+        return gray if target == "L" else gray.convert("RGB")
+    if img.mode not in _PLAIN_MODES:
+        raise UnusableImage(f"unreadable mode {img.mode!r} (cannot convert to {target})")
+    if img.mode in ("P", "PA"):
+        # Going through RGBA keeps a palette's transparency handling explicit and silent.
+        img = img.convert("RGBA")
+    return img.convert(target)
+
+
+def _resize(img: Image.Image, height: int, width: int, resize: str) -> Image.Image:
+    if img.size == (width, height):
+        return img
+    if resize == "stretch":
+        return img.resize((width, height), _RESAMPLE)
+    if resize == "crop":
+        return ImageOps.fit(img, (width, height), method=_RESAMPLE, centering=(0.5, 0.5))
+    fill = 0 if img.mode == "L" else (0, 0, 0)
+    return ImageOps.pad(img, (width, height), method=_RESAMPLE, color=fill)
+
+
+def image_to_array(img: Image.Image, geometry: Geometry) -> np.ndarray:
+    """A PIL image of any readable mode and size -> uint8 (C, H, W) at ``geometry``.
+
+    Raises ``UnusableImage`` for a mode that cannot be converted."""
+    img = _resize(_to_mode(img, geometry.channels), geometry.height, geometry.width,
+                  geometry.resize)
+    a = np.asarray(img, dtype=np.uint8)
+    return a[None] if a.ndim == 2 else np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def decode_file(path: str | os.PathLike[str], geometry: Geometry | None) -> DecodedFile:
+    """Read and decode one file. With ``geometry`` None the file is only checked (decoded,
+    hashed, size and mode noted) and ``pixels`` is None.
+
+    Raises ``UnusableImage`` (zero bytes, not an image, truncated, unreadable mode) or
+    ``OSError`` when the file cannot be read at all."""
+    data = Path(path).read_bytes()
+    img = _open(data)
+    size, mode = img.size, img.mode
+    if geometry is None:
+        if mode not in _PLAIN_MODES and mode not in _WIDE_MODES:
+            raise UnusableImage(f"unreadable mode {mode!r} (cannot convert to L or RGB)")
+        pixels = None
+    else:
+        pixels = image_to_array(img, geometry)
+    return DecodedFile(pixels, size, mode, bytes_digest(data))
+
+
+def _gray(images: np.ndarray) -> np.ndarray:
+    # Pillow's own RGB -> L fixed-point luma (ITU-R 601-2), so arrays and files agree exactly.
+    r, g, b = (images[:, i].astype(np.uint32) for i in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[:, None]
+
+
+def convert_array(images: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """uint8 (N, C, H, W) with C in {1, 3} -> uint8 (N, geometry.shape).
+
+    Returns ``images`` itself (no copy) when it already has the geometry. Channels are
+    converted vectorised; a size change resizes image by image through Pillow, the same
+    resampling a single file gets."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.dtype != np.uint8:
+        raise DatasetError(
+            f"images of shape {images.shape} and dtype {images.dtype}: "
+            "expected uint8 (N, C, H, W) with C = 1 or 3"
+        )
+    if images.shape[1:] == geometry.shape:
+        return images
+    if images.shape[1] != geometry.channels:
+        images = _gray(images) if geometry.channels == 1 else np.repeat(images, 3, axis=1)
+    if images.shape[2:] == (geometry.height, geometry.width):
+        return images
+    out = np.empty((len(images), *geometry.shape), dtype=np.uint8)
+    mode = "L" if geometry.channels == 1 else "RGB"
+    for i, a in enumerate(images):
+        img = Image.fromarray(a[0] if mode == "L" else a.transpose(1, 2, 0), mode)
+        out[i] = image_to_array(img, geometry)
+    return out

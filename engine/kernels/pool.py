@@ -1,0 +1,224 @@
+"""Pooling kernels: max pooling with recorded argmax, average pooling (count_include_pad).
+
+Arrays are NCHW. Windows are (KH, KW) with stride (SH, SW) and zero/negative-infinity padding
+(PH, PW), output size floor((H + 2*PH - KH) / SH) + 1 as in PyTorch with ceil_mode=False.
+
+- Max pooling treats the padding as -inf (it never wins) and records, for every output,
+  the flat index hy*W + wx of the winning input inside its (H, W) plane; the backward pass
+  routes each output gradient to that index. Ties go to the first element in row-major
+  window order and NaN wins, as in PyTorch.
+- Average pooling divides by KH*KW, padded positions included (PyTorch's default
+  count_include_pad=True).
+
+Parallel loops run over (n, c) planes: every thread reads and writes whole planes of its own,
+so overlapping windows never race on one gradient element. Every kernel works for any float
+dtype; ``*_naive`` functions are the plain references the tests compare against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from engine.config import JIT_PARALLEL
+from engine.kernels.conv import output_size
+
+__all__ = [
+    "avg_pool_backward",
+    "avg_pool_backward_naive",
+    "avg_pool_forward",
+    "avg_pool_forward_naive",
+    "max_pool_backward",
+    "max_pool_backward_naive",
+    "max_pool_forward",
+    "max_pool_forward_naive",
+]
+
+
+@njit(**JIT_PARALLEL)
+def _max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
+    n_img, channels, height, width = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    for nc in prange(n_img * channels):
+        n = nc // channels
+        c = nc % channels
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            for ox in range(ow):
+                x0 = ox * sw - pw
+                best = x[n, c, 0, 0]
+                idx = -1
+                for i in range(kh):
+                    hy = y0 + i
+                    if hy < 0 or hy >= height:
+                        continue
+                    for j in range(kw):
+                        wx = x0 + j
+                        if wx < 0 or wx >= width:
+                            continue
+                        v = x[n, c, hy, wx]
+                        if idx < 0 or v > best or v != v:
+                            best = v
+                            idx = hy * width + wx
+                            if v != v:
+                                break
+                if idx < 0:  # a window entirely in the padding: nothing to pool
+                    y[n, c, oy, ox] = 0
+                else:
+                    y[n, c, oy, ox] = best
+                argmax[n, c, oy, ox] = idx
+
+
+def max_pool_forward(x, kernel, stride, padding):
+    """Max-pool ``x`` (N, C, H, W).
+
+    Returns ``(y, argmax)``: y (N, C, OH, OW) with ``x``'s dtype, and argmax (N, C, OH, OW)
+    int32 holding the flat in-plane index hy*W + wx of each maximum (-1 for a window that
+    lies wholly in the padding, whose output is 0).
+    """
+    n_img, channels, height, width = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+    y = np.empty((n_img, channels, oh, ow), dtype=x.dtype)
+    argmax = np.empty((n_img, channels, oh, ow), dtype=np.int32)
+    _max_pool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, y, argmax)
+    return y, argmax
+
+
+def max_pool_forward_naive(x, kernel, stride, padding):
+    """Reference for :func:`max_pool_forward`: pad with -inf, take max/argmax per window."""
+    n_img, channels, height, width = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    y = np.empty((n_img, channels, oh, ow), dtype=x.dtype)
+    argmax = np.empty((n_img, channels, oh, ow), dtype=np.int32)
+    for oy in range(oh):
+        for ox in range(ow):
+            window = padded[:, :, oy * sh : oy * sh + kh, ox * sw : ox * sw + kw]
+            flat = window.reshape(n_img, channels, kh * kw)
+            best = flat.argmax(axis=2)
+            y[:, :, oy, ox] = np.take_along_axis(flat, best[..., None], axis=2)[..., 0]
+            hy = oy * sh - ph + best // kw
+            wx = ox * sw - pw + best % kw
+            argmax[:, :, oy, ox] = hy * width + wx
+    return y, argmax
+
+
+@njit(**JIT_PARALLEL)
+def _max_pool_backward(dy, argmax, dx):
+    n_img, channels, height, width = dx.shape
+    oh, ow = dy.shape[2], dy.shape[3]
+    for nc in prange(n_img * channels):
+        n = nc // channels
+        c = nc % channels
+        dx[n, c] = 0
+        for oy in range(oh):
+            for ox in range(ow):
+                idx = argmax[n, c, oy, ox]
+                if idx >= 0:
+                    dx[n, c, idx // width, idx % width] += dy[n, c, oy, ox]
+
+
+def max_pool_backward(dy, argmax, input_shape):
+    """Gradient of max pooling: route ``dy`` (N, C, OH, OW) to the recorded argmax positions.
+
+    Returns dx with shape ``input_shape`` (N, C, H, W) and ``dy``'s dtype; overlapping windows
+    that share a maximum add their gradients.
+    """
+    dx = np.empty(input_shape, dtype=dy.dtype)
+    _max_pool_backward(np.ascontiguousarray(dy), argmax, dx)
+    return dx
+
+
+def max_pool_backward_naive(dy, argmax, input_shape):
+    """Reference for :func:`max_pool_backward` using ``np.add.at`` on flattened planes."""
+    n_img, channels, height, width = input_shape
+    dx = np.zeros((n_img * channels, height * width), dtype=dy.dtype)
+    rows = np.repeat(np.arange(n_img * channels), dy.shape[2] * dy.shape[3])
+    np.add.at(dx, (rows, argmax.reshape(-1)), dy.reshape(-1))
+    return dx.reshape(input_shape)
+
+
+@njit(**JIT_PARALLEL)
+def _avg_pool_forward(x, kh, kw, sh, sw, ph, pw, area, y):
+    n_img, channels, height, width = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    for nc in prange(n_img * channels):
+        n = nc // channels
+        c = nc % channels
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            for ox in range(ow):
+                x0 = ox * sw - pw
+                total = x[n, c, 0, 0] * 0
+                for i in range(max(0, -y0), min(kh, height - y0)):
+                    for j in range(max(0, -x0), min(kw, width - x0)):
+                        total += x[n, c, y0 + i, x0 + j]
+                y[n, c, oy, ox] = total / area
+
+
+def avg_pool_forward(x, kernel, stride, padding):
+    """Average-pool ``x`` (N, C, H, W) into (N, C, OH, OW), dividing every window by KH*KW."""
+    n_img, channels, height, width = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+    y = np.empty((n_img, channels, oh, ow), dtype=x.dtype)
+    # The divisor is passed in x's dtype so float32 code never widens to float64.
+    area = x.dtype.type(kh * kw)
+    _avg_pool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, area, y)
+    return y
+
+
+def avg_pool_forward_naive(x, kernel, stride, padding):
+    """Reference for :func:`avg_pool_forward`: zero-pad, then mean of each full window."""
+    n_img, channels, height, width = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    y = np.empty((n_img, channels, oh, ow), dtype=x.dtype)
+    for oy in range(oh):
+        for ox in range(ow):
+            window = padded[:, :, oy * sh : oy * sh + kh, ox * sw : ox * sw + kw]
+            y[:, :, oy, ox] = window.sum(axis=(2, 3)) / (kh * kw)
+    return y
+
+
+@njit(**JIT_PARALLEL)
+def _avg_pool_backward(dy, kh, kw, sh, sw, ph, pw, area, dx):
+    n_img, channels, height, width = dx.shape
+    oh, ow = dy.shape[2], dy.shape[3]
+    for nc in prange(n_img * channels):
+        n = nc // channels
+        c = nc % channels
+        dx[n, c] = 0
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            for ox in range(ow):
+                x0 = ox * sw - pw
+                g = dy[n, c, oy, ox] / area
+                for i in range(max(0, -y0), min(kh, height - y0)):
+                    for j in range(max(0, -x0), min(kw, width - x0)):
+                        dx[n, c, y0 + i, x0 + j] += g
+
+
+def avg_pool_backward(dy, input_shape, kernel, stride, padding):
+    """Gradient of :func:`avg_pool_forward`: spread dy/(KH*KW) over each window's inputs."""
+    dx = np.empty(input_shape, dtype=dy.dtype)
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    area = dy.dtype.type(kh * kw)
+    _avg_pool_backward(np.ascontiguousarray(dy), kh, kw, sh, sw, ph, pw, area, dx)
+    return dx
+
+
+def avg_pool_backward_naive(dy, input_shape, kernel, stride, padding):
+    """Reference for :func:`avg_pool_backward`: add into a zero-padded array, then crop."""
+    n_img, channels, height, width = input_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    padded = np.zeros((n_img, channels, height + 2 * ph, width + 2 * pw), dtype=dy.dtype)
+    share = dy / (kh * kw)
+    for oy in range(dy.shape[2]):
+        for ox in range(dy.shape[3]):
+            window = padded[:, :, oy * sh : oy * sh + kh, ox * sw : ox * sw + kw]
+            window += share[:, :, oy, ox][:, :, None, None]
+    return padded[:, :, ph : ph + height, pw : pw + width].copy()

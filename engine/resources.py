@@ -1,0 +1,13 @@
+"""Where the bundled resources (presets, icons, the sample dataset) live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_ROOT = Path(os.environ.get("CNN_WORKBENCH_RESOURCES", Path(__file__).resolve().parent.parent / "resources"))
+
+
+def resource_path(*parts: str) -> Path:
+    """A path inside the top-level ``resources/`` folder (override: $CNN_WORKBENCH_RESOURCES)."""
+    return _ROOT.joinpath(*parts)

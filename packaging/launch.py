@@ -1,0 +1,8 @@
+"""Entry point for frozen builds (PyInstaller): the same as the `cnn-workbench` script."""
+
+import sys
+
+from engine.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
