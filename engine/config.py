@@ -114,4 +114,3 @@ def settings() -> dict[str, object]:
         except ValueError:  # no parallel kernel has run yet, so no layer is chosen
             report["numba_threading_layer"] = None
     return report
-

@@ -72,7 +72,9 @@ def problem_color(palette: QPalette | None = None) -> QColor:
 
 def problem_fill(palette: QPalette | None = None) -> QColor:
     pal = palette if palette is not None else QApplication.palette()
-    return mix(pal.color(QPalette.ColorRole.Base), QColor(PROBLEM_COLOR), 0.28 if is_dark(pal) else 0.12)
+    return mix(
+        pal.color(QPalette.ColorRole.Base), QColor(PROBLEM_COLOR), 0.28 if is_dark(pal) else 0.12
+    )
 
 
 def mix(a: QColor, b: QColor, t: float) -> QColor:

@@ -83,8 +83,11 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
         stray += [f for f in sorted(d.iterdir()) if f.is_file() and not f.name.startswith(".")]
     if split_dirs.get("train") == root:
         stray = []  # loose files beside the class folders (a README) are not data
-    layout = "train/val/test folders" if "train" in split_dirs and root not in split_dirs.values() \
+    layout = (
+        "train/val/test folders"
+        if "train" in split_dirs and root not in split_dirs.values()
         else "class folders"
+    )
     return DataSource(
         kind="folder",
         root=root,
@@ -114,9 +117,7 @@ def _workers() -> int:
     return max(1, min(8, cores + 1))
 
 
-def read_folder(
-    source: DataSource, geometry: Geometry | None, allocate: Allocate
-) -> Decoded:
+def read_folder(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:
     """Decode every file of a scanned folder (see ``DataSource.read``).
 
     Unusable files are skipped and listed with their reason; the arrays returned hold only
@@ -139,8 +140,9 @@ def read_folder(
             for start in range(0, len(todo), _CHUNK):
                 chunk = todo[start : start + _CHUNK]
                 for entry, result in zip(
-                    chunk, pool.map(_try_decode, [e.path for e in chunk],
-                                    [geometry] * len(chunk)), strict=True
+                    chunk,
+                    pool.map(_try_decode, [e.path for e in chunk], [geometry] * len(chunk)),
+                    strict=True,
                 ):
                     if isinstance(result, str):
                         decoded.skipped.append((_rel(entry.path, root), result))

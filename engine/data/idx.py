@@ -14,7 +14,6 @@ Fashion-MNIST's names when the folder's path says "fashion", else "0", "1", ...
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import re
 import zlib
@@ -24,7 +23,7 @@ import numpy as np
 
 from engine.data.decoded import Allocate, DataSource, Decoded, SourceSplit
 from engine.data.errors import DatasetError
-from engine.data.images import Geometry, convert_array
+from engine.data.images import Geometry, convert_array, pixel_digests
 
 __all__ = ["FASHION_MNIST_CLASSES", "find_idx", "read_idx", "read_idx_file"]
 
@@ -122,16 +121,6 @@ def _class_names(root: Path, n_labels: int) -> tuple[str, ...]:
     if "fashion" in str(root.resolve()).lower() and n_labels <= len(FASHION_MNIST_CLASSES):
         return FASHION_MNIST_CLASSES
     return tuple(str(i) for i in range(n_labels))
-
-
-def pixel_digests(images: np.ndarray) -> np.ndarray:
-    """uint64 (N,) 64-bit BLAKE2b of each image's pixel bytes: equal for exact duplicates."""
-    flat = np.ascontiguousarray(images).reshape(len(images), -1)
-    return np.fromiter(
-        (int.from_bytes(hashlib.blake2b(row.data, digest_size=8).digest(), "little")
-         for row in flat),
-        dtype=np.uint64, count=len(flat),
-    )  # fmt: skip
 
 
 def read_idx(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:

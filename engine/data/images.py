@@ -28,11 +28,10 @@ __all__ = [
     "convert_array",
     "decode_file",
     "image_to_array",
+    "pixel_digests",
 ]
 
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-)
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 RESIZE_MODES = ("stretch", "pad", "crop")
 
 # Modes Pillow can turn into L/RGB. Anything else (a plug-in's exotic mode) is "unreadable".
@@ -92,6 +91,16 @@ def bytes_digest(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
+def pixel_digests(images: np.ndarray) -> np.ndarray:
+    """uint64 (N,) 64-bit BLAKE2b of each image's pixel bytes (any (N, ...) uint8 array)."""
+    flat = np.ascontiguousarray(images).reshape(len(images), -1)
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(row.data, digest_size=8).digest(), "little")
+         for row in flat),
+        dtype=np.uint64, count=len(flat),
+    )  # fmt: skip
+
+
 def _open(data: bytes) -> Image.Image:
     """Open and fully decode ``data`` (first frame), EXIF orientation applied."""
     if not data:
@@ -142,7 +151,17 @@ def _resize(img: Image.Image, height: int, width: int, resize: str) -> Image.Ima
     if resize == "stretch":
         return img.resize((width, height), _RESAMPLE)
     if resize == "crop":
-        return ImageOps.fit(img, (width, height), method=_RESAMPLE, centering=(0.5, 0.5))
+        # Cut the centred box of the target's aspect first, then scale it: resampling the
+        # box inside the whole image (ImageOps.fit) blends in pixels from outside the crop.
+        w, h = img.size
+        if w * height > h * width:
+            keep = max(1, round(h * width / height))
+            box = ((w - keep) // 2, 0, (w - keep) // 2 + keep, h)
+        else:
+            keep = max(1, round(w * height / width))
+            box = (0, (h - keep) // 2, w, (h - keep) // 2 + keep)
+        img = img.crop(box)
+        return img if img.size == (width, height) else img.resize((width, height), _RESAMPLE)
     fill = 0 if img.mode == "L" else (0, 0, 0)
     return ImageOps.pad(img, (width, height), method=_RESAMPLE, color=fill)
 
@@ -151,8 +170,9 @@ def image_to_array(img: Image.Image, geometry: Geometry) -> np.ndarray:
     """A PIL image of any readable mode and size -> uint8 (C, H, W) at ``geometry``.
 
     Raises ``UnusableImage`` for a mode that cannot be converted."""
-    img = _resize(_to_mode(img, geometry.channels), geometry.height, geometry.width,
-                  geometry.resize)
+    img = _resize(
+        _to_mode(img, geometry.channels), geometry.height, geometry.width, geometry.resize
+    )
     a = np.asarray(img, dtype=np.uint8)
     return a[None] if a.ndim == 2 else np.ascontiguousarray(a.transpose(2, 0, 1))
 

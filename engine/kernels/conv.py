@@ -80,17 +80,22 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
                             cols[row, base + ox] = 0
 
 
-def im2col(x, kernel, stride, padding):
+def im2col(x, kernel, stride, padding, out=None):
     """Unfold ``x`` (N, C, H, W) into columns (C*KH*KW, N*OH*OW), zero padding outside.
 
     ``kernel``, ``stride`` and ``padding`` are (h, w) integer pairs. The result has ``x``'s
     dtype; row (c*KH + i)*KW + j, column n*OH*OW + oy*OW + ox holds
     x[n, c, oy*SH + i - PH, ox*SW + j - PW] (0 where that index lies in the padding).
+    ``out``: an optional C-contiguous array of that shape and dtype to fill (reusing one
+    avoids the page faults of a fresh multi-megabyte allocation at every step).
     """
     n_img, channels, height, width = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
-    cols = np.empty((channels * kh * kw, n_img * oh * ow), dtype=x.dtype)
+    shape = (channels * kh * kw, n_img * oh * ow)
+    if out is not None and (out.shape != shape or out.dtype != x.dtype):
+        raise ValueError(f"im2col: out must be {shape} {x.dtype}, got {out.shape} {out.dtype}")
+    cols = np.empty(shape, dtype=x.dtype) if out is None else out
     _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, oh, ow, cols)
     return cols
 
@@ -134,7 +139,7 @@ def col2im(cols, input_shape, kernel, stride, padding):
 
     Entries that came from the padding are dropped. The result has ``cols``'s dtype.
     """
-    n_img, channels, height, width = input_shape
+    height, width = input_shape[2], input_shape[3]
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
     dx = np.empty(input_shape, dtype=cols.dtype)

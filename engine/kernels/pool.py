@@ -107,7 +107,7 @@ def max_pool_forward_naive(x, kernel, stride, padding):
 
 @njit(**JIT_PARALLEL)
 def _max_pool_backward(dy, argmax, dx):
-    n_img, channels, height, width = dx.shape
+    n_img, channels, width = dx.shape[0], dx.shape[1], dx.shape[3]
     oh, ow = dy.shape[2], dy.shape[3]
     for nc in prange(n_img * channels):
         n = nc // channels

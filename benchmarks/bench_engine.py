@@ -1,0 +1,198 @@
+"""Throughput of the engine against PyTorch (CPU) on the same networks, shapes and weights.
+
+    .venv/bin/pip install torch==2.13.0      # once; the benchmark's only extra dependency
+    .venv/bin/python benchmarks/bench_engine.py [--presets lenet5 mnist-2conv] [--rounds 5]
+
+For each preset it measures, in one run and on one machine:
+
+- a training step: batch 64, forward + mean cross-entropy + backward + SGD (momentum 0.9)
+  update, float32, training mode (dropout on);
+- inference: batch 256, evaluation mode, logits only.
+
+Both libraries use the same thread count (engine.config.THREADS; torch.set_num_threads) and
+the same initial weights (our state_dict loaded into an nn.Sequential). Timings alternate
+between the two libraries in rounds, and each figure is the median over rounds of the mean
+time per iteration, so a noisy neighbour on a shared machine hits both alike. Prints
+images/s and the ratio engine / PyTorch (above 1 means the engine is faster), with targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# engine first: it sets the thread pools before numpy and torch load their BLAS.
+import engine
+
+# isort: split
+import numpy as np
+
+from engine.network import warm_up
+from engine.optim import SGD
+from engine.spec import geometry
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # pragma: no cover - a message, not a failure mode worth testing
+    sys.exit("PyTorch is needed for the comparison: .venv/bin/pip install torch==2.13.0")
+
+TRAIN_BATCH = 64
+INFER_BATCH = 256
+TARGETS = {  # engine images/s over PyTorch images/s, at least
+    ("lenet5", "train"): 1.5,
+    ("mnist-2conv", "train"): 1.2,
+    ("lenet5", "infer"): 1.3,
+    ("mnist-2conv", "infer"): 1.3,
+}
+
+
+def torch_model(net) -> nn.Sequential:
+    """The nn.Sequential equivalent of ``net`` (one module per layer), with net's weights."""
+    modules = []
+    shape = net.input_shape
+    for layer_spec, layer in zip(net.spec.layers, net.layers, strict=True):
+        t = layer_spec.type
+        in_shape, shape = shape, layer.output_shape(shape)
+        if t == "conv2d":
+            g = geometry(layer_spec)
+            modules.append(
+                nn.Conv2d(
+                    layer.in_channels,
+                    layer.filters,
+                    g.kernel,
+                    g.stride,
+                    g.padding,
+                    bias=layer_spec["bias"],
+                )
+            )
+        elif t == "max_pool2d":
+            g = geometry(layer_spec)
+            modules.append(nn.MaxPool2d(g.kernel, g.stride, g.padding))
+        elif t == "avg_pool2d":
+            g = geometry(layer_spec)
+            modules.append(nn.AvgPool2d(g.kernel, g.stride, g.padding))
+        elif t == "dense":
+            modules.append(nn.Linear(layer.in_features, layer.units, bias=layer_spec["bias"]))
+        elif t == "batch_norm":
+            cls = nn.BatchNorm2d if len(in_shape) == 3 else nn.BatchNorm1d
+            modules.append(cls(layer.num_features, layer.eps, layer.momentum))
+        elif t == "dropout":
+            modules.append(nn.Dropout(layer.rate))
+        elif t == "global_avg_pool":
+            modules.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
+        else:
+            modules.append(
+                {
+                    "relu": nn.ReLU,
+                    "sigmoid": nn.Sigmoid,
+                    "tanh": nn.Tanh,
+                    "flatten": nn.Flatten,
+                }[t]()
+                if t != "leaky_relu"
+                else nn.LeakyReLU(layer.slope)
+            )
+    model = nn.Sequential(*modules)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    return model
+
+
+def _time(fn, iterations: int) -> float:
+    start = time.perf_counter()
+    for _ in range(iterations):
+        fn()
+    return (time.perf_counter() - start) / iterations
+
+
+def bench_preset(name: str, rounds: int, seconds: float) -> list[tuple[str, str, float, float]]:
+    spec = engine.load_spec(name)
+    rng = np.random.default_rng(0)
+    classes = engine.build(spec, seed=0).num_classes
+    x_train = rng.standard_normal((TRAIN_BATCH, *spec.input.shape)).astype(np.float32)
+    y_train = rng.integers(0, classes, TRAIN_BATCH)
+    x_infer = rng.standard_normal((INFER_BATCH, *spec.input.shape)).astype(np.float32)
+
+    net = engine.build(spec, seed=0)
+    model = torch_model(net)
+    opt = SGD(lr=0.01, momentum=0.9)
+    topt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    tx_train, ty_train = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    tx_infer = torch.from_numpy(x_infer)
+
+    def ours_train():
+        _, grads = net.loss_and_grads(x_train, y_train)
+        opt.step(net.parameters(), grads)
+
+    def torch_train():
+        model.train()
+        topt.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(tx_train), ty_train)
+        loss.backward()
+        topt.step()
+
+    def ours_infer():
+        net.forward(x_infer, train=False)
+
+    def torch_infer():
+        model.eval()
+        with torch.no_grad():
+            model(tx_infer)
+
+    results = []
+    for task, ours, theirs, batch in (
+        ("train", ours_train, torch_train, TRAIN_BATCH),
+        ("infer", ours_infer, torch_infer, INFER_BATCH),
+    ):
+        # Warm both (JIT, allocator, oneDNN primitive caches), then size the rounds.
+        once = max(_time(ours, 2), _time(theirs, 2))
+        iterations = max(3, int(seconds / rounds / 2 / max(once, 1e-4)))
+        ours_t, theirs_t = [], []
+        for _ in range(rounds):
+            ours_t.append(_time(ours, iterations))
+            theirs_t.append(_time(theirs, iterations))
+        ours_ips = batch / statistics.median(ours_t)
+        theirs_ips = batch / statistics.median(theirs_t)
+        results.append((name, task, ours_ips, theirs_ips))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", nargs="+", default=["lenet5", "mnist-2conv"])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds")
+    parser.add_argument("--seconds", type=float, default=6.0, help="budget per task and preset")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(engine.config.THREADS)
+    start = time.perf_counter()
+    warm_up()
+    print(f"warm_up: {time.perf_counter() - start:.2f} s")
+    settings = engine.config.settings()
+    print(
+        f"threads: engine {settings['threads']} (numba layer "
+        f"{settings.get('numba_threading_layer')}), torch {torch.get_num_threads()}; "
+        f"torch {torch.__version__}, numpy {np.__version__}"
+    )
+    print(f"{'network':<14}{'task':<8}{'engine img/s':>14}{'torch img/s':>14}{'ratio':>8}  target")
+    ok = True
+    for name in args.presets:
+        for preset, task, ours, theirs in bench_preset(name, args.rounds, args.seconds):
+            ratio = ours / theirs
+            target = TARGETS.get((preset, task))
+            verdict = (
+                ""
+                if target is None
+                else f"≥ {target:.1f} " + ("met" if ratio >= target else "MISSED")
+            )
+            ok &= target is None or ratio >= target
+            print(f"{preset:<14}{task:<8}{ours:>14.0f}{theirs:>14.0f}{ratio:>8.2f}  {verdict}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

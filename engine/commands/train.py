@@ -1,0 +1,223 @@
+"""`cnn-workbench train SPEC --data PATH ...`: train headless, a checkpoint after every epoch.
+
+The data's health report comes first (skipped files, warnings). On a terminal each epoch has
+a progress bar with loss and ETA; otherwise one plain line per epoch. At the end: train loss,
+validation and test accuracy; with ``--json`` the last line of stdout is one JSON object and
+everything else goes to stderr. Ctrl-C stops after the current batch and leaves a checkpoint
+(a second Ctrl-C aborts). Bad data, a NaN loss or a bad checkpoint: one line, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import signal
+import sys
+from pathlib import Path
+
+from engine.training import BatchEnd, EpochEnd, Finished, Started, TrainConfig, TrainControl, fit
+
+__all__ = ["register", "run"]
+
+_BAR = 24
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``train`` subcommand to ``subparsers``; its default ``func`` is ``run``."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a network on a data set, with a checkpoint after every epoch",
+        description="Train SPEC (a spec file or preset name) on the data set at --data.",
+    )
+    p.add_argument("spec", metavar="SPEC", help="network spec file or preset name")
+    p.add_argument("--data", required=True, metavar="PATH", help="image folder, IDX or CIFAR-10")
+    p.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="B", help="default 64")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    p.add_argument("--lr", type=float, default=0.01, metavar="X", help="default 0.01")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, default=0.0, metavar="X")
+    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
+    p.add_argument("--step-size", type=int, default=10, metavar="N", help="step schedule")
+    p.add_argument("--gamma", type=float, default=0.1, metavar="X", help="step schedule")
+    p.add_argument("--loss", choices=("cross_entropy", "total_error"), default="cross_entropy")
+    p.add_argument("--val-split", type=float, default=0.1, metavar="F", help="default 0.1")
+    p.add_argument("--augment", default="", metavar="LIST", help="e.g. flip,shift or shift=4")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--out", metavar="DIR", help="run folder (default runs/<spec>-<time>)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR up to --epochs")
+    p.add_argument("--json", action="store_true", help="last line: one JSON object")
+    p.set_defaults(func=run)
+    return p
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    augment = tuple(a.strip() for a in args.augment.split(",") if a.strip() not in ("", "none"))
+    return TrainConfig(
+        epochs=args.epochs or 10,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        step_size=args.step_size,
+        gamma=args.gamma,
+        seed=args.seed,
+        val_split=args.val_split,
+        augment=augment,
+        loss=args.loss,
+    )
+
+
+def _default_out(spec, source: str) -> Path:
+    name = spec.name or Path(source).stem or "run"
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name}-{stamp}"
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    m, s = divmod(int(seconds + 0.5), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+class _Interrupt:
+    """SIGINT: the first asks the run to stop after this batch, the second aborts."""
+
+    def __init__(self, control: TrainControl, say) -> None:
+        self.control, self.say = control, say
+
+    def __call__(self, signum, frame) -> None:
+        if self.control.stop_requested:
+            raise KeyboardInterrupt
+        self.control.request_stop()
+        self.say("stopping after this batch and writing a checkpoint (Ctrl-C again aborts)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.checkpoint import CheckpointError, load_checkpoint
+    from engine.data import DatasetError, load_dataset
+    from engine.spec import load_spec
+    from engine.training import TrainingError, default_preprocessing
+
+    as_json = args.json
+    log = sys.stderr if as_json else sys.stdout
+    tty = log.isatty()
+
+    def say(line: str) -> None:
+        print(line, file=log, flush=True)
+
+    def fail(message: str) -> int:
+        print(f"cnn-workbench train: {message}", file=sys.stderr)
+        return 1
+
+    spec = load_spec(args.spec)
+    try:
+        cfg = _config(args)
+        pre = default_preprocessing(spec)
+        out = Path(args.out) if args.out else None
+        if args.resume:
+            ckpt = load_checkpoint(args.resume)
+            cfg = TrainConfig.from_dict(
+                {**ckpt.config.to_dict(), "epochs": args.epochs or ckpt.config.epochs}
+            )
+            from engine.data import Preprocessing
+
+            pre = Preprocessing.from_dict(ckpt.preprocessing)
+        elif out is None:
+            out = _default_out(spec, args.spec)
+        data = load_dataset(
+            args.data,
+            pre,
+            val_fraction=cfg.val_split,
+            seed=cfg.seed,
+            on_miss=lambda: say("decoding the data set (cached for next time)"),
+        )
+    except (DatasetError, CheckpointError, ValueError) as e:
+        return fail(str(e))
+    for line in data.report.lines():
+        say(line)
+
+    control = TrainControl()
+    previous = signal.signal(signal.SIGINT, _Interrupt(control, say))
+    finished = None
+    try:
+        for event in fit(
+            spec,
+            data,
+            cfg,
+            control=control,
+            out_dir=out,
+            resume=args.resume,
+            snapshot_interval_s=None,
+        ):
+            if isinstance(event, Started):
+                folder = out or Path(args.resume)
+                say(
+                    f"training {spec.name or args.spec}: epochs {event.start_epoch}.."
+                    f"{event.total_epochs}, {event.num_train} train / {event.num_val} val / "
+                    f"{event.num_test} test images; checkpoints in {folder}"
+                )
+            elif isinstance(event, BatchEnd) and tty:
+                done = round(_BAR * event.batch / event.batches_per_epoch)
+                bar = "#" * done + "." * (_BAR - done)
+                print(
+                    f"\repoch {event.epoch}/{cfg.epochs} [{bar}] {event.batch}/"
+                    f"{event.batches_per_epoch} loss {event.loss:.4f} "
+                    f"{event.images_per_s:,.0f} img/s ETA {_clock(event.eta_s)} ",
+                    end="",
+                    file=log,
+                    flush=True,
+                )
+            elif isinstance(event, EpochEnd):
+                if tty:
+                    print(file=log)
+                say(
+                    f"epoch {event.epoch}/{cfg.epochs}: train loss {event.train_loss:.4f} "
+                    f"acc {event.train_accuracy:.4f}, val loss {_fmt(event.val_loss)} "
+                    f"acc {_fmt(event.val_accuracy)}, {_clock(event.elapsed_s)} elapsed, "
+                    f"ETA {_clock(event.eta_s)}"
+                )
+            elif isinstance(event, Finished):
+                finished = event
+    except (TrainingError, DatasetError, CheckpointError) as e:
+        if tty:
+            print(file=log)
+        return fail(str(e))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished is not None
+    return _report(finished, out or Path(args.resume), as_json, say)
+
+
+def _report(done: Finished, folder: Path, as_json: bool, say) -> int:
+    h = done.history
+    last = {k: (v[-1] if v else None) for k, v in h.items()}
+    summary = {
+        "reason": done.reason,
+        "epochs": last.get("epoch") or 0,
+        "train_loss": last.get("train_loss"),
+        "train_accuracy": last.get("train_accuracy"),
+        "val_loss": last.get("val_loss"),
+        "val_accuracy": last.get("val_accuracy"),
+        "test_accuracy": done.test_accuracy,
+        "elapsed_s": last.get("elapsed_s"),
+        "checkpoint": None if done.checkpoint is None else str(done.checkpoint),
+    }
+    if done.reason == "stopped":
+        say(f"stopped; a checkpoint is in {folder}: continue with --resume {folder}")
+    say(
+        f"train loss {_fmt(summary['train_loss'])}, val accuracy "
+        f"{_fmt(summary['val_accuracy'])}, test accuracy {_fmt(summary['test_accuracy'])}"
+    )
+    if as_json:
+        print(json.dumps(summary), flush=True)
+    return 130 if done.reason == "stopped" else 0

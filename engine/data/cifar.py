@@ -1,0 +1,186 @@
+"""CIFAR-10 "python version" batches, read without letting a pickle run code.
+
+    data_batch_1 ... data_batch_5    the training split (10,000 images each)
+    test_batch                       the test split
+    batches.meta                     {"label_names": [...]}: the class names
+
+Each batch is a pickled dict ``{"data": uint8 (N, 3072), "labels": [int]*N, ...}`` whose rows
+hold the red, green, then blue 32x32 planes. A pickle can name any importable callable and
+have the loader call it (``os.system`` included), so ``SafeUnpickler.find_class`` admits only
+the few numpy reconstruction functions such files contain and refuses everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.decoded import Allocate, DataSource, Decoded, SourceSplit
+from engine.data.errors import DatasetError
+from engine.data.images import Geometry, convert_array, pixel_digests
+
+__all__ = ["SafeUnpickler", "find_cifar", "load_pickle", "read_cifar"]
+
+_BATCH = re.compile(r"^data_batch_(\d+)$")
+
+
+def _safe_dtype(*args):
+    dtype = np.dtype(*args)
+    if dtype.hasobject:
+        # An object array would let the pickle smuggle arbitrary objects through numpy.
+        raise pickle.UnpicklingError("numpy object dtype")
+    return dtype
+
+
+def _allowed() -> dict[tuple[str, str], object]:
+    # numpy 2 pickles say "numpy._core", numpy 1 (and the 2009 CIFAR files) "numpy.core";
+    # both names map to the functions of the numpy in use, looked up here, not by the pickle.
+    multiarray = np._core.multiarray
+    numeric = np._core.numeric
+    table: dict[tuple[str, str], object] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): _safe_dtype,
+        ("_codecs", "encode"): _latin1_encode,  # how protocol-2 pickles store bytes
+    }
+    for package in ("numpy.core", "numpy._core"):
+        table[f"{package}.multiarray", "_reconstruct"] = multiarray._reconstruct
+        table[f"{package}.multiarray", "scalar"] = multiarray.scalar
+        table[f"{package}.numeric", "_frombuffer"] = numeric._frombuffer
+    return table
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r}")
+    return text.encode("latin1")
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """An unpickler for numpy arrays in plain containers, and nothing else.
+
+    ``find_class`` answers only numpy's array/dtype/scalar reconstruction and latin-1 bytes;
+    any other global raises ``pickle.UnpicklingError`` before it is imported or called."""
+
+    _ALLOWED = _allowed()
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self._ALLOWED[module, name]
+        except KeyError:
+            raise pickle.UnpicklingError(f"{module}.{name}") from None
+
+
+def load_pickle(path: str | os.PathLike[str]) -> object:
+    """Unpickle ``path`` with ``SafeUnpickler`` (bytes strings kept as bytes).
+
+    Raises ``DatasetError`` naming the file and the refused global when the pickle asks for
+    anything but numpy arrays (a crafted file that would run code), or when it is broken."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return SafeUnpickler(f, encoding="bytes").load()
+    except pickle.UnpicklingError as e:
+        raise DatasetError(
+            f"{path}: refused to load: the pickle asks for {e}, which a CIFAR batch never "
+            "contains (the file may be crafted to run code); use the original CIFAR-10 files"
+        ) from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise DatasetError(f"{path}: broken pickle ({e}); download the batch again") from None
+
+
+def _as_str(key: object) -> object:
+    return key.decode("latin1") if isinstance(key, bytes) else key
+
+
+def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    batch = load_pickle(path)
+    if not isinstance(batch, dict):
+        raise DatasetError(f"{path}: expected a dict with 'data' and 'labels'")
+    batch = {_as_str(k): v for k, v in batch.items()}
+    if "data" not in batch or "labels" not in batch:
+        raise DatasetError(
+            f"{path}: keys {sorted(map(str, batch))} lack 'data' or 'labels'; "
+            "is this a CIFAR-10 python batch?"
+        )
+    data = np.asarray(batch["data"])
+    labels = np.asarray(batch["labels"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DatasetError(f"{path}: 'data' is {data.dtype} {data.shape}; expected uint8 (N, 3072)")
+    if (
+        labels.ndim != 1
+        or len(labels) != len(data)
+        or not np.issubdtype(labels.dtype, np.integer)
+        or labels.min(initial=0) < 0
+    ):
+        raise DatasetError(
+            f"{path}: 'labels' must be {len(data)} integers >= 0, one per image "
+            f"(got {labels.shape})"
+        )
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def find_cifar(root: str | os.PathLike[str]) -> DataSource | None:
+    """The CIFAR-10 batches in ``root``, or None when it has no ``data_batch_N`` file."""
+    root = Path(root)
+    batches = sorted(
+        (p for p in root.iterdir() if _BATCH.match(p.name) and p.is_file()),
+        key=lambda p: int(_BATCH.match(p.name).group(1)),
+    )
+    if not batches:
+        return None
+    test, meta = root / "test_batch", root / "batches.meta"
+    plan = {"train": tuple(batches)}
+    if test.is_file():
+        plan["test"] = (test,)
+    files = (*batches, *plan.get("test", ()), *((meta,) if meta.is_file() else ()))
+    return DataSource(
+        kind="cifar10",
+        root=root,
+        files=files,
+        description=f"CIFAR-10 batches in {root} ({len(batches)} train batches"
+        f"{', test_batch' if 'test' in plan else ''})",
+        plan=(plan, meta if meta.is_file() else None),
+        reader=read_cifar,
+    )
+
+
+def _class_names(meta: Path | None, n_labels: int) -> tuple[str, ...]:
+    if meta is None:
+        return tuple(str(i) for i in range(n_labels))
+    content = load_pickle(meta)
+    names = (
+        content.get(b"label_names", content.get("label_names"))
+        if isinstance(content, dict)
+        else None
+    )
+    if not isinstance(names, list | tuple) or len(names) < n_labels:
+        raise DatasetError(f"{meta}: expected 'label_names' with at least {n_labels} names")
+    return tuple(str(_as_str(n)) for n in names)
+
+
+def read_cifar(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:
+    """Decode a CIFAR-10 source found by ``find_cifar`` (see ``DataSource.read``)."""
+    plan, meta = source.plan
+    arrays = {}
+    for split, paths in plan.items():
+        parts = [_load_batch(p) for p in paths]
+        arrays[split] = (
+            np.concatenate([d for d, _ in parts]),
+            np.concatenate([lab for _, lab in parts]),
+        )
+    n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
+    decoded = Decoded("cifar10", source.root, _class_names(meta, n_labels), {})
+    for split, (images, labels) in arrays.items():
+        out = None
+        if geometry is not None:
+            converted = convert_array(images, geometry)
+            out = allocate(split, converted.shape)
+            out[...] = converted
+        decoded.splits[split] = SourceSplit(out, labels, pixel_digests(images))
+        decoded.sizes["32x32"] = decoded.sizes.get("32x32", 0) + len(images)
+        decoded.modes["RGB"] = decoded.modes.get("RGB", 0) + len(images)
+    return decoded

@@ -1,0 +1,164 @@
+"""``load_dataset``: a data set on disk -> decoded, split, checked and ready to batch.
+
+    from engine.data import Preprocessing, load_dataset
+    pre = Preprocessing(channels=1, height=28, width=28, center="channel")
+    ds = load_dataset("/usr/share/datasets/fashion-mnist", pre, val_fraction=0.1, seed=0)
+    print("\\n".join(ds.report.lines()))
+    for x, y in ds.iter_batches("train", 64, shuffle=True, rng=np.random.default_rng(0)):
+        ...   # x float32 (64, 1, 28, 28), y int64 (64,)
+
+The pixels stay uint8 in the (memory-mapped) cache arrays; a split is those arrays plus the
+row indices that belong to it, so carving validation out of train copies nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.data.batches import Augmentation, BatchIterator
+from engine.data.cache import load_or_read
+from engine.data.decoded import SourceSplit
+from engine.data.errors import DatasetError
+from engine.data.health import HealthReport, build_report
+from engine.data.preprocess import Preprocessing
+from engine.data.source import detect_source
+from engine.data.split import assign_splits
+
+__all__ = ["Dataset", "Split", "load_dataset"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """The rows ``indices`` (int64, ascending) of a decoded ``source`` that form split
+    ``name``. Pixels are uint8 (N, C, H, W) at the dataset's geometry."""
+
+    name: str
+    source: SourceSplit
+    indices: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """int64 (N,) class indices."""
+        return self.source.labels[self.indices]
+
+    @property
+    def images(self) -> np.ndarray:
+        """uint8 (N, C, H, W). The source array itself (read-only, maybe memory-mapped) when
+        the split is all of it, else a gathered copy: prefer ``take`` or batches for big sets."""
+        if len(self.indices) == len(self.source) and (
+            len(self.indices) == 0 or self.indices[-1] == len(self.indices) - 1
+        ):
+            return self.source.images
+        return self.source.images[self.indices]
+
+    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images uint8 (B, C, H, W) (a copy) and labels int64 (B,) of ``rows``, positions
+        within this split."""
+        picked = self.indices[rows]
+        return np.asarray(self.source.images[picked]), self.source.labels[picked]
+
+    def name_of(self, row: int) -> str:
+        """The file (or "train[i]") that row ``row`` of this split came from."""
+        source_split = "train" if self.name == "val" and self.source.names is None else self.name
+        return self.source.name(source_split, int(self.indices[row]))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded data set. ``splits`` has "train" and, when present, "val" and "test";
+    ``class_names`` index the labels; ``preprocessing`` is fitted on train (store it with
+    the model); ``report`` is the health check of exactly these splits; ``cached`` says
+    the pixels came from the disk cache."""
+
+    source: str
+    kind: str
+    class_names: tuple[str, ...]
+    splits: dict[str, Split]
+    preprocessing: Preprocessing
+    report: HealthReport
+    cached: bool
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def split(self, name: str) -> Split:
+        """The split ``name``; raises ``DatasetError`` listing the splits there are."""
+        try:
+            return self.splits[name]
+        except KeyError:
+            raise DatasetError(
+                f"{self.source}: no {name!r} split (have: {', '.join(self.splits)})"
+            ) from None
+
+    def iter_batches(
+        self,
+        split: str,
+        batch_size: int,
+        shuffle: bool = False,
+        rng: np.random.Generator | None = None,
+        augment: Augmentation | None = None,
+        *,
+        drop_last: bool = False,
+        prefetch: int = 0,
+    ) -> BatchIterator:
+        """Batches of split ``split``: ``(x float32 (B, C, H, W), y int64 (B,))``, the last
+        one smaller unless ``drop_last``. ``shuffle`` and ``augment`` draw from ``rng`` at
+        this call (a fixed amount per call). ``prefetch`` > 0 prepares that many batches
+        ahead on a thread. Without shuffle and augment the batches are the same every time."""
+        return BatchIterator(
+            self.split(split), self.preprocessing, batch_size, shuffle, rng, augment,
+            drop_last, prefetch,
+        )  # fmt: skip
+
+
+def load_dataset(
+    path: str | os.PathLike[str],
+    preprocessing: Preprocessing,
+    *,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    on_miss: Callable[[], None] | None = None,
+) -> Dataset:
+    """Load the image folder, IDX folder or CIFAR-10 batches at ``path``.
+
+    ``preprocessing`` gives the geometry (from the network's input) and the steps; the
+    returned ``Dataset.preprocessing`` has its statistics measured on the training split.
+    Validation is the val/ folder when there is one, else a ``val_fraction`` of train
+    (stratified, ``seed``). With ``cache`` the decoded pixels are kept in ``cache_dir``
+    (default ``$CNN_WORKBENCH_CACHE`` or ``~/.cache/cnn-workbench``) and memory-mapped;
+    ``on_miss`` is called when a slow decode starts.
+
+    Raises ``DatasetError`` with one line for a missing or unusable data set; unusable
+    single files are skipped and listed in ``report``."""
+    source = detect_source(path)
+    geometry = preprocessing.geometry
+    if cache:
+        decoded, hit = load_or_read(source, geometry, cache_dir, on_miss)
+    else:
+        if on_miss is not None:
+            on_miss()
+        decoded, hit = source.read(geometry), False
+    parts = assign_splits(decoded, val_fraction, seed)
+    report = build_report(decoded, parts, source.description)
+    splits = {name: Split(name, part, idx) for name, (part, idx) in parts.items()}
+    train = splits["train"]
+    fitted = preprocessing.fit(train.source.images, train.indices)
+    return Dataset(
+        source=source.description,
+        kind=source.kind,
+        class_names=decoded.class_names,
+        splits=splits,
+        preprocessing=fitted,
+        report=report,
+        cached=hit,
+    )

@@ -1,0 +1,63 @@
+"""Weight initialisers. Biases always start at zero; weights are drawn from a seeded RNG.
+
+Kinds (the spec's ``init`` field):
+
+- ``"zeros"``: all zero. Allowed, but warned with :class:`ZeroInitWarning`: every unit of the
+  layer then computes the same thing and receives the same gradient, so they never differ.
+- ``"gaussian"``: normal with mean 0 and the layer's ``std``.
+- ``"xavier"``: Glorot uniform, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).
+- ``"he"``: Kaiming normal for ReLU, N(0, 2 / fan_in) (PyTorch's kaiming_normal_, fan_in mode).
+- ``"auto"`` is resolved by ``engine.spec.resolved_init`` before it gets here.
+
+For a conv weight (K, C, KH, KW), fan_in = C*KH*KW and fan_out = K*KH*KW; for a dense weight
+(out, in), fan_in = in and fan_out = out. Values are float32.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = ["INITIALISERS", "ZeroInitWarning", "initialise"]
+
+INITIALISERS = ("zeros", "gaussian", "xavier", "he")
+
+
+class ZeroInitWarning(UserWarning):
+    """A layer's weights were initialised to zero, so its units cannot learn different things."""
+
+
+def initialise(
+    kind: str,
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    fan_in: int,
+    fan_out: int,
+    std: float = 0.01,
+    layer: str = "layer",
+) -> np.ndarray:
+    """A float32 weight array of ``shape`` drawn by initialiser ``kind``.
+
+    ``layer`` names the layer in the zero-init warning and in errors (e.g. "layers[0] conv2d").
+    Raises ValueError for an unknown kind (including an unresolved "auto").
+    """
+    if kind == "zeros":
+        warnings.warn(
+            f"{layer}: weights initialised to zeros; every unit gets the same gradient and "
+            "learns the same thing. Use 'auto', 'he' or 'xavier' to let them differ.",
+            ZeroInitWarning,
+            stacklevel=2,
+        )
+        return np.zeros(shape, np.float32)
+    if kind == "gaussian":
+        return (rng.standard_normal(shape) * float(std)).astype(np.float32)
+    if kind == "xavier":
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, size=shape).astype(np.float32)
+    if kind == "he":
+        return (rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)).astype(np.float32)
+    raise ValueError(
+        f"{layer}: unknown initialiser {kind!r} (expected one of {', '.join(INITIALISERS)})"
+    )

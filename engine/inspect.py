@@ -1,0 +1,305 @@
+"""Looking inside a network: pure functions over arrays the training loop already produced.
+
+Nothing here touches a live network or a widget: the GUI passes in copies it received in
+events (weights snapshots, probe activations, validation predictions) and draws the results.
+
+- ``confusion_matrix`` / ``confusion_cell`` / ``misclassified``: what the classifier confuses,
+  and the examples behind each cell, most confident first.
+- ``dead_relu_fractions``: per ReLU layer, the share of units that never activated, with a
+  plain-language warning when it is high.
+- ``histogram`` / ``weight_histograms`` / ``activation_histograms``: value distributions.
+- ``filter_images``: conv weights as images in [0, 1] for display.
+- ``receptive_field``: the box an output pixel sees in every earlier layer and in the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from engine.spec import NetworkSpec, geometry
+
+__all__ = [
+    "Box",
+    "DeadUnits",
+    "Misclassified",
+    "activation_histograms",
+    "confusion_cell",
+    "confusion_matrix",
+    "dead_relu_fractions",
+    "filter_images",
+    "histogram",
+    "layer_names",
+    "misclassified",
+    "receptive_field",
+    "weight_histograms",
+]
+
+_SHORT = {
+    "conv2d": "conv",
+    "max_pool2d": "pool",
+    "avg_pool2d": "pool",
+    "global_avg_pool": "gap",
+    "batch_norm": "bn",
+    "leaky_relu": "lrelu",
+}
+#: Layers that keep the spatial layout and size of their input (elementwise or per channel).
+_SAME_SIZE = frozenset({"relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batch_norm"})
+#: Share of never-active units from which dead_relu_fractions warns.
+DEAD_WARNING = 0.3
+
+
+def layer_names(spec: NetworkSpec) -> list[str]:
+    """Short readable names, one per layer, numbered per kind: conv1, relu1, pool1, conv2, ..."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in spec.layers:
+        short = _SHORT.get(layer.type, layer.type)
+        counts[short] = counts.get(short, 0) + 1
+        names.append(f"{short}{counts[short]}")
+    return names
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of (true class, predicted class) pairs.
+
+    ``labels`` and ``predicted`` are integer arrays of shape (N,) with values in
+    [0, num_classes). Returns int64 (K, K): row = true class, column = predicted class; it
+    sums to N. Raises ValueError on mismatched shapes or out-of-range classes.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    predicted = np.asarray(predicted).reshape(-1)
+    if labels.shape != predicted.shape:
+        raise ValueError(f"labels {labels.shape} and predictions {predicted.shape} differ in size")
+    for name, a in (("labels", labels), ("predictions", predicted)):
+        if a.size and (a.min() < 0 or a.max() >= num_classes):
+            raise ValueError(f"{name} must lie in [0, {num_classes}), got {a.min()}..{a.max()}")
+    flat = labels.astype(np.int64) * num_classes + predicted.astype(np.int64)
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def confusion_cell(probs: np.ndarray, labels: np.ndarray, true: int, predicted: int) -> np.ndarray:
+    """Indices of the examples in confusion cell (true, predicted), most confident first.
+
+    ``probs`` float (N, K) class probabilities, ``labels`` int (N,). Confidence is the
+    probability given to the predicted class; ties keep index order. Returns int64 (M,).
+    """
+    probs = np.asarray(probs)
+    labels = np.asarray(labels).reshape(-1)
+    pred = probs.argmax(axis=1)
+    idx = np.flatnonzero((labels == true) & (pred == predicted))
+    order = np.argsort(-probs[idx, predicted], kind="stable")
+    return idx[order].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Misclassified:
+    """One wrong prediction: ``index`` into the evaluated set, ``true`` and ``predicted``
+    class, and ``confidence`` (the probability given to the wrong class, in [0, 1])."""
+
+    index: int
+    true: int
+    predicted: int
+    confidence: float
+
+
+def misclassified(
+    probs: np.ndarray, labels: np.ndarray, limit: int | None = None
+) -> list[Misclassified]:
+    """The wrongly classified examples, most confident mistakes first (at most ``limit``).
+
+    ``probs`` float (N, K), ``labels`` int (N,)."""
+    probs = np.asarray(probs)
+    labels = np.asarray(labels).reshape(-1)
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != labels)
+    conf = probs[wrong, pred[wrong]]
+    order = wrong[np.argsort(-conf, kind="stable")]
+    if limit is not None:
+        order = order[:limit]
+    return [
+        Misclassified(int(i), int(labels[i]), int(pred[i]), float(probs[i, pred[i]])) for i in order
+    ]
+
+
+# --------------------------------------------------------------------------- layer health
+
+
+@dataclass(frozen=True)
+class DeadUnits:
+    """For one ReLU layer: ``index`` in the spec, ``name`` of the layer feeding it (conv2),
+    ``fraction`` of its units that were zero for every probe example (0..1), and ``warning``,
+    a sentence for the user when the fraction is at least ``DEAD_WARNING``, else None."""
+
+    index: int
+    name: str
+    fraction: float
+    warning: str | None
+
+
+def dead_relu_fractions(
+    activations: list[np.ndarray], spec: NetworkSpec, threshold: float = DEAD_WARNING
+) -> list[DeadUnits]:
+    """The share of never-active units after each ReLU layer.
+
+    ``activations`` is the output of every layer for a batch of probe images (as
+    ``Network.forward_activations`` returns it: one array (N, ...) per layer of ``spec``). A
+    unit (one element of a layer's per-example output) is dead when it is <= 0 for all N
+    examples: use a batch of a few dozen images, since with one image half the units of a
+    healthy layer may be zero. Leaky ReLU is left out: its units always pass a gradient.
+    Raises ValueError when the lists do not match.
+    """
+    if len(activations) != len(spec.layers):
+        raise ValueError(f"{len(activations)} activations for {len(spec.layers)} layers")
+    names = layer_names(spec)
+    out = []
+    for i, (layer, act) in enumerate(zip(spec.layers, activations, strict=True)):
+        if layer.type != "relu":
+            continue
+        a = np.asarray(act)
+        alive = (a.reshape(a.shape[0], -1) > 0).any(axis=0)
+        fraction = float(1.0 - alive.mean()) if alive.size else 0.0
+        source = i - 1
+        while source > 0 and spec.layers[source].type in ("batch_norm", "dropout"):
+            source -= 1
+        name = names[source] if source >= 0 else names[i]
+        warning = None
+        if fraction >= threshold:
+            warning = (
+                f"{name}: {fraction:.0%} of units never activate — "
+                "try a lower learning rate or leaky ReLU"
+            )
+        out.append(DeadUnits(i, name, fraction, warning))
+    return out
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+def histogram(
+    values: np.ndarray, bins: int = 50, range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts int64 (bins,) and edges float64 (bins + 1,) of the finite values of an array.
+
+    Non-finite values (a diverging run) are left out rather than breaking the bins; an empty
+    or constant array gets bins around its value (or around 0)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = v[np.isfinite(v)]
+    if range is None:
+        lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        range = (lo, hi)
+    counts, edges = np.histogram(v, bins=bins, range=range)
+    return counts.astype(np.int64), edges
+
+
+def weight_histograms(
+    weights: dict[str, np.ndarray], bins: int = 50
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``histogram`` of every parameter of a state dict (same keys, e.g. "0.weight")."""
+    return {name: histogram(w, bins) for name, w in weights.items()}
+
+
+def activation_histograms(
+    activations: list[np.ndarray], bins: int = 50
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``histogram`` of every layer's activations (one per entry of ``activations``)."""
+    return [histogram(a, bins) for a in activations]
+
+
+def filter_images(weight: np.ndarray, rgb: bool = False) -> np.ndarray:
+    """Conv filters (K, C, F1, F2) as images with values in [0, 1], float32.
+
+    Each filter is scaled by its own largest absolute weight so that 0.5 is a zero weight,
+    brighter is positive and darker negative (the sign stays visible). Returns (K, C, F1, F2);
+    with ``rgb`` and C == 3, returns (K, F1, F2, 3) colour images instead. Raises ValueError
+    for a weight that is not 4-D or rgb with C != 3.
+    """
+    w = np.asarray(weight, dtype=np.float32)
+    if w.ndim != 4:
+        raise ValueError(f"conv weights are (K, C, F, F), got shape {w.shape}")
+    scale = np.abs(w).reshape(w.shape[0], -1).max(axis=1)
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    img = (w / (2.0 * scale[:, None, None, None]) + 0.5).astype(np.float32)
+    if rgb:
+        if w.shape[1] != 3:
+            raise ValueError(f"rgb filter images need 3 input channels, got {w.shape[1]}")
+        return np.ascontiguousarray(img.transpose(0, 2, 3, 1))
+    return img
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+class Box(NamedTuple):
+    """A rectangle of pixels in one layer's output (or the input): rows top..bottom-1,
+    columns left..right-1 (bottom and right exclusive)."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+
+def _spatial_sizes(spec: NetworkSpec, upto: int) -> list[tuple[int, int]]:
+    """(H, W) of the input and of layers 0..upto; ValueError at a non-spatial layer."""
+    h, w = spec.input.height, spec.input.width
+    sizes = [(h, w)]
+    for i, layer in enumerate(spec.layers[: upto + 1]):
+        if layer.type in ("conv2d", "max_pool2d", "avg_pool2d"):
+            (kh, kw), (sh, sw), (ph, pw) = geometry(layer)
+            h = (h + 2 * ph - kh) // sh + 1
+            w = (w + 2 * pw - kw) // sw + 1
+        elif layer.type not in _SAME_SIZE:
+            raise ValueError(
+                f"layer {i} ({layer.type}) has no spatial layout: a receptive field is "
+                "defined for conv, pool and activation outputs before flatten"
+            )
+        if h < 1 or w < 1:
+            raise ValueError(f"layer {i} ({layer.type}) has an empty output ({h}×{w})")
+        sizes.append((h, w))
+    return sizes
+
+
+def receptive_field(spec: NetworkSpec, layer_index: int, y: int, x: int) -> list[Box]:
+    """Which pixels the output pixel (y, x) of layer ``layer_index`` depends on.
+
+    Returns ``layer_index + 2`` boxes: ``[0]`` in the input image, ``[i + 1]`` in the output
+    of layer i, the last being the pixel itself. Through a window layer (kernel k, stride s,
+    padding p) output rows a..b come from input rows a·s − p .. b·s − p + k − 1; boxes are
+    clipped to each layer's size, since padding zeros depend on nothing. Raises ValueError
+    for a layer without a spatial output (dense, flatten, global pool) or a pixel outside it.
+    """
+    if not 0 <= layer_index < len(spec.layers):
+        raise ValueError(f"layer_index {layer_index} outside 0..{len(spec.layers) - 1}")
+    sizes = _spatial_sizes(spec, layer_index)
+    h, w = sizes[-1]
+    if not (0 <= y < h and 0 <= x < w):
+        raise ValueError(f"pixel ({y}, {x}) outside layer {layer_index}'s {h}×{w} output")
+    top, left, bottom, right = y, x, y, x  # inclusive while walking back
+    boxes = [Box(top, left, bottom + 1, right + 1)]
+    for i in range(layer_index, -1, -1):
+        layer = spec.layers[i]
+        if layer.type in ("conv2d", "max_pool2d", "avg_pool2d"):
+            (kh, kw), (sh, sw), (ph, pw) = geometry(layer)
+            hin, win = sizes[i]
+            top = max(0, top * sh - ph)
+            left = max(0, left * sw - pw)
+            bottom = min(hin - 1, bottom * sh - ph + kh - 1)
+            right = min(win - 1, right * sw - pw + kw - 1)
+        boxes.append(Box(top, left, bottom + 1, right + 1))
+    return boxes[::-1]

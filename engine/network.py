@@ -1,0 +1,346 @@
+"""The Network: a spec built into layers with parameters, run forward and backward (contract).
+
+    net = engine.build(spec, seed=0)        # SpecError listing every shape problem
+    sd = net.state_dict()                   # "0.weight" -> float32 (K, C, F, F) copy, ...
+    net.load_state_dict(sd)                 # StateDictError naming the key on any mismatch
+    logits = net.forward(x, train=False)    # (N, C, H, W) float32 -> (N, classes) float32
+    loss, grads = net.loss_and_grads(x, y)  # mean cross-entropy; grads keyed like parameters()
+
+Names and layouts are those of PyTorch's ``state_dict`` for the same stack written as an
+``nn.Sequential`` with one module per layer entry, so weights move between the two unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from engine.init import initialise
+from engine.layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    Layer,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from engine.losses import LOSSES, softmax
+from engine.spec import (
+    InputSpec,
+    LayerSpec,
+    NetworkSpec,
+    SpecError,
+    geometry,
+    load_spec,
+    resolved_init,
+)
+
+__all__ = ["Network", "StateDictError", "build", "warm_up"]
+
+
+class StateDictError(ValueError):
+    """A state dict that does not fit the network; the message names every offending key."""
+
+
+def _make_layer(layer: LayerSpec, in_shape: tuple[int, ...], rng: np.random.Generator) -> Layer:
+    """The layer object for one spec entry, given its per-sample input shape."""
+    t = layer.type
+    if t == "conv2d":
+        g = geometry(layer)
+        return Conv2D(in_shape[0], layer["filters"], g.kernel, g.stride, g.padding, layer["bias"])
+    if t == "max_pool2d":
+        g = geometry(layer)
+        return MaxPool2D(g.kernel, g.stride, g.padding)
+    if t == "avg_pool2d":
+        g = geometry(layer)
+        return AvgPool2D(g.kernel, g.stride, g.padding)
+    if t == "dense":
+        return Dense(math.prod(in_shape), layer["units"], layer["bias"])
+    if t == "batch_norm":
+        return BatchNorm(in_shape[0], layer["eps"], layer["momentum"])
+    if t == "dropout":
+        return Dropout(layer["rate"], rng)
+    if t == "leaky_relu":
+        return LeakyReLU(layer["slope"])
+    simple = {
+        "relu": ReLU,
+        "sigmoid": Sigmoid,
+        "tanh": Tanh,
+        "flatten": Flatten,
+        "global_avg_pool": GlobalAvgPool,
+    }
+    if t in simple:
+        return simple[t]()
+    raise SpecError(f"layer type {t!r} has no engine implementation")
+
+
+def build(spec, seed: int = 0) -> Network:
+    """Build a network from a spec (a NetworkSpec, preset name, path or dict) with seeded
+    initial weights: the same spec and seed give bit-identical parameters and dropout masks.
+
+    Raises SpecError listing every problem shape inference finds (and, as a last guard, any
+    layer whose output would be empty or a network that does not end in a vector of scores).
+    Emits ZeroInitWarning for a layer with init "zeros".
+    """
+    spec = load_spec(spec)
+    from engine.shapes import infer_shapes
+
+    problems = [p.message for p in infer_shapes(spec).problems]
+    if problems:
+        raise SpecError(problems)
+    init_seed, dropout_seed = np.random.SeedSequence(int(seed)).spawn(2)
+    init_rng = np.random.default_rng(init_seed)
+    dropout_rng = np.random.default_rng(dropout_seed)
+    layers: list[Layer] = []
+    shape: tuple[int, ...] = spec.input.shape
+    for index, layer_spec in enumerate(spec.layers):
+        layer = _make_layer(layer_spec, shape, dropout_rng)
+        shape = layer.output_shape(shape)
+        if min(shape) < 1:
+            raise SpecError(f"layers[{index}] ({layer_spec.type}): output shape {shape} is empty")
+        if "weight" in layer.params and isinstance(layer, Conv2D | Dense):
+            weight = layer.params["weight"]
+            weight[...] = initialise(
+                resolved_init(spec, index),
+                init_rng,
+                weight.shape,
+                layer.fan_in,
+                layer.fan_out,
+                std=layer_spec["std"],
+                layer=f"layers[{index}] ({layer_spec.type})",
+            )
+        layers.append(layer)
+    if len(shape) != 1:
+        raise SpecError(
+            f"the network ends with output shape {shape}; it must end in one score per class "
+            "(add flatten and a dense layer with one unit per class)"
+        )
+    return Network(spec, layers, dropout_rng)
+
+
+class Network:
+    """Layers built from a spec, with PyTorch-named parameters. Not thread-safe: one trainer
+    at a time; other threads should read :meth:`state_dict` copies."""
+
+    def __init__(self, spec: NetworkSpec, layers: list[Layer], dropout_rng: np.random.Generator):
+        self.spec = spec
+        self.layers = layers
+        self.dropout_rng = dropout_rng
+        self.input_shape: tuple[int, int, int] = spec.input.shape
+        shape: tuple[int, ...] = self.input_shape
+        for layer in layers:
+            shape = layer.output_shape(shape)
+        self.output_shape = shape
+        # Backward stops at the first layer with parameters: nothing before it needs gradients.
+        trainable = [i for i, layer in enumerate(layers) if layer.params]
+        self._first_trainable = trainable[0] if trainable else len(layers)
+        for i, layer in enumerate(layers):
+            layer.input_grad = i > self._first_trainable
+
+    @property
+    def num_classes(self) -> int:
+        """Number of outputs of the last layer (one score per class)."""
+        return int(self.output_shape[0])
+
+    # ------------------------------------------------------------------ parameters
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Trainable parameters by PyTorch name ("0.weight", "0.bias", ...), live arrays:
+        an optimiser updates them in place."""
+        return {
+            f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()
+        }
+
+    def num_parameters(self) -> int:
+        """Number of trainable scalars."""
+        return sum(v.size for v in self.parameters().values())
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        # PyTorch's order within a module: parameters first, then buffers.
+        out: dict[str, np.ndarray] = {}
+        for i, layer in enumerate(self.layers):
+            for k, v in layer.params.items():
+                out[f"{i}.{k}"] = v
+            for k, v in layer.buffers.items():
+                out[f"{i}.{k}"] = v
+        return out
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers (batch norm running stats) by PyTorch name: float32 copies."""
+        return {k: v.copy() for k, v in self._state_arrays().items()}
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Copy ``state`` into the network's arrays (in place; optimisers keep their references).
+
+        Values may be numpy arrays or anything ``np.asarray`` accepts (CPU torch tensors too);
+        they are converted to float32. Batch norm's "num_batches_tracked" entries are accepted
+        and ignored. Raises StateDictError naming every missing, unexpected or mis-shaped key;
+        nothing is copied unless everything fits.
+        """
+        own = self._state_arrays()
+        missing = [k for k in own if k not in state]
+        unexpected = [
+            k
+            for k in state
+            if k not in own and not (str(k).endswith(".num_batches_tracked") and self._is_bn(k))
+        ]
+        problems = []
+        if missing:
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if unexpected:
+            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        values = {}
+        for k, target in own.items():
+            if k not in state:
+                continue
+            value = np.asarray(state[k])
+            if value.shape != target.shape:
+                problems.append(
+                    f"{k}: shape {tuple(value.shape)} in the state dict, "
+                    f"{tuple(target.shape)} in the network"
+                )
+            values[k] = value
+        if problems:
+            name = f" {self.spec.name!r}" if self.spec.name else ""
+            raise StateDictError(f"state dict does not fit network{name}: " + "; ".join(problems))
+        for k, value in values.items():
+            own[k][...] = value
+
+    def _is_bn(self, key: str) -> bool:
+        head = key.split(".", 1)[0]
+        return (
+            head.isdigit()
+            and int(head) < len(self.layers)
+            and (isinstance(self.layers[int(head)], BatchNorm))
+        )
+
+    # ------------------------------------------------------------------ running
+
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
+            c, h, w = self.input_shape
+            raise ValueError(
+                f"input has shape {tuple(x.shape)}; this network takes (N, {c}, {h}, {w}) "
+                "images (batch, channels, height, width)"
+            )
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def forward(self, x, train: bool = False) -> np.ndarray:
+        """Logits (N, classes) float32 for images ``x`` (N, C, H, W) (converted to float32).
+
+        ``train=True`` applies dropout and batch statistics (and updates running stats).
+        Raises ValueError for an input of the wrong shape.
+        """
+        h = self._check_input(x)
+        for layer in self.layers:
+            h = layer.forward(h, train=train)
+        return h
+
+    def forward_activations(self, x) -> list[np.ndarray]:
+        """Evaluation-mode output of every layer in order (for the feature-map views)."""
+        h = self._check_input(x)
+        outputs = []
+        for layer in self.layers:
+            h = layer.forward(h, train=False)
+            outputs.append(h)
+        return outputs
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Class probabilities (N, classes) float32: the softmax of the evaluation logits."""
+        return softmax(self.forward(x, train=False))
+
+    def loss_and_grads(
+        self, x, y, loss: str = "cross_entropy", train: bool = True
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean loss over the batch and the gradient of every trainable parameter.
+
+        ``y``: integer labels (N,) (or an (N, classes) target array). ``loss``:
+        "cross_entropy" (default) or "total_error". ``train``: forward in training mode
+        (dropout on, batch statistics; batch norm running stats are updated). Returns the loss
+        as a float and new arrays keyed like :meth:`parameters`.
+        """
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+        h = self._check_input(x)
+        for layer in self.layers:
+            h = layer.forward(h, train=train, record=True)
+        value, grad = LOSSES[loss](h, y)
+        grads: dict[str, np.ndarray] = {}
+        for i in range(len(self.layers) - 1, self._first_trainable - 1, -1):
+            layer = self.layers[i]
+            grad = layer.backward(grad)
+            for k, g in layer.grads.items():
+                grads[f"{i}.{k}"] = g
+            layer.grads = {}
+        for layer in self.layers:
+            layer.clear()
+        # Report in forward order, like parameters().
+        return value, {k: grads[k] for k in self.parameters() if k in grads}
+
+    # ------------------------------------------------------------------ randomness
+
+    def rng_state(self) -> dict:
+        """The dropout RNG's state (a JSON-compatible dict) for checkpoints."""
+        return {"dropout": self.dropout_rng.bit_generator.state}
+
+    def set_rng_state(self, state: Mapping) -> None:
+        """Restore a state from :meth:`rng_state`, so later dropout masks repeat exactly."""
+        try:
+            self.dropout_rng.bit_generator.state = dict(state["dropout"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(
+                f"not a network RNG state ({e}); expected rng_state()'s dict"
+            ) from None
+
+    def __repr__(self) -> str:
+        name = self.spec.name or "network"
+        return f"Network({name!r}, {len(self.layers)} layers, {self.num_parameters()} parameters)"
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel the engine uses, on tiny float32 inputs.
+
+    Takes seconds on a cold cache and well under one on a warm one; the GUI runs it off its
+    thread at start-up so pressing Train never waits for the compiler.
+    """
+    from engine.optim import SGD, Adam
+
+    rng = np.random.default_rng(0)
+    stack: list[Layer] = [
+        Conv2D(2, 3, (3, 3), (1, 1), (1, 1)),
+        BatchNorm(3),
+        LeakyReLU(0.1),
+        MaxPool2D((2, 2)),
+        Conv2D(3, 4, (2, 2), (1, 1), (0, 0), bias=False),
+        ReLU(),
+        AvgPool2D((2, 2), (1, 1), (1, 1)),
+        Sigmoid(),
+        GlobalAvgPool(),
+        Flatten(),
+        Dense(4, 5),
+        Tanh(),
+        Dropout(0.5, rng),
+        Dense(5, 3),
+    ]
+    for layer in stack:
+        if "weight" in layer.params and not isinstance(layer, BatchNorm):
+            w = layer.params["weight"]
+            w[...] = rng.standard_normal(w.shape).astype(np.float32)
+    spec = NetworkSpec(InputSpec(2, 6, 6), (), "warm-up")
+    net = Network(spec, stack, rng)
+    x = rng.standard_normal((2, 2, 6, 6)).astype(np.float32)
+    net.forward(x)
+    for optimiser in (SGD(0.01, momentum=0.9, weight_decay=1e-4), Adam(1e-3, weight_decay=1e-4)):
+        for loss in LOSSES:
+            _, grads = net.loss_and_grads(x, np.array([0, 2]), loss=loss)
+            optimiser.step(net.parameters(), grads)

@@ -1,0 +1,687 @@
+"""Training as a generator of frozen events (contract), with cooperative stop and pause.
+
+    control = TrainControl()
+    for event in fit(spec, dataset, TrainConfig(epochs=5), control=control, out_dir="runs/a"):
+        ...   # Started, BatchEnd, Snapshot, EpochEnd, Paused, Resumed, Finished
+
+The loop is the shape of superqt's ``GeneratorWorker`` and Orange3's tasks: a GUI worker
+iterates it in a thread and re-emits each event; ``control`` (thread-safe) asks for a stop or
+a pause, honoured between batches. Every array in an event is a copy.
+
+Determinism: epoch ``e`` (1-based) draws its order and augmentation from
+``default_rng([seed, e])`` and batch ``b`` of it its dropout masks from
+``default_rng([seed, e, b])``. A checkpoint therefore needs no RNG stream of its own, and a
+run resumed from any checkpoint (an epoch end or a stop midway) equals an uninterrupted one
+bit for bit, given the same config.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.checkpoint import load_checkpoint, save_checkpoint
+from engine.fields import INIT_CHOICES
+from engine.losses import LOSSES, softmax
+from engine.spec import NetworkSpec, load_spec
+
+__all__ = [
+    "BatchEnd",
+    "EpochEnd",
+    "Finished",
+    "Paused",
+    "Resumed",
+    "Snapshot",
+    "Started",
+    "TrainConfig",
+    "TrainControl",
+    "TrainingError",
+    "default_preprocessing",
+    "fit",
+]
+
+_EVAL_CHUNK = 256  # images per forward pass when evaluating
+_POLL_S = 0.1  # how often a paused loop looks for a stop request
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a NaN loss, a checkpoint that does not match). One line."""
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training setting, frozen; ``to_dict``/``from_dict`` for checkpoints and projects.
+
+    ``epochs`` is the total (a resumed run continues up to it). ``lr`` is the base learning
+    rate; ``schedule`` "step" multiplies it by ``gamma`` every ``step_size`` epochs, "cosine"
+    anneals it to 0 over ``epochs``. ``val_split``: fraction of the training images held out
+    when the data has no validation folder. ``augment``: items "flip", "shift" (2 pixels) or
+    "shift=N". ``init``: None keeps each layer's initialiser, else one of
+    engine.fields.INIT_CHOICES for every conv and dense layer. Raises ValueError naming the
+    field for an invalid value.
+    """
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    step_size: int = 10
+    gamma: float = 0.1
+    seed: int = 0
+    val_split: float = 0.1
+    augment: tuple[str, ...] = ()
+    loss: str = "cross_entropy"
+    init: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "augment", tuple(self.augment))
+        checks = [
+            ("epochs", _is_int(self.epochs, 1), "a positive integer"),
+            ("batch_size", _is_int(self.batch_size, 1), "a positive integer"),
+            ("optimizer", self.optimizer in ("sgd", "adam"), '"sgd" or "adam"'),
+            ("lr", _is_real(self.lr) and self.lr > 0, "a positive number"),
+            ("momentum", _is_real(self.momentum) and 0 <= self.momentum < 1, "in [0, 1)"),
+            ("weight_decay", _is_real(self.weight_decay) and self.weight_decay >= 0, ">= 0"),
+            (
+                "schedule",
+                self.schedule in ("constant", "step", "cosine"),
+                '"constant", "step" or "cosine"',
+            ),
+            ("step_size", _is_int(self.step_size, 1), "a positive integer"),
+            ("gamma", _is_real(self.gamma) and 0 < self.gamma <= 1, "in (0, 1]"),
+            ("seed", _is_int(self.seed, 0), "a non-negative integer"),
+            ("val_split", _is_real(self.val_split) and 0 <= self.val_split < 1, "in [0, 1)"),
+            (
+                "augment",
+                all(_augment_item(a) for a in self.augment),
+                'items "flip", "shift" or "shift=N"',
+            ),
+            ("loss", self.loss in LOSSES, " or ".join(f'"{k}"' for k in LOSSES)),
+            (
+                "init",
+                self.init is None or (self.init in INIT_CHOICES and self.init != "auto"),
+                "null or one of " + ", ".join(c for c in INIT_CHOICES if c != "auto"),
+            ),
+        ]
+        for name, ok, what in checks:
+            if not ok:
+                raise ValueError(
+                    f"training setting {name}: must be {what}, got {getattr(self, name)!r}"
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["augment"] = list(self.augment)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of ``to_dict``; ValueError names an unknown field or a bad value."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"training setting {unknown[0]}: unknown (allowed: {', '.join(sorted(known))})"
+            )
+        return cls(**{k: tuple(v) if k == "augment" else v for k, v in d.items()})
+
+    def augmentation(self):
+        """The data package's ``Augmentation`` for ``augment``."""
+        from engine.data.batches import Augmentation
+
+        flip = "flip" in self.augment
+        shift = 0
+        for item in self.augment:
+            if item == "shift":
+                shift = 2
+            elif item.startswith("shift="):
+                shift = int(item[6:])
+        return Augmentation(flip=flip, shift=shift)
+
+
+def _is_int(v: Any, lo: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _augment_item(a: Any) -> bool:
+    return a in ("flip", "shift") or (
+        isinstance(a, str) and a.startswith("shift=") and a[6:].isdigit()
+    )
+
+
+# --------------------------------------------------------------------------- control
+
+
+class TrainControl:
+    """Requests from another thread, honoured by ``fit`` between batches. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def request_stop(self) -> None:
+        """Stop after the current batch (also while paused); a checkpoint is written."""
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Block the loop after the current batch until ``resume`` or ``request_stop``."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def is_paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self, poll_s: float = _POLL_S) -> None:
+        """Return once resumed or stopped, checking every ``poll_s`` seconds."""
+        while not self._running.wait(poll_s):
+            if self._stop.is_set():
+                return
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Started:
+    """The run begins. Epochs are 1-based: ``start_epoch`` is the first epoch this call runs
+    (1 for a new run, later when resuming), ``start_batch`` the batches of it already done.
+    ``health`` is the data's HealthReport (or None when the caller gave arrays without one)."""
+
+    total_epochs: int
+    start_epoch: int
+    batches_per_epoch: int
+    num_train: int
+    num_val: int
+    num_test: int
+    class_names: tuple[str, ...]
+    health: Any
+    start_batch: int = 0
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """One optimiser step done. ``batch`` in 1..batches_per_epoch; ``loss`` and ``accuracy``
+    (0..1) of this batch, measured during its training forward pass; ``lr`` the rate used;
+    ``images_per_s`` smoothed training throughput; ``elapsed_s`` since this call started
+    (pauses excluded); ``eta_s`` to the end of the run (None until measurable)."""
+
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    loss: float
+    accuracy: float
+    lr: float
+    images_per_s: float
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """At most every ``snapshot_interval_s``: ``weights`` (state-dict copies) and, with a
+    probe, ``activations``: per layer float32 (P, ...) evaluation-mode outputs."""
+
+    epoch: int
+    batch: int
+    weights: dict[str, np.ndarray]
+    activations: list[np.ndarray] | None
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """An epoch and its validation are done. Losses are means over the epoch; accuracies in
+    0..1; val_* are None without a validation split. ``confusion`` int64 (K, K) on the
+    validation set (rows: true class); ``val_predictions`` = (probs float32 (Nval, K), labels
+    int64 (Nval,)), in validation-split order. ``checkpoint``: the folder written, or None."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    elapsed_s: float
+    eta_s: float | None
+    checkpoint: Path | None
+    confusion: np.ndarray
+    val_predictions: tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Paused:
+    """The loop is blocked between batches until resumed or stopped."""
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The loop runs again after a pause."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The run ended: ``reason`` "completed" or "stopped". ``history``: lists per key
+    (epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, elapsed_s) over all
+    epochs of the run, resumed ones included. ``test_accuracy`` when there is a test split
+    and the run completed; ``checkpoint`` the last folder written (None without out_dir)."""
+
+    reason: str
+    history: dict[str, list] = field(default_factory=dict)
+    test_accuracy: float | None = None
+    checkpoint: Path | None = None
+
+
+# --------------------------------------------------------------------------- loop
+
+
+def fit(
+    spec: NetworkSpec | str | dict,
+    data: Any,
+    config: TrainConfig | None = None,
+    *,
+    control: TrainControl | None = None,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    probe: np.ndarray | None = None,
+    snapshot_interval_s: float | None = 0.5,
+) -> Iterator[Any]:
+    """Train ``spec`` on ``data`` (an ``engine.data`` Dataset, or a path to load one), yielding
+    events. ``out_dir``: write a checkpoint there after every epoch and on stop. ``resume``:
+    continue the run saved in that folder (its config, with ``config.epochs`` as the new
+    total; ``out_dir`` defaults to it). ``probe``: float32 (P, C, H, W) preprocessed images
+    whose activations Snapshot events carry.
+
+    Raises TrainingError for a NaN/infinite loss (the last checkpoint stays as it was) or a
+    resume that does not match; DatasetError for unusable data; SpecError for a bad spec.
+    """
+    return _Run(
+        spec,
+        data,
+        config or TrainConfig(),
+        control or TrainControl(),
+        out_dir,
+        resume,
+        probe,
+        snapshot_interval_s,
+    ).events()
+
+
+def default_preprocessing(spec: NetworkSpec):
+    """What a run loading ``data`` from a path uses: the network's input geometry, stretched,
+    scaled to [0, 1] and standardised per channel on the training split."""
+    from engine.data import Preprocessing
+
+    c, h, w = spec.input.shape
+    return Preprocessing(c, h, w, resize="stretch", center="channel", standardize=True)
+
+
+def _with_init(spec: NetworkSpec, init: str | None) -> NetworkSpec:
+    if init is None:
+        return spec
+    layers = [
+        layer.replace(init=init) if layer.type in ("conv2d", "dense") else layer
+        for layer in spec.layers
+    ]
+    return spec.with_layers(layers)
+
+
+def _train_step(net, x: np.ndarray, y: np.ndarray, loss: str):
+    """One forward/backward through the layer protocol (engine.layers.base), like
+    ``Network.loss_and_grads`` but also counting correct predictions from the same logits,
+    so the batch accuracy costs no second forward pass. Returns (loss, correct, grads)."""
+    h = x
+    for layer in net.layers:
+        h = layer.forward(h, train=True, record=True)
+    value, grad = LOSSES[loss](h, y)
+    correct = int(np.count_nonzero(h.argmax(axis=1) == y))
+    first = next((i for i, layer in enumerate(net.layers) if layer.params), len(net.layers))
+    grads: dict[str, np.ndarray] = {}
+    for i in range(len(net.layers) - 1, first - 1, -1):
+        layer = net.layers[i]
+        grad = layer.backward(grad)
+        for k, g in layer.grads.items():
+            grads[f"{i}.{k}"] = g
+        layer.grads = {}
+    for layer in net.layers:
+        layer.clear()
+    return value, correct, grads
+
+
+def _evaluate(net, ds, split: str, loss: str) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Mean loss, accuracy, probs float32 (N, K) and labels int64 (N,) on a whole split."""
+    total, probs, labels = 0.0, [], []
+    for x, y in ds.iter_batches(split, _EVAL_CHUNK):
+        logits = net.forward(x, train=False)
+        total += LOSSES[loss](logits, y)[0] * len(y)
+        probs.append(softmax(logits).astype(np.float32))
+        labels.append(y.astype(np.int64))
+    p = np.concatenate(probs) if probs else np.zeros((0, net.num_classes), np.float32)
+    y = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    n = max(len(y), 1)
+    return total / n, float(np.count_nonzero(p.argmax(axis=1) == y)) / n, p, y
+
+
+_HISTORY_KEYS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "lr",
+    "elapsed_s",
+)
+
+
+class _Run:
+    """The state of one ``fit`` call; ``events()`` is the generator."""
+
+    def __init__(self, spec, data, config, control, out_dir, resume, probe, interval):
+        from engine.data import Dataset, load_dataset
+
+        self.ckpt = load_checkpoint(resume) if resume is not None else None
+        spec = _with_init(load_spec(spec), config.init)
+        if self.ckpt is not None:
+            if self.ckpt.spec.to_dict() != spec.to_dict():
+                raise TrainingError(
+                    f"{self.ckpt.path}: the checkpoint's network differs from the one given; "
+                    "resume with the same spec or start a new run"
+                )
+            config = replace(self.ckpt.config, epochs=config.epochs)
+            out_dir = resume if out_dir is None else out_dir
+        self.spec, self.cfg, self.control = spec, config, control
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        if not isinstance(data, Dataset):
+            pre = default_preprocessing(spec)
+            if self.ckpt is not None:
+                from engine.data import Preprocessing
+
+                pre = Preprocessing.from_dict(self.ckpt.preprocessing)
+            data = load_dataset(data, pre, val_fraction=config.val_split, seed=config.seed)
+        if self.ckpt is not None:
+            if tuple(data.class_names) != self.ckpt.class_names:
+                raise TrainingError(
+                    f"{self.ckpt.path}: trained on classes {', '.join(self.ckpt.class_names)}"
+                    f" but the data has {', '.join(data.class_names)}"
+                )
+            # Statistics as stored, so resumed batches are normalised exactly as before.
+            from engine.data import Preprocessing
+
+            data = replace(data, preprocessing=Preprocessing.from_dict(self.ckpt.preprocessing))
+        self.ds = data
+        self.probe = None if probe is None else np.ascontiguousarray(probe, dtype=np.float32)
+        self.interval = interval
+        self.last_checkpoint = None if self.ckpt is None else self.ckpt.path
+
+    # ---- pieces
+    def _build(self):
+        import engine
+        from engine.optim import ConstantLR, CosineLR, StepLR, make_optimizer
+
+        cfg = self.cfg
+        net = engine.build(self.spec, seed=cfg.seed)
+        if net.num_classes != self.ds.num_classes:
+            raise TrainingError(
+                f"the network ends in {net.num_classes} outputs but the data has "
+                f"{self.ds.num_classes} classes; set the last dense layer's units to "
+                f"{self.ds.num_classes}"
+            )
+        settings = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+        if cfg.optimizer == "sgd":
+            settings["momentum"] = cfg.momentum
+        opt = make_optimizer(cfg.optimizer, **settings)
+        if cfg.schedule == "step":
+            schedule = StepLR(cfg.lr, cfg.step_size, cfg.gamma)
+        elif cfg.schedule == "cosine":
+            schedule = CosineLR(cfg.lr, cfg.epochs)
+        else:
+            schedule = ConstantLR(cfg.lr)
+        return net, opt, schedule
+
+    def _save(self, net, opt, epoch: int, batch: int, history, progress) -> Path | None:
+        if self.out_dir is None:
+            return None
+        self.last_checkpoint = save_checkpoint(
+            self.out_dir,
+            spec=self.spec,
+            config=self.cfg,
+            preprocessing=self.ds.preprocessing.to_dict(),
+            class_names=self.ds.class_names,
+            epoch=epoch,
+            batch=batch,
+            history=history,
+            weights=net.state_dict(),
+            optimizer_state=opt.state_dict(),
+            progress=progress,
+            rng={
+                "seed": self.cfg.seed,
+                "scheme": "order+augment: default_rng([seed, epoch]); "
+                "dropout: default_rng([seed, epoch, batch]); epochs and batches from 1",
+            },
+        )
+        return self.last_checkpoint
+
+    def _count(self, name: str) -> int:
+        return len(self.ds.splits[name]) if name in self.ds.splits else 0
+
+    # ---- the generator
+    def events(self) -> Iterator[Any]:
+        from engine.network import warm_up
+
+        cfg, ds, control = self.cfg, self.ds, self.control
+        net, opt, schedule = self._build()
+        history: dict[str, list] = {k: [] for k in _HISTORY_KEYS}
+        start_epoch, skip, progress = 1, 0, {}
+        if self.ckpt is not None:
+            net.load_state_dict(self.ckpt.weights)
+            opt.load_state_dict(self.ckpt.optimizer_state)
+            history = {k: list(self.ckpt.history.get(k, [])) for k in _HISTORY_KEYS}
+            start_epoch, skip = self.ckpt.epoch + 1, self.ckpt.batch
+            progress = self.ckpt.progress
+        num_train = self._count("train")
+        nb = -(-num_train // cfg.batch_size)
+        has_val = self._count("val") > 0
+        has_dropout = any(layer.type == "dropout" for layer in self.spec.layers)
+        k = ds.num_classes
+        yield Started(
+            cfg.epochs,
+            start_epoch,
+            nb,
+            num_train,
+            self._count("val"),
+            self._count("test"),
+            tuple(ds.class_names),
+            ds.report,
+            skip,
+        )
+        warm_up()
+        prior_s = float(progress.get("elapsed_s", (history["elapsed_s"] or [0.0])[-1]))
+        clock = _Clock(prior_s)
+        done_here = 0  # batches this call ran, for the ETA
+        ips = None
+        last_snap = -math.inf
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            lr = schedule.lr_at(epoch - 1)
+            opt.lr = lr
+            loss_sum = float(progress.get("loss_sum", 0.0)) if skip else 0.0
+            correct = int(progress.get("correct", 0)) if skip else 0
+            seen = int(progress.get("seen", 0)) if skip else 0
+            rng = np.random.default_rng([cfg.seed, epoch])
+            with ds.iter_batches(
+                "train",
+                cfg.batch_size,
+                shuffle=True,
+                rng=rng,
+                augment=cfg.augmentation(),
+                prefetch=1,
+            ) as batches:
+                for b, (x, y) in enumerate(batches, 1):
+                    if b <= skip:
+                        continue
+                    if control.stop_requested:
+                        yield self._stopped(
+                            net, opt, epoch, b - 1, history, loss_sum, correct, seen, clock
+                        )
+                        return
+                    if has_dropout:
+                        state = np.random.default_rng([cfg.seed, epoch, b]).bit_generator.state
+                        net.set_rng_state({"dropout": state})
+                    t = time.perf_counter()
+                    # A diverging run overflows: the check below reports it in words.
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        value, right, grads = _train_step(net, x, y, cfg.loss)
+                    if not math.isfinite(value):
+                        raise TrainingError(
+                            f"loss became {value} at epoch {epoch}, batch {b}: the learning rate "
+                            f"{lr:g} is probably too high; try 10× lower ({lr / 10:g})"
+                        )
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        opt.step(net.parameters(), grads)
+                    rate = len(y) / max(time.perf_counter() - t, 1e-9)
+                    ips = rate if ips is None else 0.9 * ips + 0.1 * rate
+                    loss_sum += value * len(y)
+                    correct += right
+                    seen += len(y)
+                    done_here += 1
+                    left = (cfg.epochs - epoch) * nb + (nb - b)
+                    yield BatchEnd(
+                        epoch,
+                        b,
+                        nb,
+                        value,
+                        right / len(y),
+                        lr,
+                        ips,
+                        clock.elapsed(),
+                        clock.eta(done_here, left),
+                    )
+                    if self.interval is not None and clock.now() - last_snap >= self.interval:
+                        last_snap = clock.now()
+                        acts = (
+                            None
+                            if self.probe is None
+                            else [a.copy() for a in net.forward_activations(self.probe)]
+                        )
+                        yield Snapshot(epoch, b, net.state_dict(), acts)
+                    if control.is_paused and not control.stop_requested:
+                        yield Paused()
+                        clock.pause()
+                        control.wait_while_paused()
+                        clock.resume()
+                        if not control.stop_requested:
+                            yield Resumed()
+                    if control.stop_requested and b < nb:
+                        yield self._stopped(
+                            net, opt, epoch, b, history, loss_sum, correct, seen, clock
+                        )
+                        return
+            skip = 0
+            if has_val:
+                val_loss, val_acc, probs, labels = _evaluate(net, ds, "val", cfg.loss)
+            else:
+                val_loss = val_acc = None
+                probs, labels = np.zeros((0, k), np.float32), np.zeros(0, np.int64)
+            from engine.inspect import confusion_matrix
+
+            confusion = confusion_matrix(labels, probs.argmax(axis=1), k)
+            row = (
+                epoch,
+                loss_sum / max(seen, 1),
+                correct / max(seen, 1),
+                val_loss,
+                val_acc,
+                lr,
+                clock.elapsed(),
+            )
+            for key, value in zip(_HISTORY_KEYS, row, strict=True):
+                history[key].append(value)
+            path = self._save(net, opt, epoch, 0, history, {"elapsed_s": clock.elapsed()})
+            yield EpochEnd(
+                epoch,
+                row[1],
+                row[2],
+                val_loss,
+                val_acc,
+                lr,
+                row[6],
+                clock.eta(done_here, (cfg.epochs - epoch) * nb),
+                path,
+                confusion,
+                (probs, labels),
+            )
+            if control.stop_requested and epoch < cfg.epochs:
+                yield Finished("stopped", _copy(history), None, self.last_checkpoint)
+                return
+        test_acc = None
+        if self._count("test"):
+            test_acc = _evaluate(net, ds, "test", cfg.loss)[1]
+        yield Finished("completed", _copy(history), test_acc, self.last_checkpoint)
+
+    def _stopped(self, net, opt, epoch, batch, history, loss_sum, correct, seen, clock):
+        progress = {
+            "loss_sum": loss_sum,
+            "correct": correct,
+            "seen": seen,
+            "elapsed_s": clock.elapsed(),
+        }
+        self._save(net, opt, epoch - 1, batch, history, progress)
+        return Finished("stopped", _copy(history), None, self.last_checkpoint)
+
+
+def _copy(history: dict[str, list]) -> dict[str, list]:
+    return {k: list(v) for k, v in history.items()}
+
+
+class _Clock:
+    """Run time with pauses left out, offset by the time earlier calls already trained."""
+
+    def __init__(self, prior_s: float) -> None:
+        self._start = time.perf_counter()
+        self._prior = prior_s
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
+
+    def now(self) -> float:
+        return time.perf_counter()
+
+    def _here(self) -> float:
+        return time.perf_counter() - self._start - self._paused_total
+
+    def elapsed(self) -> float:
+        return self._prior + self._here()
+
+    def eta(self, done: int, left: int) -> float | None:
+        """Seconds for ``left`` more batches at this call's pace (evaluation included)."""
+        return None if done == 0 else self._here() / done * left
+
+    def pause(self) -> None:
+        self._paused_at = time.perf_counter()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self._paused_total += time.perf_counter() - self._paused_at
+            self._paused_at = None

@@ -1,0 +1,256 @@
+"""The Network contract: PyTorch names, state dicts, determinism, agreement with a naive
+numpy reference network, and a short training run that must learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engine
+from engine.init import ZeroInitWarning
+from engine.network import StateDictError, warm_up
+from engine.optim import SGD, Adam
+
+LENET5_SHAPES = {
+    "0.weight": (6, 1, 5, 5),
+    "0.bias": (6,),
+    "3.weight": (16, 6, 5, 5),
+    "3.bias": (16,),
+    "7.weight": (120, 400),
+    "7.bias": (120,),
+    "9.weight": (84, 120),
+    "9.bias": (84,),
+    "11.weight": (10, 84),
+    "11.bias": (10,),
+}
+
+
+def _spec(layers, channels=1, size=8):
+    return engine.load_spec(
+        {
+            "format": "cnn-workbench/network",
+            "version": 1,
+            "input": {"channels": channels, "height": size, "width": size},
+            "layers": layers,
+        }
+    )
+
+
+BN_SPEC = [
+    {"type": "conv2d", "filters": 3, "kernel": 3, "padding": 1},
+    {"type": "batch_norm"},
+    {"type": "relu"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 4},
+    {"type": "dropout", "rate": 0.5},
+    {"type": "dense", "units": 2},
+]
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    return engine.build(engine.load_spec("lenet5"), seed=0)
+
+
+def test_lenet5_state_dict_uses_pytorch_names_and_shapes(lenet):
+    sd = lenet.state_dict()
+    assert {k: v.shape for k, v in sd.items()} == LENET5_SHAPES
+    assert list(sd) == list(LENET5_SHAPES)  # PyTorch's order
+    assert all(v.dtype == np.float32 for v in sd.values())
+    assert lenet.num_classes == 10
+    assert all(np.all(sd[k] == 0) for k in sd if k.endswith("bias"))
+    sd["0.weight"][...] = 7  # a copy, not the live array
+    assert not np.any(lenet.parameters()["0.weight"] == 7)
+
+
+def test_batch_norm_state_dict_and_num_batches_tracked():
+    net = engine.build(_spec(BN_SPEC), seed=0)
+    sd = net.state_dict()
+    assert list(sd)[:6] == [
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "1.running_mean",
+        "1.running_var",
+    ]
+    assert set(net.parameters()) == set(sd) - {"1.running_mean", "1.running_var"}
+    sd["1.num_batches_tracked"] = np.array(3)
+    net.load_state_dict(sd)
+
+
+def test_load_state_dict_round_trip(lenet):
+    other = engine.build(engine.load_spec("lenet5"), seed=1)
+    x = np.random.default_rng(0).standard_normal((3, 1, 32, 32)).astype(np.float32)
+    assert not np.allclose(other.forward(x), lenet.forward(x))
+    live = other.parameters()["0.weight"]
+    other.load_state_dict(lenet.state_dict())
+    np.testing.assert_array_equal(other.forward(x), lenet.forward(x))
+    assert other.parameters()["0.weight"] is live  # updated in place
+
+
+def test_load_state_dict_names_bad_keys(lenet):
+    sd = lenet.state_dict()
+    del sd["3.bias"]
+    sd["12.weight"] = np.zeros(3, np.float32)
+    sd["7.weight"] = np.zeros((120, 399), np.float32)
+    with pytest.raises(StateDictError) as info:
+        lenet.load_state_dict(sd)
+    message = str(info.value)
+    assert "missing keys: 3.bias" in message
+    assert "unexpected keys: 12.weight" in message
+    assert "7.weight: shape (120, 399) in the state dict, (120, 400) in the network" in message
+    assert lenet.parameters()["7.weight"].any()  # nothing was half-loaded
+
+
+def test_build_is_deterministic_per_seed():
+    spec = engine.load_spec("lenet5")
+    a, b, c = (engine.build(spec, seed=s).state_dict() for s in (3, 3, 4))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["0.weight"], c["0.weight"])
+
+
+def test_build_reports_shape_problems():
+    spec = _spec([{"type": "conv2d", "filters": 2, "kernel": 9}, {"type": "flatten"}])
+    with pytest.raises(engine.SpecError) as info:
+        engine.build(spec)
+    assert info.value.problems
+
+
+def test_zero_init_warns_naming_the_layer():
+    spec = _spec([{"type": "flatten"}, {"type": "dense", "units": 3, "init": "zeros"}])
+    with pytest.warns(ZeroInitWarning, match=r"layers\[1\]"):
+        net = engine.build(spec)
+    assert not net.parameters()["1.weight"].any()
+
+
+def test_forward_activations_and_probabilities(lenet):
+    x = np.random.default_rng(1).standard_normal((2, 1, 32, 32)).astype(np.float32)
+    outs = lenet.forward_activations(x)
+    assert [o.shape[1:] for o in outs][:3] == [(6, 28, 28), (6, 28, 28), (6, 14, 14)]
+    np.testing.assert_array_equal(outs[-1], lenet.forward(x))
+    p = lenet.predict_proba(x)
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, 1, 32, 32\)"):
+        lenet.forward(np.zeros((2, 3, 32, 32), np.float32))
+
+
+def test_dropout_rng_state_resumes_bit_for_bit():
+    net = engine.build(_spec(BN_SPEC), seed=0)
+    x = np.random.default_rng(2).standard_normal((4, 1, 8, 8)).astype(np.float32)
+    state = net.rng_state()
+    first = net.forward(x, train=True)
+    assert not np.array_equal(first, net.forward(x, train=True))  # fresh masks
+    net.set_rng_state(state)
+    np.testing.assert_array_equal(first, net.forward(x, train=True))
+
+
+# --------------------------------------------------------------- naive reference network
+
+
+def _naive_lenet(sd, x):
+    """LeNet-5 in float64 with direct loops over kernel offsets (no im2col, no numba)."""
+
+    def conv(x, w, b):
+        n, _, h, wd = x.shape
+        k, _, f, _ = w.shape
+        out = np.zeros((n, k, h - f + 1, wd - f + 1))
+        for i in range(f):
+            for j in range(f):
+                patch = x[:, :, i : i + h - f + 1, j : j + wd - f + 1]
+                out += np.einsum("nchw,kc->nkhw", patch, w[:, :, i, j])
+        return out + b[None, :, None, None]
+
+    def pool(x):
+        n, c, h, w = x.shape
+        return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+
+    relu = lambda v: np.maximum(v, 0)  # noqa: E731
+    sd = {k: v.astype(np.float64) for k, v in sd.items()}
+    h = pool(relu(conv(x.astype(np.float64), sd["0.weight"], sd["0.bias"])))
+    h = pool(relu(conv(h, sd["3.weight"], sd["3.bias"]))).reshape(len(x), -1)
+    h = relu(h @ sd["7.weight"].T + sd["7.bias"])
+    h = relu(h @ sd["9.weight"].T + sd["9.bias"])
+    return h @ sd["11.weight"].T + sd["11.bias"]
+
+
+def _naive_ce(z, y):
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -logp[np.arange(len(y)), y].mean()
+
+
+def test_lenet5_matches_a_naive_reference_network(lenet):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 1, 32, 32)).astype(np.float32)
+    y = np.array([1, 7, 3, 0])
+    sd = lenet.state_dict()
+    np.testing.assert_allclose(lenet.forward(x), _naive_lenet(sd, x), rtol=1e-4, atol=1e-4)
+    loss, grads = lenet.loss_and_grads(x, y)
+    assert loss == pytest.approx(_naive_ce(_naive_lenet(sd, x), y), rel=1e-5)
+    assert set(grads) == set(LENET5_SHAPES)
+    wide = {k: v.astype(np.float64) for k, v in sd.items()}
+    h = 1e-6
+    for name in LENET5_SHAPES:
+        flat = wide[name].reshape(-1)
+        for i in rng.choice(flat.size, size=3, replace=False):
+            old = flat[i]
+            flat[i] = old + h
+            up = _naive_ce(_naive_lenet(wide, x), y)
+            flat[i] = old - h
+            down = _naive_ce(_naive_lenet(wide, x), y)
+            flat[i] = old
+            numeric = (up - down) / (2 * h)
+            assert grads[name].reshape(-1)[i] == pytest.approx(numeric, rel=2e-3, abs=2e-5)
+
+
+# --------------------------------------------------------------- learning
+
+
+def _blobs(n, rng):
+    """8x8 images with a bright blob in one of four quadrants (the class), plus noise."""
+    y = rng.integers(0, 4, n)
+    x = rng.normal(0, 0.3, (n, 1, 8, 8)).astype(np.float32)
+    yy, xx = np.mgrid[0:8, 0:8]
+    for i, label in enumerate(y):
+        cy, cx = 2 + 4 * (label // 2), 2 + 4 * (label % 2)
+        x[i, 0] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 2.0)
+    return x, y
+
+
+@pytest.mark.parametrize("optimiser", ["sgd", "adam"])
+def test_short_training_run_learns_separable_blobs(optimiser):
+    spec = _spec(
+        [
+            {"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same"},
+            {"type": "relu"},
+            {"type": "max_pool2d", "size": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 4},
+        ]
+    )
+    net = engine.build(spec, seed=0)
+    rng = np.random.default_rng(0)
+    x, y = _blobs(512, rng)
+    x_test, y_test = _blobs(256, rng)
+    opt = SGD(0.1, momentum=0.9) if optimiser == "sgd" else Adam(0.01)
+    for _ in range(4):
+        for start in range(0, len(x), 32):
+            _, grads = net.loss_and_grads(x[start : start + 32], y[start : start + 32])
+            opt.step(net.parameters(), grads)
+    accuracy = np.mean(net.forward(x_test).argmax(axis=1) == y_test)
+    assert accuracy >= 0.95
+
+
+def test_total_error_loss_and_eval_mode_gradients():
+    net = engine.build(_spec(BN_SPEC), seed=0)
+    x = np.random.default_rng(4).standard_normal((4, 1, 8, 8)).astype(np.float32)
+    loss, grads = net.loss_and_grads(x, np.array([0, 1, 1, 0]), loss="total_error", train=False)
+    assert 0 <= loss <= 1 and set(grads) == set(net.parameters())
+    with pytest.raises(ValueError, match="unknown loss"):
+        net.loss_and_grads(x, np.zeros(4, int), loss="hinge")
+
+
+def test_warm_up_runs():
+    warm_up()

@@ -1,0 +1,197 @@
+"""The layer stack as a list model: row 0 is the input, row i + 1 is layer i.
+
+Drops (from the palette, from the stack itself, from another window) arrive in
+``dropMimeData`` whatever their origin, and become document edits there, so a drop is undone
+like any other edit.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt
+
+from workbench.document import Document
+from workbench.models import format as fmt
+from workbench.models.mime import LAYER_TYPE_MIME, LAYERS_MIME, decode, layers_mime
+from workbench.style import family_of
+
+_Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()  # the invisible root: rows of a list or table hang from it
+
+
+class StackRole(IntEnum):
+    TYPE = Qt.ItemDataRole.UserRole + 1  # layer type name, "input" for row 0
+    FAMILY = TYPE + 1  # palette family ("input" for row 0)
+    DETAIL = TYPE + 2  # key hyperparameters, "6@5×5 s2"
+    OUTPUT = TYPE + 3  # output shape text, "6×28×28"
+    PROBLEMS = TYPE + 4  # list of problem messages (empty when fine)
+    FORMULA = TYPE + 5  # the arithmetic behind the shape and the parameters
+    PARAMS = TYPE + 6  # parameter count text
+    LAYER_INDEX = TYPE + 7  # index into spec.layers, -1 for the input
+
+
+class LayerStackModel(QAbstractListModel):
+    def __init__(self, document: Document, parent=None):
+        super().__init__(parent)
+        self._doc = document
+        self._rows = 1 + len(document.spec.layers)
+        document.specChanged.connect(self._spec_changed)
+        document.lockedChanged.connect(lambda *_: self._spec_changed())
+
+    @property
+    def document(self) -> Document:
+        return self._doc
+
+    def token(self) -> str:
+        """Identifies this document in drag payloads (a drop from elsewhere copies)."""
+        return f"{id(self._doc):x}"
+
+    # ------------------------------------------------------------------ reading
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else self._rows
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < self._rows:
+            return None
+        row = index.row()
+        spec, report = self._doc.spec, self._doc.report
+        if row == 0:
+            return self._input_data(role, spec, report)
+        i = row - 1
+        layer = spec.layers[i]
+        info = report[i] if i < len(report) else None
+        problems = [p.message for p in info.problems] if info is not None else []
+        if role == Qt.ItemDataRole.DisplayRole:
+            return layer.kind.label
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return fmt.hover_html(layer.kind.label, info.formula if info else "", problems)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            shape = fmt.shape_text(info.output_shape if info else None)
+            return f"{layer.kind.label} {layer.describe()}, output {shape}"
+        if role == StackRole.TYPE:
+            return layer.type
+        if role == StackRole.FAMILY:
+            return family_of(layer.type)
+        if role == StackRole.DETAIL:
+            return layer.describe()
+        if role == StackRole.OUTPUT:
+            return fmt.shape_text(info.output_shape if info else None)
+        if role == StackRole.PROBLEMS:
+            return problems
+        if role == StackRole.FORMULA:
+            return info.formula if info else ""
+        if role == StackRole.PARAMS:
+            return fmt.compact_count(info.params) if info and info.params else ""
+        if role == StackRole.LAYER_INDEX:
+            return i
+        return None
+
+    def _input_data(self, role: int, spec, report) -> Any:
+        shape = spec.input.shape
+        problems = [p.message for p in report.problems if p.layer is None]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "Input"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            kind = {1: "grayscale", 3: "RGB"}.get(
+                spec.input.channels, f"{spec.input.channels}-channel"
+            )
+            return fmt.hover_html(
+                "Input", f"{kind} images of {shape[1]}×{shape[2]} pixels", problems
+            )
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Input {fmt.shape_text(shape)}"
+        if role == StackRole.TYPE:
+            return "input"
+        if role == StackRole.FAMILY:
+            return "input"
+        if role == StackRole.DETAIL:
+            return {1: "grayscale", 3: "RGB"}.get(spec.input.channels, "")
+        if role == StackRole.OUTPUT:
+            return fmt.shape_text(shape)
+        if role == StackRole.PROBLEMS:
+            return problems
+        if role in (StackRole.FORMULA, StackRole.PARAMS):
+            return ""
+        if role == StackRole.LAYER_INDEX:
+            return -1
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if not index.isValid():
+            return (
+                Qt.ItemFlag.ItemIsDropEnabled if not self._doc.locked else Qt.ItemFlag.NoItemFlags
+            )
+        if index.row() > 0 and not self._doc.locked:
+            base |= Qt.ItemFlag.ItemIsDragEnabled
+        return base
+
+    # ------------------------------------------------------------------ drag and drop
+
+    def mimeTypes(self) -> list[str]:
+        return [LAYER_TYPE_MIME, LAYERS_MIME, "text/plain"]
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
+        rows = sorted({ix.row() for ix in indexes if ix.isValid() and ix.row() > 0})
+        layers = [self._doc.spec.layers[r - 1] for r in rows]
+        return layers_mime(layers, [r - 1 for r in rows], self.token())
+
+    def canDropMimeData(
+        self, data: QMimeData, action, row: int, column: int, parent: _Index
+    ) -> bool:
+        return not self._doc.locked and decode(data) is not None
+
+    def dropMimeData(self, data: QMimeData, action, row: int, column: int, parent: _Index) -> bool:
+        """Insert (palette, other windows) or move (this stack) layers before ``row``.
+
+        ``row`` counts the input as row 0, so dropping before row 1 puts a layer first;
+        -1 (dropped below the last block) appends.
+        """
+        dropped = decode(data)
+        if dropped is None or self._doc.locked or action == Qt.DropAction.IgnoreAction:
+            return False
+        n = len(self._doc.spec.layers)
+        at = n if row < 0 else max(0, min(row - 1, n))  # index into spec.layers
+        is_move = (
+            dropped.indices and dropped.token == self.token() and action == Qt.DropAction.MoveAction
+        )
+        if is_move:
+            return self._move(list(dropped.indices), at)
+        if len(dropped.layers) == 1:
+            return self._doc.insert_layer(at, dropped.layers[0])
+        return self._doc.insert_layers(at, dropped.layers, f"Insert {len(dropped.layers)} layers")
+
+    def _move(self, indices: list[int], at: int) -> bool:
+        if len(indices) == 1:
+            src = indices[0]
+            dst = at - 1 if at > src else at  # ``at`` counted the layer still in place
+            return self._doc.move_layer(src, dst)
+        layers = list(self._doc.spec.layers)
+        moving = [layers[i] for i in indices]
+        before = sum(1 for i in indices if i < at)
+        kept = [layer for i, layer in enumerate(layers) if i not in set(indices)]
+        pos = at - before
+        kept[pos:pos] = moving
+        return self._doc.edit(
+            self._doc.spec.with_layers(kept), f"Move {len(moving)} layers", focus=pos + len(moving)
+        )
+
+    # ------------------------------------------------------------------ updates
+
+    def _spec_changed(self) -> None:
+        rows = 1 + len(self._doc.spec.layers)
+        if rows != self._rows:
+            self.beginResetModel()
+            self._rows = rows
+            self.endResetModel()
+        else:  # same rows: keep the selection (and the inspector's focus) while typing
+            self.dataChanged.emit(self.index(0), self.index(rows - 1))

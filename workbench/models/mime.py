@@ -1,0 +1,77 @@
+"""The drag-and-drop and clipboard formats of layers.
+
+A palette entry carries its layer type name. Blocks of the stack carry their layers as spec
+dicts (so they can be pasted into another window or a text editor) plus, for a move inside
+the same document, their indices and the document's token.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from PySide6.QtCore import QMimeData
+
+from engine.fields import LAYER_TYPES
+from engine.spec import LayerSpec, SpecError
+
+LAYER_TYPE_MIME = "application/x-cnn-workbench-layer-type"
+LAYERS_MIME = "application/x-cnn-workbench-layers"
+
+
+def layer_type_mime(layer_type: str) -> QMimeData:
+    """What the palette drags: one layer type name."""
+    data = QMimeData()
+    data.setData(LAYER_TYPE_MIME, layer_type.encode("utf-8"))
+    data.setText(layer_type)
+    return data
+
+
+def layers_mime(
+    layers: list[LayerSpec], indices: list[int] | None = None, token: str = ""
+) -> QMimeData:
+    """What the stack drags and copies: the layers (and where they came from)."""
+    dicts = [layer.to_dict() for layer in layers]
+    payload = {"layers": dicts, "indices": indices or [], "token": token}
+    data = QMimeData()
+    data.setData(LAYERS_MIME, json.dumps(payload).encode("utf-8"))
+    data.setText(json.dumps(dicts if len(dicts) != 1 else dicts[0], indent=2))
+    return data
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """Decoded drop or paste: new layers to insert, or (a move) indices of this document."""
+
+    layers: tuple[LayerSpec, ...]
+    indices: tuple[int, ...] = ()
+    token: str = ""
+
+
+def decode(data: QMimeData) -> Dropped | None:
+    """The layers a mime payload carries, or None if it carries none that are valid."""
+    try:
+        if data.hasFormat(LAYER_TYPE_MIME):
+            name = bytes(data.data(LAYER_TYPE_MIME).data()).decode("utf-8")
+            if name not in LAYER_TYPES:
+                return None
+            return Dropped((LayerSpec.create(name),))
+        if data.hasFormat(LAYERS_MIME):
+            payload = json.loads(bytes(data.data(LAYERS_MIME).data()).decode("utf-8"))
+            layers = tuple(_layer(d) for d in payload["layers"])
+            indices = tuple(int(i) for i in payload.get("indices", ()))
+            return Dropped(layers, indices, str(payload.get("token", "")))
+        if data.hasText():  # a layer or a list of layers as JSON text, e.g. from an editor
+            parsed = json.loads(data.text())
+            items = parsed if isinstance(parsed, list) else [parsed]
+            return Dropped(tuple(_layer(d) for d in items)) if items else None
+    except (SpecError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _layer(d: object) -> LayerSpec:
+    if not isinstance(d, dict) or "type" not in d:
+        raise SpecError("not a layer")
+    fields = {k: v for k, v in d.items() if k != "type"}
+    return LayerSpec.create(d["type"], **fields)

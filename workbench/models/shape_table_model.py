@@ -1,0 +1,166 @@
+"""The shape table as a table model: input, one row per layer, then the totals.
+
+Everything shown comes from engine.shapes' report; this model only formats it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont
+
+from workbench import style
+from workbench.document import Document
+from workbench.models import format as fmt
+
+_Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()  # the invisible root: rows of a list or table hang from it
+
+COLUMNS = ("#", "Layer", "Settings", "Output shape", "Parameters", "Mult-adds", "Memory")
+COL_INDEX, COL_LAYER, COL_SETTINGS, COL_OUTPUT, COL_PARAMS, COL_MACS, COL_MEMORY = range(7)
+_NUMERIC = (COL_PARAMS, COL_MACS, COL_MEMORY)
+_HEADER_TIPS = {
+    COL_OUTPUT: "channels × height × width of what the layer passes on (one number after flatten)",
+    COL_PARAMS: "learned weights and biases",
+    COL_MACS: "multiply-adds for one image: a rough measure of compute",
+    COL_MEMORY: "activation memory for one image (float32)",
+}
+
+#: Extra role: the row of the layer stack (0 = input) that a table row shows; -1 for totals.
+STACK_ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class ShapeTableModel(QAbstractTableModel):
+    def __init__(self, document: Document, parent=None):
+        super().__init__(parent)
+        self._doc = document
+        self._rows = self._row_count()
+        document.specChanged.connect(self._spec_changed)
+
+    def _row_count(self) -> int:
+        return len(self._doc.spec.layers) + 2  # input, layers, totals
+
+    def rowCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else self._rows
+
+    def columnCount(self, parent: _Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _HEADER_TIPS.get(section)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _align(section)
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        if role == STACK_ROW_ROLE:
+            return row if row < self._rows - 1 else -1
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _align(col)
+        if row == self._rows - 1:
+            return self._totals(col, role)
+        if row == 0:
+            return self._input(col, role)
+        return self._layer(row - 1, col, role)
+
+    # ------------------------------------------------------------------ rows
+
+    def _input(self, col: int, role: int) -> Any:
+        spec, report = self._doc.spec, self._doc.report
+        problems = [p.message for p in report.problems if p.layer is None]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return {COL_LAYER: "Input", COL_OUTPUT: fmt.shape_text(spec.input.shape)}.get(col, "")
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_LAYER:
+            return style.family_icon("input")
+        return self._problem_roles(role, col, "Input", "", problems)
+
+    def _layer(self, i: int, col: int, role: int) -> Any:
+        layer = self._doc.spec.layers[i]
+        report = self._doc.report
+        info = report[i] if i < len(report) else None
+        problems = [p.message for p in info.problems] if info is not None else []
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_INDEX:
+                return str(i + 1)
+            if col == COL_LAYER:
+                return layer.kind.label
+            if col == COL_SETTINGS:
+                return layer.describe()
+            if info is None:
+                return "—"
+            if col == COL_OUTPUT:
+                return fmt.shape_text(info.output_shape)
+            if col == COL_PARAMS:
+                return fmt.count_text(info.params)
+            if col == COL_MACS:
+                return fmt.count_text(info.macs)
+            if col == COL_MEMORY:
+                return fmt.bytes_text(info.memory)
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_LAYER:
+            return style.layer_icon(layer.type)
+        formula = info.formula if info is not None else ""
+        return self._problem_roles(role, col, layer.kind.label, formula, problems)
+
+    def _problem_roles(
+        self, role: int, col: int, title: str, formula: str, problems: list[str]
+    ) -> Any:
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return fmt.hover_html(title, formula, problems)
+        if not problems:
+            return None
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return style.problem_fill()
+        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_OUTPUT, COL_LAYER):
+            return style.problem_color()
+        if role == Qt.ItemDataRole.FontRole and col == COL_OUTPUT:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    def _totals(self, col: int, role: int) -> Any:
+        report = self._doc.report
+        if role == Qt.ItemDataRole.DisplayRole:
+            return {
+                COL_LAYER: "Total",
+                COL_OUTPUT: fmt.shape_text(report.output_shape) if report.ok else "—",
+                COL_PARAMS: fmt.count_text(report.total_params),
+                COL_MACS: fmt.count_text(report.total_macs),
+                COL_MEMORY: fmt.bytes_text(report.total_memory),
+            }.get(col, "")
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"Weights: {fmt.bytes_text(report.param_memory)} (float32)<br>"
+                f"Activations for a batch of 32: {fmt.bytes_text(report.memory_for_batch(32))}"
+            )
+        return None
+
+    # ------------------------------------------------------------------ updates
+
+    def _spec_changed(self) -> None:
+        rows = self._row_count()
+        if rows != self._rows:
+            self.beginResetModel()
+            self._rows = rows
+            self.endResetModel()
+        else:
+            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, len(COLUMNS) - 1))
+
+
+def _align(col: int) -> int:
+    if col in _NUMERIC or col == COL_INDEX:
+        return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)

@@ -1,0 +1,178 @@
+"""Run history: one record per training run, kept in the project file, and its list view.
+
+A record is plain JSON (it lives in the project's ``"runs"`` list): the network and settings it
+ran with, the data it read, how it ended, the per-epoch metrics and the checkpoint folder, so
+a run can be reopened (curves, settings, predictions) long after the window was closed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+__all__ = ["RunHistoryPanel", "RunRecord", "new_run_id"]
+
+STATUSES = ("completed", "stopped", "failed")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A readable, sortable id: ``run-20261122-034012``."""
+    return (now or datetime.now()).strftime("run-%Y%m%d-%H%M%S")
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run. ``history``: the engine's per-epoch lists ("train_loss",
+    "val_accuracy", ...). ``checkpoint``: folder of the last checkpoint, or None."""
+
+    id: str
+    started: str
+    network: str
+    spec: dict
+    config: dict
+    data: str
+    status: str
+    message: str = ""
+    epochs_done: int = 0
+    history: dict[str, list] = field(default_factory=dict)
+    test_accuracy: float | None = None
+    checkpoint: str | None = None
+
+    @property
+    def best_val_accuracy(self) -> float | None:
+        values = [v for v in map(_finite, self.history.get("val_accuracy", [])) if v is not None]
+        return max(values) if values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["history"] = {k: [_finite(v) for v in vs] for k, vs in self.history.items()}
+        d["test_accuracy"] = _finite(self.test_accuracy)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> RunRecord:
+        """Read a record back; ValueError naming the field for anything malformed."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a run must be an object, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        missing = [n for n in ("id", "started", "spec", "config", "data", "status") if n not in d]
+        if missing:
+            raise ValueError(f"run {d.get('id', '?')}: missing {', '.join(missing)}")
+        if d["status"] not in STATUSES:
+            raise ValueError(
+                f"run {d['id']}: status must be one of {STATUSES}, got {d['status']!r}"
+            )
+        if not isinstance(d.get("history", {}), dict):
+            raise ValueError(f"run {d['id']}: history must be an object")
+        return cls(**{k: v for k, v in d.items() if k in known and k != "network"},
+                   network=str(d.get("network", "")))  # fmt: skip
+
+    def summary(self) -> str:
+        acc = self.best_val_accuracy
+        best = f", best validation accuracy {acc:.1%}" if acc is not None else ""
+        return f"{self.network or 'network'}: {self.status} after {self.epochs_done} epochs{best}"
+
+    def checkpoint_exists(self) -> bool:
+        return self.checkpoint is not None and Path(self.checkpoint).exists()
+
+
+def records(runs: list[Any]) -> list[RunRecord]:
+    """The readable records of a project's run list (malformed entries are left out)."""
+    out = []
+    for entry in runs:
+        try:
+            out.append(entry if isinstance(entry, RunRecord) else RunRecord.from_dict(entry))
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
+class RunHistoryPanel(QWidget):
+    """The project's runs, newest first. Double-click or Reopen emits ``reopenRequested``."""
+
+    reopenRequested = Signal(object)  # RunRecord
+
+    COLUMNS = ("Run", "Network", "Status", "Epochs", "Best val acc", "Test acc", "Checkpoint")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runHistory")
+        self.tree = QTreeWidget(objectName="runTree")
+        self.tree.setHeaderLabels(self.COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.itemDoubleClicked.connect(lambda _item, _col: self._reopen())
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.reopen_button = QPushButton("Reopen run", objectName="reopenRunButton")
+        self.reopen_button.setToolTip("Show this run's curves and settings, and predict with it")
+        self.reopen_button.setEnabled(False)
+        self.reopen_button.clicked.connect(self._reopen)
+        title = QLabel("Run history")
+        title.setStyleSheet("font-weight: 600;")
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.reopen_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(head)
+        layout.addWidget(self.tree)
+        self._records: list[RunRecord] = []
+
+    def set_runs(self, runs: list[Any]) -> None:
+        self._records = records(runs)
+        self.tree.clear()
+        for rec in reversed(self._records):
+            best, test = rec.best_val_accuracy, _finite(rec.test_accuracy)
+            item = QTreeWidgetItem([
+                rec.id,
+                rec.network,
+                rec.status,
+                str(rec.epochs_done),
+                f"{best:.1%}" if best is not None else "–",
+                f"{test:.1%}" if test is not None else "–",
+                rec.checkpoint or "–",
+            ])  # fmt: skip
+            item.setData(0, Qt.ItemDataRole.UserRole, rec)
+            item.setToolTip(0, rec.message or rec.summary())
+            item.setToolTip(6, rec.checkpoint or "no checkpoint was written")
+            self.tree.addTopLevelItem(item)
+        for col in range(len(self.COLUMNS) - 1):
+            self.tree.resizeColumnToContents(col)
+
+    def records(self) -> list[RunRecord]:
+        return list(self._records)
+
+    def _selected(self) -> RunRecord | None:
+        items = self.tree.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def _selection_changed(self) -> None:
+        self.reopen_button.setEnabled(self._selected() is not None)
+
+    def _reopen(self) -> None:
+        rec = self._selected()
+        if rec is not None:
+            self.reopenRequested.emit(rec)

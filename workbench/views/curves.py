@@ -1,0 +1,353 @@
+"""Loss and accuracy curves: training per batch (raw and smoothed) and validation per epoch.
+
+Calls only append to growable buffers; a 10 Hz timer redraws when something changed, so a
+fast network sending hundreds of batches a second costs the GUI one redraw per 100 ms. The
+x axis is in epochs (a batch half-way through epoch 3 sits at 2.5), so the per-batch training
+curve and the per-epoch validation points share one scale. Smoothing is TensorBoard's
+debiased exponential moving average.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.io import atomic_write_bytes, atomic_write_text
+from workbench.views.image_grid import apply_plot_theme
+
+__all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
+
+CURVE_CSV_HEADER = ("series", "epoch", "loss", "accuracy")
+TRAIN_COLOR = "#2563eb"
+VAL_COLOR = "#ea580c"
+REDRAW_MS = 100
+
+
+class _Series:
+    """Growable float64 columns (amortised O(1) append, no list-to-array copies per frame)."""
+
+    def __init__(self, columns: int) -> None:
+        self._data = np.empty((256, columns))
+        self.n = 0
+
+    def append(self, *values: float) -> None:
+        if self.n == len(self._data):
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        self._data[self.n] = values
+        self.n += 1
+
+    def column(self, j: int) -> np.ndarray:
+        return self._data[: self.n, j]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+def _ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """Debiased EMA of ``values`` (NaN entries are skipped and stay NaN)."""
+    return _ema_continue(values, 0, np.empty(0), weight)
+
+
+class TrainingCurves(QWidget):
+    """Two pyqtgraph plots, ``lossPlot`` and ``accuracyPlot``, with smoothing, a log-scale
+    option for the loss and CSV/PNG export. Accuracies are fractions in [0, 1] (plotted as
+    percentages); x values are epochs elapsed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainingCurves")
+        self._train = _Series(3)  # epoch, loss, accuracy
+        self._val = _Series(3)
+        self._smoothing = 0.8
+        self._smooth_cache: tuple[int, float, np.ndarray, np.ndarray] | None = None
+        self._dirty = False
+
+        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss", (-10, 10))
+        self.accuracy_plot = self._make_plot("accuracyPlot", "Accuracy", "accuracy (%)", (-10, -40))
+        self.accuracy_plot.setYRange(0, 100, padding=0.02)
+        self._items = {}
+        for key, plot in (("loss", self.loss_plot), ("acc", self.accuracy_plot)):
+            raw = plot.plot(pen=pg.mkPen(TRAIN_COLOR + "40", width=1), connect="finite")
+            smooth = plot.plot(
+                pen=pg.mkPen(TRAIN_COLOR, width=2), name="training (smoothed)", connect="finite"
+            )
+            val = plot.plot(
+                pen=pg.mkPen(VAL_COLOR, width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=VAL_COLOR,
+                symbolPen=None,
+                name="validation",
+            )
+            for item in (raw, smooth):
+                item.setDownsampling(auto=True, method="peak")
+                item.setClipToView(True)
+            self._items[key] = (raw, smooth, val)
+
+        self._smoothing_box = QDoubleSpinBox(minimum=0.0, maximum=0.99, singleStep=0.05)
+        self._smoothing_box.setValue(self._smoothing)
+        self._smoothing_box.setToolTip(
+            "Weight of the moving average over training batches: 0 shows raw values, "
+            "0.99 a very smooth trend"
+        )
+        self._smoothing_box.valueChanged.connect(self.set_smoothing)
+        self.log_scale = QCheckBox("Log-scale loss")
+        self.log_scale.toggled.connect(self.set_log_scale)
+        self._readout = QLabel()
+        csv_button = QPushButton("Export CSV…")
+        csv_button.clicked.connect(self._ask_csv)
+        png_button = QPushButton("Export PNG…")
+        png_button.clicked.connect(self._ask_png)
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self._smoothing_box)
+        bar.addWidget(self.log_scale)
+        bar.addSpacing(12)
+        bar.addWidget(self._readout, 1)
+        bar.addWidget(csv_button)
+        bar.addWidget(png_button)
+        self._plots = QWidget()
+        plots = QHBoxLayout(self._plots)
+        plots.setContentsMargins(0, 0, 0, 0)
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.accuracy_plot)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self._plots, 1)
+
+        self._timer = QTimer(self, interval=REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self._timer.start()
+        self._apply_theme()
+        self._update_readout()
+
+    def _make_plot(self, name: str, title: str, ylabel: str, legend_at) -> pg.PlotWidget:
+        plot = pg.PlotWidget()
+        plot.setObjectName(name)
+        plot.setTitle(title)
+        plot.setLabel("bottom", "epoch")
+        plot.setLabel("left", ylabel)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.addLegend(offset=legend_at)
+        plot.setMenuEnabled(False)
+        plot.setMinimumSize(220, 160)
+        return plot
+
+    # ------------------------------------------------------------------ data in
+
+    def add_batch(self, epoch: float, loss: float, accuracy: float | None = None) -> None:
+        """One training batch: ``epoch`` elapsed (fractional), its loss, its accuracy (0..1)."""
+        acc = math.nan if accuracy is None else float(accuracy)
+        self._train.append(float(epoch), float(loss), acc)
+        self._dirty = True
+
+    def add_epoch(self, epoch: float, val_loss: float | None, val_accuracy: float | None) -> None:
+        """The validation result at the end of epoch ``epoch`` (1 after the first epoch)."""
+        loss = math.nan if val_loss is None else float(val_loss)
+        acc = math.nan if val_accuracy is None else float(val_accuracy)
+        self._val.append(float(epoch), loss, acc)
+        self._dirty = True
+
+    def clear(self) -> None:
+        """Forget every point (a new run)."""
+        self._train.clear()
+        self._val.clear()
+        self._smooth_cache = None
+        self._dirty = True
+        self.redraw()
+
+    def set_smoothing(self, weight: float) -> None:
+        """EMA weight in [0, 1): 0 draws the raw values."""
+        self._smoothing = min(max(float(weight), 0.0), 0.99)
+        if abs(self._smoothing_box.value() - self._smoothing) > 1e-9:
+            self._smoothing_box.setValue(self._smoothing)
+        self._smooth_cache = None
+        self._dirty = True
+
+    def set_log_scale(self, on: bool) -> None:
+        """Draw the loss on a logarithmic axis (useful once it has dropped by decades)."""
+        if self.log_scale.isChecked() != on:
+            self.log_scale.setChecked(on)
+        self.loss_plot.setLogMode(y=bool(on))
+
+    def series(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Copies of the data: {"train": (epoch, loss, accuracy), "validation": (...)}."""
+        return {
+            "train": tuple(self._train.column(j).copy() for j in range(3)),
+            "validation": tuple(self._val.column(j).copy() for j in range(3)),
+        }
+
+    # ------------------------------------------------------------------ drawing
+
+    def _smoothed(self) -> tuple[np.ndarray, np.ndarray]:
+        """Smoothed loss and accuracy, extended incrementally as batches arrive."""
+        n, w = self._train.n, self._smoothing
+        cache = self._smooth_cache
+        if cache is not None and cache[1] == w and cache[0] <= n and cache[0] > 0:
+            start = cache[0]
+            tail_loss = _ema_continue(self._train.column(1), start, cache[2], w)
+            tail_acc = _ema_continue(self._train.column(2), start, cache[3], w)
+            loss, acc = np.concatenate([cache[2], tail_loss]), np.concatenate([cache[3], tail_acc])
+        else:
+            loss, acc = _ema(self._train.column(1), w), _ema(self._train.column(2), w)
+        self._smooth_cache = (n, w, loss, acc)
+        return loss, acc
+
+    def redraw(self) -> None:
+        """Push the buffers to the plot items (the timer calls this; tests may too)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        x = self._train.column(0)
+        loss_s, acc_s = self._smoothed()
+        raw_l, smooth_l, val_l = self._items["loss"]
+        raw_a, smooth_a, val_a = self._items["acc"]
+        raw_l.setData(x, self._train.column(1))
+        smooth_l.setData(x, loss_s)
+        raw_a.setData(x, 100.0 * self._train.column(2))
+        smooth_a.setData(x, 100.0 * acc_s)
+        vx = self._val.column(0)
+        val_l.setData(vx, self._val.column(1))
+        val_a.setData(vx, 100.0 * self._val.column(2))
+        self._update_readout(loss_s, acc_s)
+
+    def _update_readout(self, loss_s=None, acc_s=None) -> None:
+        parts = []
+        if self._train.n:
+            parts.append(f"loss {loss_s[-1]:.4g}")
+            if math.isfinite(acc_s[-1]):
+                parts.append(f"accuracy {acc_s[-1]:.1%}")
+        if self._val.n:
+            vl, va = self._val.column(1)[-1], self._val.column(2)[-1]
+            parts.append(f"validation: loss {vl:.4g}, accuracy {va:.1%}")
+        self._readout.setText("   ·   ".join(parts) if parts else "No training data yet")
+
+    # ------------------------------------------------------------------ export
+
+    def export_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write every point as CSV (series, epoch, loss, accuracy), atomically."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CURVE_CSV_HEADER)
+        for name, s in (("train", self._train), ("validation", self._val)):
+            for e, loss, acc in zip(s.column(0), s.column(1), s.column(2), strict=True):
+                writer.writerow([name, repr(float(e)), repr(float(loss)), _cell(acc)])
+        atomic_write_text(path, out.getvalue())
+
+    def load_csv(self, path: str | os.PathLike[str]) -> None:
+        """Replace the curves by those of a file written by ``export_csv``.
+
+        Raises ValueError naming the line for a file of another shape; the curves are left
+        untouched then."""
+        train, val = _Series(3), _Series(3)
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        if not rows or tuple(rows[0]) != CURVE_CSV_HEADER:
+            raise ValueError(f"{path}: expected a header {','.join(CURVE_CSV_HEADER)}")
+        for lineno, row in enumerate(rows[1:], start=2):
+            if len(row) != 4 or row[0] not in ("train", "validation"):
+                raise ValueError(f"{path}, line {lineno}: not a curve row: {row}")
+            try:
+                values = [float(v) if v else math.nan for v in row[1:]]
+            except ValueError:
+                raise ValueError(f"{path}, line {lineno}: not numbers: {row[1:]}") from None
+            (train if row[0] == "train" else val).append(*values)
+        self._train, self._val = train, val
+        self._smooth_cache = None
+        self._dirty = True
+        self.redraw()
+
+    def export_png(self, path: str | os.PathLike[str]) -> None:
+        """Save both plots as one PNG picture, atomically."""
+        self.redraw()
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self._plots.grab().save(buffer, "PNG"):
+            raise OSError(f"{path}: the picture could not be encoded as PNG")
+        atomic_write_bytes(path, bytes(buffer.data()))
+
+    def _ask_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export curves", "curves.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def _ask_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export curves", "curves.png", "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+    # ------------------------------------------------------------------ palette
+
+    def _apply_theme(self) -> None:
+        apply_plot_theme(self.loss_plot, self)
+        apply_plot_theme(self.accuracy_plot, self)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+        super().changeEvent(event)
+
+
+def _ema_continue(values: np.ndarray, start: int, done: np.ndarray, w: float) -> np.ndarray:
+    """EMA of ``values[start:]``, continuing the debiased EMA ``done`` of ``values[:start]``
+    (undoing its debiasing recovers the running sum, so only new batches cost work)."""
+    steps = int(np.isfinite(done).sum())
+    last = done[np.isfinite(done)][-1] if steps else 0.0
+    acc = last * (1.0 - w**steps) if steps else 0.0
+    out = np.full(len(values) - start, np.nan)
+    for i, v in enumerate(values[start:]):
+        if math.isfinite(v):
+            acc = w * acc + (1.0 - w) * v
+            steps += 1
+            out[i] = acc / (1.0 - w**steps)
+    return out
+
+
+def _cell(value: float) -> str:
+    return "" if math.isnan(value) else repr(float(value))
+
+
+def _demo() -> TrainingCurves:
+    rng = np.random.default_rng(0)
+    view = TrainingCurves()
+    batches = 120
+    for epoch in range(6):
+        for b in range(batches):
+            t = epoch + (b + 1) / batches
+            loss = 2.3 * math.exp(-t * 1.1) + 0.08 + 0.12 * rng.standard_normal() ** 2
+            view.add_batch(t, loss, min(1.0, 1.0 - loss / 2.6 + 0.04 * rng.standard_normal()))
+        view.add_epoch(epoch + 1, 2.3 * math.exp(-(epoch + 1) * 1.0) + 0.12, 0.9 + 0.015 * epoch)
+    view.redraw()
+    return view
+
+
+if __name__ == "__main__":
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+    demo = _demo()
+    demo.resize(1000, 420)
+    demo.show()
+    if len(sys.argv) > 1:
+        demo.grab().save(sys.argv[1])
+    else:
+        sys.exit(app.exec())

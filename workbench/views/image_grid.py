@@ -1,0 +1,178 @@
+"""Arrays as pictures: numpy images to QImage, a thumbnail grid, palette-following plots.
+
+The live views share three small needs: turn an image array (whatever layout the data or the
+network uses) into something Qt can paint, show many such images as labelled thumbnails, and
+give pyqtgraph plots the colours of the current light or dark palette.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+
+# Every view here writes (row, column) arrays; the app sets this at start-up too, and setting
+# it again is harmless, so a view module run alone draws the same way.
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+__all__ = ["ImageGrid", "apply_plot_theme", "display_array", "plot_colors", "to_qimage"]
+
+
+def display_array(image: np.ndarray) -> np.ndarray:
+    """An image as uint8 (H, W) grey or (H, W, 3) RGB, ready to paint.
+
+    Accepts (H, W), (H, W, 1|3|4), (1|3, H, W) and (1, 1|3, H, W), uint8 or float in any
+    range: float images are stretched from their own minimum and maximum (a preprocessed,
+    standardised image still shows its content). Raises ValueError for other shapes.
+    """
+    a = np.asarray(image)
+    if a.ndim == 4 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3, 4):
+        a = a.transpose(1, 2, 0)  # CHW -> HWC
+    if a.ndim == 3 and a.shape[-1] == 4:
+        a = a[..., :3]
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] != 3):
+        raise ValueError(f"cannot show an array of shape {np.shape(image)} as an image")
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    f = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(f.min()), float(f.max())
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    return np.ascontiguousarray(((f - lo) * scale).round().astype(np.uint8))
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """A QImage that owns its pixels (safe to keep after ``image`` is gone)."""
+    a = display_array(image)
+    h, w = a.shape[:2]
+    if a.ndim == 2:
+        q = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Grayscale8)
+    else:
+        q = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGB888)
+    return q.copy()
+
+
+def plot_colors(widget: QWidget) -> tuple[QColor, QColor, QColor]:
+    """(background, foreground, muted) colours for a plot inside ``widget``'s palette."""
+    pal = widget.palette()
+    bg = pal.color(QPalette.ColorRole.Base)
+    fg = pal.color(QPalette.ColorRole.Text)
+    muted = QColor(
+        (fg.red() + bg.red()) // 2, (fg.green() + bg.green()) // 2, (fg.blue() + bg.blue()) // 2
+    )
+    return bg, fg, muted
+
+
+def apply_plot_theme(plot: pg.PlotWidget | pg.GraphicsLayoutWidget, parent: QWidget) -> None:
+    """Background, axes and titles of ``plot`` in the colours of ``parent``'s palette.
+
+    Call again on a palette change (the views do, from ``changeEvent``)."""
+    bg, fg, muted = plot_colors(parent)
+    plot.setBackground(bg)
+    items = [plot.getPlotItem()] if isinstance(plot, pg.PlotWidget) else list(_plot_items(plot))
+    for item in items:
+        for name in ("left", "bottom", "right", "top"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(muted))
+            axis.setTextPen(pg.mkPen(fg))
+        if item.titleLabel is not None and item.titleLabel.text:
+            item.setTitle(item.titleLabel.text, color=fg.name())
+    for item in items:
+        legend = item.legend
+        if legend is None:
+            continue
+        legend.setLabelTextColor(fg)
+        for _sample, label in legend.items:
+            label.setText(label.text)  # LabelItem re-renders its colour only on setText
+        legend.setBrush(pg.mkBrush(bg.red(), bg.green(), bg.blue(), 210))
+        legend.setPen(pg.mkPen(muted))
+
+
+def _plot_items(layout: pg.GraphicsLayoutWidget):
+    for item in layout.ci.items:
+        if isinstance(item, pg.PlotItem):
+            yield item
+
+
+class ImageGrid(QListWidget):
+    """Thumbnails with captions in a wrapping, scrollable grid.
+
+    ``set_images`` replaces the content; each thumbnail carries a key (for example the index
+    of the example in the validation set), reported by ``imageActivated`` on double-click or
+    Enter. Images are scaled up with nearest-neighbour sampling so small inputs (28×28) stay
+    crisp rather than blurred.
+    """
+
+    imageActivated = Signal(object)  # the key of the thumbnail
+
+    def __init__(self, thumb: int = 72, limit: int = 400, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._thumb = thumb
+        self._limit = limit
+        self._keys: list[object] = []
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setWordWrap(True)
+        self.setIconSize(QSize(thumb, thumb))
+        self.setGridSize(QSize(thumb + 18, thumb + 34))
+        self.setSpacing(2)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.itemActivated.connect(self._on_activated)
+
+    @property
+    def limit(self) -> int:
+        """The most thumbnails shown; later images are left out (the caller says so)."""
+        return self._limit
+
+    def set_images(
+        self,
+        images: Sequence[np.ndarray],
+        captions: Sequence[str] | None = None,
+        keys: Sequence[object] | None = None,
+        tooltips: Sequence[str] | None = None,
+    ) -> None:
+        """Show ``images`` (any layout ``display_array`` accepts), at most ``limit`` of them."""
+        self.clear()
+        n = min(len(images), self._limit)
+        self._keys = list(keys[:n]) if keys is not None else list(range(n))
+        self.setUpdatesEnabled(False)
+        try:
+            for i in range(n):
+                pix = QPixmap.fromImage(to_qimage(images[i])).scaled(
+                    self._thumb,
+                    self._thumb,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.FastTransformation,
+                )
+                item = QListWidgetItem(QIcon(pix), captions[i] if captions is not None else "")
+                item.setData(Qt.ItemDataRole.UserRole, i)
+                item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+                if tooltips is not None:
+                    item.setToolTip(tooltips[i])
+                self.addItem(item)
+        finally:
+            self.setUpdatesEnabled(True)
+
+    def keys(self) -> list[object]:
+        """The keys of the thumbnails shown, in order."""
+        return list(self._keys)
+
+    def captions(self) -> list[str]:
+        return [self.item(i).text() for i in range(self.count())]
+
+    def clear(self) -> None:
+        super().clear()
+        self._keys = []
+
+    def _on_activated(self, item: QListWidgetItem) -> None:
+        self.imageActivated.emit(self._keys[item.data(Qt.ItemDataRole.UserRole)])

@@ -1,0 +1,110 @@
+"""One function call in a QThread, its result or error delivered back as a queued signal.
+
+For short jobs that are not generators (loading a dataset, timing the engine): the function
+receives only plain, frozen arguments, so it cannot touch a widget.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+
+__all__ = ["BackgroundCall"]
+
+
+class _Call(QObject):
+    result = Signal(int, object)
+    error = Signal(int, str)
+    done = Signal()
+
+    def __init__(
+        self, gen: int, fn: Callable[[], object], describe: Callable[[BaseException], str]
+    ) -> None:
+        super().__init__()
+        self._gen = gen
+        self._fn = fn
+        self._describe = describe
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            value = self._fn()
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            self.error.emit(self._gen, self._describe(exc))
+        else:
+            self.result.emit(self._gen, value)
+        finally:
+            self.done.emit()
+
+
+class BackgroundCall(QObject):
+    """Runs ``fn()`` in its own QThread; emits ``result(value)`` or ``error(message)``.
+
+    Only the latest call's answer is delivered: a call started while one is running makes the
+    earlier answer stale (it is dropped), which is what a form that recomputes on every edit
+    wants. ``wait()`` joins any thread still running (for shutdown and tests).
+    """
+
+    result = Signal(object)
+    error = Signal(str)
+    busyChanged = Signal(bool)
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        describe: Callable[[BaseException], str] = lambda e: f"{type(e).__name__}: {e}",
+    ) -> None:
+        super().__init__(parent)
+        self._describe = describe
+        self._generation = 0
+        self._running: dict[int, tuple[QThread, _Call]] = {}
+
+    def is_busy(self) -> bool:
+        return bool(self._running)
+
+    def start(self, fn: Callable[[], object]) -> None:
+        self._generation += 1
+        gen = self._generation
+        thread = QThread(self)
+        call = _Call(gen, fn, self._describe)
+        call.moveToThread(thread)
+        thread.started.connect(call.run)
+        call.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        # Bound slots of this GUI-thread object: queued, so they run in the GUI thread.
+        call.result.connect(self._on_result)
+        call.error.connect(self._on_error)
+        thread.finished.connect(self._reap)
+        self._running[gen] = (thread, call)
+        if len(self._running) == 1:
+            self.busyChanged.emit(True)
+        thread.start()
+
+    def wait(self, timeout_ms: int = 60000) -> bool:
+        """Join every running thread, then deliver their queued answers."""
+        ok = all(thread.wait(timeout_ms) for thread, _ in list(self._running.values()))
+        QCoreApplication.sendPostedEvents()
+        return ok
+
+    @Slot(int, object)
+    def _on_result(self, gen: int, value: object) -> None:
+        if gen == self._generation:  # else a newer call superseded this one
+            self.result.emit(value)
+
+    @Slot(int, str)
+    def _on_error(self, gen: int, message: str) -> None:
+        if gen == self._generation:
+            self.error.emit(message)
+
+    @Slot()
+    def _reap(self) -> None:
+        for gen, (thread, call) in list(self._running.items()):
+            if thread.isFinished():
+                del self._running[gen]
+                call.deleteLater()
+                thread.deleteLater()
+        if not self._running:
+            self.busyChanged.emit(False)
