@@ -44,7 +44,10 @@ from engine.spec import (
     resolved_init,
 )
 
-__all__ = ["Network", "StateDictError", "build", "warm_up"]
+__all__ = ["EVAL_CHUNK", "Network", "StateDictError", "build", "warm_up"]
+
+#: Images per slice of an evaluation-mode forward pass (see Network.forward).
+EVAL_CHUNK = 64
 
 
 class StateDictError(ValueError):
@@ -241,7 +244,17 @@ class Network:
         ``train=True`` applies dropout and batch statistics (and updates running stats).
         Raises ValueError for an input of the wrong shape.
         """
-        h = self._check_input(x)
+        x = self._check_input(x)
+        if train or len(x) <= EVAL_CHUNK:
+            return self._forward(x, train)
+        # Evaluation goes through in chunks: the conv column matrices stay small enough to
+        # reuse and stay in cache, and memory stays bounded for any batch size.
+        out = np.empty((len(x), *self.output_shape), np.float32)
+        for start in range(0, len(x), EVAL_CHUNK):
+            out[start : start + EVAL_CHUNK] = self._forward(x[start : start + EVAL_CHUNK], False)
+        return out
+
+    def _forward(self, h: np.ndarray, train: bool) -> np.ndarray:
         for layer in self.layers:
             h = layer.forward(h, train=train)
         return h

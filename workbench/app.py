@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
             self.inspector, "Inspector", "inspectorDock", Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.resizeDocks(
-            [self.palette_dock, self.inspector_dock], [270, 330], Qt.Orientation.Horizontal
+            [self.palette_dock, self.inspector_dock], [250, 300], Qt.Orientation.Horizontal
         )
 
         self._make_actions()
@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         self.design_splitter.addWidget(right)
         self.design_splitter.setStretchFactor(0, 2)
         self.design_splitter.setStretchFactor(1, 3)
-        self.design_splitter.setSizes([380, 560])
+        self.design_splitter.setSizes([330, 600])
         col.addWidget(self.design_splitter)
         return page
 
@@ -539,6 +539,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         window = create_main_window(None, theme=args.theme)
         window._error("Cannot open file", f"{args.source} cannot be opened.", e.problems)
+    if args.screenshot:  # a fixed size, so pictures do not depend on the screen
+        window.resize(1440, 900)
+        window.resizeDocks([window.palette_dock, window.inspector_dock], [260, 320], Qt.Orientation.Horizontal)
     window.show()
     if args.screenshot:
         for _ in range(3):

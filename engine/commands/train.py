@@ -13,6 +13,7 @@ import argparse
 import datetime
 import json
 import math
+import re
 import signal
 import sys
 from pathlib import Path
@@ -72,8 +73,9 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     )
 
 
-def _default_out(spec, source: str) -> Path:
-    name = spec.name or Path(source).stem or "run"
+def _default_out(spec_arg: str) -> Path:
+    """runs/<spec>-<YYYYmmdd-HHMMSS>, <spec> being the preset name or spec file's stem."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(spec_arg).stem).strip("-.") or "run"
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{name}-{stamp}"
 
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
             pre = Preprocessing.from_dict(ckpt.preprocessing)
         elif out is None:
-            out = _default_out(spec, args.spec)
+            out = _default_out(args.spec)
         data = load_dataset(
             args.data,
             pre,

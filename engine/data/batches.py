@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -136,7 +137,10 @@ class BatchIterator:
         if prefetch > 0 and self._count > 0:
             self._queue = queue.Queue(maxsize=prefetch)
             self._thread = threading.Thread(
-                target=self._produce, name="cnn-workbench-batches", daemon=True
+                target=self._produce,
+                args=(weakref.ref(self), self._queue, self._stop, self._count),
+                name="cnn-workbench-batches",
+                daemon=True,
             )
             self._thread.start()
 
@@ -155,20 +159,29 @@ class BatchIterator:
             images = augment_batch(images, flips, offsets, self._shift)
         return apply_array(self._pre, images), labels
 
-    def _produce(self) -> None:
-        assert self._queue is not None
-        for k in range(self._count):
+    @staticmethod
+    def _produce(
+        ref: weakref.ref[BatchIterator], batches: queue.Queue, stop: threading.Event, count: int
+    ) -> None:
+        # Only a weak reference between batches: an iterator the consumer dropped is
+        # collected, its __del__ sets ``stop``, and this thread ends instead of polling forever.
+        for k in range(count):
+            it = ref()
+            if it is None or stop.is_set():
+                return
             try:
-                item: object = self._make(k)
+                item: object = it._make(k)
             except BaseException as e:  # handed to the consumer, re-raised there
                 item = e
-            while not self._stop.is_set():
+            del it
+            while not stop.is_set():
                 try:
-                    self._queue.put(item, timeout=_POLL_S)
+                    batches.put(item, timeout=_POLL_S)
                     break
                 except queue.Full:
-                    continue
-            if self._stop.is_set() or isinstance(item, BaseException):
+                    if ref() is None:
+                        return
+            if isinstance(item, BaseException):
                 return
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray]:

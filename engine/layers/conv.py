@@ -41,6 +41,17 @@ class Conv2D(Layer):
             self.params["bias"] = np.zeros(self.filters, np.float32)
         self._saved_cols = None
         self._saved_shape = None
+        # Column matrices are megabytes; a fresh allocation at every step is returned to the
+        # OS on free and page-faults again on the next one, which costs as much as the fill.
+        # Recorded (training) and evaluation forwards get separate buffers, so an evaluation
+        # between a forward and its backward cannot overwrite the saved columns.
+        self._workspace: dict[str, np.ndarray] = {}
+
+    def _buffer(self, key, shape, dtype):
+        buf = self._workspace.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._workspace[key] = np.empty(shape, dtype)
+        return buf
 
     @property
     def fan_in(self) -> int:
@@ -61,12 +72,14 @@ class Conv2D(Layer):
     def forward(self, x, train=False, record=False):
         n_img = x.shape[0]
         weight = self.params["weight"]
-        cols = im2col(x, self.kernel, self.stride, self.padding)
+        _, oh, ow = self.output_shape(x.shape[1:])
+        cols_shape = (weight[0].size, n_img * oh * ow)
+        out = self._buffer("cols" if record else "eval_cols", cols_shape, x.dtype)
+        cols = im2col(x, self.kernel, self.stride, self.padding, out=out)
         rows = weight.reshape(self.filters, -1) @ cols
         bias = self.params.get("bias")
         if bias is None:
             bias = np.zeros(self.filters, dtype=rows.dtype)
-        _, oh, ow = self.output_shape(x.shape[1:])
         y = bias_rows_to_nchw(rows, bias, n_img).reshape(n_img, self.filters, oh, ow)
         if record:
             self._saved_cols = cols
@@ -84,5 +97,6 @@ class Conv2D(Layer):
             self.grads["bias"] = dy_rows.sum(axis=1)
         if not self.input_grad:
             return None
-        dcols = weight.reshape(self.filters, -1).T @ dy_rows
+        dcols = self._buffer("dcols", cols.shape, cols.dtype)
+        np.matmul(weight.reshape(self.filters, -1).T, dy_rows, out=dcols)
         return col2im(dcols, self._saved_shape, self.kernel, self.stride, self.padding)

@@ -102,7 +102,7 @@ class ShapeTableModel(QAbstractTableModel):
             if col == COL_PARAMS:
                 return fmt.count_text(info.params)
             if col == COL_MACS:
-                return fmt.count_text(info.macs)
+                return fmt.compact_count(info.macs)
             if col == COL_MEMORY:
                 return fmt.bytes_text(info.memory)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_LAYER:
@@ -134,7 +134,7 @@ class ShapeTableModel(QAbstractTableModel):
                 COL_LAYER: "Total",
                 COL_OUTPUT: fmt.shape_text(report.output_shape) if report.ok else "—",
                 COL_PARAMS: fmt.count_text(report.total_params),
-                COL_MACS: fmt.count_text(report.total_macs),
+                COL_MACS: fmt.compact_count(report.total_macs),
                 COL_MEMORY: fmt.bytes_text(report.total_memory),
             }.get(col, "")
         if role == Qt.ItemDataRole.FontRole:

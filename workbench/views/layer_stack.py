@@ -45,7 +45,7 @@ class BlockDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         fm = option.fontMetrics
-        return QSize(260, GAP + 2 * fm.height() + 20)
+        return QSize(200, GAP + 2 * fm.height() + 20)
 
     def block_rect(self, rect: QRect) -> QRect:
         r = rect.adjusted(12, GAP, -12, -2)
@@ -76,6 +76,7 @@ class BlockDelegate(QStyledItemDelegate):
             else style.mix(pal.color(QPalette.ColorRole.Base), colour, 0.45)
         )
         painter.setPen(QPen(border, 2.2 if (selected or problems) else 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(path)
         if selected:  # a halo in the highlight colour, so selection reads in both palettes
             halo = QPen(pal.color(QPalette.ColorRole.Highlight), 1.2, Qt.PenStyle.DashLine)
@@ -104,15 +105,6 @@ class BlockDelegate(QStyledItemDelegate):
         painter.setPen(pal.color(QPalette.ColorRole.Text))
         title = index.data()
         painter.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
-        detail = index.data(StackRole.DETAIL) or ""
-        if detail:
-            painter.setFont(option.font)
-            painter.setPen(style.muted_text(pal))
-            x = line1.left() + bfm.horizontalAdvance(title) + 10
-            room = QRect(x, line1.top(), max(0, line1.right() - x), line1.height())
-            text = fm.elidedText(detail, Qt.TextElideMode.ElideRight, room.width())
-            painter.drawText(room, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
-
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(style.mix(fill, colour, 0.22))
         painter.drawRoundedRect(QRectF(pill), pill.height() / 2, pill.height() / 2)
@@ -130,7 +122,12 @@ class BlockDelegate(QStyledItemDelegate):
         else:
             painter.setPen(style.muted_text(pal))
             params = index.data(StackRole.PARAMS)
-            text = f"{params} parameters" if params else _no_params(index)
+            parts = [index.data(StackRole.DETAIL), f"{params} parameters" if params else ""]
+            text = fm.elidedText(
+                " · ".join(p for p in parts if p) or _no_params(index),
+                Qt.TextElideMode.ElideRight,
+                line2.width(),
+            )
         painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
         painter.restore()
 
@@ -170,6 +167,9 @@ class LayerStackView(QListView):
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setUniformItemSizes(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(280)
         self.setMouseTracking(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)

@@ -11,9 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 from workbench.document import Document
 from workbench.models.shape_table_model import (
     COL_INDEX,
-    COL_LAYER,
     COL_OUTPUT,
-    COL_SETTINGS,
     COLUMNS,
     STACK_ROW_ROLE,
     ShapeTableModel,
@@ -46,7 +44,8 @@ class ShapeTable(QTableView):
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for col in range(len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_SETTINGS, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_INDEX, QHeaderView.ResizeMode.Fixed)
+        header.setStretchLastSection(True)
         header.setMinimumSectionSize(36)
         self.setColumnWidth(COL_INDEX, 36)
         self.selectionModel().currentRowChanged.connect(self._current)
@@ -54,7 +53,7 @@ class ShapeTable(QTableView):
 
     def select_row(self, row: int) -> None:
         """Select the table row showing stack row ``row``."""
-        ix = self.model().index(row, COL_LAYER)
+        ix = self.model().index(row, COL_INDEX)
         if ix.isValid() and self.currentIndex().row() != row:
             self.blockSignals(True)
             self.setCurrentIndex(ix)

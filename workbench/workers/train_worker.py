@@ -63,8 +63,9 @@ class DataRequest:
 class TrainJob:
     """Everything one run needs, frozen when Train is pressed.
 
-    ``data``: an ``engine.data`` Dataset, or a ``DataRequest`` the worker loads first. ``probe``: float32
-    (P, C, H, W) preprocessed images whose activations ``Snapshot`` events carry, or None.
+    ``data``: an ``engine.data`` Dataset, or a ``DataRequest`` the worker loads first.
+    ``probe``: float32 (P, C, H, W) preprocessed images whose activations ``Snapshot``
+    events carry, or None.
     """
 
     spec: NetworkSpec

@@ -130,3 +130,20 @@ def test_bad_requests_are_refused(dataset):
         dataset.iter_batches("train", 0)
     with pytest.raises(DatasetError, match=r"no 'test' split \(have: train, val\)"):
         dataset.iter_batches("test", 4)
+
+
+def test_an_abandoned_iterator_does_not_leave_its_thread_running(dataset):
+    it = dataset.iter_batches("train", 2, prefetch=1)
+    next(it)
+    thread = it._thread
+    del it  # dropped mid-epoch without close(): collection must stop the thread
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_an_error_while_preparing_reaches_the_consumer(dataset, monkeypatch):
+    it = dataset.iter_batches("train", 4, prefetch=2)
+    split = dataset.splits["train"]
+    monkeypatch.setattr(type(split), "take", lambda self, rows: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        list(it)

@@ -1,0 +1,376 @@
+"""Feature maps of a probe image: every layer's activations, with receptive fields on hover.
+
+Each layer is one ImageItem showing a mosaic of its channels (one item per layer, never one
+per channel, so a redraw is a handful of array copies). Vectors (flatten, dense) are shown as
+grids of units. Hovering a pixel of a conv, pool or activation output outlines, as in Adam
+Harley's interactive MNIST visualisation, the pixels it depends on in every earlier layer
+and in the input (``engine.inspect.receptive_field``). Clicking a layer shows it enlarged
+in the focus pane. Activations arrive at any rate; a timer draws the latest at most 5 times
+a second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from engine.inspect import Box, layer_names, receptive_field
+from engine.shapes import infer_shapes
+from engine.spec import NetworkSpec
+from workbench.views.image_grid import display_array, plot_colors
+
+__all__ = ["FeatureMapsView", "Mosaic"]
+
+REDRAW_MS = 200
+COLUMNS = 4
+HIGHLIGHT = "#f59e0b"
+_SIGNED = pg.colormap.get("CET-D1").getLookupTable(nPts=256)
+_POSITIVE = pg.colormap.get("inferno").getLookupTable(nPts=256)
+
+
+@dataclass(frozen=True)
+class Mosaic:
+    """How the (C, H, W) output of one layer is tiled: ``rows`` × ``cols`` tiles of H × W
+    with a one-pixel gap (left transparent) between them."""
+
+    channels: int
+    height: int
+    width: int
+    rows: int
+    cols: int
+
+    @classmethod
+    def for_shape(cls, shape: tuple[int, ...]) -> Mosaic:
+        if len(shape) == 3:
+            c, h, w = shape
+            cols = max(1, math.ceil(math.sqrt(c * h / w)))
+            return cls(c, h, w, math.ceil(c / cols), cols)
+        (f,) = shape  # a vector: one tile of units, a row when short
+        cols = f if f <= 16 else math.ceil(math.sqrt(f))
+        return cls(1, math.ceil(f / cols), cols, 1, 1)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the mosaic image in pixels."""
+        return self.rows * (self.height + 1) - 1, self.cols * (self.width + 1) - 1
+
+    def tile_origin(self, channel: int) -> tuple[int, int]:
+        r, c = divmod(channel, self.cols)
+        return r * (self.height + 1), c * (self.width + 1)
+
+    def locate(self, py: float, px: float) -> tuple[int, int, int] | None:
+        """(channel, y, x) under mosaic pixel coordinates, or None on a gap or outside."""
+        if py < 0 or px < 0:
+            return None
+        r, y = divmod(int(py), self.height + 1)
+        c, x = divmod(int(px), self.width + 1)
+        ch = r * self.cols + c
+        if y >= self.height or x >= self.width or c >= self.cols or ch >= self.channels:
+            return None
+        return ch, y, x
+
+    def tile(self, values: np.ndarray) -> np.ndarray:
+        """The float32 mosaic of ``values`` (C, H, W) or (F,); gaps and spare tiles are NaN."""
+        n, h, w = self.rows * self.cols, self.height, self.width
+        a = np.full((n, h, w), np.nan, dtype=np.float32)
+        if self.channels == 1 and values.ndim == 1:
+            a.reshape(n, -1)[0, : values.size] = values
+        else:
+            a[: self.channels] = values
+        out = np.full((self.rows, h + 1, self.cols, w + 1), np.nan, dtype=np.float32)
+        out[:, :h, :, :w] = a.reshape(self.rows, self.cols, h, w).transpose(0, 2, 1, 3)
+        return out.reshape(self.rows * (h + 1), self.cols * (w + 1))[:-1, :-1]
+
+
+class _Cell:
+    """One layer's picture: a title, a ViewBox, the mosaic ImageItem and a highlight path."""
+
+    def __init__(self, index: int, title: str, mosaic: Mosaic, spatial: bool) -> None:
+        self.index, self.title, self.mosaic, self.spatial = index, title, mosaic, spatial
+        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.view.setMenuEnabled(False)
+        self.image = pg.ImageItem()
+        self.view.addItem(self.image)
+        self.path = QGraphicsPathItem(self.image)  # in mosaic pixel coordinates
+        pen = pg.mkPen(HIGHLIGHT, width=2)
+        pen.setCosmetic(True)
+        self.path.setPen(pen)
+        self.path.setBrush(pg.mkBrush(245, 158, 11, 60))
+        self.path.setZValue(10)
+        h, w = mosaic.size
+        self.view.setRange(QRectF(0, 0, w, h), padding=0.02)
+        self.label: pg.LabelItem | None = None
+
+    def show_boxes(self, box: Box | None, channel: int | None = None) -> None:
+        """Outline ``box`` in one channel's tile (or in every tile when channel is None)."""
+        path = QPainterPath()
+        if box is not None:
+            channels = range(self.mosaic.channels) if channel is None else [channel]
+            for ch in channels:
+                oy, ox = self.mosaic.tile_origin(ch)
+                path.addRect(QRectF(ox + box.left, oy + box.top, box.width, box.height))
+        self.path.setPath(path)
+
+
+class FeatureMapsView(QWidget):
+    """``featureMaps``: the overview of all layers (left) and the enlarged layer (right)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("featureMaps")
+        self._spec: NetworkSpec | None = None
+        self._cells: list[_Cell] = []  # [0] is the input; [i + 1] is layer i
+        self._focus: _Cell | None = None
+        self._probe: np.ndarray | None = None
+        self._values: list[np.ndarray | None] = []
+        self._pending: Sequence[np.ndarray] | None = None
+        self._highlight: dict[int, Box] = {}
+
+        self.overview = pg.GraphicsLayoutWidget()
+        self.overview.setObjectName("featureMapsOverview")
+        self.focus_view = pg.GraphicsLayoutWidget()
+        self.focus_view.setObjectName("featureMapsFocus")
+        self._status = QLabel(
+            "Hover a pixel to see its receptive field; click a layer to enlarge it."
+        )
+        self._status.setWordWrap(True)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.overview)
+        split.addWidget(self.focus_view)
+        split.setSizes([640, 420])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split, 1)
+        layout.addWidget(self._status)
+        for view in (self.overview, self.focus_view):
+            view.scene().sigMouseMoved.connect(self._on_hover)
+        self.overview.scene().sigMouseClicked.connect(self._on_click)
+        self._timer = QTimer(self, interval=REDRAW_MS)
+        self._timer.timeout.connect(self.flush)
+        self._timer.start()
+        self._apply_theme()
+
+    # ------------------------------------------------------------------ data in
+
+    def set_spec(self, spec: NetworkSpec) -> None:
+        """Lay out one cell per layer of ``spec`` (call when the network changes)."""
+        report = infer_shapes(spec)
+        self._spec = spec
+        self._cells, self._values, self._highlight = [], [], {}
+        self.overview.clear()
+        self.focus_view.clear()
+        self._focus = None
+        if not report.ok:
+            self._status.setText("Fix the network's problems to see its feature maps.")
+            return
+        names = layer_names(spec)
+        shapes = [report.input_shape] + [row.output_shape for row in report]
+        titles = ["input", *names]
+        for i, (title, shape) in enumerate(zip(titles, shapes, strict=True)):
+            self._cells.append(_Cell(i - 1, title, Mosaic.for_shape(shape), len(shape) == 3))
+            self._values.append(None)
+        _bg, fg, _muted = plot_colors(self)
+        for n, cell in enumerate(self._cells):
+            r, c = divmod(n, COLUMNS)
+            shape = "×".join(str(s) for s in shapes[n])
+            cell.label = self.overview.addLabel(
+                f"<b>{cell.title}</b>&nbsp;&nbsp;{shape}", row=2 * r, col=c, color=fg.name()
+            )
+            self.overview.addItem(cell.view, row=2 * r + 1, col=c)
+        first_conv = next((i for i, layer in enumerate(spec.layers) if layer.type == "conv2d"), 0)
+        self.select_layer(first_conv)
+        if self._probe is not None:
+            self.set_probe(self._probe)
+
+    def set_probe(self, image: np.ndarray) -> None:
+        """The probe image, as the network sees it: (C, H, W) or (1, C, H, W) float32."""
+        self._probe = np.asarray(image)
+        if self._cells:
+            self._cells[0].image.setImage(
+                display_array(self._probe), autoLevels=False, levels=(0, 255)
+            )
+            self._values[0] = self._probe
+            if self._focus is not None and self._focus.index == -1:
+                self._focus.image.setImage(
+                    display_array(self._probe), autoLevels=False, levels=(0, 255)
+                )
+
+    def update_activations(self, activations: Sequence[np.ndarray], example: int = 0) -> None:
+        """The output of every layer for the probe, one array per layer of the spec, with or
+        without a leading batch axis (``example`` picks the image of a batch). Only kept
+        here: the timer draws the latest at most every 200 ms."""
+        self._pending = (activations, example)
+
+    def flush(self) -> None:
+        """Draw pending activations now (the timer calls this; tests may too)."""
+        if self._pending is None or not self._cells:
+            return
+        activations, example = self._pending
+        self._pending = None
+        if len(activations) != len(self._cells) - 1:
+            self._status.setText(
+                f"{len(activations)} activations for {len(self._cells) - 1} layers: "
+                "the network changed; waiting for the next snapshot."
+            )
+            return
+        for cell, act in zip(self._cells[1:], activations, strict=True):
+            a = np.asarray(act)
+            rank = 3 if cell.spatial else 1
+            if a.ndim == rank + 1:
+                a = a[example]
+            self._values[cell.index + 1] = a
+            self._draw(cell, a)
+        if self._focus is not None and self._focus.index >= 0:
+            self._draw(self._focus, self._values[self._focus.index + 1])
+
+    def _draw(self, cell: _Cell, values: np.ndarray) -> None:
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        if lo < 0:
+            m = max(-lo, hi, 1e-12)
+            cell.image.setLookupTable(_SIGNED)
+            levels = (-m, m)
+        else:
+            cell.image.setLookupTable(_POSITIVE)
+            levels = (0.0, max(hi, 1e-12))
+        cell.image.setImage(cell.mosaic.tile(values), autoLevels=False, levels=levels)
+
+    # ------------------------------------------------------------------ focus and hover
+
+    def select_layer(self, index: int) -> None:
+        """Enlarge layer ``index`` (−1: the input) in the focus pane."""
+        if not self._cells:
+            return
+        src = self._cells[index + 1]
+        self.focus_view.clear()
+        cell = _Cell(src.index, src.title, src.mosaic, src.spatial)
+        _bg, fg, _muted = plot_colors(self)
+        cell.label = self.focus_view.addLabel(
+            f"<b>{src.title}</b> (enlarged)", row=0, col=0, color=fg.name()
+        )
+        self.focus_view.addItem(cell.view, row=1, col=0)
+        self._focus = cell
+        values = self._values[index + 1]
+        if index == -1 and values is not None:
+            cell.image.setImage(display_array(values), autoLevels=False, levels=(0, 255))
+        elif values is not None:
+            self._draw(cell, values)
+
+    def focused_layer(self) -> int | None:
+        return None if self._focus is None else self._focus.index
+
+    def hover(self, layer_index: int, channel: int, y: int, x: int) -> dict[int, Box]:
+        """Highlight the receptive field of pixel (y, x) of ``channel`` in layer
+        ``layer_index``'s output; returns the boxes by layer index (−1: the input)."""
+        assert self._spec is not None
+        boxes = receptive_field(self._spec, layer_index, y, x)
+        self._highlight = {i - 1: box for i, box in enumerate(boxes)}
+        for cell in self._all_cells():
+            box = self._highlight.get(cell.index)
+            cell.show_boxes(box, channel if cell.index == layer_index else None)
+        value = self._values[layer_index + 1]
+        v = f" = {value[channel, y, x]:.3g}" if value is not None else ""
+        field = boxes[0]
+        self._status.setText(
+            f"{self._cells[layer_index + 1].title}, channel {channel}, "
+            f"pixel (row {y}, column {x}){v}"
+            f" — sees a {field.height}×{field.width} patch of the input "
+            f"(rows {field.top}–{field.bottom - 1}, columns {field.left}–{field.right - 1})"
+        )
+        return dict(self._highlight)
+
+    def highlighted(self) -> dict[int, Box]:
+        """The receptive-field boxes shown now, by layer index (−1: the input)."""
+        return dict(self._highlight)
+
+    def clear_highlight(self) -> None:
+        self._highlight = {}
+        for cell in self._all_cells():
+            cell.show_boxes(None)
+
+    def cell_image(self, layer_index: int) -> pg.ImageItem:
+        """The ImageItem of a layer in the overview (−1: the input)."""
+        return self._cells[layer_index + 1].image
+
+    def _all_cells(self) -> list[_Cell]:
+        return self._cells + ([self._focus] if self._focus is not None else [])
+
+    def _cell_at(self, scene_pos: QPointF, sender_scene) -> tuple[_Cell, QPointF] | None:
+        for cell in self._all_cells():
+            if cell.view.scene() is sender_scene and cell.view.sceneBoundingRect().contains(
+                scene_pos
+            ):
+                return cell, cell.image.mapFromScene(scene_pos)
+        return None
+
+    def _on_hover(self, scene_pos: QPointF) -> None:
+        hit = self._cell_at(scene_pos, self.sender()) if self._spec is not None else None
+        if hit is None or not hit[0].spatial or hit[0].index < 0:
+            if self._highlight:
+                self.clear_highlight()
+            return
+        cell, p = hit
+        where = cell.mosaic.locate(p.y(), p.x())
+        if where is None:
+            self.clear_highlight()
+            return
+        self.hover(cell.index, *where)
+
+    def _on_click(self, event) -> None:
+        hit = self._cell_at(event.scenePos(), self.overview.scene())
+        if hit is not None:
+            self.select_layer(hit[0].index)
+
+    # ------------------------------------------------------------------ palette
+
+    def _apply_theme(self) -> None:
+        bg, fg, _muted = plot_colors(self)
+        for view in (self.overview, self.focus_view):
+            view.setBackground(bg)
+        for cell in self._all_cells():
+            if cell.label is not None:
+                cell.label.setText(cell.label.text, color=fg.name())
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+        super().changeEvent(event)
+
+
+def _demo() -> FeatureMapsView:
+    import engine
+    from engine.network import build
+
+    spec = engine.load_spec("lenet5")
+    yy, xx = np.mgrid[0:32, 0:32]
+    probe = ((np.abs(np.hypot(yy - 16, xx - 16) - 9) < 2.5) * 1.0 - 0.3).astype(np.float32)[None]
+    net = build(spec, seed=0)
+    view = FeatureMapsView()
+    view.set_spec(spec)
+    view.set_probe(probe)
+    view.update_activations(net.forward_activations(probe[None]))
+    view.flush()
+    view.select_layer(3)
+    view.hover(3, 2, 4, 6)
+    return view
+
+
+if __name__ == "__main__":
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+    demo = _demo()
+    demo.resize(1200, 760)
+    demo.show()
+    if len(sys.argv) > 1:
+        demo.grab().save(sys.argv[1])
+    else:
+        sys.exit(app.exec())

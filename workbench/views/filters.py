@@ -1,0 +1,319 @@
+"""Inside the layers: conv filters as images, weight and activation histograms, dead ReLUs.
+
+Fed by training snapshots (a copy of the weights and the probe activations). The numbers
+(normalised filter images, histograms, dead-unit fractions and their warnings) come from
+``engine.inspect``; this module lays them out. Redraws happen at most twice a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.inspect import (
+    DEAD_WARNING,
+    DeadUnits,
+    dead_relu_fractions,
+    filter_images,
+    histogram,
+    layer_names,
+)
+from engine.spec import NetworkSpec
+from workbench.style import problem_color
+from workbench.views.feature_maps import Mosaic
+from workbench.views.image_grid import apply_plot_theme, plot_colors
+
+__all__ = ["FiltersView"]
+
+REDRAW_MS = 500
+WEIGHT_COLOR = "#7c3aed"
+ACTIVATION_COLOR = "#059669"
+HEALTHY_COLOR = "#059669"
+
+
+class FiltersView(QWidget):
+    """``filtersView``: the filters and histograms of one chosen layer, and the share of
+    never-active units after every ReLU with a warning when it is high."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("filtersView")
+        self._spec: NetworkSpec | None = None
+        self._weights: Mapping[str, np.ndarray] = {}
+        self._activations: Sequence[np.ndarray] | None = None
+        self._dead: list[DeadUnits] = []
+        self._dirty = False
+
+        self.layer_box = QComboBox()
+        self.layer_box.setObjectName("filtersLayer")
+        self.layer_box.currentIndexChanged.connect(lambda _i: self._mark())
+
+        self.filter_plot = pg.PlotWidget(title="Filters")
+        self.filter_plot.setObjectName("filterImages")
+        self.filter_plot.invertY(True)
+        self.filter_plot.setAspectLocked(True)
+        self.filter_plot.setMenuEnabled(False)
+        self.filter_plot.setLabel("left", "filter")
+        self.filter_plot.setLabel("bottom", "input channel")
+        self._filters = pg.ImageItem()
+        self.filter_plot.addItem(self._filters)
+
+        self.weight_plot = self._hist_plot("weightHistogram", "Weights", "weight value")
+        self._weight_curve = self.weight_plot.plot(
+            stepMode="center", fillLevel=0, brush=WEIGHT_COLOR + "90", pen=pg.mkPen(WEIGHT_COLOR)
+        )
+        self.activation_plot = self._hist_plot(
+            "activationHistogram", "Activations (probe)", "output value"
+        )
+        self._activation_curve = self.activation_plot.plot(
+            stepMode="center",
+            fillLevel=0,
+            brush=ACTIVATION_COLOR + "90",
+            pen=pg.mkPen(ACTIVATION_COLOR),
+        )
+
+        self.dead_plot = pg.PlotWidget(title="Units that never activate (after each ReLU)")
+        self.dead_plot.setObjectName("deadReluPlot")
+        self.dead_plot.setMenuEnabled(False)
+        self.dead_plot.setMouseEnabled(False, False)
+        self.dead_plot.hideButtons()
+        self.dead_plot.setLabel("left", "never active (%)")
+        self.dead_plot.setYRange(0, 100, padding=0.02)
+        self._dead_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brushes=[])
+        self.dead_plot.addItem(self._dead_bars)
+        self._threshold = pg.InfiniteLine(
+            pos=100 * DEAD_WARNING, angle=0, pen=pg.mkPen("#dc2626", style=Qt.PenStyle.DashLine)
+        )
+        self.dead_plot.addItem(self._threshold)
+        self.warning_label = QLabel()
+        self.warning_label.setObjectName("deadReluWarning")
+        self.warning_label.setWordWrap(True)
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Layer"))
+        bar.addWidget(self.layer_box, 1)
+        grid = QGridLayout()
+        grid.addWidget(self.filter_plot, 0, 0, 2, 1)
+        grid.addWidget(self.weight_plot, 0, 1)
+        grid.addWidget(self.activation_plot, 1, 1)
+        grid.addWidget(self.dead_plot, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addLayout(grid, 1)
+        layout.addWidget(self.warning_label)
+        self._timer = QTimer(self, interval=REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        self._timer.start()
+        self._apply_theme()
+
+    def _hist_plot(self, name: str, title: str, xlabel: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(title=title)
+        plot.setObjectName(name)
+        plot.setMenuEnabled(False)
+        plot.setLabel("bottom", xlabel)
+        plot.setLabel("left", "count")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        return plot
+
+    # ------------------------------------------------------------------ data in
+
+    def update_snapshot(
+        self,
+        weights: Mapping[str, np.ndarray],
+        activations: Sequence[np.ndarray] | None,
+        spec: NetworkSpec,
+    ) -> None:
+        """A training snapshot: ``weights`` keyed like a state dict ("0.weight" is a conv's
+        (K, C, F, F)), the probe ``activations`` (one (N, ...) array per layer; several probe
+        images make the dead-unit count meaningful) or None, and the ``spec`` they belong to.
+        Kept here; drawn by the timer."""
+        if spec != self._spec:
+            self._spec = spec
+            self._fill_layers(spec, weights)
+        self._weights = weights
+        self._activations = activations
+        self._mark()
+
+    def select_layer(self, index: int) -> None:
+        """Show the filters and histograms of layer ``index`` of the spec."""
+        pos = self.layer_box.findData(index)
+        if pos < 0:
+            raise ValueError(f"layer {index} has no weights to show")
+        self.layer_box.setCurrentIndex(pos)
+        self.redraw()
+
+    def dead_units(self) -> list[DeadUnits]:
+        """The latest dead-ReLU figures, one per ReLU layer."""
+        return list(self._dead)
+
+    def warnings(self) -> list[str]:
+        return [d.warning for d in self._dead if d.warning]
+
+    def _fill_layers(self, spec: NetworkSpec, weights: Mapping[str, np.ndarray]) -> None:
+        names = layer_names(spec)
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        for i, name in enumerate(names):
+            w = weights.get(f"{i}.weight")
+            if w is not None:
+                self.layer_box.addItem(f"{name}  ({'×'.join(map(str, w.shape))})", i)
+        self.layer_box.blockSignals(False)
+
+    def _mark(self) -> None:
+        self._dirty = True
+
+    # ------------------------------------------------------------------ drawing
+
+    def redraw(self) -> None:
+        """Draw the latest snapshot (the timer calls this; tests may too)."""
+        if not self._dirty or self._spec is None:
+            return
+        self._dirty = False
+        index = self.layer_box.currentData()
+        if index is not None:
+            w = np.asarray(self._weights[f"{index}.weight"])
+            self._draw_filters(w)
+            counts, edges = histogram(w, bins=60)
+            self._weight_curve.setData(edges, counts)
+            name = self.layer_box.currentText().split()[0]
+            self._title(self.weight_plot, f"Weights of {name}: {w.size} values")
+            if self._activations is not None:
+                counts, edges = histogram(self._activations[index], bins=60)
+                self._activation_curve.setData(edges, counts)
+                self._title(self.activation_plot, f"Outputs of {name} (probe images)")
+        if self._activations is not None:
+            self._dead = dead_relu_fractions(list(self._activations), self._spec)
+            self._draw_dead()
+
+    def _draw_filters(self, w: np.ndarray) -> None:
+        if w.ndim != 4:  # a dense layer: its weight matrix is the picture
+            img = filter_images(w.reshape(w.shape[0], 1, 1, -1))[:, 0, 0]
+            self._title(
+                self.filter_plot, f"Weight matrix ({w.shape[0]} outputs × {w.shape[1]} inputs)"
+            )
+            self.filter_plot.setLabel("left", "output unit")
+            self.filter_plot.setLabel("bottom", "input")
+            self._filters.setImage(img, autoLevels=False, levels=(0.0, 1.0))
+            self._filters.setRect(0, 0, img.shape[1], img.shape[0])
+            for axis in ("left", "bottom"):
+                self.filter_plot.getAxis(axis).setTicks(None)
+            self.filter_plot.setRange(
+                xRange=(0, img.shape[1]), yRange=(0, img.shape[0]), padding=0.02
+            )
+            return
+        k, c, fh, fw = w.shape
+        self.filter_plot.setLabel("left", "filter")
+        if c == 3:
+            rgb = filter_images(w, rgb=True)  # (K, F, F, 3): colour filters, one tile each
+            mosaic = Mosaic.for_shape((k, fh, fw))
+            tiles = np.stack([mosaic.tile(rgb[..., j]) for j in range(3)], axis=-1)
+            self._title(self.filter_plot, f"{k} filters of {fh}×{fw} (colour)")
+            self.filter_plot.setLabel("bottom", "")
+            self._filters.setImage(
+                np.nan_to_num(tiles, nan=0.5), autoLevels=False, levels=(0.0, 1.0)
+            )
+        else:
+            img = filter_images(w).reshape(k * c, fh, fw)  # a row per filter, a column per channel
+            mosaic = Mosaic(k * c, fh, fw, k, c)
+            self._title(self.filter_plot, f"{k} filters × {c} input channels of {fh}×{fw}")
+            self.filter_plot.setLabel("bottom", "input channel")
+            self._filters.setImage(mosaic.tile(img), autoLevels=False, levels=(0.0, 1.0))
+        h, wd = mosaic.size
+        self._filters.setRect(0, 0, wd, h)
+        self._tile_ticks(mosaic, c != 3)
+        self.filter_plot.setRange(xRange=(0, wd), yRange=(0, h), padding=0.02)
+
+    def _tile_ticks(self, mosaic: Mosaic, grid: bool) -> None:
+        """Number the tiles (filters down, input channels across) instead of pixels."""
+        left, bottom = self.filter_plot.getAxis("left"), self.filter_plot.getAxis("bottom")
+        if not grid:
+            left.setTicks([[]])
+            bottom.setTicks([[]])
+            return
+        step_r = max(1, mosaic.rows // 16)
+        step_c = max(1, mosaic.cols // 12)
+        left.setTicks(
+            [
+                [
+                    (r * (mosaic.height + 1) + mosaic.height / 2, str(r))
+                    for r in range(0, mosaic.rows, step_r)
+                ]
+            ]
+        )
+        bottom.setTicks(
+            [
+                [
+                    (c * (mosaic.width + 1) + mosaic.width / 2, str(c))
+                    for c in range(0, mosaic.cols, step_c)
+                ]
+            ]
+        )
+
+    def _draw_dead(self) -> None:
+        dead = self._dead
+        x = np.arange(len(dead), dtype=float)
+        heights = np.array([100.0 * d.fraction for d in dead])
+        red = problem_color(self.palette())
+        brushes = [pg.mkBrush(red if d.warning else HEALTHY_COLOR) for d in dead]
+        self._dead_bars.setOpts(x=x, height=heights, width=0.6, brushes=brushes)
+        self.dead_plot.getAxis("bottom").setTicks([[(i, d.name) for i, d in enumerate(dead)]])
+        self.dead_plot.setXRange(-0.6, max(len(dead), 1) - 0.4, padding=0)
+        warnings = self.warnings()
+        if warnings:
+            self.warning_label.setText("⚠ " + "\n⚠ ".join(warnings))
+            self.warning_label.setStyleSheet(f"color: {red.name()}; font-weight: bold;")
+        else:
+            self.warning_label.setText(
+                f"Every ReLU layer is healthy: fewer than {DEAD_WARNING:.0%} "
+                "of units never activate."
+            )
+            self.warning_label.setStyleSheet("")
+
+    def _title(self, plot: pg.PlotWidget, text: str) -> None:
+        plot.setTitle(text, color=plot_colors(self)[1].name())
+
+    # ------------------------------------------------------------------ palette
+
+    def _apply_theme(self) -> None:
+        for plot in (self.filter_plot, self.weight_plot, self.activation_plot, self.dead_plot):
+            apply_plot_theme(plot, self)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+        super().changeEvent(event)
+
+
+def _demo() -> FiltersView:
+    import engine
+    from engine.network import build
+
+    spec = engine.load_spec("lenet5")
+    net = build(spec, seed=0)
+    rng = np.random.default_rng(0)
+    probes = rng.normal(0, 1, (32, 1, 32, 32)).astype(np.float32)
+    view = FiltersView()
+    view.update_snapshot(net.state_dict(), net.forward_activations(probes), spec)
+    view.select_layer(3)
+    return view
+
+
+if __name__ == "__main__":
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+    demo = _demo()
+    demo.resize(1000, 720)
+    demo.show()
+    if len(sys.argv) > 1:
+        demo.grab().save(sys.argv[1])
+    else:
+        sys.exit(app.exec())
