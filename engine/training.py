@@ -401,41 +401,44 @@ class _Run:
     """The state of one ``fit`` call; ``events()`` is the generator."""
 
     def __init__(self, spec, data, config, control, out_dir, resume, probe, interval):
-        from engine.data import Dataset, load_dataset
+        from engine.data import Dataset, Preprocessing, load_dataset
 
-        self.ckpt = load_checkpoint(resume) if resume is not None else None
+        self.ckpt = ckpt = load_checkpoint(resume) if resume is not None else None
         spec = _with_init(load_spec(spec), config.init)
-        if self.ckpt is not None:
-            if self.ckpt.spec.to_dict() != spec.to_dict():
+        if ckpt is not None:
+            if ckpt.spec.to_dict() != spec.to_dict():
                 raise TrainingError(
-                    f"{self.ckpt.path}: the checkpoint's network differs from the one given; "
+                    f"{ckpt.path}: the checkpoint's network differs from the one given; "
                     "resume with the same spec or start a new run"
                 )
-            config = replace(self.ckpt.config, epochs=config.epochs)
+            config = replace(ckpt.config, epochs=config.epochs)
             out_dir = resume if out_dir is None else out_dir
         self.spec, self.cfg, self.control = spec, config, control
         self.out_dir = None if out_dir is None else Path(out_dir)
+        stored = None if ckpt is None else Preprocessing.from_dict(ckpt.preprocessing)
         if not isinstance(data, Dataset):
-            pre = default_preprocessing(spec)
-            if self.ckpt is not None:
-                from engine.data import Preprocessing
-
-                pre = Preprocessing.from_dict(self.ckpt.preprocessing)
+            pre = stored or default_preprocessing(spec)
             data = load_dataset(data, pre, val_fraction=config.val_split, seed=config.seed)
-        if self.ckpt is not None:
-            if tuple(data.class_names) != self.ckpt.class_names:
+        if data.preprocessing.shape != spec.input.shape:
+            raise TrainingError(
+                "the data is prepared as {}x{}x{} images but the network takes {}x{}x{}; "
+                "reload the data for this network".format(
+                    *data.preprocessing.shape, *spec.input.shape
+                )
+            )
+        if ckpt is not None:
+            if tuple(data.class_names) != ckpt.class_names:
                 raise TrainingError(
-                    f"{self.ckpt.path}: trained on classes {', '.join(self.ckpt.class_names)}"
+                    f"{ckpt.path}: trained on classes {', '.join(ckpt.class_names)}"
                     f" but the data has {', '.join(data.class_names)}"
                 )
             # Statistics as stored, so resumed batches are normalised exactly as before.
-            from engine.data import Preprocessing
-
-            data = replace(data, preprocessing=Preprocessing.from_dict(self.ckpt.preprocessing))
+            data = replace(data, preprocessing=stored)
         self.ds = data
         self.probe = None if probe is None else np.ascontiguousarray(probe, dtype=np.float32)
         self.interval = interval
-        self.last_checkpoint = None if self.ckpt is None else self.ckpt.path
+        self.last_checkpoint = None if ckpt is None else ckpt.path
+        self.net, self.opt, self.schedule = self._build()
 
     # ---- pieces
     def _build(self):
@@ -493,7 +496,7 @@ class _Run:
         from engine.network import warm_up
 
         cfg, ds, control = self.cfg, self.ds, self.control
-        net, opt, schedule = self._build()
+        net, opt, schedule = self.net, self.opt, self.schedule
         history: dict[str, list] = {k: [] for k in _HISTORY_KEYS}
         start_epoch, skip, progress = 1, 0, {}
         if self.ckpt is not None:

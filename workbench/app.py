@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(style.app_icon())
         self.setAcceptDrops(True)
         self.document = document
+        document.setParent(self)  # lives and dies with the window
         self.settings = settings if settings is not None else QSettings()
         self.recent = RecentFiles(self.settings)
         self.autosave = autosave
@@ -175,8 +176,9 @@ class MainWindow(QMainWindow):
             orphan.discard()
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        self.document.reset(newest.project, "")
-        self.document.replace_network(newest.project.spec, "Recovered")
+        source = newest.source if Path(newest.source).suffix == PROJECT_SUFFIX else ""
+        self.document.reset(newest.project, source if source and Path(source).is_file() else "")
+        self.document.mark_modified()  # recovered work is unsaved work
         return True
 
     # ------------------------------------------------------------------ assembly
@@ -317,17 +319,19 @@ class MainWindow(QMainWindow):
         doc.lockedChanged.connect(self._locked)
         doc.undo_stack.canUndoChanged.connect(self._update_actions)
         doc.undo_stack.canRedoChanged.connect(self._update_actions)
-        doc.undo_stack.undoTextChanged.connect(
-            lambda t: self.actionUndo.setText(f"&Undo {t}".strip())
-        )
-        doc.undo_stack.redoTextChanged.connect(
-            lambda t: self.actionRedo.setText(f"&Redo {t}".strip())
-        )
+        doc.undo_stack.undoTextChanged.connect(self._undo_text)
+        doc.undo_stack.redoTextChanged.connect(self._redo_text)
         self.stack.rowSelected.connect(self.inspector.show_row)
         self.stack.rowSelected.connect(self.shape_table.select_row)
-        self.stack.rowSelected.connect(lambda _row: self._update_actions())
+        self.stack.rowSelected.connect(self._update_actions)
         self.shape_table.rowSelected.connect(self.stack.select_row)
         self.palette_view.layerActivated.connect(self.stack.insert_type)
+
+    def _undo_text(self, text: str) -> None:
+        self.actionUndo.setText(f"&Undo {text}".strip())
+
+    def _redo_text(self, text: str) -> None:
+        self.actionRedo.setText(f"&Redo {text}".strip())
 
     # ------------------------------------------------------------------ commands
 
@@ -396,7 +400,7 @@ class MainWindow(QMainWindow):
         )
         self._update_actions()
 
-    def _update_actions(self) -> None:
+    def _update_actions(self, *_args) -> None:
         doc, locked = self.document, self.document.locked
         self.actionUndo.setEnabled(doc.undo_stack.canUndo() and not locked)
         self.actionRedo.setEnabled(doc.undo_stack.canRedo() and not locked)
@@ -541,7 +545,9 @@ def main(argv: list[str] | None = None) -> int:
         window._error("Cannot open file", f"{args.source} cannot be opened.", e.problems)
     if args.screenshot:  # a fixed size, so pictures do not depend on the screen
         window.resize(1440, 900)
-        window.resizeDocks([window.palette_dock, window.inspector_dock], [260, 320], Qt.Orientation.Horizontal)
+        window.resizeDocks(
+            [window.palette_dock, window.inspector_dock], [260, 320], Qt.Orientation.Horizontal
+        )
     window.show()
     if args.screenshot:
         for _ in range(3):

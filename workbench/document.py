@@ -80,7 +80,7 @@ class Document(QObject):
         if isinstance(project, NetworkSpec):
             project = Project(project)
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.dirtyChanged.emit(self.dirty))
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
         self._spec = project.spec
         self._settings = dict(project.settings)
         self._runs = list(project.runs)
@@ -243,12 +243,16 @@ class Document(QObject):
     def set_settings(self, settings: dict[str, Any]) -> None:
         if settings != self._settings:
             self._settings = dict(settings)
-            self._mark_extra_dirty()
+            self.mark_modified()
             self.settingsChanged.emit()
+
+    def mark_modified(self) -> None:
+        """Unsaved changes that are not spec edits (settings, a recovered autosave)."""
+        self._mark_extra_dirty()
 
     def add_run(self, run: Any) -> None:
         self._runs.append(run)
-        self._mark_extra_dirty()
+        self.mark_modified()
 
     # ------------------------------------------------------------------ files
 
@@ -287,6 +291,9 @@ class Document(QObject):
         if path != self._path:
             self._path = path
             self.pathChanged.emit(path)
+
+    def _clean_changed(self, _clean: bool) -> None:
+        self.dirtyChanged.emit(self.dirty)
 
     def _mark_extra_dirty(self) -> None:
         was = self.dirty

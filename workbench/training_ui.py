@@ -80,6 +80,8 @@ class TrainingController(QObject):
         self._history: dict[str, list] = {}
         self._model: _Model | None = None
         self._pending_snapshot = None
+        self._shown = None  # (Snapshot, spec) last shown
+        self._fed: set[str] = set()  # views that have drawn it
         self._latest_batch = None
         self._class_names: tuple[str, ...] = ()
         self._build_pages()
@@ -112,21 +114,14 @@ class TrainingController(QObject):
         self.confusion = ConfusionMatrixView()
         self.predict = PredictView()
 
-        self.training_panel.setMaximumWidth(420)
-        views = QSplitter()
-        views.setObjectName("trainViews")
-        views.addWidget(self.curves)
-        views.addWidget(self.feature_maps)
-        views.setStretchFactor(0, 1)
-        views.setStretchFactor(1, 1)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(views)
-        right.addWidget(self.runs_panel)
-        right.setStretchFactor(0, 4)
-        right.setStretchFactor(1, 1)
+        self.training_panel.setMaximumWidth(400)
+        views = QSplitter(Qt.Orientation.Vertical, objectName="trainViews")
+        for widget, stretch in ((self.curves, 3), (self.feature_maps, 4), (self.runs_panel, 1)):
+            views.addWidget(widget)
+            views.setStretchFactor(views.count() - 1, stretch)
         train_page = QSplitter(objectName="trainPage")
         train_page.addWidget(self.training_panel)
-        train_page.addWidget(right)
+        train_page.addWidget(views)
         train_page.setStretchFactor(1, 1)
 
         self.inspect_tabs = QTabWidget(objectName="inspectTabs")
@@ -166,6 +161,8 @@ class TrainingController(QObject):
         )
         self.estimator.failed.connect(lambda m: tp.show_estimate_text(f"No estimate: {m}"))
         self.runs_panel.reopenRequested.connect(self.reopen_run)
+        self.window.pages.currentChanged.connect(self._feed_visible)
+        self.inspect_tabs.currentChanged.connect(self._feed_visible)
         self.predict.imageDropped.connect(self.predict_file)
         self._predictor = BackgroundCall(self, describe=describe_error)
         self._predictor.result.connect(self._on_prediction)
@@ -323,16 +320,29 @@ class TrainingController(QObject):
         if snap is None or job is None:
             return
         self._pending_snapshot = None
+        self._shown = (snap, job.spec)
+        self._fed: set[str] = set()
         loaded = self.dataset_panel.loaded
         if loaded is not None:
             self._model = _Model(
                 job.spec, snap.weights, loaded.dataset.preprocessing, loaded.dataset.class_names
             )
-        visible = self.update_hidden_views
-        if snap.activations is not None and (visible or self.feature_maps.isVisible()):
-            self.feature_maps.update_activations(snap.activations)
-        if visible or self.filters.isVisible():
-            self.filters.update_snapshot(snap.weights, snap.activations, job.spec)
+        self._feed_visible()
+
+    def _feed_visible(self, *_args) -> None:
+        """Give the newest snapshot to each view that is on screen and has not had it; a
+        hidden view catches up when it is shown (unless ``update_hidden_views``)."""
+        if self._shown is None:
+            return
+        snap, spec = self._shown
+        every = self.update_hidden_views
+        if "maps" not in self._fed and (every or self.feature_maps.isVisible()):
+            if snap.activations is not None:
+                self.feature_maps.update_activations(snap.activations)
+            self._fed.add("maps")
+        if "filters" not in self._fed and (every or self.filters.isVisible()):
+            self.filters.update_snapshot(snap.weights, snap.activations, spec)
+            self._fed.add("filters")
 
     def _on_epoch(self, e) -> None:
         for key, value in (("epoch", e.epoch), ("train_loss", e.train_loss),

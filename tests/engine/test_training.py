@@ -22,6 +22,7 @@ from engine.training import (
     TrainConfig,
     TrainControl,
     TrainingError,
+    default_preprocessing,
     fit,
 )
 
@@ -70,8 +71,6 @@ def write_pattern_folder(root: Path, per_class: int = 24, test_per_class: int = 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = write_pattern_folder(tmp_path_factory.mktemp("bars"))
-    from engine.training import default_preprocessing
-
     return load_dataset(root, default_preprocessing(SPEC), val_fraction=0.25, seed=0, cache=False)
 
 
@@ -214,3 +213,20 @@ def test_config_validation_and_round_trip():
         TrainConfig(augment=("rotate",))
     with pytest.raises(ValueError, match="unknown"):
         TrainConfig.from_dict({"epochz": 3})
+
+
+def test_mismatched_class_count_is_refused_before_training(dataset):
+    four = SPEC.replace_layer(5, SPEC.layers[5].replace(units=4))
+    with pytest.raises(TrainingError, match="4 outputs but the data has 3 classes"):
+        fit(four, dataset, TrainConfig(epochs=1))
+
+
+def test_without_validation_split_val_fields_are_none(tmp_path):
+    root = write_pattern_folder(tmp_path / "bars", per_class=6, test_per_class=1)
+    ds = load_dataset(root, default_preprocessing(SPEC), val_fraction=0.0, cache=False)
+    events = list(fit(SPEC, ds, TrainConfig(epochs=1, batch_size=8, val_split=0.0)))
+    end = next(e for e in events if isinstance(e, EpochEnd))
+    assert end.val_loss is None and end.val_accuracy is None and end.checkpoint is None
+    assert end.confusion.shape == (3, 3) and end.confusion.sum() == 0
+    assert end.val_predictions[0].shape == (0, 3)
+    assert events[-1].history["val_accuracy"] == [None]

@@ -51,6 +51,17 @@ def dialogs(monkeypatch) -> Dialogs:
     return record
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test starts with no remembered layout, theme or recent files."""
+    from workbench.app import APPLICATION, ORGANIZATION
+
+    settings = QSettings(ORGANIZATION, APPLICATION)
+    settings.clear()
+    settings.sync()
+    return settings
+
+
 @pytest.fixture
 def make_window(qtbot):
     """Build main windows the way the app does (no autosave slot unless asked)."""
@@ -61,7 +72,8 @@ def make_window(qtbot):
         window = create_main_window(source, theme=kwargs.pop("theme", "light"), **kwargs)
         qtbot.addWidget(window)
         window.show()
-        qtbot.waitExposed(window)
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)  # so shortcuts reach the focused widget
         return window
 
     return make

@@ -25,7 +25,9 @@ def between(stack: LayerStackView, row: int) -> QPoint:
     return QPoint(rect.center().x(), rect.top() + 4)
 
 
-def drop(stack: LayerStackView, data: QMimeData, pos: QPoint, modifiers=Qt.KeyboardModifier.NoModifier):
+def drop(
+    stack: LayerStackView, data: QMimeData, pos: QPoint, modifiers=Qt.KeyboardModifier.NoModifier
+):
     """Deliver drag-enter, drag-move and drop to the viewport, as a real drag does."""
     actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
     button = Qt.MouseButton.LeftButton
@@ -46,11 +48,25 @@ def table_output(window, row: int) -> str:
 
 def test_window_has_named_parts_and_room_for_more_pages(make_window):
     window = make_window()
-    for name, cls in (("layerStack", LayerStackView), ("inspector", Inspector), ("shapeTable", ShapeTable)):
+    for name, cls in (
+        ("layerStack", LayerStackView),
+        ("inspector", Inspector),
+        ("shapeTable", ShapeTable),
+    ):
         assert isinstance(window.findChild(cls, name), cls)
     assert window.findChild(type(window.palette_view), "palette") is window.palette_view
-    for name in ("actionNew", "actionOpen", "actionSave", "actionSaveAs", "actionUndo", "actionRedo",
-                 "actionDelete", "actionCopy", "actionPaste", "actionDuplicate"):
+    for name in (
+        "actionNew",
+        "actionOpen",
+        "actionSave",
+        "actionSaveAs",
+        "actionUndo",
+        "actionRedo",
+        "actionDelete",
+        "actionCopy",
+        "actionPaste",
+        "actionDuplicate",
+    ):
         assert window.findChild(type(window.actionNew), name) is not None, name
     assert window.actionUndo.shortcut().toString() == "Ctrl+Z"
     assert window.width() >= 1200 and window.height() >= 800
@@ -103,7 +119,9 @@ def test_typing_a_kernel_size_updates_shapes_live(make_window, qtbot):
     assert window.document.spec.layers[0]["kernel"] == (3, 3)  # square lock on by default
     assert table_output(window, 1) == "6×30×30"
     assert window.stack.model().index(1, 0).data(StackRole.OUTPUT) == "6×30×30"
-    assert "(32 − 3 + 2·0)/1 + 1 = 30" in window.stack.model().index(1, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "(32 − 3 + 2·0)/1 + 1 = 30" in window.stack.model().index(1, 0).data(
+        Qt.ItemDataRole.ToolTipRole
+    )
     assert window.stack.currentIndex().row() == 1  # typing keeps the selection
 
 
@@ -114,7 +132,10 @@ def red_pixels(widget, rect) -> int:
     for y in range(0, image.height(), 2):
         for x in range(0, image.width(), 2):
             c = image.pixelColor(x, y)
-            if abs(c.red() - red.red()) + abs(c.green() - red.green()) + abs(c.blue() - red.blue()) < 60:
+            if (
+                abs(c.red() - red.red()) + abs(c.green() - red.green()) + abs(c.blue() - red.blue())
+                < 60
+            ):
                 count += 1
     return count
 
@@ -202,11 +223,25 @@ def test_locked_document_refuses_edits_and_says_why(make_window):
     data = window.palette_view.mime_data_for("relu")
     viewport = stack.viewport()
     pos = between(stack, 2)
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     enter.ignore()
     QApplication.sendEvent(viewport, enter)
     assert not enter.isAccepted()
-    stack.dropEvent(QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    stack.dropEvent(
+        QDropEvent(
+            QPointF(pos),
+            Qt.DropAction.CopyAction,
+            data,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+    )
     assert not doc.set_layer_field(0, "filters", 3)
     assert doc.spec == before
     doc.set_locked(False)

@@ -38,7 +38,7 @@ class LayerStackModel(QAbstractListModel):
         self._doc = document
         self._rows = 1 + len(document.spec.layers)
         document.specChanged.connect(self._spec_changed)
-        document.lockedChanged.connect(lambda *_: self._spec_changed())
+        document.lockedChanged.connect(self._locked_changed)
 
     @property
     def document(self) -> Document:
@@ -186,6 +186,9 @@ class LayerStackModel(QAbstractListModel):
         )
 
     # ------------------------------------------------------------------ updates
+
+    def _locked_changed(self, _locked: bool, _reason: str) -> None:
+        self._spec_changed()  # flags (draggable, droppable) follow the lock
 
     def _spec_changed(self) -> None:
         rows = 1 + len(self._doc.spec.layers)

@@ -137,14 +137,16 @@ class DatasetPanel(QWidget):
         health = QVBoxLayout(health_box)
         health.addWidget(self.summary)
         health.addWidget(self.warnings)
-        health.addWidget(self.skipped)
+        health.addWidget(self.skipped, 1)
+        health.addStretch(0)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(pre_box)
-        left_layout.addWidget(self.classes, 1)
-        left_layout.addWidget(health_box, 1)
+        left_layout.addWidget(self.classes, 3)
+        left_layout.addWidget(health_box, 2)
+        left.setMaximumWidth(560)
 
         self.samples = QWidget(objectName="sampleGrid")
         self._grid = QGridLayout(self.samples)
@@ -266,7 +268,8 @@ class DatasetPanel(QWidget):
             for col in (1, 2, 3):
                 item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight)
             self.classes.addTopLevelItem(item)
-        self.classes.resizeColumnToContents(0)
+        for col in range(4):
+            self.classes.resizeColumnToContents(col)
         sizes = ", ".join(f"{k} ({v:,})" for k, v in sorted(report.sizes.items())[:4])
         cached = " · from the cache" if ds.cached else ""
         self.summary.setText(
@@ -277,7 +280,7 @@ class DatasetPanel(QWidget):
         for split, count in report.leak_counts.items():
             if count:
                 lines.append(f"leakage: {count} {split} image(s) are exact copies of train images")
-        self.warnings.setStyleSheet(f"color: {WARN_COLOR};")
+        self.warnings.setStyleSheet(f"color: {WARN_COLOR};" if lines else "")
         self.warnings.setText("\n".join(lines) if lines else "No problems found.")
         self.skipped.clear()
         for path, reason in report.skipped:

@@ -190,8 +190,10 @@ class FeatureMapsView(QWidget):
             self.set_probe(self._probe)
 
     def set_probe(self, image: np.ndarray) -> None:
-        """The probe image, as the network sees it: (C, H, W) or (1, C, H, W) float32."""
-        self._probe = np.asarray(image)
+        """The probe image, as the network sees it: (C, H, W) float32, or a batch (P, C, H, W)
+        of which the first is shown."""
+        probe = np.asarray(image)
+        self._probe = probe[0] if probe.ndim == 4 else probe
         if self._cells:
             self._cells[0].image.setImage(
                 display_array(self._probe), autoLevels=False, levels=(0, 255)
@@ -268,7 +270,8 @@ class FeatureMapsView(QWidget):
     def hover(self, layer_index: int, channel: int, y: int, x: int) -> dict[int, Box]:
         """Highlight the receptive field of pixel (y, x) of ``channel`` in layer
         ``layer_index``'s output; returns the boxes by layer index (−1: the input)."""
-        assert self._spec is not None
+        if self._spec is None:
+            raise ValueError("no network to trace: call set_spec first")
         boxes = receptive_field(self._spec, layer_index, y, x)
         self._highlight = {i - 1: box for i, box in enumerate(boxes)}
         for cell in self._all_cells():

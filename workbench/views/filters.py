@@ -132,7 +132,10 @@ class FiltersView(QWidget):
         """A training snapshot: ``weights`` keyed like a state dict ("0.weight" is a conv's
         (K, C, F, F)), the probe ``activations`` (one (N, ...) array per layer; several probe
         images make the dead-unit count meaningful) or None, and the ``spec`` they belong to.
-        Kept here; drawn by the timer."""
+        Kept here; drawn by the timer. Raises ValueError when the activations do not match
+        the spec's layers."""
+        if activations is not None and len(activations) != len(spec.layers):
+            raise ValueError(f"{len(activations)} activations for {len(spec.layers)} layers")
         if spec != self._spec:
             self._spec = spec
             self._fill_layers(spec, weights)

@@ -8,7 +8,17 @@ it into an undoable document edit. Run alone: ``python -m workbench.views.layer_
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import (
     QDrag,
     QFontMetrics,
@@ -174,16 +184,17 @@ class LayerStackView(QListView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
         self._drop_row: int | None = None
-        self.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._current(cur))
+        self.selectionModel().currentRowChanged.connect(self._current)
         document.focusRequested.connect(self.select_row)
-        document.lockedChanged.connect(lambda locked, _r: self.setDragEnabled(not locked))
+        document.lockedChanged.connect(self._locked)
 
     # ------------------------------------------------------------------ selection
 
     def select_row(self, row: int) -> None:
         ix = self.model().index(row, 0)
         if ix.isValid():
-            self.setCurrentIndex(ix)
+            flags = QItemSelectionModel.SelectionFlag
+            self.selectionModel().setCurrentIndex(ix, flags.ClearAndSelect | flags.Rows)
             self.scrollTo(ix)
 
     def selected_layers(self) -> list[int]:
@@ -194,7 +205,10 @@ class LayerStackView(QListView):
         ix = self.currentIndex()
         return ix.row() if ix.isValid() else 0
 
-    def _current(self, index: QModelIndex) -> None:
+    def _locked(self, locked: bool, _reason: str) -> None:
+        self.setDragEnabled(not locked)
+
+    def _current(self, index: QModelIndex, _previous: QModelIndex | None = None) -> None:
         row = index.row() if index.isValid() else 0
         self.document.set_focus_row(row)
         self.rowSelected.emit(row)

@@ -240,9 +240,7 @@ class TrainingPanel(QWidget):
         """ "idle", "running", "paused" or "stopping"."""
         self._state = state
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
-        if state == "idle":
-            self.status_label.setText("")
-        elif state == "stopping":
+        if state == "stopping":
             self.status_label.setText("Stopping after this batch…")
         elif state == "paused":
             self.status_label.setText("Paused")
