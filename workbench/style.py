@@ -77,6 +77,18 @@ def problem_fill(palette: QPalette | None = None) -> QColor:
     )
 
 
+def rgba(colour: str | QColor, alpha: float) -> str:
+    """A style-sheet colour with transparency (style sheets read #AARRGGBB, not #RRGGBBAA)."""
+    c = QColor(colour)
+    return f"rgba({c.red()}, {c.green()}, {c.blue()}, {round(alpha * 255)})"
+
+
+def without_label(message: str, label: str) -> str:
+    """The engine's message without its leading "conv2d #1: " where the layer is shown already."""
+    prefix = f"{label}: "
+    return message[len(prefix) :] if label and message.startswith(prefix) else message
+
+
 def mix(a: QColor, b: QColor, t: float) -> QColor:
     """``a`` moved a fraction ``t`` of the way towards ``b`` (per RGB channel)."""
     return QColor(

@@ -38,7 +38,8 @@ class Banner(QLabel):
         self.kind = kind or self.kind
         colour = {"info": "#2563eb", "error": style.PROBLEM_COLOR, "ok": "#059669"}[self.kind]
         self.setStyleSheet(
-            f"QLabel#banner {{ background: {colour}22; border-left: 4px solid {colour}; }}"
+            f"QLabel#banner {{ background: {style.rgba(colour, 0.13)}; "
+            f"border-left: 4px solid {colour}; }}"
         )
         self.setText(text)
         self.setVisible(bool(text))
@@ -52,7 +53,8 @@ class ProblemCard(QFrame):
         self.setObjectName("problemCard")
         red = style.problem_color().name()
         self.setStyleSheet(
-            f"QFrame#problemCard {{ border-left: 3px solid {red}; background: {red}14; }}"
+            f"QFrame#problemCard {{ border-left: 3px solid {red}; "
+            f"background: {style.rgba(red, 0.08)}; }}"
         )
         col = QVBoxLayout(self)
         col.setContentsMargins(10, 6, 8, 6)
