@@ -439,6 +439,12 @@ class _Run:
         self.interval = interval
         self.last_checkpoint = None if ckpt is None else ckpt.path
         self.net, self.opt, self.schedule = self._build()
+        if ckpt is not None:
+            try:
+                self.net.load_state_dict(ckpt.weights)
+                self.opt.load_state_dict(ckpt.optimizer_state)
+            except ValueError as e:  # StateDictError is a ValueError
+                raise TrainingError(f"{ckpt.path}: cannot resume: {e}") from None
 
     # ---- pieces
     def _build(self):
@@ -500,8 +506,6 @@ class _Run:
         history: dict[str, list] = {k: [] for k in _HISTORY_KEYS}
         start_epoch, skip, progress = 1, 0, {}
         if self.ckpt is not None:
-            net.load_state_dict(self.ckpt.weights)
-            opt.load_state_dict(self.ckpt.optimizer_state)
             history = {k: list(self.ckpt.history.get(k, [])) for k in _HISTORY_KEYS}
             start_epoch, skip = self.ckpt.epoch + 1, self.ckpt.batch
             progress = self.ckpt.progress

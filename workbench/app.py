@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -96,12 +97,16 @@ class MainWindow(QMainWindow):
             self.inspector, "Inspector", "inspectorDock", Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.resizeDocks(
-            [self.palette_dock, self.inspector_dock], [250, 300], Qt.Orientation.Horizontal
+            [self.palette_dock, self.inspector_dock], [240, 320], Qt.Orientation.Horizontal
         )
 
         self._make_actions()
         self._make_menus()
-        self.train_status = self.statusBar()
+        self.train_label = QLabel(self)
+        self.train_label.setObjectName("trainStatus")
+        self.totals_label = QLabel(self)
+        self.statusBar().addWidget(self.train_label, 1)
+        self.statusBar().addPermanentWidget(self.totals_label)
         self._connect()
         self._restore_layout()
         self._autosave_timer = QTimer(self)
@@ -204,7 +209,7 @@ class MainWindow(QMainWindow):
         self.design_splitter.addWidget(right)
         self.design_splitter.setStretchFactor(0, 2)
         self.design_splitter.setStretchFactor(1, 3)
-        self.design_splitter.setSizes([330, 600])
+        self.design_splitter.setSizes([290, 660])
         col.addWidget(self.design_splitter)
         return page
 
@@ -388,6 +393,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("theme", theme)
         self.problems._update_header()
         self.problems.list.rebuild()
+        self.inspector.problems.rebuild()
+        self._spec_changed()
 
     # ------------------------------------------------------------------ state
 
@@ -395,10 +402,20 @@ class MainWindow(QMainWindow):
         report, blocker = self.document.report, self.document.train_blocker
         shape = "×".join(map(str, report.output_shape or ())) or "—"
         total = f"{report.total_params:,} parameters · output {shape}"
-        self.train_status.showMessage(
-            f"Cannot train: {blocker}   |   {total}" if blocker else f"Ready to train   |   {total}"
-        )
+        self._show_train_status(blocker, total)
         self._update_actions()
+
+    def _show_train_status(self, blocker: str, total: str) -> None:
+        """Why training is blocked (in red; the whole reason on hover), or that it is not."""
+        n = len(self.document.report.problems)
+        if blocker:
+            short = f"{n} problem{'s' if n != 1 else ''} to fix" if n else blocker
+            red = style.problem_color().name()
+            self.train_label.setText(f"<span style='color:{red}'>⚠ Cannot train: {short}</span>")
+        else:
+            self.train_label.setText("✓ Ready to train")
+        self.train_label.setToolTip(blocker)
+        self.totals_label.setText(total)
 
     def _update_actions(self, *_args) -> None:
         doc, locked = self.document, self.document.locked
@@ -546,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:  # a fixed size, so pictures do not depend on the screen
         window.resize(1440, 900)
         window.resizeDocks(
-            [window.palette_dock, window.inspector_dock], [260, 320], Qt.Orientation.Horizontal
+            [window.palette_dock, window.inspector_dock], [240, 320], Qt.Orientation.Horizontal
         )
     window.show()
     if args.screenshot:

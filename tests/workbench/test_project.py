@@ -154,3 +154,26 @@ def test_autosave_of_a_crashed_session_is_offered_back(make_window, tmp_path, di
     window.autosave.close()
     assert not window.autosave.path.exists()
     running.close()
+
+
+def test_layout_is_remembered_between_runs(make_window):
+    window = make_window()
+    window.palette_dock.hide()
+    window.design_splitter.setSizes([500, 300])  # the default gives the table more room
+    window.close()
+    again = make_window()
+    assert again.palette_dock.isHidden()
+    stack_width, table_width = again.design_splitter.sizes()
+    assert stack_width > table_width
+
+
+def test_screenshot_command_renders_the_window(tmp_path):
+    from PySide6.QtGui import QImage
+
+    from engine.cli import main
+
+    path = tmp_path / "shot.png"
+    assert main(["--screenshot", str(path), "alexnet"]) == 0
+    image = QImage(str(path))
+    assert image.width() == 1440 and image.height() == 900
+    assert main(["--screenshot", str(tmp_path / "x.png"), "no-such-preset"]) == 1

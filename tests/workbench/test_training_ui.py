@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from engine.resources import resource_path
 from workbench.app import create_main_window
@@ -224,11 +224,17 @@ def test_blocker_explains_why_train_is_disabled(app_window):
 
 
 def drop(window, path: Path) -> None:
+    """Drag ``path`` over the window and drop it. Qt hands a Drop only to the widget its drag
+    manager saw accept the DragEnter, which a synthetic event cannot arrange; so the events
+    go to the window's drop filter (``window.training``) directly, as Qt would pass them."""
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, data,
-                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
-    QApplication.sendEvent(window, event)
+    action = Qt.DropAction.CopyAction
+    no_button, no_key = Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(50, 50), action, data, no_button, no_key)
+    assert window.training.eventFilter(window, enter) and enter.isAccepted()
+    event = QDropEvent(QPointF(50, 50), action, data, no_button, no_key)
+    assert window.training.eventFilter(window, event) and event.isAccepted()
 
 
 def test_dropping_an_image_predicts_and_a_folder_loads_data(app_window, qtbot):

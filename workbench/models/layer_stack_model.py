@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt
 
+from workbench import style
 from workbench.document import Document
 from workbench.models import format as fmt
 from workbench.models.mime import LAYER_TYPE_MIME, LAYERS_MIME, decode, layers_mime
@@ -66,6 +67,8 @@ class LayerStackModel(QAbstractListModel):
         problems = [p.message for p in info.problems] if info is not None else []
         if role == Qt.ItemDataRole.DisplayRole:
             return layer.kind.label
+        if role == StackRole.PROBLEMS:  # the block names its layer already
+            return [style.without_label(m, info.label) for m in problems]
         if role == Qt.ItemDataRole.ToolTipRole:
             return fmt.hover_html(layer.kind.label, info.formula if info else "", problems)
         if role == Qt.ItemDataRole.AccessibleTextRole:

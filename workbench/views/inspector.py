@@ -186,7 +186,7 @@ class PairEditor(FieldEditor):
         self.h.setAccessibleName(f"{info.label} height")
         self.w.setAccessibleName(f"{info.label} width")
         self.link = QToolButton(self)
-        self.link.setText("⛓")
+        self.link.setText("1:1")
         self.link.setCheckable(True)
         self.link.setChecked(True)
         self.link.setToolTip("keep height and width equal (a square window)")

@@ -59,9 +59,8 @@ class ProblemCard(QFrame):
         col = QVBoxLayout(self)
         col.setContentsMargins(10, 6, 8, 6)
         col.setSpacing(4)
-        text = QLabel(
-            f"<b style='color:{red}'>⚠ {escape(where)}</b>&nbsp; {escape(problem.message)}", self
-        )
+        message = escape(style.without_label(problem.message, where))
+        text = QLabel(f"<b style='color:{red}'>⚠ {escape(where)}</b>&nbsp; {message}", self)
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         text.setToolTip("Click a fix to apply it; Undo takes it back.")
@@ -76,7 +75,9 @@ class ProblemCard(QFrame):
                 button = QPushButton(fix.label, self)
                 button.setObjectName("fixButton")
                 button.setCursor(Qt.CursorShape.PointingHandCursor)
-                button.setStyleSheet(_FIX_BUTTON.format(accent=accent, hover=accent + "22"))
+                button.setStyleSheet(
+                    _FIX_BUTTON.format(accent=accent, hover=style.rgba(accent, 0.13))
+                )
                 button.setToolTip(f"Apply: {fix.label}")
                 button.clicked.connect(lambda _=False, f=fix: document.apply_fix(f))
                 row.addWidget(button)
