@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from engine.fields import LAYER_TYPES, RELU_LIKE, FieldInfo, LayerType
+from engine.validation import check_int, check_value, is_int, show, unknown_key
 
 FORMAT = "cnn-workbench/network"
 PROJECT_FORMAT = "cnn-workbench/project"
@@ -30,107 +31,6 @@ class SpecError(ValueError):
     def __init__(self, problems: str | Iterable[str]):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
-
-
-# --------------------------------------------------------------------------- values
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it in JSON (true, not True; "same", not 'same')."""
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v == v  # NaN != NaN
-
-
-def _check_int(path: str, v: Any, info: FieldInfo, errors: list[str]) -> int | None:
-    lo = int(info.minimum if info.minimum is not None else 0)
-    what = "a positive integer" if lo >= 1 else "a non-negative integer"
-    if not _is_int(v):
-        errors.append(f"{path}: must be {what}, got {_show(v)}")
-        return None
-    if v < lo:
-        errors.append(f"{path}: must be {what}, got {v}")
-        return None
-    if info.maximum is not None and v > info.maximum:
-        errors.append(f"{path}: must be at most {int(info.maximum)}, got {v}")
-        return None
-    return v
-
-
-def _check_pair(path: str, v: Any, info: FieldInfo, errors: list[str]) -> tuple[int, int] | None:
-    if isinstance(v, list | tuple):
-        if len(v) != 2:
-            errors.append(f"{path}: must be an integer or a [height, width] pair, got {_show(v)}")
-            return None
-        n = len(errors)
-        h = _check_int(f"{path}[0]", v[0], info, errors)
-        w = _check_int(f"{path}[1]", v[1], info, errors)
-        return None if len(errors) > n else (h, w)
-    if _is_int(v):
-        x = _check_int(path, v, info, errors)
-        return None if x is None else (x, x)
-    errors.append(f"{path}: must be an integer or a [height, width] pair, got {_show(v)}")
-    return None
-
-
-def _check_value(path: str, v: Any, info: FieldInfo, errors: list[str]) -> Any:
-    kind = info.kind
-    if kind == "int":
-        return _check_int(path, v, info, errors)
-    if kind == "pair":
-        return _check_pair(path, v, info, errors)
-    if kind == "optional_pair":
-        return None if v is None else _check_pair(path, v, info, errors)
-    if kind == "padding":
-        if isinstance(v, str):
-            if v in info.choices:
-                return v
-            errors.append(
-                f"{path}: must be an integer, a [height, width] pair, "
-                f'"same" or "valid", got {_show(v)}'
-            )
-            return None
-        return _check_pair(path, v, info, errors)
-    if kind == "bool":
-        if isinstance(v, bool):
-            return v
-        errors.append(f"{path}: must be true or false, got {_show(v)}")
-        return None
-    if kind == "choice":
-        if isinstance(v, str) and v in info.choices:
-            return v
-        options = ", ".join(f'"{c}"' for c in info.choices)
-        errors.append(f"{path}: must be one of {options}, got {_show(v)}")
-        return None
-    if kind == "float":
-        if not _is_number(v):
-            errors.append(f"{path}: must be a number, got {_show(v)}")
-            return None
-        lo, hi = info.minimum, info.maximum
-        too_high = hi is not None and (v >= hi if info.exclusive_max else v > hi)
-        if (lo is not None and v < lo) or too_high:
-            upper = f"below {hi:g}" if info.exclusive_max else f"at most {hi:g}"
-            errors.append(f"{path}: must be at least {lo:g} and {upper}, got {_show(v)}")
-            return None
-        return float(v)
-    raise AssertionError(f"unknown field kind {kind!r}")  # a bug in engine.fields
-
-
-def _unknown_key(path: str, key: str, known: Iterable[str]) -> str:
-    known = list(known)
-    near = difflib.get_close_matches(key, known, n=1)
-    hint = f"; did you mean {near[0]!r}?" if near else ""
-    listing = ", ".join(known) if known else "no fields"
-    return f"{path}.{key}: unknown field (allowed: {listing}){hint}"
 
 
 # --------------------------------------------------------------------------- layers
@@ -230,7 +130,7 @@ class LayerSpec:
 
 def _normalised_default(info: FieldInfo) -> Any:
     d = info.default
-    if info.kind in ("pair", "optional_pair", "padding") and _is_int(d):
+    if info.kind in ("pair", "optional_pair", "padding") and is_int(d):
         return (d, d)
     return d
 
@@ -245,7 +145,7 @@ def _layer_from_dict(d: Any, path: str) -> LayerSpec:
 
 def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
     if not isinstance(d, Mapping):
-        errors.append(f"{path}: must be an object with a \"type\", got {_show(d)}")
+        errors.append(f'{path}: must be an object with a "type", got {show(d)}')
         return None
     t = d.get("type")
     if t is None:
@@ -255,18 +155,18 @@ def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
         near = difflib.get_close_matches(str(t), list(LAYER_TYPES), n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         errors.append(
-            f"{path}.type: unknown layer type {_show(t)} (known: {', '.join(LAYER_TYPES)}){hint}"
+            f"{path}.type: unknown layer type {show(t)} (known: {', '.join(LAYER_TYPES)}){hint}"
         )
         return None
     kind = LAYER_TYPES[t]
     n = len(errors)
     for key in d:
         if key != "type" and key not in kind.field_names:
-            errors.append(_unknown_key(path, str(key), kind.field_names))
+            errors.append(unknown_key(path, str(key), kind.field_names))
     params = []
     for info in kind.fields:
         if info.name in d:
-            v = _check_value(f"{path}.{info.name}", d[info.name], info, errors)
+            v = check_value(f"{path}.{info.name}", d[info.name], info, errors)
         elif info.required:
             errors.append(f"{path}.{info.name}: missing (a {t} layer needs it: {info.description})")
             v = None
@@ -322,7 +222,7 @@ class InputSpec:
         return (self.channels, self.height, self.width)
 
 
-_INPUT_FIELDS = {
+INPUT_FIELDS = {
     "channels": FieldInfo("channels", "int", 1, "channels: 1 for grayscale, 3 for RGB", 1, 4096),
     "height": FieldInfo("height", "int", 28, "height of the input image in pixels", 1, 65536),
     "width": FieldInfo("width", "int", 28, "width of the input image in pixels", 1, 65536),
@@ -413,18 +313,18 @@ class NetworkSpec:
 
 def _parse_input(d: Any, errors: list[str]) -> InputSpec | None:
     if not isinstance(d, Mapping):
-        errors.append(f"input: must be an object with channels, height and width, got {_show(d)}")
+        errors.append(f"input: must be an object with channels, height and width, got {show(d)}")
         return None
     n = len(errors)
     for key in d:
-        if key not in _INPUT_FIELDS:
-            errors.append(_unknown_key("input", str(key), _INPUT_FIELDS))
+        if key not in INPUT_FIELDS:
+            errors.append(unknown_key("input", str(key), INPUT_FIELDS))
     values = {}
-    for name, info in _INPUT_FIELDS.items():
+    for name, info in INPUT_FIELDS.items():
         if name not in d:
             errors.append(f"input.{name}: missing ({info.description})")
             continue
-        values[name] = _check_int(f"input.{name}", d[name], info, errors)
+        values[name] = check_int(f"input.{name}", d[name], info, errors)
     if len(errors) > n:
         return None
     return InputSpec(**values)
@@ -432,15 +332,17 @@ def _parse_input(d: Any, errors: list[str]) -> InputSpec | None:
 
 def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
     if not isinstance(d, Mapping):
-        errors.append(f"must be a JSON object with format, version, input and layers, got {_show(d)}")
+        errors.append(
+            f"must be a JSON object with format, version, input and layers, got {show(d)}"
+        )
         return None
     fmt = d.get("format", FORMAT)
     if fmt != FORMAT:
-        errors.append(f'format: expected "{FORMAT}", got {_show(fmt)}')
+        errors.append(f'format: expected "{FORMAT}", got {show(fmt)}')
         return None
     version = d.get("version", VERSION)
-    if not _is_int(version) or version < 1:
-        errors.append(f"version: must be a positive integer, got {_show(version)}")
+    if not is_int(version) or version < 1:
+        errors.append(f"version: must be a positive integer, got {show(version)}")
         return None
     if version > VERSION:
         errors.append(
@@ -455,7 +357,7 @@ def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
             errors.append(f"{key}: unknown field (allowed: {', '.join(_TOP_KEYS)}){hint}")
     name = d.get("name", "")
     if not isinstance(name, str):
-        errors.append(f"name: must be a string, got {_show(name)}")
+        errors.append(f"name: must be a string, got {show(name)}")
     if "input" not in d:
         errors.append('input: missing (an object like {"channels": 1, "height": 28, "width": 28})')
         inp = None
@@ -466,7 +368,7 @@ def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
     if raw_layers is None:
         errors.append("layers: missing (a list of layers)")
     elif not isinstance(raw_layers, list):
-        errors.append(f"layers: must be a list of layers, got {_show(raw_layers)}")
+        errors.append(f"layers: must be a list of layers, got {show(raw_layers)}")
     else:
         for i, raw in enumerate(raw_layers):
             layer = _parse_layer(raw, f"layers[{i}]", errors)
@@ -544,4 +446,6 @@ def load_spec(source: Any) -> NetworkSpec:
         if isinstance(data, Mapping) and data.get("format") == PROJECT_FORMAT:
             data = data.get("network")
         return NetworkSpec.from_dict(data, source=str(p))
-    raise SpecError(f"cannot load a spec from {type(source).__name__}; give a preset name, path or dict")
+    raise SpecError(
+        f"cannot load a spec from {type(source).__name__}; give a preset name, path or dict"
+    )

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.fields import FieldInfo
-from engine.spec import _INPUT_FIELDS, SpecError
+from engine.spec import INPUT_FIELDS, SpecError
 from workbench import style
 from workbench.document import Document
 from workbench.views.problems import Banner, ProblemList
@@ -326,7 +326,7 @@ class Inspector(QWidget):
         self.editors = {}
         self._type = kind
         fields = (
-            tuple(_INPUT_FIELDS.values())
+            tuple(INPUT_FIELDS.values())
             if kind == "input"
             else self.document.spec.layers[self.row - 1].kind.fields
         )
