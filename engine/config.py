@@ -11,16 +11,21 @@ count and to make idle threads sleep instead of spinning:
 - ``OMP_WAIT_POLICY=PASSIVE`` and ``GOMP_SPINCOUNT=0``: numba's "omp" threading layer (GNU
   OpenMP) parks idle workers at once.
 - ``OPENBLAS_THREAD_TIMEOUT=4``: OpenBLAS's workers sleep after 2**4 spin cycles (the minimum).
-- ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS``:
-  one shared count, by default the number of cores this process may run on.
+- ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS``: one shared count, by
+  default the number of cores this process may run on.
+- ``OPENBLAS_NUM_THREADS=1``: the engine parallelises over chunks of the batch with its own
+  threads (:mod:`engine.kernels.workers`), each calling single-threaded BLAS on its chunk;
+  threaded products would meet at spin barriers inside every product and, with two callers,
+  oversubscribe the cores (a prototype measured 2-20x slowdowns on a busy 2-core machine).
 
 Engine flags (read once, at import):
 
-- ``CNN_WORKBENCH_THREADS``: thread count for both pools (default: usable cores).
+- ``CNN_WORKBENCH_THREADS``: thread count for numba and the engine's workers (default: usable
+  cores).
 - ``CNN_WORKBENCH_FASTMATH``: "1" to let numba reorder float arithmetic (default "0", so the
   kernels match their naive references to float32 rounding).
-- ``CNN_WORKBENCH_PARALLEL``: "0" to compile the kernels without ``prange`` threads
-  (default "1").
+- ``CNN_WORKBENCH_PARALLEL``: "0" to compile the kernels without ``prange`` threads and run
+  the layers on one thread (default "1").
 """
 
 from __future__ import annotations
@@ -75,7 +80,9 @@ PARALLEL: bool = _flag("CNN_WORKBENCH_PARALLEL", True)
 
 _ENV_DEFAULTS = {
     "OMP_NUM_THREADS": str(THREADS),
-    "OPENBLAS_NUM_THREADS": str(THREADS),
+    # One BLAS thread: the engine splits batches over its own threads (engine.kernels.workers)
+    # and calls BLAS from each of them; a threaded BLAS under that would oversubscribe.
+    "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": str(THREADS),
     "NUMBA_NUM_THREADS": str(THREADS),
     "OMP_WAIT_POLICY": "PASSIVE",

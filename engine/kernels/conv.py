@@ -11,6 +11,10 @@ no reordering, and each im2col row is filled from one contiguous run of an input
 with contiguous writes. The (K, N*P) product is small next to ``cols`` (K < C*KH*KW in every
 network here), so moving it to NCHW costs little and is fused with the bias add.
 
+The kernels are serial: :class:`engine.layers.conv.Conv2D` runs them on chunks of a few images
+at a time in the engine's worker threads (:mod:`engine.kernels.workers`), so that a chunk's
+column matrix stays in cache between im2col, its products and col2im.
+
 Every kernel works for any float dtype (numba compiles one version per dtype), which lets the
 gradient checks run them in float64. Each fast kernel has a numpy reference ``*_naive``
 beside it that the tests compare against.
@@ -19,9 +23,9 @@ beside it that the tests compare against.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from engine.config import JIT, JIT_PARALLEL
+from engine.config import JIT
 
 __all__ = [
     "bias_rows_to_nchw",
@@ -32,7 +36,13 @@ __all__ = [
     "im2col_naive",
     "nchw_to_rows",
     "nchw_to_rows_naive",
+    "im2row",
+    "im2row_naive",
     "output_size",
+    "row2im",
+    "row2im_naive",
+    "rows_to_weight",
+    "weight_to_rows",
 ]
 
 
@@ -53,12 +63,11 @@ def _valid_range(out_len, stride, offset, size):
     return lo, hi
 
 
-@njit(**JIT_PARALLEL)
+@njit(**JIT)
 def _im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
     n_img, channels, height, width = x.shape
     plane = oh * ow
-    # Each image owns its own block of columns, so threads never write the same element.
-    for n in prange(n_img):
+    for n in range(n_img):
         for c in range(channels):
             for i in range(kh):
                 y_lo, y_hi = _valid_range(oh, sh, i - ph, height)
@@ -93,8 +102,12 @@ def im2col(x, kernel, stride, padding, out=None):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
     shape = (channels * kh * kw, n_img * oh * ow)
-    if out is not None and (out.shape != shape or out.dtype != x.dtype):
-        raise ValueError(f"im2col: out must be {shape} {x.dtype}, got {out.shape} {out.dtype}")
+    if out is not None and (
+        out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"im2col: out must be C-contiguous {shape} {x.dtype}, got {out.shape} {out.dtype}"
+        )
     cols = np.empty(shape, dtype=x.dtype) if out is None else out
     _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, oh, ow, cols)
     return cols
@@ -114,12 +127,11 @@ def im2col_naive(x, kernel, stride, padding):
     return cols.reshape(channels * kh * kw, n_img * oh * ow)
 
 
-@njit(**JIT_PARALLEL)
+@njit(**JIT)
 def _col2im(cols, kh, kw, sh, sw, ph, pw, oh, ow, dx):
     n_img, channels, height, width = dx.shape
     plane = oh * ow
-    # Each thread accumulates into its own images only: no two threads touch one element.
-    for n in prange(n_img):
+    for n in range(n_img):
         dx[n] = 0
         for c in range(channels):
             for i in range(kh):
@@ -134,15 +146,24 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, oh, ow, dx):
                             dx[n, c, hy, ox * sw + j - pw] += cols[row, base + ox]
 
 
-def col2im(cols, input_shape, kernel, stride, padding):
+def col2im(cols, input_shape, kernel, stride, padding, out=None):
     """Adjoint of :func:`im2col`: sum columns (C*KH*KW, N*OH*OW) back into (N, C, H, W).
 
     Entries that came from the padding are dropped. The result has ``cols``'s dtype.
+    ``out``: an optional C-contiguous array of ``input_shape`` and that dtype to overwrite.
     """
     height, width = input_shape[2], input_shape[3]
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
-    dx = np.empty(input_shape, dtype=cols.dtype)
+    input_shape = tuple(input_shape)
+    if out is not None and (
+        out.shape != input_shape or out.dtype != cols.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"col2im: out must be C-contiguous {input_shape} {cols.dtype}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    dx = np.empty(input_shape, dtype=cols.dtype) if out is None else out
     _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, oh, ow, dx)
     return dx
 
@@ -161,23 +182,32 @@ def col2im_naive(cols, input_shape, kernel, stride, padding):
     return padded[:, :, ph : ph + height, pw : pw + width].copy()
 
 
-@njit(**JIT_PARALLEL)
+@njit(**JIT)
 def _bias_rows_to_nchw(rows, bias, out):
     n_img, k_out, plane = out.shape
-    for n in prange(n_img):
+    for n in range(n_img):
         for k in range(k_out):
             b = bias[k]
             for p in range(plane):
                 out[n, k, p] = rows[k, n * plane + p] + b
 
 
-def bias_rows_to_nchw(rows, bias, n_img):
+def bias_rows_to_nchw(rows, bias, n_img, out=None):
     """Move a GEMM result (K, N*P) to (N, K, P) and add ``bias`` (K,) to every channel.
 
-    Pass a zero bias for a layer without one. The result has ``rows``'s dtype.
+    Pass a zero bias for a layer without one. The result has ``rows``'s dtype. ``out``: an
+    optional C-contiguous (N, K, P) array of that dtype to overwrite.
     """
     k_out, total = rows.shape
-    out = np.empty((n_img, k_out, total // n_img), dtype=rows.dtype)
+    shape = (n_img, k_out, total // n_img)
+    if out is not None and (
+        out.shape != shape or out.dtype != rows.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"bias_rows_to_nchw: out must be C-contiguous {shape} {rows.dtype}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    out = np.empty(shape, dtype=rows.dtype) if out is None else out
     _bias_rows_to_nchw(rows, bias, out)
     return out
 
@@ -188,19 +218,30 @@ def bias_rows_to_nchw_naive(rows, bias, n_img):
     return rows.reshape(k_out, n_img, total // n_img).transpose(1, 0, 2) + bias[None, :, None]
 
 
-@njit(**JIT_PARALLEL)
+@njit(**JIT)
 def _nchw_to_rows(dy, rows):
     n_img, k_out, plane = dy.shape
-    for k in prange(k_out):
+    for k in range(k_out):
         for n in range(n_img):
             for p in range(plane):
                 rows[k, n * plane + p] = dy[n, k, p]
 
 
-def nchw_to_rows(dy):
-    """Move a gradient (N, K, P) to the GEMM layout (K, N*P); the inverse of the move above."""
+def nchw_to_rows(dy, out=None):
+    """Move a gradient (N, K, P) to the GEMM layout (K, N*P); the inverse of the move above.
+
+    ``out``: an optional C-contiguous (K, N*P) array of ``dy``'s dtype to overwrite.
+    """
     n_img, k_out, plane = dy.shape
-    rows = np.empty((k_out, n_img * plane), dtype=dy.dtype)
+    shape = (k_out, n_img * plane)
+    if out is not None and (
+        out.shape != shape or out.dtype != dy.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"nchw_to_rows: out must be C-contiguous {shape} {dy.dtype}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    rows = np.empty(shape, dtype=dy.dtype) if out is None else out
     _nchw_to_rows(np.ascontiguousarray(dy), rows)
     return rows
 
@@ -209,3 +250,174 @@ def nchw_to_rows_naive(dy):
     """Reference for :func:`nchw_to_rows`."""
     n_img, k_out, plane = dy.shape
     return dy.transpose(1, 0, 2).reshape(k_out, n_img * plane)
+
+
+# ---------------------------------------------------------------------------------------------
+# Row-ordered columns: one row per output pixel, patch vector ordered (kh, kw, c).
+#
+# Each image is first moved to a zero-padded channels-last scratch (H+2PH, W+2PW, C). A patch
+# row is then KH runs of KW*C contiguous values (stride 1), so building the rows is a series of
+# short memcpys instead of the element-by-element gathers of the (c, kh, kw) order. The weight
+# is reordered to match, (K, KH, KW, C) as a (K, KH*KW*C) matrix, which costs K*C*KH*KW moves
+# per call: nothing next to the columns.
+
+
+@njit(**JIT)
+def _to_padded_nhwc(x, n, ph, pw, padded):
+    _, channels, height, width = x.shape
+    wp = padded.shape[1]
+    flat = padded.reshape(-1)
+    flat[:] = 0
+    for c in range(channels):
+        for h in range(height):
+            base = ((h + ph) * wp + pw) * channels + c
+            for w in range(width):
+                flat[base + w * channels] = x[n, c, h, w]
+
+
+@njit(**JIT)
+def _im2row(x, kh, kw, sh, sw, ph, pw, oh, ow, padded, rows):
+    n_img, channels, height, width = x.shape
+    wp = padded.shape[1]
+    flat = padded.reshape(-1)
+    plane = oh * ow
+    run = kw * channels
+    for n in range(n_img):
+        _to_padded_nhwc(x, n, ph, pw, padded)
+        for oy in range(oh):
+            for ox in range(ow):
+                r = n * plane + oy * ow + ox
+                k = 0
+                for i in range(kh):
+                    hy = oy * sh + i
+                    if sw == 1:
+                        src = (hy * wp + ox) * channels
+                        for t in range(run):
+                            rows[r, k + t] = flat[src + t]
+                        k += run
+                    else:
+                        for j in range(kw):
+                            src = (hy * wp + ox * sw + j) * channels
+                            for c in range(channels):
+                                rows[r, k + c] = flat[src + c]
+                            k += channels
+
+
+def _padded_scratch(shape, padding, dtype, scratch):
+    _, channels, height, width = shape
+    need = (height + 2 * padding[0], width + 2 * padding[1], channels)
+    if scratch is None or scratch.size < np.prod(need) or scratch.dtype != dtype:
+        return np.empty(need, dtype)
+    return scratch.reshape(-1)[: int(np.prod(need))].reshape(need)
+
+
+def im2row(x, kernel, stride, padding, out=None, scratch=None):
+    """Unfold ``x`` (N, C, H, W) into rows (N*OH*OW, KH*KW*C), zero padding outside.
+
+    Row n*OH*OW + oy*OW + ox, column (i*KW + j)*C + c holds
+    x[n, c, oy*SH + i - PH, ox*SW + j - PW] (0 in the padding): the transpose of
+    :func:`im2col` with its patch vector reordered (kh, kw, c), which matches the weight
+    reordered by :func:`weight_to_rows`. ``out``: optional C-contiguous array to fill;
+    ``scratch``: optional array of at least (H+2PH)*(W+2PW)*C elements of ``x``'s dtype to use
+    as the padded channels-last copy of one image.
+    """
+    n_img, channels, height, width = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+    shape = (n_img * oh * ow, kh * kw * channels)
+    if out is not None and (
+        out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"im2row: out must be C-contiguous {shape} {x.dtype}, got {out.shape} {out.dtype}"
+        )
+    rows = np.empty(shape, dtype=x.dtype) if out is None else out
+    padded = _padded_scratch(x.shape, padding, x.dtype, scratch)
+    _im2row(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, oh, ow, padded, rows)
+    return rows
+
+
+def im2row_naive(x, kernel, stride, padding):
+    """Reference for :func:`im2row`: :func:`im2col_naive` transposed and reordered."""
+    channels = x.shape[1]
+    (kh, kw) = kernel
+    cols = im2col_naive(x, kernel, stride, padding)
+    total = cols.shape[1]
+    return cols.reshape(channels, kh, kw, total).transpose(3, 1, 2, 0).reshape(total, -1)
+
+
+@njit(**JIT)
+def _row2im(rows, kh, kw, sh, sw, ph, pw, oh, ow, padded, dx):
+    n_img, channels, height, width = dx.shape
+    wp = padded.shape[1]
+    flat = padded.reshape(-1)
+    plane = oh * ow
+    run = kw * channels
+    for n in range(n_img):
+        flat[:] = 0
+        for oy in range(oh):
+            for ox in range(ow):
+                r = n * plane + oy * ow + ox
+                k = 0
+                for i in range(kh):
+                    hy = oy * sh + i
+                    if sw == 1:
+                        dst = (hy * wp + ox) * channels
+                        for t in range(run):
+                            flat[dst + t] += rows[r, k + t]
+                        k += run
+                    else:
+                        for j in range(kw):
+                            dst = (hy * wp + ox * sw + j) * channels
+                            for c in range(channels):
+                                flat[dst + c] += rows[r, k + c]
+                            k += channels
+        for c in range(channels):
+            for h in range(height):
+                base = ((h + ph) * wp + pw) * channels + c
+                for w in range(width):
+                    dx[n, c, h, w] = flat[base + w * channels]
+
+
+def row2im(rows, input_shape, kernel, stride, padding, out=None, scratch=None):
+    """Adjoint of :func:`im2row`: sum rows (N*OH*OW, KH*KW*C) back into (N, C, H, W).
+
+    Entries that came from the padding are dropped. ``out``: optional C-contiguous array of
+    ``input_shape`` and ``rows``'s dtype to overwrite; ``scratch`` as for :func:`im2row`.
+    """
+    height, width = input_shape[2], input_shape[3]
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+    input_shape = tuple(input_shape)
+    if out is not None and (
+        out.shape != input_shape or out.dtype != rows.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"row2im: out must be C-contiguous {input_shape} {rows.dtype}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    dx = np.empty(input_shape, dtype=rows.dtype) if out is None else out
+    padded = _padded_scratch(input_shape, padding, rows.dtype, scratch)
+    _row2im(np.ascontiguousarray(rows), kh, kw, sh, sw, ph, pw, oh, ow, padded, dx)
+    return dx
+
+
+def row2im_naive(rows, input_shape, kernel, stride, padding):
+    """Reference for :func:`row2im`: reorder to :func:`im2col`'s layout, then col2im_naive."""
+    channels = input_shape[1]
+    (kh, kw) = kernel
+    total = rows.shape[0]
+    cols = rows.reshape(total, kh, kw, channels).transpose(3, 1, 2, 0).reshape(-1, total)
+    return col2im_naive(np.ascontiguousarray(cols), input_shape, kernel, stride, padding)
+
+
+def weight_to_rows(weight):
+    """PyTorch's weight (K, C, KH, KW) as the (K, KH*KW*C) matrix :func:`im2row` rows meet."""
+    k_out = weight.shape[0]
+    return np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(k_out, -1)
+
+
+def rows_to_weight(matrix, weight_shape):
+    """Inverse of :func:`weight_to_rows`: (K, KH*KW*C) back to a new (K, C, KH, KW) array."""
+    k_out, channels, kh, kw = weight_shape
+    return np.ascontiguousarray(matrix.reshape(k_out, kh, kw, channels).transpose(0, 3, 1, 2))

@@ -6,12 +6,22 @@ import numpy as np
 
 from engine.kernels.conv import (
     bias_rows_to_nchw,
-    col2im,
-    im2col,
+    im2row,
     nchw_to_rows,
     output_size,
+    row2im,
+    rows_to_weight,
+    weight_to_rows,
 )
+from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
+
+#: Column-matrix size (bytes) a chunk of images may fill: small enough to stay in the L2/L3
+#: cache between im2col, the products and col2im; large enough for efficient products.
+COLUMN_BYTES = 512 * 1024
+#: Below this many multiply-adds a convolution runs on the calling thread alone: waking a
+#: worker costs more than it saves.
+PARALLEL_MACS = 2_000_000
 
 __all__ = ["Conv2D"]
 
@@ -23,7 +33,14 @@ class Conv2D(Layer):
     created as zeros (``engine.init`` fills them). Output (N, K, OH, OW) with
     OH = floor((H + 2*PH - KH) / SH) + 1.
 
-    Computed as im2col + one BLAS product: y = W (K, C*KH*KW) @ cols (C*KH*KW, N*OH*OW).
+    Computed as im2row + one BLAS product per group of G images:
+    y[g] = W' (K, KH*KW*C) @ rows.T (KH*KW*C, G*OH*OW), where rows are the patches in
+    (kh, kw, c) order (:func:`engine.kernels.conv.im2row`, contiguous copies) and W' the
+    weight reordered to match. G is chosen so the patch matrix fits in cache
+    (:data:`COLUMN_BYTES`); the batch is split over the engine's worker threads, each owning
+    whole groups. The backward pass rebuilds each group's patches from the saved input
+    (cheaper than keeping megabytes of patches that fall out of cache) and sums the weight
+    gradient in per-thread buffers, reduced at the end.
     """
 
     kind = "conv2d"
@@ -39,19 +56,16 @@ class Conv2D(Layer):
         self.params["weight"] = np.zeros((self.filters, self.in_channels, kh, kw), np.float32)
         if bias:
             self.params["bias"] = np.zeros(self.filters, np.float32)
-        self._saved_cols = None
-        self._saved_shape = None
-        # Column matrices are megabytes; a fresh allocation at every step is returned to the
-        # OS on free and page-faults again on the next one, which costs as much as the fill.
-        # Recorded (training) and evaluation forwards get separate buffers, so an evaluation
-        # between a forward and its backward cannot overwrite the saved columns.
-        self._workspace: dict[str, np.ndarray] = {}
+        self._saved_x = None
+        # Per-thread scratch (flat arrays sliced to each group's size), reused across calls:
+        # a fresh allocation at every step would page-fault again each time.
+        self._workspace: dict[tuple, np.ndarray] = {}
 
-    def _buffer(self, key, shape, dtype):
+    def _buffer(self, key, size, dtype):
         buf = self._workspace.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._workspace[key] = np.empty(shape, dtype)
-        return buf
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self._workspace[key] = np.empty(size, dtype)
+        return buf[:size]
 
     @property
     def fan_in(self) -> int:
@@ -69,34 +83,99 @@ class Conv2D(Layer):
             output_size(width, self.kernel[1], self.stride[1], self.padding[1]),
         )
 
-    def forward(self, x, train=False, record=False):
-        n_img = x.shape[0]
-        weight = self.params["weight"]
+    def _plan(self, x_shape, itemsize):
+        """(plane, images per group, chunks of the batch per thread)."""
+        n_img = x_shape[0]
+        _, oh, ow = self.output_shape(x_shape[1:])
+        plane = oh * ow
+        group = max(1, min(n_img, COLUMN_BYTES // max(1, self.fan_in * plane * itemsize)))
+        macs = n_img * plane * self.fan_in * self.filters
+        threads = THREADS if macs >= PARALLEL_MACS else 1
+        return plane, group, split(n_img, 1, threads)
+
+    def _patches(self, x, lo, hi, slot):
+        """im2row of images lo:hi into slot's scratch: ((hi - lo)*P, KH*KW*C)."""
         _, oh, ow = self.output_shape(x.shape[1:])
-        cols_shape = (weight[0].size, n_img * oh * ow)
-        out = self._buffer("cols" if record else "eval_cols", cols_shape, x.dtype)
-        cols = im2col(x, self.kernel, self.stride, self.padding, out=out)
-        rows = weight.reshape(self.filters, -1) @ cols
+        size = self.fan_in * (hi - lo) * oh * ow
+        out = self._buffer(("patches", slot), size, x.dtype).reshape(-1, self.fan_in)
+        _, height, width = x.shape[1:]
+        pad = (height + 2 * self.padding[0]) * (width + 2 * self.padding[1]) * x.shape[1]
+        scratch = self._buffer(("padded", slot), pad, x.dtype)
+        return im2row(x[lo:hi], self.kernel, self.stride, self.padding, out, scratch)
+
+    def _bias(self, dtype):
         bias = self.params.get("bias")
         if bias is None:
-            bias = np.zeros(self.filters, dtype=rows.dtype)
-        y = bias_rows_to_nchw(rows, bias, n_img).reshape(n_img, self.filters, oh, ow)
+            return np.zeros(self.filters, dtype)
+        return bias.astype(dtype, copy=False)
+
+    def forward(self, x, train=False, record=False):
+        x = np.ascontiguousarray(x)
+        n_img = x.shape[0]
+        _, oh, ow = self.output_shape(x.shape[1:])
+        weight = weight_to_rows(self.params["weight"])
+        bias = self._bias(x.dtype)
+        plane, group, chunks = self._plan(x.shape, x.itemsize)
+        y = np.empty((n_img, self.filters, plane), x.dtype)
+
+        def work(slot, lo, hi):
+            for g0 in range(lo, hi, group):
+                g1 = min(g0 + group, hi)
+                patches = self._patches(x, g0, g1, slot)
+                size = self.filters * (g1 - g0) * plane
+                out = self._buffer(("out", slot), size, x.dtype)
+                out = np.matmul(weight, patches.T, out=out.reshape(self.filters, -1))
+                bias_rows_to_nchw(out, bias, g1 - g0, out=y[g0:g1])
+
+        run(chunks, work)
         if record:
-            self._saved_cols = cols
-            self._saved_shape = x.shape
-        return y
+            self._saved_x = x
+        return y.reshape(n_img, self.filters, oh, ow)
 
     def backward(self, dy):
-        cols = self._require_saved(self._saved_cols)
-        n_img = dy.shape[0]
-        weight = self.params["weight"]
-        # (N, K, OH, OW) -> (K, N*OH*OW), the layout the column matrix uses.
-        dy_rows = nchw_to_rows(dy.reshape(n_img, self.filters, -1))
-        self.grads["weight"] = (dy_rows @ cols.T).reshape(weight.shape)
+        x = self._require_saved(self._saved_x)
+        n_img = x.shape[0]
+        dy = np.ascontiguousarray(dy).reshape(n_img, self.filters, -1)
+        weight = weight_to_rows(self.params["weight"])
+        plane, group, chunks = self._plan(x.shape, x.itemsize)
+        dx = np.empty(x.shape, x.dtype) if self.input_grad else None
+
+        def work(slot, lo, hi):
+            # Per-thread partial sums: no two threads ever add into one array.
+            dw = np.zeros(weight.shape, x.dtype)
+            db = np.zeros(self.filters, x.dtype)
+            for g0 in range(lo, hi, group):
+                g1 = min(g0 + group, hi)
+                patches = self._patches(x, g0, g1, slot)
+                if g1 - g0 == 1:
+                    dy_rows = dy[g0]
+                else:
+                    size = self.filters * (g1 - g0) * plane
+                    rows = self._buffer(("dy", slot), size, x.dtype)
+                    dy_rows = nchw_to_rows(dy[g0:g1], out=rows.reshape(self.filters, -1))
+                part = self._buffer(("dw", slot), dw.size, x.dtype).reshape(dw.shape)
+                dw += np.matmul(dy_rows, patches, out=part)
+                db += dy_rows.sum(axis=1)
+                if dx is not None:
+                    dpatches = self._buffer(("dpatches", slot), patches.size, x.dtype)
+                    dpatches = np.matmul(dy_rows.T, weight, out=dpatches.reshape(patches.shape))
+                    row2im(
+                        dpatches,
+                        dx[g0:g1].shape,
+                        self.kernel,
+                        self.stride,
+                        self.padding,
+                        dx[g0:g1],
+                        self._workspace[("padded", slot)],
+                    )
+            return dw, db
+
+        parts = run(chunks, work)
+        dw, db = parts[0]
+        for more_w, more_b in parts[1:]:
+            dw += more_w
+            db += more_b
+        self.grads["weight"] = rows_to_weight(dw, self.params["weight"].shape)
         if "bias" in self.params:
-            self.grads["bias"] = dy_rows.sum(axis=1)
-        if not self.input_grad:
-            return None
-        dcols = self._buffer("dcols", cols.shape, cols.dtype)
-        np.matmul(weight.reshape(self.filters, -1).T, dy_rows, out=dcols)
-        return col2im(dcols, self._saved_shape, self.kernel, self.stride, self.padding)
+            self.grads["bias"] = db
+        return dx

@@ -6,7 +6,11 @@ import math
 
 import numpy as np
 
+from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
+
+#: Below this many multiply-adds a product runs on the calling thread alone.
+PARALLEL_MACS = 1_000_000
 
 __all__ = ["Dense", "Flatten"]
 
@@ -18,6 +22,8 @@ class Dense(Layer):
     layer came before), and the input gradient gets that shape back. Parameters: ``weight``
     (units, in_features) and, unless ``bias=False``, ``bias`` (units,), created as zeros
     (``engine.init`` fills them).
+
+    Large products are split over the engine's worker threads by bands of output units.
     """
 
     kind = "dense"
@@ -43,11 +49,32 @@ class Dense(Layer):
     def output_shape(self, input_shape):
         return (self.units,)
 
+    def _chunks(self, n_rows):
+        """Ranges of output units, one per thread (one range for a small product)."""
+        macs = n_rows * self.in_features * self.units
+        threads = THREADS if macs >= PARALLEL_MACS else 1
+        return split(self.units, 16, threads)
+
     def forward(self, x, train=False, record=False):
         flat = x.reshape(x.shape[0], -1)
-        y = flat @ self.params["weight"].T
-        if "bias" in self.params:
-            y += self.params["bias"]
+        weight = self.params["weight"]
+        bias = self.params.get("bias")
+        chunks = self._chunks(flat.shape[0])
+        if len(chunks) == 1:
+            y = flat @ weight.T
+            if bias is not None:
+                y += bias
+        else:
+            # Each thread computes a band of output units, reading only its rows of weight.
+            y = np.empty((flat.shape[0], self.units), np.result_type(flat, weight))
+
+            def work(_, lo, hi):
+                band = flat @ weight[lo:hi].T
+                if bias is not None:
+                    band += bias[lo:hi]
+                y[:, lo:hi] = band
+
+            run(chunks, work)
         if record:
             self._saved_x = flat
             self._saved_shape = x.shape
@@ -55,12 +82,39 @@ class Dense(Layer):
 
     def backward(self, dy):
         flat = self._require_saved(self._saved_x)
-        self.grads["weight"] = dy.T @ flat
-        if "bias" in self.params:
-            self.grads["bias"] = dy.sum(axis=0)
+        weight = self.params["weight"]
+        has_bias = "bias" in self.params
+        chunks = self._chunks(dy.shape[0])
+        if len(chunks) == 1:
+            self.grads["weight"] = dy.T @ flat
+            if has_bias:
+                self.grads["bias"] = dy.sum(axis=0)
+            if not self.input_grad:
+                return None
+            return (dy @ weight).reshape(self._saved_shape)
+        dtype = np.result_type(dy, flat)
+        dw = np.empty(weight.shape, dtype)
+        db = np.empty(self.units, dtype) if has_bias else None
+
+        def work(_, lo, hi):
+            # A band of units: its rows of dW (disjoint per thread) and a partial input
+            # gradient over those units, summed after the threads finish.
+            band = dy[:, lo:hi]
+            np.matmul(band.T, flat, out=dw[lo:hi])
+            if db is not None:
+                db[lo:hi] = band.sum(axis=0)
+            return band @ weight[lo:hi] if self.input_grad else None
+
+        parts = run(chunks, work)
+        self.grads["weight"] = dw
+        if has_bias:
+            self.grads["bias"] = db
         if not self.input_grad:
             return None
-        return (dy @ self.params["weight"]).reshape(self._saved_shape)
+        dx = parts[0]
+        for part in parts[1:]:
+            dx += part
+        return dx.reshape(self._saved_shape)
 
 
 class Flatten(Layer):

@@ -265,3 +265,206 @@ def test_template_dialog_previews_and_creates(make_window, qtbot):
     assert window.document.spec == spec
     window.actionUndo.trigger()
     assert window.document.spec == load_spec("lenet5")
+
+
+# ---------------------------------------------------------------------- closing, files, hover
+
+
+def test_closing_with_unsaved_changes_asks_first(make_window, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window()
+    window.stack.select_row(1)
+    window.actionDelete.trigger()
+    edited = window.document.spec
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert not window.close()
+    assert "Unsaved changes" in dialogs.last and window.isVisible()
+    assert window.document.spec == edited and window.document.dirty
+    assert window.document.undo_stack.count() == 1  # the edit can still be undone
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    assert window.close()
+    assert not window.isVisible()
+
+
+def test_a_clean_window_closes_without_asking(make_window, dialogs):
+    window = make_window()
+    assert window.close() and dialogs.shown == []
+
+
+def drop_files(window, *paths: str) -> QDropEvent:
+    """Drag files from a file manager onto the window and let go."""
+    from PySide6.QtCore import QUrl
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = window.rect().center()
+    enter = QDragEnterEvent(
+        pos, Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
+    )
+    enter.ignore()
+    QApplication.sendEvent(window, enter)
+    if not enter.isAccepted():
+        return enter
+    event = QDropEvent(
+        QPointF(pos),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier(0),
+        QEvent.Type.Drop,
+    )
+    QApplication.sendEvent(window, event)
+    return event
+
+
+def test_dropping_a_spec_or_project_file_on_the_window_opens_it(make_window, tmp_path, dialogs):
+    window = make_window()
+    spec_path = tmp_path / "two-conv.json"
+    load_spec("mnist-2conv").save(spec_path)
+    event = drop_files(window, spec_path)
+    assert event.isAccepted()
+    assert window.document.spec == load_spec("mnist-2conv")
+    assert window.document.path == ""  # a spec is not a project: Save asks where
+    project_path = str(tmp_path / "alex.cnnwb")
+    other = make_window("alexnet")
+    assert other.save_to(project_path)
+    window.stack.select_row(1)
+    window.actionDelete.trigger()  # unsaved work: the drop asks first
+    assert drop_files(window, project_path).isAccepted()
+    assert "Unsaved changes" in dialogs.last
+    assert window.document.spec == load_spec("alexnet") and window.document.path == project_path
+    assert window.windowTitle().startswith("alex.cnnwb")
+
+
+def test_dropping_other_files_is_refused(make_window, tmp_path):
+    window = make_window()
+    before = window.document.spec
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    assert not drop_files(window, text).isAccepted()
+    assert window.document.spec == before
+
+
+def test_recent_files_menu_opens_a_file(make_window, tmp_path):
+    window = make_window("alexnet")
+    path = str(tmp_path / "alex.cnnwb")
+    assert window.save_to(path)
+    window.new_project()
+    assert window.document.path == "" and window.document.spec == load_spec("lenet5")
+    assert window.recent_menu.isEnabled()
+    entry = window.recent_menu.actions()[0]
+    assert entry.text() == "alex.cnnwb" and entry.toolTip() == path
+    entry.trigger()
+    assert window.document.path == path and window.document.spec == load_spec("alexnet")
+    assert not window.document.dirty
+
+
+def hover_text(view, rect) -> str:
+    """What a person reads after resting the mouse on ``rect`` of ``view``'s viewport."""
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    viewport = view.viewport()
+    pos = rect.center()
+    QToolTip.hideText()
+    event = QHelpEvent(QEvent.Type.ToolTip, pos, viewport.mapToGlobal(pos))
+    QApplication.sendEvent(viewport, event)
+    return QToolTip.text()
+
+
+def test_hovering_a_block_or_a_row_shows_the_arithmetic(make_window):
+    window = make_window("mnist-2conv")
+    stack, table = window.stack, window.shape_table
+    assert window.document.spec.layers[0].type == "conv2d"
+    block = hover_text(stack, stack.visualRect(stack.model().index(1, 0)))
+    assert "(28 − 5 + 2·2)/1 + 1 = 28" in block
+    assert "parameters" in block
+    row = hover_text(table, table.visualRect(table.model().index(1, COL_OUTPUT)))
+    assert "(28 − 5 + 2·2)/1 + 1 = 28" in row
+    assert hover_text(table, table.visualRect(table.model().index(0, COL_OUTPUT))) != row
+
+
+# ---------------------------------------------------------------------- layout
+
+
+def test_shape_table_shows_every_column_at_the_default_size(make_window):
+    from workbench.main_window import DOCK_WIDTHS
+
+    for preset in ("alexnet", "vgg16"):
+        window = make_window(preset)
+        window.resize(1440, 900)
+        window.resizeDocks(
+            [window.palette_dock, window.inspector_dock],
+            list(DOCK_WIDTHS),
+            Qt.Orientation.Horizontal,
+        )
+        QApplication.processEvents()
+        table = window.shape_table
+        header = table.horizontalHeader()
+        assert not table.horizontalScrollBar().isVisible(), preset
+        right = header.sectionViewportPosition(6) + header.sectionSize(6)
+        assert right <= table.viewport().width()
+        natural = table.natural_widths()
+        for col in (0, 3, 4, 5, 6):  # numbers are never cut
+            assert header.sectionSize(col) >= natural[col], (preset, col)
+        window.close()
+
+
+def test_shape_table_elides_names_before_scrolling(make_window):
+    from workbench.views.shape_table import SHRINKABLE
+
+    window = make_window("alexnet")
+    table = window.shape_table
+    natural = table.natural_widths()
+    narrow = sum(natural) - (natural[1] - SHRINKABLE[0][1]) // 2
+    table.resize(narrow + table.width() - table.viewport().width(), table.height())
+    table.fit_columns()
+    header = table.horizontalHeader()
+    assert header.sectionSize(1) < natural[1]  # the Layer names give way
+    assert all(header.sectionSize(c) >= natural[c] for c in (3, 4, 5, 6))
+
+
+def test_problems_take_one_line_until_there_are_problems(make_window, qtbot):
+    window = make_window("alexnet")
+    area = window.design.problems_area
+    line = window.problems.header.sizeHint().height()
+    assert area.height() <= line + 4
+    assert window.shape_table.height() > 8 * area.height()
+    window.document.set_input(height=224, width=224)
+    qtbot.waitUntil(lambda: area.height() > 3 * line)
+    assert len(window.problems.list.cards) == 4
+    window.actionUndo.trigger()
+    qtbot.waitUntil(lambda: area.height() <= line + 4)
+
+
+def test_palette_descriptions_wrap_instead_of_being_cut(make_window):
+    from PySide6.QtGui import QFontMetrics
+
+    from workbench.models.palette_model import SUMMARY_ROLE
+    from workbench.views.palette import wrap_text
+
+    window = make_window()
+    tree = window.palette_view.tree
+    ix = window.palette_view.index_of("max_pool2d")
+    summary = ix.data(SUMMARY_ROLE)
+    assert summary == "Keeps the largest value in each window"
+    assert summary in ix.data(Qt.ItemDataRole.ToolTipRole)
+    width = tree.viewport().width() - 48
+    lines = wrap_text(summary, tree.font(), width, 3)
+    assert " ".join(lines) == summary and len(lines) > 1  # wrapped, nothing elided
+    height = tree.visualRect(ix).height()
+    assert height >= QFontMetrics(tree.font()).height() * (1 + len(lines))
+    assert not tree.verticalScrollBar().isVisible() or window.height() < 900
+
+
+def test_template_preview_has_no_selection(make_window, qtbot):
+    from workbench.views.template_dialog import TemplateDialog
+
+    window = make_window()
+    dialog = TemplateDialog((1, 28, 28), window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.boxes["m"].setValue(3)
+    assert not dialog.preview.selectionModel().hasSelection()
+    assert dialog.preview.focusPolicy() == Qt.FocusPolicy.NoFocus

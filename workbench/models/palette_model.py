@@ -41,8 +41,8 @@ class PaletteModel(QStandardItemModel):
                 item.setData(info.name, TYPE_ROLE)
                 item.setData(_sentence(info.summary), SUMMARY_ROLE)
                 item.setData(family, FAMILY_ROLE)
-                item.setToolTip(
-                    f"<b>{info.label}</b><br>{info.summary}<br><i>Drag into the stack, "
+                item.setToolTip(  # the whole description, however narrow the palette
+                    f"<b>{info.label}</b><br>{_sentence(info.summary)}<br><i>Drag into the stack, "
                     "or double-click to add it after the selected layer.</i>"
                 )
                 item.setData(f"{info.label}: {info.summary}", Qt.ItemDataRole.AccessibleTextRole)

@@ -113,7 +113,7 @@ class BlockDelegate(QStyledItemDelegate):
 
         painter.setFont(bold)
         painter.setPen(pal.color(QPalette.ColorRole.Text))
-        title = index.data()
+        title = bfm.elidedText(index.data(), Qt.TextElideMode.ElideRight, line1.width())
         painter.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(style.mix(fill, colour, 0.22))
@@ -191,8 +191,9 @@ class LayerStackView(QListView):
     # ------------------------------------------------------------------ selection
 
     def select_row(self, row: int) -> None:
+        """Select block ``row`` (a view that allows no selection, a preview, stays clear)."""
         ix = self.model().index(row, 0)
-        if ix.isValid():
+        if ix.isValid() and self.selectionMode() != QAbstractItemView.SelectionMode.NoSelection:
             flags = QItemSelectionModel.SelectionFlag
             self.selectionModel().setCurrentIndex(ix, flags.ClearAndSelect | flags.Rows)
             self.scrollTo(ix)

@@ -1,13 +1,14 @@
 """The palette: every layer type, by family, with its icon and one line saying what it does.
 
 Drag an entry into the layer stack, or double-click it (or press Enter) to add it after the
-selected layer. Run alone: ``python -m workbench.views.palette``.
+selected layer. Descriptions wrap to the palette's width (at most ``SUMMARY_LINES`` lines;
+the tooltip has the whole text). Run alone: ``python -m workbench.views.palette``.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QRect, QSize, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette, QTextLayout
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
@@ -22,17 +23,47 @@ from PySide6.QtWidgets import (
 from workbench import style
 from workbench.models.palette_model import FAMILY_ROLE, SUMMARY_ROLE, TYPE_ROLE, PaletteModel
 
+SUMMARY_LINES = 3
+
+
+def wrap_text(text: str, font: QFont, width: int, max_lines: int) -> list[str]:
+    """``text`` broken at word boundaries into lines of at most ``width`` pixels in ``font``;
+    past ``max_lines`` the last line ends in an ellipsis."""
+    layout = QTextLayout(text, font)
+    lines: list[str] = []
+    layout.beginLayout()
+    while (line := layout.createLine()).isValid():
+        line.setLineWidth(max(1, width))
+        lines.append(text[line.textStart() : line.textStart() + line.textLength()])
+    layout.endLayout()
+    if len(lines) > max_lines:
+        rest = "".join(lines[max_lines - 1 :])
+        lines = [
+            *lines[: max_lines - 1],
+            QFontMetrics(font).elidedText(rest, Qt.TextElideMode.ElideRight, width),
+        ]
+    return [line.rstrip() for line in lines]
+
 
 class PaletteDelegate(QStyledItemDelegate):
     """Family headers in small capitals; entries as icon, bold name, muted description."""
 
     ICON = 28
+    TEXT_LEFT = ICON + 16  # where the name and description start, from the row's left
+
+    def _summary_width(self, option: QStyleOptionViewItem) -> int:
+        view = self.parent()
+        width = view.viewport().width() if isinstance(view, QTreeView) else option.rect.width()
+        return width - self.TEXT_LEFT - 4
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         fm = option.fontMetrics
         if not index.data(TYPE_ROLE):
-            return QSize(200, fm.height() + 14)
-        return QSize(200, max(self.ICON + 10, 2 * fm.height() + 14))
+            return QSize(200, fm.height() + 10)
+        lines = wrap_text(
+            index.data(SUMMARY_ROLE), option.font, self._summary_width(option), SUMMARY_LINES
+        )
+        return QSize(200, max(self.ICON + 8, fm.height() * (1 + len(lines)) + 8))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -57,19 +88,20 @@ class PaletteDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(r.adjusted(1, 1, -2, -1), 6, 6)
         icon_rect = QRect(r.left() + 6, r.center().y() - self.ICON // 2, self.ICON, self.ICON)
         index.data(Qt.ItemDataRole.DecorationRole).paint(painter, icon_rect)
-        text_left = icon_rect.right() + 10
+        text_left = r.left() + self.TEXT_LEFT
         fm = option.fontMetrics
-        name_rect = QRect(text_left, r.top() + 5, r.right() - text_left - 4, fm.height())
+        name_rect = QRect(text_left, r.top() + 4, r.right() - text_left - 4, fm.height())
         painter.setFont(style.heading_font(option.widget, 1.0))
         painter.setPen(pal.color(QPalette.ColorRole.Text))
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft, index.data())
         painter.setFont(option.font)
         painter.setPen(style.muted_text(pal))
-        summary_rect = name_rect.translated(0, fm.height() + 2)
-        summary = fm.elidedText(
-            index.data(SUMMARY_ROLE), Qt.TextElideMode.ElideRight, summary_rect.width()
-        )
-        painter.drawText(summary_rect, Qt.AlignmentFlag.AlignLeft, summary)
+        line_rect = name_rect.translated(0, fm.height() + 1)
+        for line in wrap_text(
+            index.data(SUMMARY_ROLE), option.font, line_rect.width(), SUMMARY_LINES
+        ):
+            painter.drawText(line_rect, Qt.AlignmentFlag.AlignLeft, line)
+            line_rect.translate(0, fm.height())
         painter.restore()
 
 
@@ -87,6 +119,15 @@ class _FamilyFilter(QSortFilterProxyModel):
         return text in haystack
 
 
+class _PaletteTree(QTreeView):
+    """Lays its rows out again when its width changes: descriptions wrap to it."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.doItemsLayout()
+
+
 class PaletteView(QWidget):
     """A filter box over the tree of layer types. ``layerActivated`` on double-click/Enter."""
 
@@ -102,7 +143,7 @@ class PaletteView(QWidget):
         self.filter.setPlaceholderText("Filter layers…")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._filter)
-        self.tree = QTreeView(self)
+        self.tree = _PaletteTree(self)
         self.tree.setObjectName("paletteTree")
         self.tree.setModel(self._proxy)
         self.tree.setHeaderHidden(True)
@@ -117,6 +158,7 @@ class PaletteView(QWidget):
         self.tree.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.tree.setFrameShape(QTreeView.Shape.NoFrame)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tree.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.tree.expandAll()
         self.tree.activated.connect(self._activated)
         self.tree.setAccessibleName("Layer palette")

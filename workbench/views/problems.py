@@ -3,14 +3,26 @@
 ``ProblemsPanel`` lists every problem of the network at once (the engine's message, with its
 arithmetic) with one button per fix; while any remain, its header says the network cannot be
 trained. ``ProblemList`` is the same list, optionally for one row (the inspector uses it).
+``ProblemsArea`` scrolls the panel and is exactly as tall as it (a single line when the
+network is fine), up to a share of its parent's height.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QLayout,
+    QLayoutItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench import style
 from workbench.document import Document
@@ -31,7 +43,6 @@ class Banner(QLabel):
         self.setWordWrap(True)
         self.setObjectName("banner")
         self.kind = kind
-        self.setContentsMargins(10, 6, 10, 6)
         self.hide()
 
     def show_message(self, text: str, kind: str | None = None) -> None:
@@ -39,10 +50,79 @@ class Banner(QLabel):
         colour = {"info": "#2563eb", "error": style.PROBLEM_COLOR, "ok": "#059669"}[self.kind]
         self.setStyleSheet(
             f"QLabel#banner {{ background: {style.rgba(colour, 0.13)}; "
-            f"border-left: 4px solid {colour}; }}"
+            # Padding, not contents margins: polishing a style sheet resets a label's margins.
+            f"border-left: 4px solid {colour}; padding: 6px 10px; }}"
         )
         self.setText(text)
         self.setVisible(bool(text))
+
+
+class FlowLayout(QLayout):
+    """Lays widgets out left to right, wrapping onto more lines when the width runs out."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6):
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        """Place the items (if ``move``), each line's items centred on it; the height used."""
+        gap = self.spacing()
+        lines: list[list[tuple[QLayoutItem, QSize]]] = [[]]
+        x = rect.x()
+        for item in self._items:
+            hint = item.sizeHint()
+            if lines[-1] and x + hint.width() > rect.right() + 1:
+                lines.append([])
+                x = rect.x()
+            lines[-1].append((item, hint))
+            x += hint.width() + gap
+        y = rect.y()
+        for line in lines:
+            height = max((hint.height() for _, hint in line), default=0)
+            x = rect.x()
+            for item, hint in line:
+                if move:
+                    top = y + (height - hint.height()) // 2
+                    item.setGeometry(QRect(QPoint(x, top), hint))
+                x += hint.width() + gap
+            y += height + gap
+        return max(0, y - gap - rect.y())
 
 
 class ProblemCard(QFrame):
@@ -67,8 +147,7 @@ class ProblemCard(QFrame):
         col.addWidget(text)
         self.fix_buttons: list[QPushButton] = []
         if problem.fixes:
-            row = QHBoxLayout()
-            row.setSpacing(6)
+            row = FlowLayout(spacing=6)  # wraps in a narrow inspector
             row.addWidget(QLabel("Fix:", self))
             accent = style.accent("conv").name()
             for fix in problem.fixes:
@@ -82,7 +161,6 @@ class ProblemCard(QFrame):
                 button.clicked.connect(lambda _=False, f=fix: document.apply_fix(f))
                 row.addWidget(button)
                 self.fix_buttons.append(button)
-            row.addStretch(1)
             col.addLayout(row)
         if problem.layer is not None:
             self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -168,3 +246,43 @@ class ProblemsPanel(QWidget):
             self.header.show_message("Add layers from the palette to build a network.", "info")
         else:
             self.header.show_message("<b>No problems</b>: every shape fits; ready to train.", "ok")
+
+
+class ProblemsArea(QScrollArea):
+    """Holds a ``ProblemsPanel``: as tall as its content, at most ``max_share`` of the parent.
+
+    The parent calls ``updateGeometry`` when it is resized (the limit follows its height).
+    """
+
+    def __init__(self, panel: ProblemsPanel, parent: QWidget | None = None, max_share=0.45):
+        super().__init__(parent)
+        self.setObjectName("problemsArea")
+        self.max_share = max_share
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setWidget(panel)
+        # After the panel's own slots (connected first): its cards are rebuilt by then.
+        panel.document.specChanged.connect(self.updateGeometry)
+
+    def content_height(self) -> int:
+        panel = self.widget()
+        width = self.viewport().width() if self.isVisible() else self.width()
+        if panel.hasHeightForWidth() and width > 0:
+            return panel.heightForWidth(width)
+        return panel.sizeHint().height()
+
+    def sizeHint(self) -> QSize:
+        parent = self.parentWidget()
+        limit = int(parent.height() * self.max_share) if parent is not None else 10**6
+        height = min(self.content_height(), max(limit, 48))
+        return QSize(super().sizeHint().width(), height + 2 * self.frameWidth())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.sizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():  # wrapped text changes height
+            self.updateGeometry()

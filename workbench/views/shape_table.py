@@ -1,6 +1,10 @@
 """The shape table: per layer the output shape, parameters, multiply-adds and memory, with
 totals; broken rows in red; hover a row for its arithmetic. Selection follows the stack.
-Run alone: ``python -m workbench.views.shape_table [SPEC]``.
+
+Columns are as wide as their contents; when the table is too narrow for all of them, the
+layer names and then the settings give up width (elided, whole on hover) before anything
+scrolls sideways, so the numbers stay readable. Run alone:
+``python -m workbench.views.shape_table [SPEC]``.
 """
 
 from __future__ import annotations
@@ -11,11 +15,17 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 from workbench.document import Document
 from workbench.models.shape_table_model import (
     COL_INDEX,
+    COL_LAYER,
     COL_OUTPUT,
+    COL_SETTINGS,
     COLUMNS,
     STACK_ROW_ROLE,
     ShapeTableModel,
 )
+
+#: Columns that narrow (eliding their text) when the table lacks room, in order, and the
+#: width each keeps at least (an icon and a short name; a short setting).
+SHRINKABLE = ((COL_LAYER, 96), (COL_SETTINGS, 64))
 
 
 class ShapeTable(QTableView):
@@ -39,17 +49,50 @@ class ShapeTable(QTableView):
         self.verticalHeader().hide()
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.horizontalHeader()
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for col in range(len(COLUMNS)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_INDEX, QHeaderView.ResizeMode.Fixed)
-        header.setStretchLastSection(True)
-        header.setMinimumSectionSize(36)
-        self.setColumnWidth(COL_INDEX, 36)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # fit_columns decides
+        header.setMinimumSectionSize(24)
+        self._fitting = False
+        model = self.model()
+        for signal in (model.modelReset, model.dataChanged, model.layoutChanged):
+            signal.connect(self.fit_columns)
         self.selectionModel().currentRowChanged.connect(self._current)
         document.focusRequested.connect(self.select_row)
+        self.fit_columns()
+
+    def natural_widths(self) -> list[int]:
+        """The width each column needs to show its header and every cell whole."""
+        header = self.horizontalHeader()
+        return [
+            max(self.sizeHintForColumn(col), header.sectionSizeHint(col))
+            for col in range(len(COLUMNS))
+        ]
+
+    def fit_columns(self, *_args) -> None:
+        """Size columns to their contents, narrowing ``SHRINKABLE`` ones to fit the width."""
+        if self._fitting:
+            return
+        self._fitting = True
+        try:
+            widths = self.natural_widths()
+            excess = sum(widths) - self.viewport().width()
+            for col, least in SHRINKABLE:
+                give = max(0, min(excess, widths[col] - least))
+                widths[col] -= give
+                excess -= give
+            header = self.horizontalHeader()
+            header.setStretchLastSection(excess <= 0)  # when it all fits, the last one fills
+            for col, width in enumerate(widths):
+                header.resizeSection(col, width)
+        finally:
+            self._fitting = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def select_row(self, row: int) -> None:
         """Select the table row showing stack row ``row``."""

@@ -108,7 +108,13 @@ class TemplateDialog(QDialog):
         )
         self.preview = LayerStackView(self._preview_doc, self)
         self.preview.setObjectName("templatePreview")
+        # A picture, not an editor: no selection outline, no focus, no drags.
         self.preview.setSelectionMode(LayerStackView.SelectionMode.NoSelection)
+        self.preview.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.preview.setDragEnabled(False)
+        self.preview.setAcceptDrops(False)
+        self.preview.viewport().setAcceptDrops(False)
+        self.preview.selectionModel().clear()
         self.preview.setMinimumWidth(340)
         self._preview_doc.set_locked(True, "preview")
         self.summary = QLabel(self)

@@ -1,0 +1,367 @@
+"""The workbench's main window: the Design page, the palette and inspector docks, the menus,
+project files (open, save, recent, autosave, drops) and the status bar.
+
+The centre is a QTabWidget (objectName "pages") whose first page, "Design", holds the layer
+stack, the shape table and the problems; the palette and the inspector are docks. Other
+parts (the training panel) plug in with ``MainWindow.add_page`` and ``MainWindow.document``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from engine.spec import SpecError, load_spec
+from workbench import style
+from workbench.document import Document
+from workbench.project import (
+    FILE_FILTER,
+    PROJECT_SUFFIX,
+    Autosave,
+    Project,
+    RecentFiles,
+    load_project,
+)
+from workbench.views.design_page import DesignPage
+from workbench.views.inspector import Inspector
+from workbench.views.palette import PaletteView
+from workbench.views.template_dialog import TemplateDialog
+from workbench.window_menus import PRESET_TITLES, make_actions, make_menus
+
+DEFAULT_SPEC = "lenet5"
+AUTOSAVE_MS = 30_000
+DOCK_WIDTHS = (264, 290)  # palette, inspector: at 1440 px the shape table fits without scrolling
+
+
+class MainWindow(QMainWindow):
+    """The workbench. ``document`` is the open project; ``add_page`` adds a centre tab."""
+
+    def __init__(
+        self,
+        document: Document,
+        settings: QSettings | None = None,
+        autosave: Autosave | None = None,
+    ):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(style.app_icon())
+        self.setAcceptDrops(True)
+        self.document = document
+        document.setParent(self)  # lives and dies with the window
+        self.settings = settings if settings is not None else QSettings()
+        self.recent = RecentFiles(self.settings)
+        self.autosave = autosave
+
+        self.palette_view = PaletteView(self)
+        self.inspector = Inspector(document, self)
+        self.design = DesignPage(document, self)
+        self.stack, self.shape_table = self.design.stack, self.design.shape_table
+        self.problems, self.lock_banner = self.design.problems, self.design.lock_banner
+        self.design_splitter = self.design.splitter
+        self.pages = QTabWidget(self)
+        self.pages.setObjectName("pages")
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.design, "Design")
+        self.setCentralWidget(self.pages)
+        self.palette_dock = self._dock(
+            self.palette_view, "Layers", "paletteDock", Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.inspector_dock = self._dock(
+            self.inspector, "Inspector", "inspectorDock", Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock], list(DOCK_WIDTHS), Qt.Orientation.Horizontal
+        )
+
+        make_actions(self)
+        make_menus(self)
+        self._refresh_recent()
+        self.train_label = QLabel(self)
+        self.train_label.setObjectName("trainStatus")
+        self.totals_label = QLabel(self)
+        self.statusBar().addWidget(self.train_label, 1)
+        self.statusBar().addPermanentWidget(self.totals_label)
+        self._connect()
+        self._restore_layout()
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setInterval(AUTOSAVE_MS)
+        self._autosave_timer.timeout.connect(self.write_autosave)
+        self._autosave_timer.start()
+        self._spec_changed()
+        self._update_title()
+        self.stack.select_row(0)
+
+    # ------------------------------------------------------------------ public API
+
+    def add_page(self, widget: QWidget, title: str) -> int:
+        """Add a tab to the centre (after Design); returns its index."""
+        return self.pages.addTab(widget, title)
+
+    def add_dock(
+        self, widget: QWidget, title: str, area=Qt.DockWidgetArea.BottomDockWidgetArea
+    ) -> QDockWidget:
+        """Add a dock (remembered in the saved layout by the widget's objectName)."""
+        return self._dock(widget, title, f"{widget.objectName() or title}Dock", area)
+
+    def open_path(self, path: str) -> bool:
+        """Open a project or spec file. A bad file shows a dialog and changes nothing."""
+        try:
+            project = load_project(path)
+            self.document.reset(project, str(path) if str(path).endswith(PROJECT_SUFFIX) else "")
+        except SpecError as e:
+            self._error("Cannot open file", f"{Path(path).name} cannot be opened.", e.problems)
+            return False
+        self.recent.add(path)
+        self._refresh_recent()
+        if self.autosave is not None:
+            self.autosave.clear()
+        return True
+
+    def save_to(self, path: str) -> bool:
+        if not path.endswith(PROJECT_SUFFIX) and not path.endswith(".json"):
+            path += PROJECT_SUFFIX
+        try:
+            self.document.save(path)
+        except OSError as e:
+            self._error("Cannot save", f"The project could not be saved to {path}.", [str(e)])
+            return False
+        self.recent.add(path)
+        self._refresh_recent()
+        if self.autosave is not None:
+            self.autosave.clear()
+        return True
+
+    def write_autosave(self) -> None:
+        if self.autosave is not None and self.document.dirty:
+            self.autosave.write(self.document.project(), self.document.path)
+
+    def offer_recovery(self) -> bool:
+        """Offer the newest autosave of a session that crashed; True if it was restored."""
+        if self.autosave is None:
+            return False
+        orphans = self.autosave.orphans()
+        if not orphans:
+            return False
+        newest = orphans[0]
+        where = newest.source or "an unsaved project"
+        answer = QMessageBox.question(
+            self,
+            "Recover unsaved work?",
+            "CNN Workbench did not close properly last time. "
+            f"Recover the autosaved copy of {where}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        for orphan in orphans:
+            orphan.discard()
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        source = newest.source if Path(newest.source).suffix == PROJECT_SUFFIX else ""
+        self.document.reset(newest.project, source if source and Path(source).is_file() else "")
+        self.document.mark_modified()  # recovered work is unsaved work
+        return True
+
+    # ------------------------------------------------------------------ assembly
+
+    def _dock(self, widget: QWidget, title: str, name: str, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.specChanged.connect(self._spec_changed)
+        doc.dirtyChanged.connect(self._update_title)
+        doc.pathChanged.connect(self._update_title)
+        doc.lockedChanged.connect(self._locked)
+        doc.undo_stack.canUndoChanged.connect(self._update_actions)
+        doc.undo_stack.canRedoChanged.connect(self._update_actions)
+        doc.undo_stack.undoTextChanged.connect(self._undo_text)
+        doc.undo_stack.redoTextChanged.connect(self._redo_text)
+        self.stack.rowSelected.connect(self.inspector.show_row)
+        self.stack.rowSelected.connect(self.shape_table.select_row)
+        self.stack.rowSelected.connect(self._update_actions)
+        self.shape_table.rowSelected.connect(self.stack.select_row)
+        self.palette_view.layerActivated.connect(self.stack.insert_type)
+
+    def _undo_text(self, text: str) -> None:
+        self.actionUndo.setText(f"&Undo {text}".strip())
+
+    def _redo_text(self, text: str) -> None:
+        self.actionRedo.setText(f"&Redo {text}".strip())
+
+    # ------------------------------------------------------------------ commands
+
+    def new_project(self) -> None:
+        if self.maybe_save():
+            self.document.reset(Project(load_spec(DEFAULT_SPEC)))
+
+    def load_preset(self, name: str) -> None:
+        """Replace the network by a preset, undoably (settings and file stay)."""
+        spec = load_spec(name)
+        self.document.replace_network(spec, f"Preset {PRESET_TITLES.get(name, name)}")
+
+    def new_from_template(self) -> None:
+        dialog = TemplateDialog(self.document.spec.input.shape, self)
+        if dialog.exec() and (spec := dialog.spec()) is not None:
+            self.document.replace_network(spec, "New from template")
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        folder = str(Path(self.document.path).parent) if self.document.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open project or spec", folder, FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def save(self) -> bool:
+        if self.document.path:
+            return self.save_to(self.document.path)
+        return self.save_as()
+
+    def save_as(self) -> bool:
+        start = self.document.path or f"{self.document.spec.name or 'network'}{PROJECT_SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, FILE_FILTER)
+        return bool(path) and self.save_to(path)
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; False if the user cancels."""
+        if not self.document.dirty:
+            return True
+        B = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save the changes to {self.document.display_name}?",
+            B.Save | B.Discard | B.Cancel,
+            B.Save,
+        )
+        if answer == B.Save:
+            return self.save()
+        return answer == B.Discard
+
+    def set_theme(self, theme: str) -> None:
+        style.apply_theme(QApplication.instance(), theme)
+        self.settings.setValue("theme", theme)
+        self.problems._update_header()
+        self.problems.list.rebuild()
+        self.inspector.problems.rebuild()
+        self._spec_changed()
+
+    # ------------------------------------------------------------------ state
+
+    def _spec_changed(self) -> None:
+        report, blocker = self.document.report, self.document.train_blocker
+        shape = "×".join(map(str, report.output_shape or ())) or "—"
+        total = f"{report.total_params:,} parameters · output {shape}"
+        self._show_train_status(blocker, total)
+        self._update_actions()
+
+    def _show_train_status(self, blocker: str, total: str) -> None:
+        """Why training is blocked (in red; the whole reason on hover), or that it is not."""
+        n = len(self.document.report.problems)
+        if blocker:
+            short = f"{n} problem{'s' if n != 1 else ''} to fix" if n else blocker
+            red = style.problem_color().name()
+            self.train_label.setText(f"<span style='color:{red}'>⚠ Cannot train: {short}</span>")
+        else:
+            self.train_label.setText("✓ Ready to train")
+        self.train_label.setToolTip(blocker)
+        self.totals_label.setText(total)
+
+    def _update_actions(self, *_args) -> None:
+        doc, locked = self.document, self.document.locked
+        self.actionUndo.setEnabled(doc.undo_stack.canUndo() and not locked)
+        self.actionRedo.setEnabled(doc.undo_stack.canRedo() and not locked)
+        has_selection = bool(self.stack.selected_layers())
+        for action in (self.actionCut, self.actionDelete, self.actionDuplicate):
+            action.setEnabled(has_selection and not locked)
+        self.actionCopy.setEnabled(has_selection)
+        self.actionPaste.setEnabled(not locked)
+        for action in (self.actionNew, self.actionOpen, self.actionNewFromTemplate):
+            action.setEnabled(not locked)
+
+    def _locked(self, locked: bool, reason: str) -> None:
+        self.lock_banner.show_message(f"🔒 The network is read-only: {reason}" if locked else "")
+        self.palette_view.set_editable(not locked)
+        self._update_actions()
+
+    def _update_title(self, *_args) -> None:
+        self.setWindowTitle(f"{self.document.display_name}[*] — CNN Workbench")
+        self.setWindowModified(self.document.dirty)
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent.paths():
+            self.recent_menu.addAction(
+                Path(path).name, lambda p=path: self.maybe_save() and self.open_path(p)
+            ).setToolTip(path)
+        self.recent_menu.setEnabled(bool(self.recent.paths()))
+
+    def _error(self, title: str, text: str, problems: list[str]) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setInformativeText("\n".join(problems[:8]) + ("\n…" if len(problems) > 8 else ""))
+        box.setDetailedText("\n".join(problems))
+        box.exec()
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            screen = QGuiApplication.primaryScreen().availableGeometry()
+            self.resize(
+                min(1320, max(1200, int(screen.width() * 0.85))),
+                min(860, max(800, int(screen.height() * 0.85))),
+            )
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self.design.restore_state(self.settings.value("window/designSplitter"))
+
+    def closeEvent(self, event) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/designSplitter", self.design_splitter.saveState())
+        if self.autosave is not None:
+            self.autosave.close()
+        event.accept()
+
+    # Dropping a spec or project file on the window opens it.
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_file(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        path = _dropped_file(event.mimeData())
+        if path and self.maybe_save():
+            self.open_path(path)
+            event.acceptProposedAction()
+
+
+def _dropped_file(data) -> str:
+    for url in data.urls() if data.hasUrls() else ():
+        if url.isLocalFile() and url.toLocalFile().endswith((".json", PROJECT_SUFFIX)):
+            return url.toLocalFile()
+    return ""

@@ -1,0 +1,87 @@
+"""The Design tab: the layer stack beside the shape table, with the network's problems below
+the table and a banner while the network is read-only.
+
+The problems take one line while the network is fine and grow with each problem (up to
+about half the page, then they scroll), so the table keeps the room. The stack keeps its
+width when the window is resized; the table takes the rest. Run alone:
+``python -m workbench.views.design_page [SPEC]``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+
+from workbench.document import Document
+from workbench.views.layer_stack import LayerStackView
+from workbench.views.problems import Banner, ProblemsArea, ProblemsPanel
+from workbench.views.shape_table import ShapeTable
+
+STACK_WIDTH = 290  # the stack's default width; blocks stay readable down to its minimum, 280
+
+
+class DesignPage(QWidget):
+    """``stack``, ``shape_table``, ``problems`` and ``lock_banner``; ``splitter`` between
+    the stack and the rest (its state is what the main window remembers)."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("designPage")
+        self.lock_banner = Banner(self)
+        self.stack = LayerStackView(document, self)
+        self.shape_table = ShapeTable(document, self)
+        self.problems = ProblemsPanel(document, self)
+        self.problems_area = ProblemsArea(self.problems, self)
+
+        right = QWidget(self)
+        right_col = QVBoxLayout(right)
+        right_col.setContentsMargins(0, 0, 0, 0)
+        right_col.setSpacing(0)
+        right_col.addWidget(self.shape_table, 1)
+        right_col.addWidget(self.problems_area)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("designSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.stack)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self._sized = False  # the default split waits for the page's real width
+
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.lock_banner)
+        col.addWidget(self.splitter, 1)
+
+    def restore_state(self, state) -> bool:
+        """Restore a split saved with ``splitter.saveState()``; False keeps the default."""
+        self._sized = bool(state) and self.splitter.restoreState(state)
+        return self._sized
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:  # later growth goes to the table (stretch factor 1)
+            self._sized = True
+            self.splitter.setSizes([STACK_WIDTH, max(1, self.splitter.width() - STACK_WIDTH)])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.problems_area.updateGeometry()  # its height limit follows the page's
+
+
+if __name__ == "__main__":
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from engine.spec import load_spec
+    from workbench import style
+
+    app = QApplication(sys.argv)
+    style.apply_theme(app, "system")
+    page = DesignPage(Document(load_spec(sys.argv[1] if len(sys.argv) > 1 else "lenet5")))
+    page.resize(900, 700)
+    page.show()
+    sys.exit(app.exec())
