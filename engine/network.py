@@ -254,9 +254,39 @@ class Network:
             out[start : start + EVAL_CHUNK] = self._forward(x[start : start + EVAL_CHUNK], False)
         return out
 
+    def _stages(self) -> list[tuple[int, int, dict]]:
+        """The layers grouped for running: ``(start, stop, fused)`` per stage.
+
+        A convolution followed by relu and/or a max pool without padding is one stage: the
+        convolution applies them in the epilogue of each chunk's product while the chunk is in
+        cache (``fused`` holds its ``relu``/``pool`` arguments), with the same arithmetic as
+        the separate layers, so outputs and gradients are unchanged. Every other layer is a
+        stage of its own. Recomputed per call (microseconds), so edits to ``layers`` count.
+        """
+        stages: list[tuple[int, int, dict]] = []
+        layers = self.layers
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            stop, fused = i + 1, {}
+            if type(layer) is Conv2D:
+                if stop < len(layers) and type(layers[stop]) is ReLU:
+                    fused["relu"] = True
+                    stop += 1
+                if (
+                    stop < len(layers)
+                    and type(layers[stop]) is MaxPool2D
+                    and layers[stop].padding == (0, 0)
+                ):
+                    fused["pool"] = (layers[stop].kernel, layers[stop].stride)
+                    stop += 1
+            stages.append((i, stop, fused))
+            i = stop
+        return stages
+
     def _forward(self, h: np.ndarray, train: bool) -> np.ndarray:
-        for layer in self.layers:
-            h = layer.forward(h, train=train)
+        for start, _, fused in self._stages():
+            h = self.layers[start].forward(h, train=train, **fused)
         return h
 
     def forward_activations(self, x) -> list[np.ndarray]:
@@ -285,15 +315,18 @@ class Network:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
         h = self._check_input(x)
-        for layer in self.layers:
-            h = layer.forward(h, train=train, record=True)
+        stages = self._stages()
+        for start, _, fused in stages:
+            h = self.layers[start].forward(h, train=train, record=True, **fused)
         value, grad = LOSSES[loss](h, y)
         grads: dict[str, np.ndarray] = {}
-        for i in range(len(self.layers) - 1, self._first_trainable - 1, -1):
-            layer = self.layers[i]
+        for start, _, _ in reversed(stages):
+            if start < self._first_trainable:
+                break
+            layer = self.layers[start]
             grad = layer.backward(grad)
             for k, g in layer.grads.items():
-                grads[f"{i}.{k}"] = g
+                grads[f"{start}.{k}"] = g
             layer.grads = {}
         for layer in self.layers:
             layer.clear()

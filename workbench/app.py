@@ -45,11 +45,21 @@ def application(argv: list[str] | None = None) -> QApplication:
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
         )
         app = QApplication([sys.argv[0] if sys.argv else "cnn-workbench", *(argv or [])])
+        app.aboutToQuit.connect(_release_clipboard)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
     app.setWindowIcon(style.app_icon())
     return app
+
+
+def _release_clipboard() -> None:
+    # Layers copied to the clipboard are QMimeData that Python created; left there, they are
+    # destroyed after the QApplication at interpreter exit and the process segfaults (seen
+    # with the offscreen platform). Clear what we own while the application still lives.
+    clipboard = QGuiApplication.clipboard()
+    if clipboard.ownsClipboard() or QGuiApplication.platformName() == "offscreen":
+        clipboard.clear()
 
 
 def create_main_window(

@@ -28,6 +28,12 @@ from numba import njit
 from engine.config import JIT
 
 __all__ = [
+    "act_grad_to_rows",
+    "act_grad_to_rows_naive",
+    "bias_act_max_pool",
+    "bias_act_max_pool_naive",
+    "bias_act_rows_to_nchw",
+    "bias_act_rows_to_nchw_naive",
     "bias_rows_to_nchw",
     "bias_rows_to_nchw_naive",
     "col2im",
@@ -38,6 +44,8 @@ __all__ = [
     "nchw_to_rows_naive",
     "im2row",
     "im2row_naive",
+    "max_pool_act_grad_to_rows",
+    "max_pool_act_grad_to_rows_naive",
     "output_size",
     "row2im",
     "row2im_naive",
@@ -421,3 +429,222 @@ def rows_to_weight(matrix, weight_shape):
     """Inverse of :func:`weight_to_rows`: (K, KH*KW*C) back to a new (K, C, KH, KW) array."""
     k_out, channels, kh, kw = weight_shape
     return np.ascontiguousarray(matrix.reshape(k_out, kh, kw, channels).transpose(0, 3, 1, 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fused epilogues: bias + relu (+ max pooling) straight from a group's GEMM result, while it is
+# in cache, and their gradients straight back into the GEMM layout. The arithmetic is exactly
+# that of the separate layers (v = rows + b; relu as v if v > 0 else v*0; max pooling with the
+# first maximum winning and NaN winning), so outputs and gradients are bit for bit the same.
+
+
+@njit(**JIT)
+def _bias_act_rows_to_nchw(rows, bias, relu, zero, out):
+    # ``zero`` comes in the arrays' dtype: an integer literal 0 would widen float32 to float64.
+    n_img, k_out, plane = out.shape
+    for n in range(n_img):
+        for k in range(k_out):
+            b = bias[k]
+            for p in range(plane):
+                v = rows[k, n * plane + p] + b
+                if relu:
+                    v = v if v > zero else v * zero
+                out[n, k, p] = v
+
+
+def bias_act_rows_to_nchw(rows, bias, n_img, relu, out=None):
+    """:func:`bias_rows_to_nchw` followed by relu (when ``relu``), in one pass."""
+    k_out, total = rows.shape
+    shape = (n_img, k_out, total // n_img)
+    if out is not None and (
+        out.shape != shape or out.dtype != rows.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"bias_act_rows_to_nchw: out must be C-contiguous {shape} {rows.dtype}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    out = np.empty(shape, dtype=rows.dtype) if out is None else out
+    _bias_act_rows_to_nchw(rows, bias, bool(relu), rows.dtype.type(0), out)
+    return out
+
+
+def bias_act_rows_to_nchw_naive(rows, bias, n_img, relu):
+    """Reference for :func:`bias_act_rows_to_nchw`."""
+    y = bias_rows_to_nchw_naive(rows, bias, n_img)
+    return np.where(y > 0, y, y * 0) if relu else y
+
+
+@njit(**JIT)
+def _bias_act_max_pool(rows, bias, relu, zero, width, kh, kw, sh, sw, plane, out, argmax):
+    n_img, k_out, oh, ow = out.shape
+    # One output row at a time, window offset by window offset, so the inner loop runs over
+    # the row's outputs with no dependence between iterations.
+    best = np.empty(ow, rows.dtype)
+    idx = np.empty(ow, np.int32)
+    for n in range(n_img):
+        base = n * plane
+        for k in range(k_out):
+            b = bias[k]
+            r = rows[k, base : base + plane]
+            for oy in range(oh):
+                for i in range(kh):
+                    for j in range(kw):
+                        off = (oy * sh + i) * width + j
+                        first = i == 0 and j == 0
+                        for ox in range(ow):
+                            pos = off + ox * sw
+                            v = r[pos] + b
+                            if relu:
+                                v = v if v > zero else v * zero
+                            if first:
+                                best[ox] = v
+                                idx[ox] = pos
+                            else:
+                                # Branch-free select (the comparisons are data-dependent coin
+                                # flips): a later value wins if larger, or if it is the first
+                                # NaN; so ties keep the first and the first NaN wins, as in
+                                # max_pool_forward's scan.
+                                cur = best[ox]
+                                take = (v > cur) | ((v != v) & (cur == cur))
+                                best[ox] = v if take else cur
+                                idx[ox] = pos if take else idx[ox]
+                for ox in range(ow):
+                    out[n, k, oy, ox] = best[ox]
+                    argmax[n, k, oy, ox] = idx[ox]
+
+
+def bias_act_max_pool(rows, bias, n_img, relu, size, pool_kernel, pool_stride, out, argmax):
+    """Bias (+ relu) and max pooling without padding, from a GEMM result in one pass.
+
+    ``rows`` (K, N*H*W) is the convolution output before its bias; ``size`` is (H, W).
+    Fills ``out`` (N, K, OH, OW) and ``argmax`` (N, K, OH, OW) int32 (flat in-plane index
+    h*W + w of each maximum) exactly as conv bias, relu and
+    :func:`engine.kernels.pool.max_pool_forward` would one after another.
+    """
+    height, width = size
+    (kh, kw), (sh, sw) = pool_kernel, pool_stride
+    oh, ow = output_size(height, kh, sh, 0), output_size(width, kw, sw, 0)
+    shape = (n_img, rows.shape[0], oh, ow)
+    if rows.shape[1] != n_img * height * width:
+        raise ValueError(f"bias_act_max_pool: rows {rows.shape} do not hold {n_img} planes")
+    for name, arr, dtype in (("out", out, rows.dtype), ("argmax", argmax, np.int32)):
+        if arr.shape != shape or arr.dtype != dtype or not arr.flags.c_contiguous:
+            raise ValueError(
+                f"bias_act_max_pool: {name} must be C-contiguous {shape} {np.dtype(dtype)}, "
+                f"got {arr.shape} {arr.dtype}"
+            )
+    zero = rows.dtype.type(0)
+    _bias_act_max_pool(
+        rows, bias, bool(relu), zero, width, kh, kw, sh, sw, height * width, out, argmax
+    )
+    return out, argmax
+
+
+def bias_act_max_pool_naive(rows, bias, n_img, relu, size, pool_kernel, pool_stride):
+    """Reference for :func:`bias_act_max_pool`: the three separate references in a row."""
+    from engine.kernels.pool import max_pool_forward_naive
+
+    y = bias_act_rows_to_nchw_naive(rows, bias, n_img, relu)
+    y = y.reshape(n_img, rows.shape[0], *size)
+    return max_pool_forward_naive(y, pool_kernel, pool_stride, (0, 0))
+
+
+@njit(**JIT)
+def _act_grad_to_rows(dy, y, relu, zero, rows):
+    n_img, k_out, plane = dy.shape
+    for k in range(k_out):
+        for n in range(n_img):
+            for p in range(plane):
+                g = dy[n, k, p]
+                if relu and not y[n, k, p] > zero:
+                    g = g * zero
+                rows[k, n * plane + p] = g
+
+
+def act_grad_to_rows(dy, y, relu, out=None):
+    """Gradient through relu (when ``relu``; ``y`` its output) moved to the GEMM layout:
+    (N, K, P) -> (K, N*P), :func:`nchw_to_rows` fused with the relu backward."""
+    n_img, k_out, plane = dy.shape
+    shape = (k_out, n_img * plane)
+    if out is not None and (
+        out.shape != shape or out.dtype != dy.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"act_grad_to_rows: out must be C-contiguous {shape} {dy.dtype}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    rows = np.empty(shape, dtype=dy.dtype) if out is None else out
+    zero = dy.dtype.type(0)
+    _act_grad_to_rows(np.ascontiguousarray(dy), np.ascontiguousarray(y), bool(relu), zero, rows)
+    return rows
+
+
+def act_grad_to_rows_naive(dy, y, relu):
+    """Reference for :func:`act_grad_to_rows`."""
+    g = np.where(y > 0, dy, dy * 0) if relu else dy
+    return nchw_to_rows_naive(g)
+
+
+@njit(**JIT)
+def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows):
+    n_img, k_out, windows = dy.shape
+    for k in range(k_out):
+        rows[k, :] = 0
+        for n in range(n_img):
+            base = n * plane
+            for q in range(windows):
+                rows[k, base + argmax[n, k, q]] += dy[n, k, q]
+            if relu:
+                # Relu backward at the winners: y there is the pooled value.
+                for q in range(windows):
+                    if not pooled[n, k, q] > zero:
+                        pos = base + argmax[n, k, q]
+                        rows[k, pos] = rows[k, pos] * zero
+
+
+def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None):
+    """Gradient of :func:`bias_act_max_pool` up to the GEMM result: max-pool backward, then
+    relu backward (when ``relu``), moved to (K, N*H*W).
+
+    ``dy``, ``pooled`` (the fused forward's output) and ``argmax``: (N, K, OH, OW); ``size``:
+    the conv output's (H, W). Equals relu_backward(y, max_pool_backward(dy, argmax)) in the
+    NCHW-to-rows layout, where y is the relu output (its value at each window's winner is the
+    pooled value).
+    """
+    n_img, k_out = dy.shape[:2]
+    plane = size[0] * size[1]
+    shape = (k_out, n_img * plane)
+    if out is not None and (
+        out.shape != shape or out.dtype != dy.dtype or not out.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"max_pool_act_grad_to_rows: out must be C-contiguous {shape} {dy.dtype}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    rows = np.empty(shape, dtype=dy.dtype) if out is None else out
+    flat = (n_img, k_out, -1)
+    _max_pool_act_grad_to_rows(
+        np.ascontiguousarray(dy).reshape(flat),
+        np.ascontiguousarray(pooled).reshape(flat),
+        np.ascontiguousarray(argmax).reshape(flat),
+        bool(relu),
+        dy.dtype.type(0),
+        plane,
+        rows,
+    )
+    return rows
+
+
+def max_pool_act_grad_to_rows_naive(dy, pooled, argmax, relu, size):
+    """Reference for :func:`max_pool_act_grad_to_rows`: the separate references in a row."""
+    from engine.kernels.pool import max_pool_backward_naive
+
+    n_img, k_out = dy.shape[:2]
+    g = max_pool_backward_naive(dy, argmax, (n_img, k_out, *size))
+    if relu:
+        # The relu output is positive at a winner exactly when its pooled value is.
+        positive = np.zeros(g.shape, bool).reshape(n_img * k_out, -1)
+        rows_idx = np.repeat(np.arange(n_img * k_out), argmax[0, 0].size)
+        positive[rows_idx, argmax.reshape(-1)] = (pooled > 0).reshape(-1)
+        g = np.where(positive.reshape(g.shape), g, g * 0)
+    return nchw_to_rows_naive(g.reshape(n_img, k_out, -1))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from engine.kernels.conv import (
-    bias_rows_to_nchw,
+    act_grad_to_rows,
+    bias_act_max_pool,
+    bias_act_rows_to_nchw,
     im2row,
+    max_pool_act_grad_to_rows,
     nchw_to_rows,
     output_size,
     row2im,
@@ -57,6 +60,7 @@ class Conv2D(Layer):
         if bias:
             self.params["bias"] = np.zeros(self.filters, np.float32)
         self._saved_x = None
+        self._saved_epilogue = None
         # Per-thread scratch (flat arrays sliced to each group's size), reused across calls:
         # a fresh allocation at every step would page-fault again each time.
         self._workspace: dict[tuple, np.ndarray] = {}
@@ -109,14 +113,34 @@ class Conv2D(Layer):
             return np.zeros(self.filters, dtype)
         return bias.astype(dtype, copy=False)
 
-    def forward(self, x, train=False, record=False):
+    def forward(self, x, train=False, record=False, relu=False, pool=None):
+        """Output (N, K, OH, OW) for ``x`` (N, C, H, W).
+
+        The network fuses what follows a convolution into the epilogue of each group's
+        product, while it is in cache: ``relu=True`` applies relu (exactly as
+        :class:`engine.layers.ReLU` would); ``pool=(kernel, stride)`` then max-pools without
+        padding (exactly as :class:`engine.layers.MaxPool2D`) and returns the pooled maps.
+        :meth:`backward` then takes the gradient of that fused output.
+        """
         x = np.ascontiguousarray(x)
         n_img = x.shape[0]
         _, oh, ow = self.output_shape(x.shape[1:])
         weight = weight_to_rows(self.params["weight"])
         bias = self._bias(x.dtype)
         plane, group, chunks = self._plan(x.shape, x.itemsize)
-        y = np.empty((n_img, self.filters, plane), x.dtype)
+        if pool is None:
+            y = np.empty((n_img, self.filters, plane), x.dtype)
+            argmax = None
+        else:
+            (pkh, pkw), (psh, psw) = pool
+            pooled_shape = (
+                n_img,
+                self.filters,
+                output_size(oh, pkh, psh, 0),
+                output_size(ow, pkw, psw, 0),
+            )
+            y = np.empty(pooled_shape, x.dtype)
+            argmax = np.empty(pooled_shape, np.int32)
 
         def work(slot, lo, hi):
             for g0 in range(lo, hi, group):
@@ -125,17 +149,30 @@ class Conv2D(Layer):
                 size = self.filters * (g1 - g0) * plane
                 out = self._buffer(("out", slot), size, x.dtype)
                 out = np.matmul(weight, patches.T, out=out.reshape(self.filters, -1))
-                bias_rows_to_nchw(out, bias, g1 - g0, out=y[g0:g1])
+                if pool is None:
+                    bias_act_rows_to_nchw(out, bias, g1 - g0, relu, out=y[g0:g1])
+                else:
+                    bias_act_max_pool(
+                        out, bias, g1 - g0, relu, (oh, ow), *pool, y[g0:g1], argmax[g0:g1]
+                    )
 
         run(chunks, work)
         if record:
             self._saved_x = x
-        return y.reshape(n_img, self.filters, oh, ow)
+            self._saved_epilogue = (relu, pool, y, argmax)
+        if pool is None:
+            return y.reshape(n_img, self.filters, oh, ow)
+        return y
 
     def backward(self, dy):
         x = self._require_saved(self._saved_x)
+        relu, pool, y, argmax = self._saved_epilogue
         n_img = x.shape[0]
-        dy = np.ascontiguousarray(dy).reshape(n_img, self.filters, -1)
+        _, oh, ow = self.output_shape(x.shape[1:])
+        dy = np.ascontiguousarray(dy).reshape(y.shape)
+        if pool is None:
+            dy = dy.reshape(n_img, self.filters, -1)
+            y = y.reshape(dy.shape)
         weight = weight_to_rows(self.params["weight"])
         plane, group, chunks = self._plan(x.shape, x.itemsize)
         dx = np.empty(x.shape, x.dtype) if self.input_grad else None
@@ -147,12 +184,20 @@ class Conv2D(Layer):
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
                 patches = self._patches(x, g0, g1, slot)
-                if g1 - g0 == 1:
+                if pool is None and not relu and g1 - g0 == 1:
                     dy_rows = dy[g0]
                 else:
                     size = self.filters * (g1 - g0) * plane
                     rows = self._buffer(("dy", slot), size, x.dtype)
-                    dy_rows = nchw_to_rows(dy[g0:g1], out=rows.reshape(self.filters, -1))
+                    rows = rows.reshape(self.filters, -1)
+                    if pool is not None:
+                        dy_rows = max_pool_act_grad_to_rows(
+                            dy[g0:g1], y[g0:g1], argmax[g0:g1], relu, (oh, ow), rows
+                        )
+                    elif relu:
+                        dy_rows = act_grad_to_rows(dy[g0:g1], y[g0:g1], relu, rows)
+                    else:
+                        dy_rows = nchw_to_rows(dy[g0:g1], out=rows)
                 part = self._buffer(("dw", slot), dw.size, x.dtype).reshape(dw.shape)
                 dw += np.matmul(dy_rows, patches, out=part)
                 db += dy_rows.sum(axis=1)

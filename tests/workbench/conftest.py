@@ -77,3 +77,15 @@ def make_window(qtbot):
         return window
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def empty_clipboard_afterwards(qapp):
+    """Leave the clipboard empty after each test.
+
+    With the offscreen platform, QMimeData left on the clipboard is destroyed after the
+    QApplication at interpreter exit, which segfaults the process (exit 139) after every test
+    has passed. Clearing it while the application is alive avoids that.
+    """
+    yield
+    qapp.clipboard().clear()
