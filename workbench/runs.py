@@ -97,6 +97,33 @@ class RunRecord:
     def checkpoint_exists(self) -> bool:
         return self.checkpoint is not None and Path(self.checkpoint).exists()
 
+    @classmethod
+    def of_job(cls, run_id: str, job, status: str, message: str = "", history=None,
+               test_accuracy=None, checkpoint=None) -> RunRecord:  # fmt: skip
+        """The record of a ``TrainJob`` that ended with ``status``."""
+        history = history or {}
+        data = getattr(job.data, "path", None) or getattr(job.data, "source", "")
+        return cls(
+            id=run_id, started=run_id.removeprefix("run-"), network=job.spec.name,
+            spec=job.spec.to_dict(), config=job.config.to_dict(), data=str(data),
+            status=status, message=message, epochs_done=len(history.get("epoch", [])),
+            history={k: list(v) for k, v in history.items()}, test_accuracy=test_accuracy,
+            checkpoint=str(checkpoint) if checkpoint else None,
+        )  # fmt: skip
+
+    def load_model(self):
+        """The checkpoint's weights as a ``ModelWeights``; ValueError or OSError naming the
+        file when it is missing or unreadable."""
+        from engine.checkpoint import load_checkpoint
+        from engine.data import Preprocessing
+        from workbench.workers.predict_worker import ModelWeights
+
+        if self.checkpoint is None:
+            raise ValueError(f"{self.id}: no checkpoint was written for this run")
+        ckpt = load_checkpoint(self.checkpoint)
+        pre = Preprocessing.from_dict(ckpt.preprocessing)
+        return ModelWeights(ckpt.spec, ckpt.weights, pre, tuple(ckpt.class_names))
+
 
 def records(runs: list[Any]) -> list[RunRecord]:
     """The readable records of a project's run list (malformed entries are left out)."""

@@ -3,65 +3,42 @@
 ``install_training(window)`` adds three pages to a ``MainWindow`` (Data, Train, Inspect) and
 returns the ``TrainingController`` that owns the run: it freezes the document's spec, the data
 choice and the settings into a ``TrainJob``, hands it to a ``TrainRunner`` (a QThread iterating
-``engine.training.fit``) and feeds the views from the events. Views are fed at a bounded rate:
-batches arrive coalesced, curves redraw on their own 10 Hz timer, and the heavier views
-(feature maps, filters) take only the newest snapshot on a 4 Hz timer, skipping any snapshot
-that arrived in between. While a run is active the document is locked, so an edit can never
-silently change the running network.
+``engine.training.fit``); a ``LiveFeed`` passes the events on to the views at a bounded rate.
+While a run is active the document is locked, so an edit can never silently change the
+running network. Dropping a folder on the window chooses the data; dropping an image predicts
+it. Closing the window during a run asks first, then stops the run and joins its thread.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine.data import IMAGE_EXTENSIONS, DatasetError
+from workbench.live_feed import LiveFeed
 from workbench.runs import RunHistoryPanel, RunRecord, new_run_id
 from workbench.views.curves import TrainingCurves
 from workbench.views.dataset_panel import DatasetPanel, LoadedData
 from workbench.views.training_panel import TrainingPanel
 from workbench.workers.background import BackgroundCall
+from workbench.workers.predict_worker import ModelWeights, predict_file
 from workbench.workers.train_worker import TrainJob, TrainRunner, describe_error
 from workbench.workers.warmup import EpochTimeEstimator
 
 __all__ = ["TrainingController", "install_training"]
 
 LOCK_REASON = "Training is running: stop it to edit the network (or edit after it ends)."
-SNAPSHOT_INTERVAL_S = 0.5
+SNAPSHOT_INTERVAL_S = 1.0
 PROBE_IMAGES = 16
+GIL_SWITCH_S = 0.001
 
 
 def default_runs_root() -> Path:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
     return Path(base or Path.home() / ".cnn-workbench") / "runs"
-
-
-class _Model:
-    """The newest weights the views may use (a snapshot's copies or a checkpoint's), with
-    what is needed to run them: spec, fitted preprocessing and class names. Never the live
-    network of the training thread."""
-
-    def __init__(self, spec, weights, preprocessing, class_names) -> None:
-        self.spec, self.weights = spec, weights
-        self.preprocessing, self.class_names = preprocessing, tuple(class_names)
-
-
-def _predict(model: _Model, path: str):
-    """(image float32 (C, H, W), probabilities (K,), activations per layer) for one file;
-    runs in a worker thread on copies."""
-    from engine.data import apply_image
-    from engine.network import build
-
-    x = apply_image(model.preprocessing, path)[None]
-    net = build(model.spec, seed=0)
-    net.load_state_dict(model.weights)
-    activations = net.forward_activations(x)
-    from engine.losses import softmax
-
-    return path, x, softmax(activations[-1])[0], activations
 
 
 class TrainingController(QObject):
@@ -72,32 +49,24 @@ class TrainingController(QObject):
         self.window = window
         self.document = window.document
         self.runs_root: Path | None = None  # None: next to the project file, else app data
-        self.update_hidden_views = False  # the benchmark feeds every view, visible or not
         self.runner = TrainRunner(self)
         self.estimator = EpochTimeEstimator(self)
         self._job: TrainJob | None = None
         self._run_id = ""
-        self._history: dict[str, list] = {}
-        self._model: _Model | None = None
-        self._pending_snapshot = None
-        self._shown = None  # (Snapshot, spec) last shown
-        self._fed: set[str] = set()  # views that have drawn it
-        self._latest_batch = None
-        self._class_names: tuple[str, ...] = ()
+        self._model: ModelWeights | None = None  # newest weights for predictions
+        self._switch_interval = sys.getswitchinterval()
         self._build_pages()
+        self.feed = LiveFeed(self.runner, self, self.dataset_panel, self)
         self._connect()
-        self._snapshot_timer = QTimer(self, interval=250)
-        self._snapshot_timer.timeout.connect(self._flush_snapshot)
         self._estimate_timer = QTimer(self, singleShot=True, interval=400)
         self._estimate_timer.timeout.connect(self._request_estimate)
         self.dataset_panel.set_input_shape(self.document.spec.input.shape)
+        self.feed.show_spec(self.document.spec)
         self.runs_panel.set_runs(self.document.runs)
         self._settings_to_panel()
         self._spec_changed()
         self.estimator.warm_up()
         window.installEventFilter(self)
-
-    # ------------------------------------------------------------------ pages
 
     def _build_pages(self) -> None:
         from workbench.views.confusion import ConfusionMatrixView
@@ -146,10 +115,6 @@ class TrainingController(QObject):
         r.stateChanged.connect(tp.set_state)
         r.stateChanged.connect(self._state_changed)
         r.status.connect(tp.set_status)
-        r.started.connect(self._on_started)
-        r.batches.connect(self._on_batches)
-        r.snapshot.connect(self._on_snapshot)
-        r.epochEnded.connect(self._on_epoch)
         r.finished.connect(self._on_finished)
         r.failed.connect(self._on_failed)
         self.document.specChanged.connect(self._spec_changed)
@@ -161,8 +126,9 @@ class TrainingController(QObject):
         )
         self.estimator.failed.connect(lambda m: tp.show_estimate_text(f"No estimate: {m}"))
         self.runs_panel.reopenRequested.connect(self.reopen_run)
-        self.window.pages.currentChanged.connect(self._feed_visible)
-        self.inspect_tabs.currentChanged.connect(self._feed_visible)
+        self.feed.modelChanged.connect(lambda model: setattr(self, "_model", model))
+        self.window.pages.currentChanged.connect(self.feed.feed_visible)
+        self.inspect_tabs.currentChanged.connect(self.feed.feed_visible)
         self.predict.imageDropped.connect(self.predict_file)
         self._predictor = BackgroundCall(self, describe=describe_error)
         self._predictor.result.connect(self._on_prediction)
@@ -214,6 +180,9 @@ class TrainingController(QObject):
         self._estimate_timer.start()
 
     def _dataset_loaded(self, loaded: LoadedData) -> None:
+        probe = loaded.probe(1)
+        if probe is not None and not self.runner.is_active():
+            self.feature_maps.set_probe(probe[0])  # the image the maps will show, already
         settings = self.document.settings
         if settings.get("data") != loaded.request.path:
             settings["data"] = loaded.request.path
@@ -224,6 +193,7 @@ class TrainingController(QObject):
     def _request_estimate(self) -> None:
         if self.runner.is_active() or self.document.train_blocker:
             return
+        self.feed.show_spec(self.document.spec)
         loaded = self.dataset_panel.loaded
         if loaded is None:
             n_train, n_val = 1000, 0
@@ -238,9 +208,9 @@ class TrainingController(QObject):
 
     def _state_changed(self, state: str) -> None:
         if state == "idle":
+            sys.setswitchinterval(self._switch_interval)
             self.document.set_locked(False)
-            self._snapshot_timer.stop()
-            self._flush_snapshot()
+            self.feed.end()
             self._update_blocker()
             self._estimate_timer.start()
         else:
@@ -265,110 +235,34 @@ class TrainingController(QObject):
             self._message("Cannot train", str(exc))
             return False
         self._run_id = new_run_id()
+        loaded = self.dataset_panel.loaded
+        probe = loaded.probe(PROBE_IMAGES) if loaded is not None else None
         root = self.runs_root
         if root is None:
             path = self.document.path
             root = Path(path).with_suffix(".runs") if path else default_runs_root()
         job = TrainJob(
             spec=self.document.spec, data=request, config=cfg, out_dir=root / self._run_id,
-            probe=self._probe(), snapshot_interval_s=SNAPSHOT_INTERVAL_S,
+            probe=probe, snapshot_interval_s=SNAPSHOT_INTERVAL_S,
         )  # fmt: skip
         self._job = job
-        self._history = {}
-        self._pending_snapshot = None
-        self._latest_batch = None
-        self.curves.clear()
-        self.training_panel.progress.setValue(0)
-        self.feature_maps.set_spec(job.spec)
-        if job.probe is not None:
-            self.feature_maps.set_probe(job.probe[0])
+        self.feed.begin(job.spec, job.probe)
+        # The GUI and training threads share the GIL. A short switch interval lets a paint
+        # waiting for it in at most 1 ms rather than 5 ms after each Python stretch of the loop.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_S)
         self.runner.start(job)
-        self._snapshot_timer.start()
         return True
 
-    def _probe(self):
-        """float32 (P, C, H, W): the first validation images (else training images) of the
-        loaded data, preprocessed as training will; None before data is loaded. The feature
-        maps show the first; the dead-ReLU count uses them all."""
-        loaded = self.dataset_panel.loaded
-        if loaded is None:
-            return None
-        from engine.data import apply_array
-
-        ds = loaded.dataset
-        split = ds.splits.get("val") or ds.splits["train"]
-        if len(split) == 0:
-            return None
-        images, _ = split.take(np.arange(min(PROBE_IMAGES, len(split))))
-        return apply_array(ds.preprocessing, images)
-
-    def _on_started(self, event) -> None:
-        self._class_names = tuple(event.class_names)
-        self.training_panel.start_run(event)
-
-    def _on_batches(self, events) -> None:
-        for e in events:
-            self.curves.add_batch(e.epoch - 1 + e.batch / e.batches_per_epoch, e.loss, e.accuracy)
-        self._latest_batch = events[-1]
-        self.training_panel.show_batch(events[-1])
-
-    def _on_snapshot(self, snapshot) -> None:
-        self._pending_snapshot = snapshot  # the 4 Hz timer shows only the newest one
-
-    def _flush_snapshot(self) -> None:
-        snap, job = self._pending_snapshot, self._job
-        if snap is None or job is None:
-            return
-        self._pending_snapshot = None
-        self._shown = (snap, job.spec)
-        self._fed: set[str] = set()
-        loaded = self.dataset_panel.loaded
-        if loaded is not None:
-            self._model = _Model(
-                job.spec, snap.weights, loaded.dataset.preprocessing, loaded.dataset.class_names
-            )
-        self._feed_visible()
-
-    def _feed_visible(self, *_args) -> None:
-        """Give the newest snapshot to each view that is on screen and has not had it; a
-        hidden view catches up when it is shown (unless ``update_hidden_views``)."""
-        if self._shown is None:
-            return
-        snap, spec = self._shown
-        every = self.update_hidden_views
-        if "maps" not in self._fed and (every or self.feature_maps.isVisible()):
-            if snap.activations is not None:
-                self.feature_maps.update_activations(snap.activations)
-            self._fed.add("maps")
-        if "filters" not in self._fed and (every or self.filters.isVisible()):
-            self.filters.update_snapshot(snap.weights, snap.activations, spec)
-            self._fed.add("filters")
-
-    def _on_epoch(self, e) -> None:
-        for key, value in (("epoch", e.epoch), ("train_loss", e.train_loss),
-                           ("train_accuracy", e.train_accuracy), ("val_loss", e.val_loss),
-                           ("val_accuracy", e.val_accuracy), ("lr", e.lr)):  # fmt: skip
-            self._history.setdefault(key, []).append(value)
-        self.curves.add_epoch(e.epoch, e.val_loss, e.val_accuracy)
-        probs, labels = e.val_predictions
-        if len(labels):
-            loaded = self.dataset_panel.loaded
-            images = None
-            if loaded is not None and "val" in loaded.dataset.splits:
-                val = loaded.dataset.splits["val"]
-                images = val.images if len(val) == len(labels) else None
-            self.confusion.set_results(probs, labels, self._class_names, images)
-
     def _on_finished(self, event) -> None:
-        history = event.history or self._history
+        history = event.history or self.feed.history
         self._record(event.reason, "", history, event.test_accuracy, event.checkpoint)
-        self.training_panel.set_status(
-            f"Finished ({event.reason})" + (f" · test accuracy {event.test_accuracy:.1%}"
-                                            if event.test_accuracy is not None else "")
-        )  # fmt: skip
+        test = event.test_accuracy
+        tail = f" · test accuracy {test:.1%}" if test is not None else ""
+        self.training_panel.set_status(f"Finished ({event.reason}){tail}")
 
     def _on_failed(self, message: str, checkpoint) -> None:
-        self._record("failed", message, self._history, None, checkpoint)
+        self._record("failed", message, self.feed.history, None, checkpoint)
         kept = f"\n\nThe last checkpoint is kept: {checkpoint}" if checkpoint else ""
         self.training_panel.set_status("Training failed")
         self._message("Training stopped", message + kept)
@@ -377,13 +271,9 @@ class TrainingController(QObject):
         job = self._job
         if job is None:
             return
-        record = RunRecord(
-            id=self._run_id, started=self._run_id[4:], network=job.spec.name,
-            spec=job.spec.to_dict(), config=job.config.to_dict(), data=str(job.data.path),
-            status=status, message=message, epochs_done=len(history.get("epoch", [])),
-            history={k: list(v) for k, v in history.items()}, test_accuracy=test_accuracy,
-            checkpoint=str(checkpoint) if checkpoint else None,
-        )  # fmt: skip
+        record = RunRecord.of_job(
+            self._run_id, job, status, message, history, test_accuracy, checkpoint
+        )
         self.document.add_run(record.to_dict())
         self.runs_panel.set_runs(self.document.runs)
 
@@ -394,11 +284,7 @@ class TrainingController(QObject):
         if self.runner.is_active():
             self._message("Cannot reopen a run", "Stop the current training first.")
             return False
-        self.curves.clear()
-        h = record.history
-        for i, epoch in enumerate(h.get("epoch", [])):
-            self.curves.add_batch(epoch, h["train_loss"][i], h["train_accuracy"][i])
-            self.curves.add_epoch(epoch, _at(h, "val_loss", i), _at(h, "val_accuracy", i))
+        self.feed.show_history(record.history)
         try:
             self.training_panel.set_config(record.config)
         except ValueError:
@@ -408,16 +294,11 @@ class TrainingController(QObject):
                           f"{record.id}: its checkpoint {record.checkpoint or ''} is gone; "
                           "the curves and settings are shown.")  # fmt: skip
             return True
-        from engine.checkpoint import load_checkpoint
-        from engine.data import Preprocessing
-
         try:
-            ckpt = load_checkpoint(record.checkpoint)
-            pre = Preprocessing.from_dict(ckpt.preprocessing)
+            self._model = record.load_model()
         except (ValueError, OSError) as exc:
             self._message("Cannot open the run's checkpoint", str(exc))
             return False
-        self._model = _Model(ckpt.spec, ckpt.weights, pre, ckpt.class_names)
         self.training_panel.set_status(f"Reopened {record.id}: {record.summary()}")
         return True
 
@@ -433,17 +314,15 @@ class TrainingController(QObject):
             return
         self.window.pages.setCurrentIndex(self.inspect_index)
         self.inspect_tabs.setCurrentWidget(self.predict)
-        self._predictor.start(lambda: _predict(model, path))
+        self._predictor.start(lambda: (model, predict_file(model, path)))
 
     def _on_prediction(self, result) -> None:
-        path, x, probs, activations = result
-        model = self._model
-        names = model.class_names if model is not None else tuple(map(str, range(len(probs))))
-        self.predict.show_prediction(path, probs, names)
-        if not self.runner.is_active() and model is not None:
-            self.feature_maps.set_spec(model.spec)
-            self.feature_maps.set_probe(x[0])
-            self.feature_maps.update_activations(activations)
+        model, p = result
+        self.predict.show_prediction(p.path, p.probs, model.class_names)
+        if not self.runner.is_active():
+            self.feed.show_spec(model.spec)
+            self.feature_maps.set_probe(p.image)
+            self.feature_maps.update_activations(p.activations)
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.window:
@@ -498,11 +377,6 @@ class TrainingController(QObject):
         QMessageBox.warning(self.window, title, text)
 
 
-def _at(history: dict[str, list], key: str, i: int):
-    values = history.get(key, [])
-    return values[i] if i < len(values) else None
-
-
 def _dropped(event) -> str:
     """A dropped folder or image file (the first one), else ""."""
     data = event.mimeData()
@@ -517,6 +391,9 @@ def _dropped(event) -> str:
 def install_training(window) -> TrainingController:
     """Add the Data, Train and Inspect pages to ``window`` (a workbench MainWindow) and
     return their controller (also kept as ``window.training``)."""
+    existing = getattr(window, "training", None)
+    if isinstance(existing, TrainingController):
+        return existing  # installed already (create_main_window may do it)
     controller = TrainingController(window)
     window.training = controller
     return controller

@@ -99,6 +99,23 @@ def test_dataset_panel_shows_classes_counts_and_samples(app_window):
     assert panel.samples.layout().count() == 10 * 9  # a name and 8 thumbnails per class
 
 
+def test_health_report_lists_skipped_files_with_reasons(app_window, qtbot, tmp_path):
+    _, controller = app_window
+    for name in ("0_T-shirt_top", "1_Trouser"):
+        shutil.copytree(SAMPLE / "train" / name, tmp_path / "two" / name)
+    (tmp_path / "two" / "1_Trouser" / "empty.png").write_bytes(b"")
+    panel = controller.dataset_panel
+    with qtbot.waitSignal(panel.datasetChanged, timeout=RUN_MS):
+        panel.set_source(str(tmp_path / "two"))
+    assert panel.classes.topLevelItemCount() == 2
+    (item,) = [panel.skipped.topLevelItem(i) for i in range(panel.skipped.topLevelItemCount())]
+    assert item.text(0).endswith("empty.png") and item.text(1)  # the file and its reason
+    # The network ends in 10 outputs but the data has 2 classes: a clear message on Train.
+    with qtbot.waitSignal(controller.runner.failed, timeout=RUN_MS) as blocker:
+        controller.start_training()
+    assert "2 classes" in blocker.args[0]
+
+
 def test_training_run_feeds_every_view(app_window, qtbot):
     window, controller = app_window
     epochs: list = []
@@ -121,6 +138,9 @@ def test_training_run_feeds_every_view(app_window, qtbot):
         image = maps.cell_image(i).image
         assert image is not None and image.size > 0, f"layer {i} has no feature map"
 
+    # The Inspect page was hidden during the run; it catches up with the last epoch when shown.
+    window.pages.setCurrentIndex(controller.inspect_index)
+    controller.inspect_tabs.setCurrentWidget(controller.confusion)
     assert controller.confusion.matrix().sum() == len(epochs[-1].val_predictions[1]) == 100
     (run,) = window.document.runs
     assert run["status"] == "completed" and run["epochs_done"] == 2

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -32,7 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data import CENTER_MODES, RESIZE_MODES, Dataset, DatasetError, Preprocessing
+from engine.data import (
+    CENTER_MODES,
+    RESIZE_MODES,
+    Dataset,
+    DatasetError,
+    Preprocessing,
+    apply_array,
+)
 from workbench.style import PROBLEM_COLOR
 from workbench.views.image_grid import to_qimage
 from workbench.workers.background import BackgroundCall
@@ -53,6 +61,16 @@ class LoadedData:
     request: DataRequest
     dataset: Dataset
     samples: tuple[np.ndarray, ...]
+
+    def probe(self, count: int) -> np.ndarray | None:
+        """float32 (P, C, H, W): the first ``count`` validation images (training images when
+        there is no validation split), preprocessed as training will; None when empty."""
+        ds = self.dataset
+        split = ds.splits.get("val") or ds.splits["train"]
+        if len(split) == 0:
+            return None
+        images, _ = split.take(np.arange(min(count, len(split))))
+        return apply_array(ds.preprocessing, images)
 
 
 def load_with_samples(request: DataRequest) -> LoadedData:
@@ -126,6 +144,11 @@ class DatasetPanel(QWidget):
         self.classes.setRootIsDecorated(False)
         self.classes.setHeaderLabels(["Class", "train", "val", "test"])
         self.classes.setAlternatingRowColors(True)
+        header = self.classes.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
 
         self.summary = QLabel(wordWrap=True, objectName="datasetSummary")
         self.warnings = QLabel(wordWrap=True, objectName="datasetWarnings")
@@ -268,8 +291,6 @@ class DatasetPanel(QWidget):
             for col in (1, 2, 3):
                 item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight)
             self.classes.addTopLevelItem(item)
-        for col in range(4):
-            self.classes.resizeColumnToContents(col)
         sizes = ", ".join(f"{k} ({v:,})" for k, v in sorted(report.sizes.items())[:4])
         cached = " · from the cache" if ds.cached else ""
         self.summary.setText(

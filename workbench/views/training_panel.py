@@ -152,7 +152,9 @@ class TrainingPanel(QWidget):
         self.blocker_label.setStyleSheet(f"color: {PROBLEM_COLOR};")
         self.progress = QProgressBar(objectName="trainProgress")
         self.progress.setTextVisible(True)
-        self.progress_label = QLabel(objectName="progressLabel", wordWrap=True)
+        # Two fixed lines, no word wrap: a new text then never changes the panel's layout.
+        self.progress_label = QLabel(objectName="progressLabel")
+        self.progress_label.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 4)
         self.status_label = QLabel(objectName="statusLabel", wordWrap=True)
 
         layout = QVBoxLayout(self)
@@ -270,7 +272,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(max(0, min(done, self.progress.maximum())))
         self.progress_label.setText(
             f"Epoch {event.epoch}/{self._total_epochs} · batch {event.batch}/"
-            f"{event.batches_per_epoch} · ETA {format_duration(event.eta_s)} · "
+            f"{event.batches_per_epoch} · ETA {format_duration(event.eta_s)}\n"
             f"{event.images_per_s:,.0f} images/s · loss {event.loss:.4f}"
         )
 

@@ -104,7 +104,7 @@ class TrainWorker(QObject):
     done = Signal()  # always the last signal, after finished or failed
 
     def __init__(
-        self, job: TrainJob, control: TrainControl, batch_interval_s: float = 0.05
+        self, job: TrainJob, control: TrainControl, batch_interval_s: float = 0.25
     ) -> None:
         super().__init__()
         self._job = job
