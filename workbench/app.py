@@ -80,6 +80,10 @@ def create_main_window(
     else:
         project, path = Project(load_spec(source)), ""
     window = MainWindow(Document(project, path), settings, Autosave() if autosave else None)
+    # The Data, Train and Inspect pages (issue 5) plug into the designer window here.
+    from workbench.training_ui import install_training
+
+    install_training(window)
     if theme is not None:
         window.settings.setValue("theme", theme)
     return window

@@ -71,9 +71,15 @@ def test_window_has_named_parts_and_room_for_more_pages(make_window):
     assert window.actionUndo.shortcut().toString() == "Ctrl+Z"
     assert window.width() >= 1200 and window.height() >= 800
     assert window.pages.objectName() == "pages" and window.pages.tabText(0) == "Design"
-    page = QPushButton("training")
-    assert window.add_page(page, "Train") == 1
-    assert window.pages.tabText(1) == "Train"
+    assert [window.pages.tabText(i) for i in range(window.pages.count())] == [
+        "Design",
+        "Data",
+        "Train",
+        "Inspect",
+    ]
+    page = QPushButton("extra")
+    index = window.add_page(page, "Extra")
+    assert index == 4 and window.pages.tabText(index) == "Extra"
     assert types(window) == [layer.type for layer in load_spec("lenet5").layers]
 
 

@@ -12,7 +12,50 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-__all__ = ["BackgroundCall"]
+__all__ = ["BackgroundCall", "join_all"]
+
+
+class _Registry(QObject):
+    """Keeps every started thread alive until it has finished, whatever happens to the object
+    that started it. A QThread destroyed while running aborts the process ("QThread:
+    Destroyed while thread is still running"): that happened when a window closed while it was
+    still timing the engine. Lives in the GUI thread, so its slot runs there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[QThread, _Call] = {}
+
+    def add(self, thread: QThread, call: _Call) -> None:
+        self.live[thread] = call
+        thread.finished.connect(self.reap)
+
+    @Slot()
+    def reap(self) -> None:
+        for thread in [t for t in self.live if t.isFinished()]:
+            thread.wait()  # returns at once: the thread has left run()
+            del self.live[thread]
+
+
+_REGISTRY: _Registry | None = None
+
+
+def _registry() -> _Registry:
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _Registry()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(join_all)
+    return _REGISTRY
+
+
+def join_all(timeout_ms: int = 60000) -> bool:
+    """Wait for every background thread still running (at quit, and for tests)."""
+    if _REGISTRY is None:
+        return True
+    ok = all(thread.wait(timeout_ms) for thread in list(_REGISTRY.live))
+    _REGISTRY.reap()
+    return ok
 
 
 class _Call(QObject):
@@ -69,7 +112,7 @@ class BackgroundCall(QObject):
     def start(self, fn: Callable[[], object]) -> None:
         self._generation += 1
         gen = self._generation
-        thread = QThread(self)
+        thread = QThread()  # no parent: the registry, not this object, decides its lifetime
         call = _Call(gen, fn, self._describe)
         call.moveToThread(thread)
         thread.started.connect(call.run)
@@ -78,6 +121,7 @@ class BackgroundCall(QObject):
         call.result.connect(self._on_result)
         call.error.connect(self._on_error)
         thread.finished.connect(self._reap)
+        _registry().add(thread, call)
         self._running[gen] = (thread, call)
         if len(self._running) == 1:
             self.busyChanged.emit(True)
@@ -101,10 +145,8 @@ class BackgroundCall(QObject):
 
     @Slot()
     def _reap(self) -> None:
-        for gen, (thread, call) in list(self._running.items()):
+        for gen, (thread, _call) in list(self._running.items()):
             if thread.isFinished():
                 del self._running[gen]
-                call.deleteLater()
-                thread.deleteLater()
         if not self._running:
             self.busyChanged.emit(False)
