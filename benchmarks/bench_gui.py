@@ -88,7 +88,8 @@ class GuiSession:
         window.pages.setCurrentIndex(c.train_index)
         c.dataset_panel.set_source(data_path)
         c.dataset_panel.wait()
-        c.estimator.wait()
+        c._request_estimate()  # as the Train page does 0.4 s after a change; not during runs
+        c.estimator.wait()  # the warm-up and the Train page's epoch-time measurement
         self.epochs: list[EpochEnd] = []
         c.runner.epochEnded.connect(self.epochs.append)
 
@@ -137,7 +138,8 @@ class GuiSession:
 
     def close(self) -> None:
         self.controller.shutdown()
-        self.window.maybe_save = lambda: True  # runs made the project dirty; no dialog here
+        # Runs made the project dirty: no dialog here.
+        self.window.maybe_save = lambda prepare=None: True
         self.side.close()
         self.window.close()
 

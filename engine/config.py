@@ -5,8 +5,9 @@ environment variables with ``os.environ.setdefault``, so anything the user expor
 
 Why: on a small machine numba's OpenMP pool and OpenBLAS's pthread pool each start one
 thread per core, and idle threads of one pool spin-wait while the other pool works. A
-prototype measured a 12x slowdown from that. The cure is to give both pools the same thread
-count and to make idle threads sleep instead of spinning:
+prototype measured a 12x slowdown from that. The cure is to keep BLAS single-threaded (the
+engine's own worker threads split the batches), to give the remaining pools one thread count,
+and to make idle threads sleep instead of spinning:
 
 - ``OMP_WAIT_POLICY=PASSIVE`` and ``GOMP_SPINCOUNT=0``: numba's "omp" threading layer (GNU
   OpenMP) parks idle workers at once.
@@ -16,7 +17,9 @@ count and to make idle threads sleep instead of spinning:
 - ``OPENBLAS_NUM_THREADS=1``: the engine parallelises over chunks of the batch with its own
   threads (:mod:`engine.kernels.workers`), each calling single-threaded BLAS on its chunk;
   threaded products would meet at spin barriers inside every product and, with two callers,
-  oversubscribe the cores (a prototype measured 2-20x slowdowns on a busy 2-core machine).
+  oversubscribe the cores (2-20x slower single products were measured on a busy 2-core
+  machine). :mod:`engine.kernels.workers` also sets it through the library, for a process
+  that imported numpy before this module.
 
 Engine flags (read once, at import):
 

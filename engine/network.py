@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from engine.init import initialise
+from engine.kernels.workers import run, split
 from engine.layers import (
     AvgPool2D,
     BatchNorm,
@@ -48,6 +49,18 @@ __all__ = ["EVAL_CHUNK", "Network", "StateDictError", "build", "warm_up"]
 
 #: Images per slice of an evaluation-mode forward pass (see Network.forward).
 EVAL_CHUNK = 64
+
+
+def _threadsafe_numba() -> bool:
+    """Whether numba's parallel kernels may be launched from several threads at once: true for
+    its "omp" and "tbb" threading layers, false for "workqueue" (which aborts on concurrent
+    launches) or before any parallel kernel has run (no layer chosen yet)."""
+    import numba
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:
+        return False
 
 
 class StateDictError(ValueError):
@@ -247,11 +260,23 @@ class Network:
         x = self._check_input(x)
         if train or len(x) <= EVAL_CHUNK:
             return self._forward(x, train)
-        # Evaluation goes through in chunks: the conv column matrices stay small enough to
-        # reuse and stay in cache, and memory stays bounded for any batch size.
+        if not _threadsafe_numba():
+            out = np.empty((len(x), *self.output_shape), np.float32)
+            for start in range(0, len(x), EVAL_CHUNK):
+                out[start : start + EVAL_CHUNK] = self._forward(
+                    x[start : start + EVAL_CHUNK], False
+                )
+            return out
+        # Evaluation is per image, so a large batch goes through in chunks of at most
+        # EVAL_CHUNK images (memory stays bounded for any batch size), which the worker
+        # threads take one at a time, each running every layer on its chunk: one hand-off per
+        # chunk instead of one per layer, and no thread waits for a slower one's share.
         out = np.empty((len(x), *self.output_shape), np.float32)
-        for start in range(0, len(x), EVAL_CHUNK):
-            out[start : start + EVAL_CHUNK] = self._forward(x[start : start + EVAL_CHUNK], False)
+
+        def chunk(_, lo, hi):
+            out[lo:hi] = self._forward(x[lo:hi], False)
+
+        run(split(len(x), 1, -(-len(x) // EVAL_CHUNK)), chunk)
         return out
 
     def _stages(self) -> list[tuple[int, int, dict]]:
@@ -362,15 +387,23 @@ def warm_up() -> None:
     from engine.optim import SGD, Adam
 
     rng = np.random.default_rng(0)
+    # Every kernel variant a network can reach: convolutions on one channel (column patches)
+    # and on several (row patches); the fused epilogues (relu + max pool, relu alone, none);
+    # max pooling on its own with and without padding; and the other layer kinds.
     stack: list[Layer] = [
-        Conv2D(2, 3, (3, 3), (1, 1), (1, 1)),
-        BatchNorm(3),
-        LeakyReLU(0.1),
+        Conv2D(1, 1, (1, 1)),
+        Conv2D(1, 3, (3, 3), (1, 1), (1, 1)),
+        ReLU(),
         MaxPool2D((2, 2)),
-        Conv2D(3, 4, (2, 2), (1, 1), (0, 0), bias=False),
+        Conv2D(3, 4, (2, 2), (1, 1), (0, 0)),
+        BatchNorm(4),
+        LeakyReLU(0.1),
+        MaxPool2D((2, 2), (1, 1), (1, 1)),
+        Conv2D(4, 4, (1, 1), (1, 1), (0, 0), bias=False),
         ReLU(),
         AvgPool2D((2, 2), (1, 1), (1, 1)),
         Sigmoid(),
+        MaxPool2D((2, 2)),
         GlobalAvgPool(),
         Flatten(),
         Dense(4, 5),
@@ -382,9 +415,9 @@ def warm_up() -> None:
         if "weight" in layer.params and not isinstance(layer, BatchNorm):
             w = layer.params["weight"]
             w[...] = rng.standard_normal(w.shape).astype(np.float32)
-    spec = NetworkSpec(InputSpec(2, 6, 6), (), "warm-up")
+    spec = NetworkSpec(InputSpec(1, 8, 8), (), "warm-up")
     net = Network(spec, stack, rng)
-    x = rng.standard_normal((2, 2, 6, 6)).astype(np.float32)
+    x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
     net.forward(x)
     for optimiser in (SGD(0.01, momentum=0.9, weight_decay=1e-4), Adam(1e-3, weight_decay=1e-4)):
         for loss in LOSSES:

@@ -30,6 +30,8 @@ from engine.config import JIT
 __all__ = [
     "act_grad_to_rows",
     "act_grad_to_rows_naive",
+    "add_row_sums",
+    "add_row_sums_naive",
     "bias_act_max_pool",
     "bias_act_max_pool_naive",
     "bias_act_rows_to_nchw",
@@ -40,12 +42,12 @@ __all__ = [
     "col2im_naive",
     "im2col",
     "im2col_naive",
-    "nchw_to_rows",
-    "nchw_to_rows_naive",
     "im2row",
     "im2row_naive",
     "max_pool_act_grad_to_rows",
     "max_pool_act_grad_to_rows_naive",
+    "nchw_to_rows",
+    "nchw_to_rows_naive",
     "output_size",
     "row2im",
     "row2im_naive",
@@ -91,8 +93,14 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
                         hy = oy * sh + i - ph
                         for ox in range(x_lo):
                             cols[row, base + ox] = 0
-                        for ox in range(x_lo, x_hi):
-                            cols[row, base + ox] = x[n, c, hy, ox * sw + j - pw]
+                        if sw == 1:  # contiguous: a plain copy the compiler vectorises
+                            src = x[n, c, hy, x_lo + j - pw : x_hi + j - pw]
+                            dst = cols[row, base + x_lo : base + x_hi]
+                            for t in range(x_hi - x_lo):
+                                dst[t] = src[t]
+                        else:
+                            for ox in range(x_lo, x_hi):
+                                cols[row, base + ox] = x[n, c, hy, ox * sw + j - pw]
                         for ox in range(x_hi, ow):
                             cols[row, base + ox] = 0
 
@@ -150,8 +158,14 @@ def _col2im(cols, kh, kw, sh, sw, ph, pw, oh, ow, dx):
                     for oy in range(y_lo, y_hi):
                         base = n * plane + oy * ow
                         hy = oy * sh + i - ph
-                        for ox in range(x_lo, x_hi):
-                            dx[n, c, hy, ox * sw + j - pw] += cols[row, base + ox]
+                        if sw == 1:  # contiguous: a plain loop the compiler vectorises
+                            dst = dx[n, c, hy, x_lo + j - pw : x_hi + j - pw]
+                            src = cols[row, base + x_lo : base + x_hi]
+                            for t in range(x_hi - x_lo):
+                                dst[t] += src[t]
+                        else:
+                            for ox in range(x_lo, x_hi):
+                                dx[n, c, hy, ox * sw + j - pw] += cols[row, base + ox]
 
 
 def col2im(cols, input_shape, kernel, stride, padding, out=None):
@@ -285,30 +299,37 @@ def _to_padded_nhwc(x, n, ph, pw, padded):
 
 @njit(**JIT)
 def _im2row(x, kh, kw, sh, sw, ph, pw, oh, ow, padded, rows):
-    n_img, channels, height, width = x.shape
+    n_img, channels = x.shape[:2]
     wp = padded.shape[1]
     flat = padded.reshape(-1)
+    out = rows.reshape(-1)
+    ncols = rows.shape[1]
     plane = oh * ow
     run = kw * channels
     for n in range(n_img):
         _to_padded_nhwc(x, n, ph, pw, padded)
         for oy in range(oh):
             for ox in range(ow):
-                r = n * plane + oy * ow + ox
-                k = 0
+                dst = (n * plane + oy * ow + ox) * ncols
                 for i in range(kh):
                     hy = oy * sh + i
-                    if sw == 1:
+                    # Copies through views and an explicit loop: numba compiles that to a
+                    # vectorised copy, while slice assignment costs several times more.
+                    if sw == 1:  # one contiguous run of KW*C values per kernel row
                         src = (hy * wp + ox) * channels
+                        d = out[dst : dst + run]
+                        s = flat[src : src + run]
                         for t in range(run):
-                            rows[r, k + t] = flat[src + t]
-                        k += run
+                            d[t] = s[t]
+                        dst += run
                     else:
                         for j in range(kw):
                             src = (hy * wp + ox * sw + j) * channels
-                            for c in range(channels):
-                                rows[r, k + c] = flat[src + c]
-                            k += channels
+                            d = out[dst : dst + channels]
+                            s = flat[src : src + channels]
+                            for t in range(channels):
+                                d[t] = s[t]
+                            dst += channels
 
 
 def _padded_scratch(shape, padding, dtype, scratch):
@@ -359,27 +380,34 @@ def _row2im(rows, kh, kw, sh, sw, ph, pw, oh, ow, padded, dx):
     n_img, channels, height, width = dx.shape
     wp = padded.shape[1]
     flat = padded.reshape(-1)
+    src_all = rows.reshape(-1)
+    ncols = rows.shape[1]
     plane = oh * ow
     run = kw * channels
     for n in range(n_img):
         flat[:] = 0
         for oy in range(oh):
             for ox in range(ow):
-                r = n * plane + oy * ow + ox
-                k = 0
+                src = (n * plane + oy * ow + ox) * ncols
                 for i in range(kh):
                     hy = oy * sh + i
+                    # Views and an explicit loop, as in _im2row: ``a[x:y] += b[z:w]`` on
+                    # slices builds a temporary array each time.
                     if sw == 1:
                         dst = (hy * wp + ox) * channels
+                        d = flat[dst : dst + run]
+                        s = src_all[src : src + run]
                         for t in range(run):
-                            flat[dst + t] += rows[r, k + t]
-                        k += run
+                            d[t] += s[t]
+                        src += run
                     else:
                         for j in range(kw):
                             dst = (hy * wp + ox * sw + j) * channels
-                            for c in range(channels):
-                                flat[dst + c] += rows[r, k + c]
-                            k += channels
+                            d = flat[dst : dst + channels]
+                            s = src_all[src : src + channels]
+                            for t in range(channels):
+                                d[t] += s[t]
+                            src += channels
         for c in range(channels):
             for h in range(height):
                 base = ((h + ph) * wp + pw) * channels + c
@@ -477,40 +505,67 @@ def bias_act_rows_to_nchw_naive(rows, bias, n_img, relu):
 @njit(**JIT)
 def _bias_act_max_pool(rows, bias, relu, zero, width, kh, kw, sh, sw, plane, out, argmax):
     n_img, k_out, oh, ow = out.shape
-    # One output row at a time, window offset by window offset, so the inner loop runs over
-    # the row's outputs with no dependence between iterations.
-    best = np.empty(ow, rows.dtype)
-    idx = np.empty(ow, np.int32)
+    act = np.empty(plane, rows.dtype)
     for n in range(n_img):
         base = n * plane
         for k in range(k_out):
+            # Pass 1, vectorised: bias and relu into a scratch plane, noting any NaN.
             b = bias[k]
-            r = rows[k, base : base + plane]
+            has_nan = False
+            for p in range(plane):
+                v = rows[k, base + p] + b
+                if relu:
+                    v = v if v > zero else v * zero
+                act[p] = v
+                has_nan |= v != v
+            # Pass 2: window maxima. Without NaN a strict ">" scan keeps the first maximum;
+            # with one, the slower scan also lets the first NaN win (max_pool_forward's rule).
+            if not has_nan and kh == 2 and kw == 2 and sh == 2 and sw == 2:
+                # The common 2x2 / stride 2 window, unrolled.
+                for oy in range(oh):
+                    for ox in range(ow):
+                        p0 = 2 * oy * width + 2 * ox
+                        p2 = p0 + width
+                        best = act[p0]
+                        idx = p0
+                        v = act[p0 + 1]
+                        if v > best:
+                            best = v
+                            idx = p0 + 1
+                        v = act[p2]
+                        if v > best:
+                            best = v
+                            idx = p2
+                        v = act[p2 + 1]
+                        if v > best:
+                            best = v
+                            idx = p2 + 1
+                        out[n, k, oy, ox] = best
+                        argmax[n, k, oy, ox] = idx
+                continue
             for oy in range(oh):
-                for i in range(kh):
-                    for j in range(kw):
-                        off = (oy * sh + i) * width + j
-                        first = i == 0 and j == 0
-                        for ox in range(ow):
-                            pos = off + ox * sw
-                            v = r[pos] + b
-                            if relu:
-                                v = v if v > zero else v * zero
-                            if first:
-                                best[ox] = v
-                                idx[ox] = pos
-                            else:
-                                # Branch-free select (the comparisons are data-dependent coin
-                                # flips): a later value wins if larger, or if it is the first
-                                # NaN; so ties keep the first and the first NaN wins, as in
-                                # max_pool_forward's scan.
-                                cur = best[ox]
-                                take = (v > cur) | ((v != v) & (cur == cur))
-                                best[ox] = v if take else cur
-                                idx[ox] = pos if take else idx[ox]
                 for ox in range(ow):
-                    out[n, k, oy, ox] = best[ox]
-                    argmax[n, k, oy, ox] = idx[ox]
+                    start = oy * sh * width + ox * sw
+                    best = act[start]
+                    idx = start
+                    if not has_nan:
+                        for i in range(kh):
+                            for j in range(kw):
+                                pos = start + i * width + j
+                                v = act[pos]
+                                take = v > best
+                                best = v if take else best
+                                idx = pos if take else idx
+                    else:
+                        for i in range(kh):
+                            for j in range(kw):
+                                pos = start + i * width + j
+                                v = act[pos]
+                                if v > best or (v != v and best == best):
+                                    best = v
+                                    idx = pos
+                    out[n, k, oy, ox] = best
+                    argmax[n, k, oy, ox] = idx
 
 
 def bias_act_max_pool(rows, bias, n_img, relu, size, pool_kernel, pool_stride, out, argmax):
@@ -648,3 +703,44 @@ def max_pool_act_grad_to_rows_naive(dy, pooled, argmax, relu, size):
         positive[rows_idx, argmax.reshape(-1)] = (pooled > 0).reshape(-1)
         g = np.where(positive.reshape(g.shape), g, g * 0)
     return nchw_to_rows_naive(g.reshape(n_img, k_out, -1))
+
+
+@njit(**JIT)
+def _add_row_sums(rows, acc):
+    # Eight interleaved partial sums: one running sum would wait on every add's latency.
+    k_out, total = rows.shape
+    zero = acc.dtype.type(0)
+    lanes = np.empty(8, acc.dtype)
+    whole = total - total % 8
+    for k in range(k_out):
+        lanes[:] = zero
+        for p in range(0, whole, 8):
+            for q in range(8):
+                lanes[q] += rows[k, p + q]
+        tail = zero
+        for p in range(whole, total):
+            tail += rows[k, p]
+        acc[k] += (
+            ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+            + tail
+        )
+
+
+def add_row_sums(rows, acc):
+    """``acc[k] += sum(rows[k])`` for rows (K, M), summed in ``acc``'s dtype (pass float64 for
+    a bias gradient: sequential float64 sums are more accurate than float32 pairwise ones).
+
+    A numba kernel rather than ``rows.sum(axis=1)`` because numpy keeps the GIL for a
+    reduction to so few outputs, which serialises the engine's worker threads.
+    """
+    if acc.shape != (rows.shape[0],) or not acc.flags.c_contiguous:
+        raise ValueError(f"add_row_sums: acc must be contiguous ({rows.shape[0]},)")
+    _add_row_sums(np.ascontiguousarray(rows), acc)
+    return acc
+
+
+def add_row_sums_naive(rows, acc):
+    """Reference for :func:`add_row_sums`."""
+    acc += rows.astype(acc.dtype).sum(axis=1)
+    return acc

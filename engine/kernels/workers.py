@@ -12,6 +12,8 @@ in parallel.
     chunks = split(n_items, min_items=4)          # [(0, 32), (32, 64)] with 2 threads
     results = run(chunks, work)                   # work(index, lo, hi) on every chunk
 
+More chunks than threads are fine (threads take the next chunk when done with one).
+
 Nested calls (``work`` calling :func:`run`) run serially in the calling thread, so a worker
 never waits on its own pool.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -68,27 +71,53 @@ def _mark_worker() -> None:
     _local.worker = True
 
 
-def run(chunks, work):
-    """Call ``work(index, lo, hi)`` for every ``(lo, hi)`` in ``chunks``, the first in the
-    calling thread and the others on the pool; return their results in order.
+def _forget_pool_after_fork() -> None:
+    # A forked child inherits the pool object but not its threads: start a fresh one there.
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
 
-    An exception in any chunk is raised here after all chunks have finished.
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def run(chunks, work):
+    """Call ``work(index, lo, hi)`` for every ``(lo, hi)`` in ``chunks`` and return the results
+    in order. The calling thread and up to THREADS - 1 pool threads take chunks from a shared
+    counter until none is left, so a thread the OS has descheduled (on a machine shared with
+    other work) delays only the chunk it holds, not a fixed share of the batch.
+
+    An exception in any chunk is raised here after the running chunks have finished.
     """
     chunks = list(chunks)
     if len(chunks) <= 1 or getattr(_local, "worker", False) or getattr(_local, "busy", False):
         return [work(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+    results = [None] * len(chunks)
+    errors: list[BaseException] = []
+    counter = itertools.count()  # next() on a count is atomic under the GIL
+
+    def drain():
+        while not errors:
+            i = next(counter)
+            if i >= len(chunks):
+                return
+            try:
+                results[i] = work(i, *chunks[i])
+            except BaseException as error:  # re-raised in the calling thread
+                errors.append(error)
+
     pool = _executor()
-    futures = [pool.submit(work, i, lo, hi) for i, (lo, hi) in enumerate(chunks[1:], 1)]
+    helpers = [pool.submit(drain) for _ in range(min(THREADS, len(chunks)) - 1)]
     _local.busy = True
     try:
-        first = work(0, *chunks[0])
+        drain()
     finally:
         _local.busy = False
-        rest = [f.exception() for f in futures]
-    for error in rest:
-        if error is not None:
-            raise error
-    return [first, *(f.result() for f in futures)]
+        for helper in helpers:
+            helper.result()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def single_threaded_blas() -> bool:

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from engine.kernels.conv import (
-    act_grad_to_rows,
-    bias_act_max_pool,
-    bias_act_rows_to_nchw,
-    im2row,
-    max_pool_act_grad_to_rows,
-    nchw_to_rows,
-    output_size,
-    row2im,
-    rows_to_weight,
-    weight_to_rows,
-)
+from engine.kernels import conv as kernels
+from engine.kernels.conv import output_size, rows_to_weight, weight_to_rows
 from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
 
-#: Column-matrix size (bytes) a chunk of images may fill: small enough to stay in the L2/L3
-#: cache between im2col, the products and col2im; large enough for efficient products.
-COLUMN_BYTES = 512 * 1024
+__all__ = ["Conv2D"]
+
+#: Patch-matrix size (bytes) a group of images may fill: small enough to stay in cache
+#: between the patches, the products and col2im; large enough for efficient products and few
+#: Python-level calls per batch (on the 2-core EPYC, 1.5 MB was 2x faster than 128 KB for
+#: MNIST's second convolution; 2.5 MB gained 1% on a quiet machine and lost it on a busy one).
+COLUMN_BYTES = 1536 * 1024
+#: From this many input channels on, patches are built as rows in (kh, kw, c) order (runs of
+#: KW*C contiguous values); below it (a single channel) as columns in (c, kh, kw) order (runs
+#: of OW values), which copies in longer runs then. Measured on LeNet-5 and MNIST layers.
+ROW_PATCHES_FROM_CHANNELS = 2
+#: Chunks of the batch per worker thread (see :func:`engine.kernels.workers.run`).
+CHUNKS_PER_THREAD = 3
 #: Below this many multiply-adds a convolution runs on the calling thread alone: waking a
 #: worker costs more than it saves.
 PARALLEL_MACS = 2_000_000
-
-__all__ = ["Conv2D"]
 
 
 class Conv2D(Layer):
@@ -36,14 +36,17 @@ class Conv2D(Layer):
     created as zeros (``engine.init`` fills them). Output (N, K, OH, OW) with
     OH = floor((H + 2*PH - KH) / SH) + 1.
 
-    Computed as im2row + one BLAS product per group of G images:
+    Computed as patches + one BLAS product per group of G images:
     y[g] = W' (K, KH*KW*C) @ rows.T (KH*KW*C, G*OH*OW), where rows are the patches in
     (kh, kw, c) order (:func:`engine.kernels.conv.im2row`, contiguous copies) and W' the
-    weight reordered to match. G is chosen so the patch matrix fits in cache
-    (:data:`COLUMN_BYTES`); the batch is split over the engine's worker threads, each owning
-    whole groups. The backward pass rebuilds each group's patches from the saved input
-    (cheaper than keeping megabytes of patches that fall out of cache) and sums the weight
-    gradient in per-thread buffers, reduced at the end.
+    weight reordered to match; a one-channel input uses im2col columns and the weight as it
+    is (:data:`ROW_PATCHES_FROM_CHANNELS`). G is chosen so the patch matrix fits in cache
+    (:data:`COLUMN_BYTES`); the batch is split into chunks of whole groups that the engine's
+    worker threads take in turn (:mod:`engine.kernels.workers`). The backward pass rebuilds
+    each group's patches from the saved input (cheaper than keeping megabytes of patches that
+    fall out of cache) and sums the weight gradient in per-chunk buffers, reduced at the end.
+    Products go through ``np.dot``, which releases the GIL around every BLAS call
+    (``np.matmul`` keeps it when the output is small, which serialises the threads).
     """
 
     kind = "conv2d"
@@ -62,14 +65,16 @@ class Conv2D(Layer):
         self._saved_x = None
         self._saved_epilogue = None
         # Per-thread scratch (flat arrays sliced to each group's size), reused across calls:
-        # a fresh allocation at every step would page-fault again each time.
+        # a fresh allocation at every step would page-fault again each time. Keyed by the
+        # thread's identity, so the network may also run whole chunks of a batch through
+        # this layer from several threads at once.
         self._workspace: dict[tuple, np.ndarray] = {}
 
     def _buffer(self, key, size, dtype):
         buf = self._workspace.get(key)
         if buf is None or buf.size < size or buf.dtype != dtype:
             buf = self._workspace[key] = np.empty(size, dtype)
-        return buf[:size]
+        return buf
 
     @property
     def fan_in(self) -> int:
@@ -87,31 +92,67 @@ class Conv2D(Layer):
             output_size(width, self.kernel[1], self.stride[1], self.padding[1]),
         )
 
-    def _plan(self, x_shape, itemsize):
-        """(plane, images per group, chunks of the batch per thread)."""
-        n_img = x_shape[0]
-        _, oh, ow = self.output_shape(x_shape[1:])
-        plane = oh * ow
-        group = max(1, min(n_img, COLUMN_BYTES // max(1, self.fan_in * plane * itemsize)))
-        macs = n_img * plane * self.fan_in * self.filters
-        threads = THREADS if macs >= PARALLEL_MACS else 1
-        return plane, group, split(n_img, 1, threads)
+    @property
+    def _row_patches(self) -> bool:
+        return self.in_channels >= ROW_PATCHES_FROM_CHANNELS
 
-    def _patches(self, x, lo, hi, slot):
-        """im2row of images lo:hi into slot's scratch: ((hi - lo)*P, KH*KW*C)."""
-        _, oh, ow = self.output_shape(x.shape[1:])
-        size = self.fan_in * (hi - lo) * oh * ow
-        out = self._buffer(("patches", slot), size, x.dtype).reshape(-1, self.fan_in)
-        _, height, width = x.shape[1:]
-        pad = (height + 2 * self.padding[0]) * (width + 2 * self.padding[1]) * x.shape[1]
-        scratch = self._buffer(("padded", slot), pad, x.dtype)
-        return im2row(x[lo:hi], self.kernel, self.stride, self.padding, out, scratch)
+    def _weight_matrix(self):
+        """The weight as the product needs it: (K, KH*KW*C) for row patches, else
+        (K, C*KH*KW) (PyTorch's layout, a view)."""
+        weight = self.params["weight"]
+        if self._row_patches:
+            return weight_to_rows(weight)
+        return weight.reshape(self.filters, -1)
 
     def _bias(self, dtype):
         bias = self.params.get("bias")
         if bias is None:
             return np.zeros(self.filters, dtype)
         return bias.astype(dtype, copy=False)
+
+    def _check(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"conv2d: input must be (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
+        if x.dtype.kind != "f":
+            raise ValueError(f"conv2d: input must be floating point, got {x.dtype}")
+        return np.ascontiguousarray(x)
+
+    def _setup(self, x):
+        """Everything the group loops share: geometry, group size, thread chunks."""
+        n_img, _, height, width = x.shape
+        _, oh, ow = self.output_shape(x.shape[1:])
+        plane = oh * ow
+        group = max(1, min(n_img, COLUMN_BYTES // max(1, self.fan_in * plane * x.itemsize)))
+        macs = n_img * plane * self.fan_in * self.filters
+        # A few equal chunks per thread: a thread that falls behind (a busy machine) leaves
+        # its next chunks to the others. Groups never straddle chunks, so a group is at most
+        # a chunk (else one thread could get twice the work of the other).
+        threads = THREADS if macs >= PARALLEL_MACS else 1
+        chunks = split(n_img, 1, CHUNKS_PER_THREAD * threads if threads > 1 else 1)
+        group = min(group, max(hi - lo for lo, hi in chunks))
+        padded = (height + 2 * self.padding[0]) * (width + 2 * self.padding[1]) * x.shape[1]
+        return oh, ow, plane, group, chunks, padded
+
+    def _fill_patches(self, xs, slot, geometry, padded_size):
+        """Patches of the images ``xs`` in slot's scratch, built by the private kernels (the
+        shapes were checked once per call): rows (G*P, KH*KW*C) or columns (C*KH*KW, G*P),
+        see :data:`ROW_PATCHES_FROM_CHANNELS`. Returns (patches, padded scratch or None)."""
+        oh, ow = geometry[-2:]
+        m = xs.shape[0] * oh * ow
+        buf = self._buffer(("patches", slot), self.fan_in * m, xs.dtype)[: self.fan_in * m]
+        if not self._row_patches:
+            cols = buf.reshape(self.fan_in, m)
+            kernels._im2col(xs, *geometry, cols)
+            return cols, None
+        rows = buf.reshape(m, self.fan_in)
+        hp = xs.shape[2] + 2 * self.padding[0]
+        wp = xs.shape[3] + 2 * self.padding[1]
+        scratch = self._buffer(("padded", slot), padded_size, xs.dtype)[:padded_size]
+        scratch = scratch.reshape(hp, wp, self.in_channels)
+        kernels._im2row(xs, *geometry, scratch, rows)
+        return rows, scratch
 
     def forward(self, x, train=False, record=False, relu=False, pool=None):
         """Output (N, K, OH, OW) for ``x`` (N, C, H, W).
@@ -122,97 +163,105 @@ class Conv2D(Layer):
         padding (exactly as :class:`engine.layers.MaxPool2D`) and returns the pooled maps.
         :meth:`backward` then takes the gradient of that fused output.
         """
-        x = np.ascontiguousarray(x)
+        x = self._check(x)
         n_img = x.shape[0]
-        _, oh, ow = self.output_shape(x.shape[1:])
-        weight = weight_to_rows(self.params["weight"])
+        oh, ow, plane, group, chunks, padded_size = self._setup(x)
+        geometry = (*self.kernel, *self.stride, *self.padding, oh, ow)
+        weight = self._weight_matrix().astype(x.dtype, copy=False)
         bias = self._bias(x.dtype)
-        plane, group, chunks = self._plan(x.shape, x.itemsize)
+        zero = x.dtype.type(0)
+        relu = bool(relu)
         if pool is None:
             y = np.empty((n_img, self.filters, plane), x.dtype)
             argmax = None
         else:
             (pkh, pkw), (psh, psw) = pool
-            pooled_shape = (
-                n_img,
-                self.filters,
-                output_size(oh, pkh, psh, 0),
-                output_size(ow, pkw, psw, 0),
-            )
-            y = np.empty(pooled_shape, x.dtype)
-            argmax = np.empty(pooled_shape, np.int32)
+            pooled = (output_size(oh, pkh, psh, 0), output_size(ow, pkw, psw, 0))
+            if min(pooled) < 1:
+                raise ValueError(f"conv2d: pool {pool} does not fit a {oh}x{ow} output")
+            y = np.empty((n_img, self.filters, *pooled), x.dtype)
+            argmax = np.empty(y.shape, np.int32)
+        k_out = self.filters
 
-        def work(slot, lo, hi):
+        def work(_, lo, hi):
+            slot = threading.get_ident()
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
-                patches = self._patches(x, g0, g1, slot)
-                size = self.filters * (g1 - g0) * plane
-                out = self._buffer(("out", slot), size, x.dtype)
-                out = np.matmul(weight, patches.T, out=out.reshape(self.filters, -1))
+                m = (g1 - g0) * plane
+                patches, _ = self._fill_patches(x[g0:g1], slot, geometry, padded_size)
+                out = self._buffer(("out", slot), k_out * m, x.dtype)[: k_out * m]
+                out = out.reshape(k_out, m)
+                np.dot(weight, patches.T if self._row_patches else patches, out=out)
                 if pool is None:
-                    bias_act_rows_to_nchw(out, bias, g1 - g0, relu, out=y[g0:g1])
+                    kernels._bias_act_rows_to_nchw(out, bias, relu, zero, y[g0:g1])
                 else:
-                    bias_act_max_pool(
-                        out, bias, g1 - g0, relu, (oh, ow), *pool, y[g0:g1], argmax[g0:g1]
-                    )
+                    kernels._bias_act_max_pool(
+                        out, bias, relu, zero, ow, pkh, pkw, psh, psw, plane,
+                        y[g0:g1], argmax[g0:g1],
+                    )  # fmt: skip
 
         run(chunks, work)
         if record:
             self._saved_x = x
             self._saved_epilogue = (relu, pool, y, argmax)
         if pool is None:
-            return y.reshape(n_img, self.filters, oh, ow)
+            return y.reshape(n_img, k_out, oh, ow)
         return y
 
     def backward(self, dy):
         x = self._require_saved(self._saved_x)
         relu, pool, y, argmax = self._saved_epilogue
         n_img = x.shape[0]
-        _, oh, ow = self.output_shape(x.shape[1:])
-        dy = np.ascontiguousarray(dy).reshape(y.shape)
-        if pool is None:
-            dy = dy.reshape(n_img, self.filters, -1)
-            y = y.reshape(dy.shape)
-        weight = weight_to_rows(self.params["weight"])
-        plane, group, chunks = self._plan(x.shape, x.itemsize)
+        k_out = self.filters
+        dy = np.ascontiguousarray(dy, dtype=x.dtype)
+        if dy.size != y.size or dy.shape[0] != n_img:
+            raise ValueError(f"conv2d: gradient shape {dy.shape} does not match output {y.shape}")
+        # (N, K, windows): the layout the gradient kernels index.
+        dy3 = dy.reshape(n_img, k_out, -1)
+        y3 = y.reshape(dy3.shape)
+        argmax3 = None if argmax is None else argmax.reshape(dy3.shape)
+        oh, ow, plane, group, chunks, padded_size = self._setup(x)
+        geometry = (*self.kernel, *self.stride, *self.padding, oh, ow)
+        weight = self._weight_matrix().astype(x.dtype, copy=False)
+        zero = x.dtype.type(0)
         dx = np.empty(x.shape, x.dtype) if self.input_grad else None
 
-        def work(slot, lo, hi):
+        def work(_, lo, hi):
+            slot = threading.get_ident()
             # Per-thread partial sums: no two threads ever add into one array.
             dw = np.zeros(weight.shape, x.dtype)
-            db = np.zeros(self.filters, x.dtype)
+            db = np.zeros(k_out, np.float64)
+            part = self._buffer(("dw", slot), dw.size, x.dtype)[: dw.size].reshape(dw.shape)
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
-                patches = self._patches(x, g0, g1, slot)
+                m = (g1 - g0) * plane
+                patches, scratch = self._fill_patches(x[g0:g1], slot, geometry, padded_size)
                 if pool is None and not relu and g1 - g0 == 1:
-                    dy_rows = dy[g0]
+                    dy_rows = dy3[g0]
                 else:
-                    size = self.filters * (g1 - g0) * plane
-                    rows = self._buffer(("dy", slot), size, x.dtype)
-                    rows = rows.reshape(self.filters, -1)
+                    dy_rows = self._buffer(("dy", slot), k_out * m, x.dtype)[: k_out * m]
+                    dy_rows = dy_rows.reshape(k_out, m)
                     if pool is not None:
-                        dy_rows = max_pool_act_grad_to_rows(
-                            dy[g0:g1], y[g0:g1], argmax[g0:g1], relu, (oh, ow), rows
+                        kernels._max_pool_act_grad_to_rows(
+                            dy3[g0:g1], y3[g0:g1], argmax3[g0:g1], relu, zero, plane, dy_rows
                         )
-                    elif relu:
-                        dy_rows = act_grad_to_rows(dy[g0:g1], y[g0:g1], relu, rows)
                     else:
-                        dy_rows = nchw_to_rows(dy[g0:g1], out=rows)
-                part = self._buffer(("dw", slot), dw.size, x.dtype).reshape(dw.shape)
-                dw += np.matmul(dy_rows, patches, out=part)
-                db += dy_rows.sum(axis=1)
-                if dx is not None:
-                    dpatches = self._buffer(("dpatches", slot), patches.size, x.dtype)
-                    dpatches = np.matmul(dy_rows.T, weight, out=dpatches.reshape(patches.shape))
-                    row2im(
-                        dpatches,
-                        dx[g0:g1].shape,
-                        self.kernel,
-                        self.stride,
-                        self.padding,
-                        dx[g0:g1],
-                        self._workspace[("padded", slot)],
-                    )
+                        kernels._act_grad_to_rows(dy3[g0:g1], y3[g0:g1], relu, zero, dy_rows)
+                if self._row_patches:
+                    dw += np.dot(dy_rows, patches, out=part)
+                else:
+                    dw += np.dot(dy_rows, patches.T, out=part)
+                kernels._add_row_sums(dy_rows, db)
+                if dx is None:
+                    continue
+                dpatches = self._buffer(("dpatches", slot), patches.size, x.dtype)
+                dpatches = dpatches[: patches.size].reshape(patches.shape)
+                if self._row_patches:
+                    np.dot(dy_rows.T, weight, out=dpatches)
+                    kernels._row2im(dpatches, *geometry, scratch, dx[g0:g1])
+                else:
+                    np.dot(weight.T, dy_rows, out=dpatches)
+                    kernels._col2im(dpatches, *geometry, dx[g0:g1])
             return dw, db
 
         parts = run(chunks, work)
@@ -220,7 +269,8 @@ class Conv2D(Layer):
         for more_w, more_b in parts[1:]:
             dw += more_w
             db += more_b
-        self.grads["weight"] = rows_to_weight(dw, self.params["weight"].shape)
+        shape = self.params["weight"].shape
+        self.grads["weight"] = rows_to_weight(dw, shape) if self._row_patches else dw.reshape(shape)
         if "bias" in self.params:
-            self.grads["bias"] = db
+            self.grads["bias"] = db.astype(x.dtype)
         return dx

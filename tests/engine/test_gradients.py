@@ -26,6 +26,8 @@ from engine.layers import (
     Sigmoid,
     Tanh,
 )
+from engine.layers import conv as conv_layer
+from engine.layers import dense as dense_layer
 from engine.losses import cross_entropy, total_error
 
 H = 1e-6
@@ -98,6 +100,64 @@ def test_conv2d(seed):
     c = int(rng.integers(1, 4))
     x = _random_input(rng, k, s, p, c)
     check_layer(Conv2D(c, int(rng.integers(1, 5)), k, s, p, bias=seed % 3 != 0), x, seed=seed)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_conv2d_with_row_patches(seed):
+    # From ROW_PATCHES_FROM_CHANNELS input channels on, Conv2D builds (kh, kw, c) row patches.
+    rng = np.random.default_rng(150 + seed)
+    k, s, p = _random_window(rng)
+    c = conv_layer.ROW_PATCHES_FROM_CHANNELS + int(rng.integers(0, 3))
+    x = _random_input(rng, k, s, p, c)
+    check_layer(Conv2D(c, int(rng.integers(1, 5)), k, s, p, bias=seed % 2 == 0), x, seed=seed)
+
+
+@pytest.mark.parametrize("channels", [1, conv_layer.ROW_PATCHES_FROM_CHANNELS + 1])
+@pytest.mark.parametrize(
+    ("relu", "pool"), [(True, None), (False, ((2, 2), (2, 2))), (True, ((3, 2), (2, 1)))]
+)
+def test_conv2d_fused_epilogue_equals_the_separate_layers(channels, relu, pool, monkeypatch):
+    # Small groups and no parallel threshold: several groups per thread, both threads busy.
+    monkeypatch.setattr(conv_layer, "COLUMN_BYTES", 4096)
+    monkeypatch.setattr(conv_layer, "PARALLEL_MACS", 0)
+    rng = np.random.default_rng(17)
+    conv = Conv2D(channels, 5, (3, 3), (1, 1), (1, 1))
+    for v in conv.params.values():
+        v[...] = rng.standard_normal(v.shape)
+    rest = ([ReLU()] if relu else []) + ([MaxPool2D(*pool)] if pool else [])
+    x = rng.standard_normal((7, channels, 9, 8)).astype(np.float32)
+    x[0, 0, :2] = 0.0  # ties inside pooling windows
+    fused = conv.forward(x, record=True, relu=relu, pool=pool)
+    h = Conv2D.forward(conv, x, record=False)
+    for layer in rest:
+        h = layer.forward(h, record=True)
+    np.testing.assert_array_equal(fused.view(np.int32), h.view(np.int32))  # bit for bit
+    dy = rng.standard_normal(h.shape).astype(np.float32)
+    dx_fused = conv.backward(dy)
+    grads_fused = dict(conv.grads)
+    g = dy
+    for layer in reversed(rest):
+        g = layer.backward(g)
+    conv.forward(x, record=True)
+    dx = conv.backward(g)
+    np.testing.assert_allclose(dx_fused, dx, rtol=1e-5, atol=1e-5)
+    for name, value in conv.grads.items():
+        np.testing.assert_allclose(grads_fused[name], value, rtol=1e-4, atol=1e-4)
+
+
+def test_dense_split_over_threads_matches_numpy(monkeypatch):
+    monkeypatch.setattr(dense_layer, "PARALLEL_MACS", 0)
+    rng = np.random.default_rng(18)
+    layer = Dense(40, 70)
+    for v in layer.params.values():
+        v[...] = rng.standard_normal(v.shape)
+    x = rng.standard_normal((6, 40)).astype(np.float32)
+    w, b = layer.params["weight"], layer.params["bias"]
+    np.testing.assert_allclose(layer.forward(x, record=True), x @ w.T + b, rtol=1e-5, atol=1e-5)
+    dy = rng.standard_normal((6, 70)).astype(np.float32)
+    np.testing.assert_allclose(layer.backward(dy), dy @ w, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.grads["weight"], dy.T @ x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.grads["bias"], dy.sum(axis=0), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from engine.kernels import activations as act
-from engine.kernels import conv, pool, updates
+from engine.kernels import conv, pool, updates, workers
 
 RTOL, ATOL = 1e-5, 1e-5
 
@@ -61,6 +61,158 @@ def test_gemm_layout_moves_match_references():
     )
     dy = _x((3, 5, 12), 2)
     np.testing.assert_array_equal(conv.nchw_to_rows(dy), conv.nchw_to_rows_naive(dy))
+
+
+@pytest.mark.parametrize("case", WINDOWS)
+def test_im2row_and_row2im_match_references(case):
+    n, c, h, w, k, s, p = case
+    x = _x((n, c, h, w))
+    rows = conv.im2row(x, k, s, p)
+    np.testing.assert_array_equal(rows, conv.im2row_naive(x, k, s, p))
+    assert rows.dtype == np.float32
+    g = _x(rows.shape, 1)
+    np.testing.assert_allclose(
+        conv.row2im(g, x.shape, k, s, p), conv.row2im_naive(g, x.shape, k, s, p), RTOL, ATOL
+    )
+    # The scratch and out arrays the layers pass in give the same results.
+    scratch = np.empty((h + 2 * p[0]) * (w + 2 * p[1]) * c + 7, np.float32)
+    out = np.empty_like(rows)
+    np.testing.assert_array_equal(conv.im2row(x, k, s, p, out=out, scratch=scratch), rows)
+
+
+def test_row_patches_and_reordered_weight_give_the_convolution():
+    n, c, h, w, k, s, p = WINDOWS[0]
+    x, weight = _x((n, c, h, w)), _x((4, c, *k), 1)
+    by_cols = weight.reshape(4, -1) @ conv.im2col(x, k, s, p)
+    by_rows = conv.weight_to_rows(weight) @ conv.im2row(x, k, s, p).T
+    np.testing.assert_allclose(by_rows, by_cols, RTOL, ATOL)
+    np.testing.assert_array_equal(
+        conv.rows_to_weight(conv.weight_to_rows(weight), weight.shape), weight
+    )
+
+
+def test_row2im_is_the_adjoint_of_im2row():
+    n, c, h, w, k, s, p = WINDOWS[3]
+    x = _x((n, c, h, w)).astype(np.float64)
+    g = _x(conv.im2row(x, k, s, p).shape, 2).astype(np.float64)
+    lhs = np.sum(conv.im2row(x, k, s, p) * g)
+    rhs = np.sum(x * conv.row2im(g, x.shape, k, s, p))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_out_arrays_are_checked():
+    x = _x((1, 2, 5, 5))
+    with pytest.raises(ValueError, match="im2row: out"):
+        conv.im2row(x, (3, 3), (1, 1), (0, 0), out=np.empty((9, 17), np.float32))
+    with pytest.raises(ValueError, match="col2im: out"):
+        conv.col2im(_x((18, 9)), x.shape, (3, 3), (1, 1), (0, 0), out=np.empty((1, 2, 5, 4)))
+
+
+def _with_specials(a):
+    """Ties (exact zeros), negative zeros and a NaN, the cases max pooling must order."""
+    flat = a.reshape(-1)
+    flat[::5] = 0.0
+    flat[1::7] = -0.0
+    flat[3] = np.nan
+    return a
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_bias_act_rows_to_nchw_matches_reference(relu):
+    rows, bias = _with_specials(_x((5, 3 * 12))), _x((5,), 1)
+    got = conv.bias_act_rows_to_nchw(rows, bias, 3, relu)
+    want = conv.bias_act_rows_to_nchw_naive(rows, bias, 3, relu)
+    np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))  # bit for bit
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride"),
+    [((6, 8), (2, 2), (2, 2)), ((7, 7), (3, 3), (2, 2)), ((5, 6), (2, 3), (1, 3))],
+)
+def test_fused_bias_act_max_pool_matches_the_separate_references(relu, size, kernel, stride):
+    n, k_out = 3, 4
+    rows = _with_specials(_x((k_out, n * size[0] * size[1])))
+    bias = _x((k_out,), 1)
+    bias[0] = 0.0
+    oh = conv.output_size(size[0], kernel[0], stride[0], 0)
+    ow = conv.output_size(size[1], kernel[1], stride[1], 0)
+    out = np.empty((n, k_out, oh, ow), np.float32)
+    arg = np.empty((n, k_out, oh, ow), np.int32)
+    conv.bias_act_max_pool(rows, bias, n, relu, size, kernel, stride, out, arg)
+    y_ref, arg_ref = conv.bias_act_max_pool_naive(rows, bias, n, relu, size, kernel, stride)
+    np.testing.assert_array_equal(out.view(np.int32), y_ref.view(np.int32))
+    np.testing.assert_array_equal(arg, arg_ref)
+    dy = _x(out.shape, 2)
+    np.testing.assert_allclose(
+        conv.max_pool_act_grad_to_rows(dy, out, arg, relu, size),
+        conv.max_pool_act_grad_to_rows_naive(dy, out, arg, relu, size),
+        RTOL,
+        ATOL,
+    )
+
+
+def test_fused_max_pool_lets_the_first_nan_win():
+    rows = np.zeros((1, 8), np.float32)  # one 2x4 plane: windows {0, 1, 4, 5}, {2, 3, 6, 7}
+    rows[0, 6] = np.nan
+    rows[0, 7] = np.nan
+    out = np.empty((1, 1, 1, 2), np.float32)
+    arg = np.empty((1, 1, 1, 2), np.int32)
+    bias = np.zeros(1, np.float32)
+    conv.bias_act_max_pool(rows, bias, 1, True, (2, 4), (2, 2), (2, 2), out, arg)
+    assert out[0, 0, 0, 0] == 0 and arg[0, 0, 0, 0] == 0
+    assert np.isnan(out[0, 0, 0, 1]) and arg[0, 0, 0, 1] == 6
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_act_grad_to_rows_matches_reference(relu):
+    dy, y = _x((3, 5, 12)), _with_specials(_x((3, 5, 12), 1))
+    np.testing.assert_array_equal(
+        conv.act_grad_to_rows(dy, y, relu), conv.act_grad_to_rows_naive(dy, y, relu)
+    )
+
+
+def test_add_row_sums_matches_reference():
+    rows = _x((5, 1003)) * 100
+    acc = _x((5,), 1).astype(np.float64)
+    want = conv.add_row_sums_naive(rows, acc.copy())
+    np.testing.assert_allclose(conv.add_row_sums(rows, acc), want, rtol=1e-12)
+
+
+def test_workers_split_and_run_cover_every_item_once():
+    assert workers.split(0) == []
+    assert workers.split(10, 4, threads=2) == [(0, 5), (5, 10)]
+    assert workers.split(10, 6, threads=2) == [(0, 10)]  # not enough for two shares
+    assert workers.split(5, 1, threads=3) == [(0, 2), (2, 4), (4, 5)]
+    seen = np.zeros(100, int)
+
+    def work(index, lo, hi):
+        seen[lo:hi] += 1
+        # A nested call runs in the calling thread instead of waiting on the pool.
+        inner = workers.run(workers.split(hi - lo), lambda i, a, b: b - a)
+        return index, sum(inner)
+
+    chunks = workers.split(100, 1, threads=4)
+    assert workers.run(chunks, work) == [(i, hi - lo) for i, (lo, hi) in enumerate(chunks)]
+    assert np.all(seen == 1)
+
+
+def test_workers_run_reraises_a_chunk_error():
+    def work(index, lo, hi):
+        if index == len(chunks) - 1:
+            raise KeyError("boom")
+
+    chunks = workers.split(10, 1, threads=2)
+    with pytest.raises(KeyError, match="boom"):
+        workers.run(chunks if len(chunks) > 1 else [(0, 5), (5, 10)], work)
+
+
+def test_max_pool_without_padding_matches_reference_with_specials():
+    x = _with_specials(_x((2, 3, 6, 7)))
+    y, arg = pool.max_pool_forward(x, (2, 3), (2, 2), (0, 0))
+    y_ref, arg_ref = pool.max_pool_forward_naive(x, (2, 3), (2, 2), (0, 0))
+    np.testing.assert_array_equal(y.view(np.int32), y_ref.view(np.int32))
+    np.testing.assert_array_equal(arg, arg_ref)
 
 
 @pytest.mark.parametrize("case", WINDOWS)

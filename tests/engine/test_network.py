@@ -254,3 +254,57 @@ def test_total_error_loss_and_eval_mode_gradients():
 
 def test_warm_up_runs():
     warm_up()
+
+
+# --------------------------------------------------------------- fused and parallel paths
+
+
+def _layer_by_layer(net, x, y):
+    """Loss and gradients through the plain layer protocol, one layer at a time (no fusion)."""
+    from engine.losses import cross_entropy
+
+    h = x
+    for layer in net.layers:
+        h = layer.forward(h, train=True, record=True)
+    value, grad = cross_entropy(h, y)
+    grads = {}
+    for i in range(len(net.layers) - 1, -1, -1):
+        layer = net.layers[i]
+        grad = layer.backward(grad)
+        grads.update({f"{i}.{k}": g for k, g in layer.grads.items()})
+        layer.grads = {}
+        if grad is None:
+            break
+    for layer in net.layers:
+        layer.clear()
+    return h, value, grads
+
+
+@pytest.mark.parametrize("preset", ["lenet5", "mnist-2conv"])
+def test_fused_stages_give_the_layer_by_layer_results(preset):
+    net = engine.build(preset, seed=1)
+    stages = net._stages()
+    assert any(len(fused) == 2 for _, _, fused in stages)  # conv + relu + pool fused
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((9, *net.input_shape)).astype(np.float32)
+    y = rng.integers(0, net.num_classes, 9)
+    state = net.rng_state()
+    _, value, grads = _layer_by_layer(net, x, y)
+    net.set_rng_state(state)  # the same dropout masks
+    fused_value, fused_grads = net.loss_and_grads(x, y)
+    assert fused_value == pytest.approx(value, rel=1e-6)
+    assert set(fused_grads) == set(grads) == set(net.parameters())
+    for k, g in grads.items():
+        np.testing.assert_allclose(fused_grads[k], g, rtol=1e-4, atol=1e-6, err_msg=k)
+    # Evaluation: the fused forward equals the last of the per-layer activations, bit for bit.
+    acts = net.forward_activations(x)
+    assert len(acts) == len(net.layers)
+    np.testing.assert_array_equal(net.forward(x), acts[-1])
+
+
+def test_large_evaluation_batches_are_split_over_threads_with_the_same_result(lenet):
+    x = np.random.default_rng(6).standard_normal((200, 1, 32, 32)).astype(np.float32)
+    whole = lenet.forward(x)
+    parts = np.concatenate([lenet.forward(x[i : i + 50]) for i in range(0, 200, 50)])
+    np.testing.assert_allclose(whole, parts, rtol=1e-6, atol=1e-6)
+    assert whole.dtype == np.float32 and whole.shape == (200, 10)
