@@ -328,14 +328,21 @@ class Network:
         return softmax(self.forward(x, train=False))
 
     def loss_and_grads(
-        self, x, y, loss: str = "cross_entropy", train: bool = True
-    ) -> tuple[float, dict[str, np.ndarray]]:
+        self,
+        x,
+        y,
+        loss: str = "cross_entropy",
+        train: bool = True,
+        return_logits: bool = False,
+    ) -> tuple:
         """Mean loss over the batch and the gradient of every trainable parameter.
 
         ``y``: integer labels (N,) (or an (N, classes) target array). ``loss``:
         "cross_entropy" (default) or "total_error". ``train``: forward in training mode
         (dropout on, batch statistics; batch norm running stats are updated). Returns the loss
-        as a float and new arrays keyed like :meth:`parameters`.
+        as a float and new arrays keyed like :meth:`parameters`; with ``return_logits`` also
+        the forward pass's (N, classes) float32 logits, so a training loop can count correct
+        predictions without a second forward pass.
         """
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
@@ -343,6 +350,7 @@ class Network:
         stages = self._stages()
         for start, _, fused in stages:
             h = self.layers[start].forward(h, train=train, record=True, **fused)
+        logits = h
         value, grad = LOSSES[loss](h, y)
         grads: dict[str, np.ndarray] = {}
         for start, _, _ in reversed(stages):
@@ -356,7 +364,8 @@ class Network:
         for layer in self.layers:
             layer.clear()
         # Report in forward order, like parameters().
-        return value, {k: grads[k] for k in self.parameters() if k in grads}
+        ordered = {k: grads[k] for k in self.parameters() if k in grads}
+        return (value, ordered, logits) if return_logits else (value, ordered)
 
     # ------------------------------------------------------------------ randomness
 

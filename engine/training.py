@@ -105,24 +105,10 @@ def _with_init(spec: NetworkSpec, init: str | None) -> NetworkSpec:
 
 
 def _train_step(net, x: np.ndarray, y: np.ndarray, loss: str):
-    """One forward/backward through the layer protocol (engine.layers.base), like
-    ``Network.loss_and_grads`` but also counting correct predictions from the same logits,
-    so the batch accuracy costs no second forward pass. Returns (loss, correct, grads)."""
-    h = x
-    for layer in net.layers:
-        h = layer.forward(h, train=True, record=True)
-    value, grad = LOSSES[loss](h, y)
-    correct = int(np.count_nonzero(h.argmax(axis=1) == y))
-    first = next((i for i, layer in enumerate(net.layers) if layer.params), len(net.layers))
-    grads: dict[str, np.ndarray] = {}
-    for i in range(len(net.layers) - 1, first - 1, -1):
-        layer = net.layers[i]
-        grad = layer.backward(grad)
-        for k, g in layer.grads.items():
-            grads[f"{i}.{k}"] = g
-        layer.grads = {}
-    for layer in net.layers:
-        layer.clear()
+    """One forward/backward (the network's fused stages); the batch accuracy comes from the
+    same logits, so it costs no second forward pass. Returns (loss, correct, grads)."""
+    value, grads, logits = net.loss_and_grads(x, y, loss=loss, return_logits=True)
+    correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
     return value, correct, grads
 
 
