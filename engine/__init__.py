@@ -1,15 +1,15 @@
 """CNN Workbench's engine: networks as data, shape inference, layers, training. No Qt.
 
-    import engine
-    spec = engine.load_spec("lenet5")        # preset name, path or dict
-    rows = engine.infer_shapes(spec)
-    net = engine.build(spec, seed=0)         # raises engine.SpecError listing every problem
-    logits = net.forward(x, train=False)     # (N, C, H, W) float32 -> (N, classes)
-    loss, grads = net.loss_and_grads(x, y)
+import engine
+spec = engine.load_spec("lenet5")        # preset name, path or dict
+rows = engine.infer_shapes(spec)
+net = engine.build(spec, seed=0)         # raises engine.SpecError listing every problem
+logits = net.forward(x, train=False)     # (N, C, H, W) float32 -> (N, classes)
+loss, grads = net.loss_and_grads(x, y)
 """
 
 # Thread-pool settings must be in the environment before numpy loads OpenBLAS.
-from engine import config as config  # noqa: I001  (must stay first)
+from engine import config as config  # must stay first
 from engine.spec import (
     LayerSpec,
     NetworkSpec,

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help"):
+    if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         # No subcommand: the GUI (its own options: --screenshot PATH [SPEC], a spec/project).
         from workbench.app import main as gui_main
 

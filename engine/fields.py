@@ -173,7 +173,9 @@ LAYER_TYPES: dict[str, LayerType] = {
                 _STD,
             ),
         ),
-        LayerType("relu", "ReLU", "relu: keeps positive values, sets negatives to zero", "activation"),
+        LayerType(
+            "relu", "ReLU", "relu: keeps positive values, sets negatives to zero", "activation"
+        ),
         LayerType(
             "leaky_relu",
             "Leaky ReLU",

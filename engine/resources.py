@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_ROOT = Path(os.environ.get("CNN_WORKBENCH_RESOURCES", Path(__file__).resolve().parent.parent / "resources"))
+_DEFAULT = Path(__file__).resolve().parent.parent / "resources"
+_ROOT = Path(os.environ.get("CNN_WORKBENCH_RESOURCES", _DEFAULT))
 
 
 def resource_path(*parts: str) -> Path:
