@@ -641,10 +641,15 @@ def act_grad_to_rows_naive(dy, y, relu):
 
 
 @njit(**JIT)
-def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows):
+def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows, sums):
+    # Also adds each row's sum (the bias gradient) to ``sums`` (K,), from the windows' values
+    # rather than the longer rows (4x for a 2x2 pool): every window's gradient lands in one
+    # row position, so both sums hold the same terms, added in another order (in float64:
+    # equal after rounding to float32).
     n_img, k_out, windows = dy.shape
     for k in range(k_out):
         rows[k, :] = 0
+        total = sums.dtype.type(0)
         for n in range(n_img):
             base = n * plane
             for q in range(windows):
@@ -652,19 +657,27 @@ def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows):
             if relu:
                 # Relu backward at the winners: y there is the pooled value.
                 for q in range(windows):
+                    g = dy[n, k, q]
                     if not pooled[n, k, q] > zero:
                         pos = base + argmax[n, k, q]
                         rows[k, pos] = rows[k, pos] * zero
+                        g = g * zero
+                    total += g
+            else:
+                for q in range(windows):
+                    total += dy[n, k, q]
+        sums[k] += total
 
 
-def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None):
+def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None, sums=None):
     """Gradient of :func:`bias_act_max_pool` up to the GEMM result: max-pool backward, then
     relu backward (when ``relu``), moved to (K, N*H*W).
 
     ``dy``, ``pooled`` (the fused forward's output) and ``argmax``: (N, K, OH, OW); ``size``:
     the conv output's (H, W). Equals relu_backward(y, max_pool_backward(dy, argmax)) in the
     NCHW-to-rows layout, where y is the relu output (its value at each window's winner is the
-    pooled value).
+    pooled value). ``sums`` (K,) float64, when given, gets each row's sum added (the bias
+    gradient; see :func:`add_row_sums`), computed from the pooled gradient in the same pass.
     """
     n_img, k_out = dy.shape[:2]
     plane = size[0] * size[1]
@@ -677,6 +690,13 @@ def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None):
             f"got {out.shape} {out.dtype}"
         )
     rows = np.empty(shape, dtype=dy.dtype) if out is None else out
+    if sums is None:
+        sums = np.zeros(k_out, np.float64)
+    elif sums.shape != (k_out,) or sums.dtype != np.float64:
+        raise ValueError(
+            f"max_pool_act_grad_to_rows: sums must be float64 ({k_out},), "
+            f"got {sums.shape} {sums.dtype}"
+        )
     flat = (n_img, k_out, -1)
     _max_pool_act_grad_to_rows(
         np.ascontiguousarray(dy).reshape(flat),
@@ -686,6 +706,7 @@ def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None):
         dy.dtype.type(0),
         plane,
         rows,
+        sums,
     )
     return rows
 

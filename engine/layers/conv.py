@@ -242,16 +242,19 @@ class Conv2D(Layer):
                     dy_rows = self._buffer(("dy", slot), k_out * m, x.dtype)[: k_out * m]
                     dy_rows = dy_rows.reshape(k_out, m)
                     if pool is not None:
+                        # Also sums the bias gradient, from the 4x smaller pooled gradient.
                         kernels._max_pool_act_grad_to_rows(
-                            dy3[g0:g1], y3[g0:g1], argmax3[g0:g1], relu, zero, plane, dy_rows
-                        )
+                            dy3[g0:g1], y3[g0:g1], argmax3[g0:g1], relu, zero, plane,
+                            dy_rows, db,
+                        )  # fmt: skip
                     else:
                         kernels._act_grad_to_rows(dy3[g0:g1], y3[g0:g1], relu, zero, dy_rows)
                 if self._row_patches:
                     dw += np.dot(dy_rows, patches, out=part)
                 else:
                     dw += np.dot(dy_rows, patches.T, out=part)
-                kernels._add_row_sums(dy_rows, db)
+                if pool is None:
+                    kernels._add_row_sums(dy_rows, db)
                 if dx is None:
                     continue
                 dpatches = self._buffer(("dpatches", slot), patches.size, x.dtype)

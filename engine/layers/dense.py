@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class Dense(Layer):
             self.params["bias"] = np.zeros(self.units, np.float32)
         self._saved_x = None
         self._saved_shape = None
+        self._spare_grads: list[np.ndarray] = []
 
     @property
     def fan_in(self) -> int:
@@ -54,6 +56,23 @@ class Dense(Layer):
         macs = n_rows * self.in_features * self.units
         threads = THREADS if macs >= PARALLEL_MACS else 1
         return split(self.units, 16, threads)
+
+    def _free_weight_grad(self, shape, dtype):
+        """An array for the weight gradient that nobody else can see: one this layer returned
+        before whose only remaining reference is the layer's own (a dict, a view or any other
+        holder counts as a reference), else a new one. A fresh multi-megabyte array costs its
+        page faults at every step (a third of a millisecond for MNIST's 3136x1024 weight);
+        two kept arrays cover a caller that holds one step's gradients during the next."""
+        kept = self._spare_grads
+        for buf in kept:
+            # getrefcount: the list's reference plus its own argument.
+            if buf.shape == shape and buf.dtype == dtype and sys.getrefcount(buf) <= 3:
+                return buf
+        buf = np.empty(shape, dtype)
+        kept.append(buf)
+        if len(kept) > 2:
+            kept.pop(0)
+        return buf
 
     def forward(self, x, train=False, record=False):
         flat = x.reshape(x.shape[0], -1)
@@ -93,7 +112,7 @@ class Dense(Layer):
                 return None
             return (dy @ weight).reshape(self._saved_shape)
         dtype = np.result_type(dy, flat)
-        dw = np.empty(weight.shape, dtype)
+        dw = self._free_weight_grad(weight.shape, dtype)
         db = np.empty(self.units, dtype) if has_bias else None
 
         def work(_, lo, hi):

@@ -144,12 +144,14 @@ def test_fused_bias_act_max_pool_matches_the_separate_references(relu, size, ker
     np.testing.assert_array_equal(out.view(np.int32), y_ref.view(np.int32))
     np.testing.assert_array_equal(arg, arg_ref)
     dy = _x(out.shape, 2)
+    sums = np.full(k_out, 0.5)
+    rows_ref = conv.max_pool_act_grad_to_rows_naive(dy, out, arg, relu, size)
     np.testing.assert_allclose(
-        conv.max_pool_act_grad_to_rows(dy, out, arg, relu, size),
-        conv.max_pool_act_grad_to_rows_naive(dy, out, arg, relu, size),
-        RTOL,
-        ATOL,
+        conv.max_pool_act_grad_to_rows(dy, out, arg, relu, size, sums=sums), rows_ref, RTOL, ATOL
     )
+    # The bias gradient summed in the same pass equals the rows' sums.
+    want = conv.add_row_sums_naive(rows_ref, np.full(k_out, 0.5))
+    np.testing.assert_allclose(sums, want, rtol=1e-6, atol=1e-6)
 
 
 def test_fused_max_pool_lets_the_first_nan_win():
