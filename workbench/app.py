@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -21,7 +21,14 @@ from engine.spec import SpecError, load_spec
 from workbench import style
 from workbench.document import Document
 from workbench.main_window import DEFAULT_SPEC, DOCK_WIDTHS, PRESET_TITLES, MainWindow
-from workbench.project import PROJECT_SUFFIX, Autosave, Project, load_project
+from workbench.project import (
+    APPLICATION,
+    PROJECT_SUFFIX,
+    Autosave,
+    Project,
+    load_project,
+    user_settings,
+)
 
 __all__ = [
     "APPLICATION",
@@ -34,7 +41,9 @@ __all__ = [
     "main",
 ]
 
-ORGANIZATION = APPLICATION = "CNN Workbench"
+# No organisation: QStandardPaths would nest it ("CNN Workbench/CNN Workbench"). Settings
+# keep their file through ``project.user_settings``.
+ORGANIZATION = ""
 
 
 def application(argv: list[str] | None = None) -> QApplication:
@@ -63,14 +72,20 @@ def _release_clipboard() -> None:
 
 
 def create_main_window(
-    source: str | None = None, *, theme: str | None = None, autosave: bool = True
+    source: str | None = None,
+    *,
+    theme: str | None = None,
+    autosave: bool = True,
+    sample_data: bool = False,
 ) -> MainWindow:
     """Build the main window on ``source`` (a preset, spec or project; default lenet5).
 
-    Does not show it or enter the event loop. A source that cannot be loaded raises SpecError.
+    ``sample_data``: start loading the bundled sample data set (in the background) unless
+    the project names its own, so that Train works out of the box. Does not show the window
+    or enter the event loop. A source that cannot be loaded raises SpecError.
     """
     app = application()
-    settings = QSettings()
+    settings = user_settings()
     style.apply_theme(app, theme or str(settings.value("theme", "system")))
     if source is None:
         project, path = Project(load_spec(DEFAULT_SPEC)), ""
@@ -83,7 +98,9 @@ def create_main_window(
     # The Data, Train and Inspect pages (issue 5) plug into the designer window here.
     from workbench.training_ui import install_training
 
-    install_training(window)
+    training = install_training(window)
+    if sample_data and not window.document.settings.get("data"):
+        training.use_sample_data()
     if theme is not None:
         window.settings.setValue("theme", theme)
     return window
@@ -102,12 +119,17 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = application()
     try:
-        window = create_main_window(args.source, theme=args.theme, autosave=not args.screenshot)
+        window = create_main_window(
+            args.source,
+            theme=args.theme,
+            autosave=not args.screenshot,
+            sample_data=args.source is None and not args.screenshot,
+        )
     except SpecError as e:
         if args.screenshot:
             print("\n".join(f"cnn-workbench: {p}" for p in e.problems), file=sys.stderr)
             return 1
-        window = create_main_window(None, theme=args.theme)
+        window = create_main_window(None, theme=args.theme, sample_data=True)
         window._error("Cannot open file", f"{args.source} cannot be opened.", e.problems)
     if args.screenshot:  # a fixed size, so pictures do not depend on the screen
         window.resize(1440, 900)

@@ -80,6 +80,7 @@ class LiveFeed(QObject):
         """The curves of a finished run from its per-epoch history (a reopened run)."""
         curves = self.views.curves
         curves.clear()
+        curves.set_epoch_range(len(history.get("epoch", [])))
         for i, epoch in enumerate(history.get("epoch", [])):
             curves.add_batch(
                 epoch, _at(history, "train_loss", i), _at(history, "train_accuracy", i)
@@ -90,6 +91,7 @@ class LiveFeed(QObject):
 
     def _on_started(self, event) -> None:
         self._class_names = tuple(event.class_names)
+        self.views.curves.set_epoch_range(event.total_epochs)
         self.views.training_panel.start_run(event)
 
     def _on_batches(self, events) -> None:

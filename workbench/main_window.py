@@ -8,6 +8,7 @@ parts (the training panel) plug in with ``MainWindow.add_page`` and ``MainWindow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -16,9 +17,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QTabWidget,
     QWidget,
 )
@@ -33,6 +36,7 @@ from workbench.project import (
     Project,
     RecentFiles,
     load_project,
+    user_settings,
 )
 from workbench.views.design_page import DesignPage
 from workbench.views.inspector import Inspector
@@ -60,7 +64,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.document = document
         document.setParent(self)  # lives and dies with the window
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else user_settings()
         self.recent = RecentFiles(self.settings)
         self.autosave = autosave
 
@@ -75,6 +79,11 @@ class MainWindow(QMainWindow):
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.design, "Design")
         self.setCentralWidget(self.pages)
+        # Before the window closes: guards may refuse (asked before the unsaved-changes
+        # prompt); actions run once the close is certain (before the project is saved).
+        self.close_guards: list[Callable[[], bool]] = []
+        self.close_actions: list[Callable[[], None]] = []
+        self._docks_shown: dict[str, bool] | None = None  # the choice kept off Design
         self.palette_dock = self._dock(
             self.palette_view, "Layers", "paletteDock", Qt.DockWidgetArea.LeftDockWidgetArea
         )
@@ -84,6 +93,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [self.palette_dock, self.inspector_dock], list(DOCK_WIDTHS), Qt.Orientation.Horizontal
         )
+        self.pages.currentChanged.connect(self._page_changed)
 
         make_actions(self)
         make_menus(self)
@@ -105,9 +115,29 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ public API
 
-    def add_page(self, widget: QWidget, title: str) -> int:
-        """Add a tab to the centre (after Design); returns its index."""
-        return self.pages.addTab(widget, title)
+    def add_page(self, widget: QWidget, title: str, scroll: bool = True) -> int:
+        """Add a tab to the centre (after Design); returns its index.
+
+        With ``scroll`` the page sits in a frameless scroll area, so its minimum size never
+        squeezes the Design page's docks (a QTabWidget is as wide as its widest page's
+        minimum). Pages of plots that size themselves by their content (aspect-locked
+        images) go without: in a scroll area they would grow instead of fitting."""
+        if not scroll:
+            return self.pages.addTab(widget, title)
+        area = QScrollArea(self.pages)
+        area.setObjectName(f"{widget.objectName() or title}Scroll")
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setWidget(widget)
+        return self.pages.addTab(area, title)
+
+    def page_index(self, widget: QWidget) -> int:
+        """The tab index of a page added with ``add_page`` (or of Design)."""
+        for i in range(self.pages.count()):
+            page = self.pages.widget(i)
+            if page is widget or (isinstance(page, QScrollArea) and page.widget() is widget):
+                return i
+        return -1
 
     def add_dock(
         self, widget: QWidget, title: str, area=Qt.DockWidgetArea.BottomDockWidgetArea
@@ -242,8 +272,9 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Save project", start, FILE_FILTER)
         return bool(path) and self.save_to(path)
 
-    def maybe_save(self) -> bool:
-        """Ask about unsaved changes; False if the user cancels."""
+    def maybe_save(self, prepare: Callable[[], None] | None = None) -> bool:
+        """Ask about unsaved changes; False if the user cancels. ``prepare`` runs once the
+        answer is Save or Discard, before saving (closing: stop what still changes it)."""
         if not self.document.dirty:
             return True
         B = QMessageBox.StandardButton
@@ -254,9 +285,11 @@ class MainWindow(QMainWindow):
             B.Save | B.Discard | B.Cancel,
             B.Save,
         )
-        if answer == B.Save:
-            return self.save()
-        return answer == B.Discard
+        if answer not in (B.Save, B.Discard):
+            return False
+        if prepare is not None:
+            prepare()
+        return self.save() if answer == B.Save else True
 
     def set_theme(self, theme: str) -> None:
         style.apply_theme(QApplication.instance(), theme)
@@ -299,6 +332,23 @@ class MainWindow(QMainWindow):
         for action in (self.actionNew, self.actionOpen, self.actionNewFromTemplate):
             action.setEnabled(not locked)
 
+    def _design_docks(self) -> list[QDockWidget]:
+        return [self.palette_dock, self.inspector_dock]
+
+    def _page_changed(self, index: int) -> None:
+        """The Layers and Inspector docks belong to the Design page: other pages get the
+        whole width. Whether the person had them open is remembered for the return."""
+        on_design = self.pages.widget(index) is self.design
+        if not on_design and self._docks_shown is None:
+            self._docks_shown = {d.objectName(): not d.isHidden() for d in self._design_docks()}
+            for dock in self._design_docks():
+                if not dock.isFloating():
+                    dock.hide()
+        elif on_design and self._docks_shown is not None:
+            shown, self._docks_shown = self._docks_shown, None
+            for dock in self._design_docks():
+                dock.setVisible(shown.get(dock.objectName(), True))
+
     def _locked(self, locked: bool, reason: str) -> None:
         self.lock_banner.show_message(f"🔒 The network is read-only: {reason}" if locked else "")
         self.palette_view.set_editable(not locked)
@@ -338,9 +388,22 @@ class MainWindow(QMainWindow):
         self.design.restore_state(self.settings.value("window/designSplitter"))
 
     def closeEvent(self, event) -> None:
-        if not self.maybe_save():
+        # One sequence: every question first (a running training, unsaved changes), then,
+        # only when the close really proceeds, the close actions (stop training), then save.
+        prepared: list[bool] = []
+
+        def prepare() -> None:
+            if not prepared:
+                prepared.append(True)
+                for action in self.close_actions:
+                    action()
+
+        if not all(guard() for guard in self.close_guards) or not self.maybe_save(prepare=prepare):
             event.ignore()
             return
+        prepare()
+        if self._docks_shown is not None:  # remember the docks as the person left them
+            self.pages.setCurrentWidget(self.design)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/designSplitter", self.design_splitter.saveState())

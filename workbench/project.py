@@ -128,12 +128,32 @@ class RecentFiles:
         self._settings.setValue(self.KEY, [])
 
 
+# --------------------------------------------------------------------------- locations
+
+APPLICATION = "CNN Workbench"
+SETTINGS_GROUP = "CNN Workbench"  # the folder of the settings file, as it always was
+
+
+def user_settings() -> QSettings:
+    """The user's settings: ~/.config/CNN Workbench/CNN Workbench.conf on Linux.
+
+    Named explicitly rather than by the application's organisation: that is left empty so
+    the data location below is not the same name twice."""
+    return QSettings(SETTINGS_GROUP, APPLICATION)
+
+
+def data_dir() -> Path:
+    """Per-user data (autosaves, runs of unsaved projects): ~/.local/share/CNN Workbench on
+    Linux (the application's organisation name is empty, so it is not nested twice)."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base) if base else Path.home() / ".cnn-workbench"
+
+
 # --------------------------------------------------------------------------- autosave
 
 
 def autosave_dir() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base) / "autosave"
+    return data_dir() / "autosave"
 
 
 @dataclass

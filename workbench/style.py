@@ -7,6 +7,7 @@ well on a light and a dark window. Problems are always the same red.
 
 from __future__ import annotations
 
+import gc
 from functools import cache
 
 from PySide6.QtCore import Qt
@@ -197,8 +198,17 @@ def apply_theme(app: QApplication, theme: str) -> None:
         hints = app.styleHints()
         dark = hints.colorScheme() == Qt.ColorScheme.Dark
         app.setPalette(dark_palette() if dark else app.style().standardPalette())
-    for widget in app.allWidgets():
-        widget.update()
+    # A palette change repaints every widget. The explicit update is for top-level windows
+    # only, with the collector paused: iterating allWidgets() while Python's GC destroyed
+    # an orphaned widget of a closed window left a dangling entry and segfaulted (tests).
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for widget in app.topLevelWidgets():
+            widget.update()
+    finally:
+        if gc_was_on:
+            gc.enable()
 
 
 def heading_font(widget: QWidget, scale: float = 1.0, bold: bool = True):

@@ -14,11 +14,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine.data import IMAGE_EXTENSIONS, DatasetError
 from workbench.live_feed import LiveFeed
+from workbench.project import data_dir
 from workbench.runs import RunHistoryPanel, RunRecord, new_run_id
 from workbench.views.curves import TrainingCurves
 from workbench.views.dataset_panel import DatasetPanel, LoadedData
@@ -37,8 +38,8 @@ GIL_SWITCH_S = 0.001
 
 
 def default_runs_root() -> Path:
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return Path(base or Path.home() / ".cnn-workbench") / "runs"
+    """Where runs of a project never saved go: ~/.local/share/CNN Workbench/runs on Linux."""
+    return data_dir() / "runs"
 
 
 class TrainingController(QObject):
@@ -58,6 +59,9 @@ class TrainingController(QObject):
         self._build_pages()
         self.feed = LiveFeed(self.runner, self, self.dataset_panel, self)
         self._connect()
+        self._estimate: tuple | None = None  # (key, EpochEstimate) of the latest answer
+        self._estimate_asked: tuple | None = None  # key being measured
+        self._last_epoch_s: float | None = None  # the last run's own epoch time
         self._estimate_timer = QTimer(self, singleShot=True, interval=400)
         self._estimate_timer.timeout.connect(self._request_estimate)
         self.dataset_panel.set_input_shape(self.document.spec.input.shape)
@@ -65,8 +69,12 @@ class TrainingController(QObject):
         self.runs_panel.set_runs(self.document.runs)
         self._settings_to_panel()
         self._spec_changed()
-        self.estimator.warm_up()
+        # Nothing touches the engine until the person heads for training: the warm-up
+        # starts when the Data or Train page is first shown (or data is loaded), the epoch
+        # time is measured only while the Train page is on screen.
         window.installEventFilter(self)
+        window.close_guards.append(self._confirm_close)
+        window.close_actions.append(self.shutdown)
 
     def _build_pages(self) -> None:
         from workbench.views.confusion import ConfusionMatrixView
@@ -102,7 +110,7 @@ class TrainingController(QObject):
 
         self.data_index = self.window.add_page(self.dataset_panel, "Data")
         self.train_index = self.window.add_page(train_page, "Train")
-        self.inspect_index = self.window.add_page(inspect_page, "Inspect")
+        self.inspect_index = self.window.add_page(inspect_page, "Inspect", scroll=False)
         self.train_page, self.inspect_page = train_page, inspect_page
 
     def _connect(self) -> None:
@@ -121,13 +129,13 @@ class TrainingController(QObject):
         self.document.settingsChanged.connect(self._settings_to_panel)
         self.dataset_panel.datasetChanged.connect(self._dataset_loaded)
         self.dataset_panel.loadFailed.connect(lambda _m: self._update_blocker())
-        self.estimator.estimated.connect(
-            lambda e: tp.show_estimate(e.epoch_s, e.images_per_s) if not r.is_active() else None
-        )
-        self.estimator.failed.connect(lambda m: tp.show_estimate_text(f"No estimate: {m}"))
+        self.estimator.estimated.connect(self._on_estimate)
+        self.estimator.failed.connect(self._on_estimate_failed)
+        r.epochEnded.connect(self._epoch_ended)
         self.runs_panel.reopenRequested.connect(self.reopen_run)
         self.feed.modelChanged.connect(lambda model: setattr(self, "_model", model))
         self.window.pages.currentChanged.connect(self.feed.feed_visible)
+        self.window.pages.currentChanged.connect(self._page_changed)
         self.inspect_tabs.currentChanged.connect(self.feed.feed_visible)
         self.predict.imageDropped.connect(self.predict_file)
         self._predictor = BackgroundCall(self, describe=describe_error)
@@ -180,6 +188,7 @@ class TrainingController(QObject):
         self._estimate_timer.start()
 
     def _dataset_loaded(self, loaded: LoadedData) -> None:
+        self.estimator.warm_up()  # data chosen: training is likely next
         probe = loaded.probe(1)
         if probe is not None and not self.runner.is_active():
             self.feature_maps.set_probe(probe[0])  # the image the maps will show, already
@@ -190,10 +199,14 @@ class TrainingController(QObject):
         self._update_blocker()
         self._estimate_timer.start()
 
-    def _request_estimate(self) -> None:
-        if self.runner.is_active() or self.document.train_blocker:
-            return
-        self.feed.show_spec(self.document.spec)
+    def _page_changed(self, index: int) -> None:
+        if index in (self.data_index, self.train_index):
+            self.estimator.warm_up()  # once per process; pressing Train then starts at once
+        if index == self.train_index:
+            self.feed.show_spec(self.document.spec)
+            self._estimate_timer.start()
+
+    def _estimate_key(self) -> tuple:
         loaded = self.dataset_panel.loaded
         if loaded is None:
             n_train, n_val = 1000, 0
@@ -201,10 +214,56 @@ class TrainingController(QObject):
             splits = loaded.dataset.splits
             n_train = len(splits["train"])
             n_val = len(splits["val"]) if "val" in splits else 0
-        self.training_panel.show_estimate(None)
-        self.estimator.request(
-            self.document.spec, self.training_panel.batch_size.value(), n_train, n_val
-        )
+        return (self.document.spec, self.training_panel.batch_size.value(), n_train, n_val)
+
+    def _request_estimate(self) -> None:
+        """Measure the epoch time when it is on screen and something it depends on changed
+        (the timer debounces edits); an unchanged network and batch size reuse the answer."""
+        tp = self.training_panel
+        if self.runner.is_active():
+            return
+        if self.document.train_blocker:
+            tp.show_estimate_text("Predicted epoch time: fix the network first")
+            return
+        if not self.train_page.isVisible():
+            return  # measured when the Train page is next shown
+        key = self._estimate_key()
+        if self._estimate is not None and self._estimate[0] == key:
+            self._show_estimate()
+            return
+        if key == self._estimate_asked:
+            return  # being measured
+        self._estimate_asked = key
+        self.feed.show_spec(self.document.spec)
+        tp.show_estimate(None)
+        self.estimator.request(*key)
+
+    def _on_estimate(self, estimate) -> None:
+        self._estimate = (self._estimate_asked, estimate)
+        self._estimate_asked = None
+        if not self.runner.is_active():
+            self._show_estimate()
+        if self._estimate_key() != self._estimate[0]:
+            self._estimate_timer.start()  # edited while measuring
+
+    def _on_estimate_failed(self, message: str) -> None:
+        self._estimate_asked = None
+        self.training_panel.show_estimate_text(f"No epoch-time estimate: {message}")
+
+    def _show_estimate(self) -> None:
+        tp = self.training_panel
+        if self._estimate is None:
+            tp.show_estimate_text("Predicted epoch time: measured when you open the Train page")
+            return
+        est = self._estimate[1]
+        tp.show_estimate(est.epoch_s, est.images_per_s)
+        if self._last_epoch_s is not None:
+            from workbench.views.training_panel import format_duration
+
+            tp.show_estimate_text(
+                f"{tp.estimate_label.text()}\nLast run: {format_duration(self._last_epoch_s)}"
+                " per epoch"
+            )
 
     def _state_changed(self, state: str) -> None:
         if state == "idle":
@@ -212,7 +271,8 @@ class TrainingController(QObject):
             self.document.set_locked(False)
             self.feed.end()
             self._update_blocker()
-            self._estimate_timer.start()
+            self._show_estimate()  # settle: the measured value (and the run's own), never
+            self._estimate_timer.start()  # "measuring…" left over from before the run
         else:
             self.document.set_locked(True, LOCK_REASON)
 
@@ -246,6 +306,12 @@ class TrainingController(QObject):
             probe=probe, snapshot_interval_s=SNAPSHOT_INTERVAL_S,
         )  # fmt: skip
         self._job = job
+        self._estimate_timer.stop()
+        self.estimator.cancel()  # a waiting measurement would only slow the run down
+        if self._estimate is None or self._estimate[0] != self._estimate_key():
+            self.training_panel.show_estimate_text(
+                "Predicted epoch time: not measured (training started first)"
+            )
         self.feed.begin(job.spec, job.probe)
         # The GUI and training threads share the GIL. A short switch interval lets a paint
         # waiting for it in at most 1 ms rather than 5 ms after each Python stretch of the loop.
@@ -253,6 +319,9 @@ class TrainingController(QObject):
         sys.setswitchinterval(GIL_SWITCH_S)
         self.runner.start(job)
         return True
+
+    def _epoch_ended(self, event) -> None:
+        self._last_epoch_s = event.elapsed_s / max(1, event.epoch)
 
     def _on_finished(self, event) -> None:
         history = event.history or self.feed.history
@@ -336,10 +405,14 @@ class TrainingController(QObject):
                     event.acceptProposedAction()
                     self._handle_drop(path)
                     return True
-            if kind == QEvent.Type.Close and not self._allow_close():
-                event.ignore()
-                return True
         return super().eventFilter(obj, event)
+
+    def use_sample_data(self) -> None:
+        """Load the bundled sample data set (in the background): what a fresh start trains
+        on. The project's own data setting is left alone until the load succeeds."""
+        from engine.resources import resource_path
+
+        self.dataset_panel.set_source(str(resource_path("sample")))
 
     def _handle_drop(self, path: str) -> None:
         if Path(path).is_dir():
@@ -351,25 +424,26 @@ class TrainingController(QObject):
         else:
             self.predict_file(path)
 
-    def _allow_close(self) -> bool:
-        """Closing during a run asks first; yes stops the run and joins its thread."""
-        if self.runner.is_active():
-            answer = QMessageBox.question(
-                self.window, "Training is running",
-                "A network is training. Stop it and close? The last checkpoint is kept.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )  # fmt: skip
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
-            self.runner.stop_and_wait()
-        self.shutdown()
-        return True
+    def _confirm_close(self) -> bool:
+        """A close guard: during a run, ask first. Nothing is stopped here: the window may
+        still ask about unsaved changes, and a Cancel there must leave the run going."""
+        if not self.runner.is_active():
+            return True
+        answer = QMessageBox.question(
+            self.window, "Training is running",
+            "A network is training. Stop it and close? The last checkpoint is kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
 
     def shutdown(self) -> None:
-        """Join every thread this controller started (training, estimates, loads)."""
+        """The window closes: stop and join the run (its record joins the project before
+        the project is saved), drop waiting requests. An epoch-time measurement still
+        running is left to the background registry (it ends within a second or two)."""
         self.runner.stop_and_wait()
-        self.estimator.wait()
+        self.estimator.cancel()
+        self._estimate_timer.stop()
         self.dataset_panel.wait()
         self._predictor.wait()
 

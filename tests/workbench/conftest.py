@@ -54,9 +54,9 @@ def dialogs(monkeypatch) -> Dialogs:
 @pytest.fixture(autouse=True)
 def fresh_settings():
     """Each test starts with no remembered layout, theme or recent files."""
-    from workbench.app import APPLICATION, ORGANIZATION
+    from workbench.project import user_settings
 
-    settings = QSettings(ORGANIZATION, APPLICATION)
+    settings = user_settings()
     settings.clear()
     settings.sync()
     return settings

@@ -242,6 +242,17 @@ def test_filters_show_conv_weights_and_warn_about_dead_relus(qtbot):
     assert [d.name for d in view.dead_units()] == ["conv1", "conv2", "dense1", "dense2"]
 
 
+def test_one_channel_filters_form_a_near_square_grid(qtbot):
+    spec = engine.load_spec("lenet5")
+    net = build(spec, seed=0)
+    view = FiltersView()
+    qtbot.addWidget(view)
+    view.update_snapshot(net.state_dict(), None, spec)
+    view.select_layer(0)  # conv1: 6 filters of 5x5 over one channel
+    h, w = view._filters.image.shape
+    assert (h, w) == Mosaic.for_shape((6, 5, 5)).size == (11, 17)
+
+
 # --------------------------------------------------------------------------- confusion
 
 

@@ -122,8 +122,9 @@ def test_training_run_feeds_every_view(app_window, qtbot):
     controller.runner.epochEnded.connect(epochs.append)
     with qtbot.waitSignal(controller.runner.epochEnded, timeout=RUN_MS):
         qtbot.mouseClick(button(window, "trainButton"), Qt.MouseButton.LeftButton)
-    assert window.document.locked  # no silent edits of the running network
-    assert not window.document.set_layer_field(0, "filters", 8)
+        # Checked at once: the tiny run may be over by the time the first epoch is seen.
+        assert window.document.locked  # no silent edits of the running network
+        assert not window.document.set_layer_field(0, "filters", 8)
     qtbot.waitUntil(lambda: not controller.is_training(), timeout=RUN_MS)
     assert [e.epoch for e in epochs] == [1, 2]
     assert not window.document.locked
@@ -213,7 +214,7 @@ def test_closing_during_training_asks_then_stops_and_joins(app_window, qtbot, mo
         return answers.pop(0)
 
     monkeypatch.setattr(QMessageBox, "question", question)
-    monkeypatch.setattr(window, "maybe_save", lambda: True)
+    monkeypatch.setattr(window, "maybe_save", lambda prepare=None: prepare() or True)
     with qtbot.waitSignal(controller.runner.batches, timeout=RUN_MS):
         controller.start_training()
     thread = controller.runner._thread
@@ -283,3 +284,113 @@ def test_a_run_can_be_reopened(app_window, qtbot):
     assert len(controller.curves.series()["validation"][0]) == 2
     assert controller.training_panel.lr.value() == pytest.approx(0.05)
     assert window.messages == []
+
+
+# --------------------------------------------------------------------------- the join
+
+
+def test_no_engine_work_until_the_train_page_is_shown(qtbot):
+    """A window on the Design page times nothing; the Train page measures once, lazily."""
+    window = create_main_window("lenet5", autosave=False)
+    qtbot.addWidget(window)
+    window.show()
+    controller = window.training
+    qtbot.wait(600)  # longer than the estimate's debounce
+    assert controller._estimate_asked is None and not controller.estimator.is_busy()
+    with qtbot.waitSignal(controller.estimator.estimated, timeout=RUN_MS):
+        window.pages.setCurrentIndex(controller.train_index)
+    assert "Predicted epoch time: ~" in controller.training_panel.estimate_label.text()
+    window.pages.setCurrentIndex(0)
+    window.pages.setCurrentIndex(controller.train_index)  # nothing changed: no new timing
+    qtbot.wait(600)
+    assert controller._estimate_asked is None
+
+
+def test_design_docks_hide_on_other_pages_and_return_as_left(qtbot):
+    window = create_main_window("lenet5", autosave=False)
+    qtbot.addWidget(window)
+    window.show()
+    controller = window.training
+    window.palette_dock.hide()  # the person closed the Layers dock
+    for index in (controller.data_index, controller.train_index, controller.inspect_index):
+        window.pages.setCurrentIndex(index)
+        assert not window.palette_dock.isVisible() and not window.inspector_dock.isVisible()
+    window.pages.setCurrentIndex(0)
+    assert not window.palette_dock.isVisible() and window.inspector_dock.isVisible()
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1200, 800)])
+def test_every_page_fits_the_window(qtbot, size):
+    window = create_main_window("lenet5", autosave=False)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    for index in range(window.pages.count()):
+        window.pages.setCurrentIndex(index)
+        qtbot.wait(10)
+        area = window.pages.currentWidget()
+        if hasattr(area, "horizontalScrollBar"):  # added pages scroll only when too small
+            assert not area.horizontalScrollBar().isVisible(), (size, index)
+            assert not area.verticalScrollBar().isVisible(), (size, index)
+
+
+def test_cancelling_the_unsaved_prompt_keeps_the_run_going(app_window, qtbot, monkeypatch):
+    window, controller = app_window
+    controller.training_panel.epochs.setValue(200)
+    B = QMessageBox.StandardButton
+    answers = [B.Yes, B.Cancel, B.Yes, B.Discard]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    window.document.mark_modified()
+    with qtbot.waitSignal(controller.runner.batches, timeout=RUN_MS):
+        controller.start_training()
+    assert not window.close()  # Yes to stopping, then Cancel at unsaved changes
+    assert controller.is_training() and controller.runner.state == "running"
+    assert window.close()  # Yes, Discard: now it stops
+    assert not controller.is_training() and not answers
+    assert window.document.runs[-1]["status"] == "stopped"
+
+
+def test_estimate_settles_after_a_run(app_window, qtbot):
+    _, controller = app_window
+    train_to_end(qtbot, controller)
+    qtbot.wait(600)
+    controller.estimator.wait()
+    text = controller.training_panel.estimate_label.text()
+    assert "measuring" not in text and "per epoch" in text
+
+
+def test_runs_of_unsaved_projects_go_to_a_clean_data_folder():
+    import os
+
+    from workbench.training_ui import default_runs_root
+
+    root = default_runs_root()
+    assert root == Path(os.environ["XDG_DATA_HOME"]) / "CNN Workbench" / "runs"
+
+
+def test_plain_start_opens_lenet5_with_the_sample_data(qtbot, monkeypatch):
+    """``cnn-workbench`` with no argument: lenet5, the sample data loading in the background,
+    Train ready once it has loaded."""
+    from PySide6.QtWidgets import QApplication
+
+    from workbench import app as app_module
+    from workbench.main_window import MainWindow
+
+    seen = {}
+
+    def exec_(*_args) -> int:
+        (window,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)
+                     and w.isVisible()]  # fmt: skip
+        panel = window.training.dataset_panel
+        qtbot.waitUntil(lambda: panel.loaded is not None, timeout=RUN_MS)
+        seen["spec"] = window.document.spec.name
+        seen["data"] = panel.path
+        seen["train"] = button(window, "trainButton").isEnabled()
+        window.document.undo_stack.setClean()
+        monkeypatch.setattr(window, "maybe_save", lambda prepare=None: True)
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", exec_)
+    assert app_module.main([]) == 0
+    assert seen == {"spec": "LeNet-5", "data": str(SAMPLE), "train": True}

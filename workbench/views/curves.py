@@ -36,7 +36,7 @@ __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
 CURVE_CSV_HEADER = ("series", "epoch", "loss", "accuracy")
 TRAIN_COLOR = "#2563eb"
 VAL_COLOR = "#ea580c"
-REDRAW_MS = 100
+REDRAW_MS = 200  # 5 Hz: smooth to the eye, half the repaints of 10 Hz
 
 
 class _Series:
@@ -77,6 +77,7 @@ class TrainingCurves(QWidget):
         self._smoothing = 0.8
         self._smooth_cache: tuple[int, float, np.ndarray, np.ndarray] | None = None
         self._dirty = False
+        self._loss_top: float | None = None  # the loss axis' upper end while not log-scale
 
         self.loss_plot = self._make_plot("lossPlot", "Loss", "loss", (-10, 10))
         self.accuracy_plot = self._make_plot("accuracyPlot", "Accuracy", "accuracy (%)", (-10, -40))
@@ -165,11 +166,21 @@ class TrainingCurves(QWidget):
         self._val.append(float(epoch), loss, acc)
         self._dirty = True
 
+    def set_epoch_range(self, epochs: float) -> None:
+        """Fix the x axis at 0..``epochs`` (a run's length). With both ranges fixed the axes
+        stay still while points arrive: pyqtgraph repaints an axis only when its range moves,
+        and axis painting was most of the GUI thread's time during a run."""
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.setXRange(0, max(1.0, float(epochs)), padding=0.02)
+
     def clear(self) -> None:
         """Forget every point (a new run)."""
         self._train.clear()
         self._val.clear()
         self._smooth_cache = None
+        self._loss_top = None
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.enableAutoRange(x=True)
         self._dirty = True
         self.redraw()
 
@@ -186,6 +197,10 @@ class TrainingCurves(QWidget):
         if self.log_scale.isChecked() != on:
             self.log_scale.setChecked(on)
         self.loss_plot.setLogMode(y=bool(on))
+        self._loss_top = None
+        if on:
+            self.loss_plot.enableAutoRange(y=True)
+        self._dirty = True
 
     def series(self) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Copies of the data: {"train": (epoch, loss, accuracy), "validation": (...)}."""
@@ -226,7 +241,22 @@ class TrainingCurves(QWidget):
         vx = self._val.column(0)
         val_l.setData(vx, self._val.column(1))
         val_a.setData(vx, 100.0 * self._val.column(2))
+        if not self.log_scale.isChecked():
+            self._fit_loss_axis(loss_s)
         self._update_readout(loss_s, acc_s)
+
+    def _fit_loss_axis(self, smoothed: np.ndarray) -> None:
+        """Loss from 0 to a round number above the smoothed and validation losses (the first
+        tenth of the batches left out: the start-up spike would flatten the rest). The range,
+        and so the axis, changes a few times a run instead of at every redraw."""
+        losses = np.concatenate([smoothed[len(smoothed) // 10 :], self._val.column(1)])
+        finite = losses[np.isfinite(losses)]
+        if not finite.size:
+            return
+        top = _nice_ceiling(float(finite.max()))
+        if top != self._loss_top:
+            self._loss_top = top
+            self.loss_plot.setYRange(0.0, top, padding=0.02)
 
     def _update_readout(self, loss_s=None, acc_s=None) -> None:
         parts = []
@@ -318,6 +348,14 @@ def _ema_continue(values: np.ndarray, start: int, done: np.ndarray, w: float) ->
             steps += 1
             out[i] = acc / (1.0 - w**steps)
     return out
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7.5 × 10^k that is >= ``value`` (> 0)."""
+    if not value > 0:
+        return 1.0
+    decade = 10.0 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 1.5, 2, 3, 5, 7.5, 10) if m * decade >= value * 0.999)
 
 
 def _cell(value: float) -> str:

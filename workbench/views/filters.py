@@ -108,7 +108,7 @@ class FiltersView(QWidget):
         layout.addLayout(grid, 1)
         layout.addWidget(self.warning_label)
         self._timer = QTimer(self, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._redraw_if_visible)
         self._timer.start()
         self._apply_theme()
 
@@ -173,8 +173,17 @@ class FiltersView(QWidget):
 
     # ------------------------------------------------------------------ drawing
 
+    def _redraw_if_visible(self) -> None:
+        # Off screen, a snapshot only marks the view dirty: it is drawn when shown.
+        if self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.redraw()
+
     def redraw(self) -> None:
-        """Draw the latest snapshot (the timer calls this; tests may too)."""
+        """Draw the latest snapshot (the timer calls this while visible; tests may too)."""
         if not self._dirty or self._spec is None:
             return
         self._dirty = False
@@ -221,6 +230,14 @@ class FiltersView(QWidget):
             self._filters.setImage(
                 np.nan_to_num(tiles, nan=0.5), autoLevels=False, levels=(0.0, 1.0)
             )
+        elif c == 1:  # one input channel: a near-square grid of filters, not a thin strip
+            mosaic = Mosaic.for_shape((k, fh, fw))
+            self._title(self.filter_plot, f"{k} filters of {fh}×{fw} (one input channel)")
+            self.filter_plot.setLabel("bottom", "")
+            self.filter_plot.setLabel("left", "")
+            self._filters.setImage(
+                mosaic.tile(filter_images(w)[:, 0]), autoLevels=False, levels=(0.0, 1.0)
+            )
         else:
             img = filter_images(w).reshape(k * c, fh, fw)  # a row per filter, a column per channel
             mosaic = Mosaic(k * c, fh, fw, k, c)
@@ -229,7 +246,7 @@ class FiltersView(QWidget):
             self._filters.setImage(mosaic.tile(img), autoLevels=False, levels=(0.0, 1.0))
         h, wd = mosaic.size
         self._filters.setRect(0, 0, wd, h)
-        self._tile_ticks(mosaic, c != 3)
+        self._tile_ticks(mosaic, c not in (1, 3))
         self.filter_plot.setRange(xRange=(0, wd), yRange=(0, h), padding=0.02)
 
     def _tile_ticks(self, mosaic: Mosaic, grid: bool) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-__all__ = ["BackgroundCall", "join_all"]
+__all__ = ["BackgroundCall", "join_all", "keep_until_finished"]
 
 
 class _Registry(QObject):
@@ -23,10 +23,13 @@ class _Registry(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.live: dict[QThread, _Call] = {}
+        self.live: dict[QThread, tuple[QObject, ...]] = {}
+        self.stops: dict[QThread, Callable[[], None]] = {}
 
-    def add(self, thread: QThread, call: _Call) -> None:
-        self.live[thread] = call
+    def add(self, thread: QThread, *objects: QObject, stop: Callable[[], None] | None = None):
+        self.live[thread] = objects
+        if stop is not None:
+            self.stops[thread] = stop
         thread.finished.connect(self.reap)
 
     @Slot()
@@ -34,6 +37,7 @@ class _Registry(QObject):
         for thread in [t for t in self.live if t.isFinished()]:
             thread.wait()  # returns at once: the thread has left run()
             del self.live[thread]
+            self.stops.pop(thread, None)
 
 
 _REGISTRY: _Registry | None = None
@@ -49,10 +53,22 @@ def _registry() -> _Registry:
     return _REGISTRY
 
 
+def keep_until_finished(
+    thread: QThread, *objects: QObject, stop: Callable[[], None] | None = None
+) -> None:
+    """Keep the unparented ``thread`` (and the ``objects`` living in it) referenced until it
+    has finished, then release them. ``join_all`` waits for it at quit, after calling
+    ``stop`` (a thread-safe request to end early, e.g. a training run's). Call before
+    ``thread.start()``."""
+    _registry().add(thread, *objects, stop=stop)
+
+
 def join_all(timeout_ms: int = 60000) -> bool:
     """Wait for every background thread still running (at quit, and for tests)."""
     if _REGISTRY is None:
         return True
+    for stop in list(_REGISTRY.stops.values()):
+        stop()
     ok = all(thread.wait(timeout_ms) for thread in list(_REGISTRY.live))
     _REGISTRY.reap()
     return ok

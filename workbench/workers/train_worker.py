@@ -37,6 +37,7 @@ from engine.training import (
     TrainingError,
     fit,
 )
+from workbench.workers.background import keep_until_finished
 
 __all__ = ["DataRequest", "TrainJob", "TrainRunner", "TrainWorker", "describe_error"]
 
@@ -211,7 +212,10 @@ class TrainRunner(QObject):
         if self.is_active():
             raise RuntimeError("a training run is already active; stop it first")
         self._control = TrainControl()
-        self._thread = QThread(self)
+        # No parent: if the window goes while the run is still stopping, the registry (not
+        # this object) keeps the thread alive until it ends; a QThread destroyed while
+        # running would abort the process. At quit the run is asked to stop, then joined.
+        self._thread = QThread()
         self._thread.setObjectName("trainThread")
         self._worker = TrainWorker(job, self._control)
         self._worker.moveToThread(self._thread)
@@ -225,6 +229,7 @@ class TrainRunner(QObject):
         w.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.started.connect(w.run)
         self._thread.finished.connect(self._cleanup)
+        keep_until_finished(self._thread, self._worker, stop=self._control.request_stop)
         self._set_state("running")
         self._thread.start()
 
@@ -277,10 +282,7 @@ class TrainRunner(QObject):
 
     @Slot()
     def _cleanup(self) -> None:
-        thread, worker = self._thread, self._worker
+        # The registry drops its references to the finished thread and worker (Python owns
+        # them, so that deletes them); nothing to delete here.
         self._thread = self._worker = self._control = None
-        if worker is not None:
-            worker.deleteLater()
-        if thread is not None:
-            thread.deleteLater()
         self._set_state("idle")
