@@ -91,7 +91,11 @@ class TrainingController(QObject):
         self.confusion = ConfusionMatrixView()
         self.predict = PredictView()
 
-        self.training_panel.setMaximumWidth(400)
+        # A fixed width: the panel's texts change while training (progress, ETA, estimate), and
+        # a panel that followed them would re-lay out every plot beside it, a 50 ms stall.
+        self.training_panel.setFixedWidth(
+            max(280, min(360, self.training_panel.sizeHint().width()))
+        )
         views = QSplitter(Qt.Orientation.Vertical, objectName="trainViews")
         for widget, stretch in ((self.curves, 3), (self.feature_maps, 4), (self.runs_panel, 1)):
             views.addWidget(widget)

@@ -153,7 +153,7 @@ class TrainingPanel(QWidget):
         self.progress = QProgressBar(objectName="trainProgress")
         self.progress.setTextVisible(True)
         # Two fixed lines, no word wrap: a new text then never changes the panel's layout.
-        self.progress_label = QLabel(objectName="progressLabel")
+        self.progress_label = QLabel(objectName="progressLabel", wordWrap=True)
         self.progress_label.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 4)
         self.status_label = QLabel(objectName="statusLabel", wordWrap=True)
 
