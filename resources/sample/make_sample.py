@@ -26,9 +26,11 @@ from engine.data.idx import find_idx, read_idx_file
 
 HERE = Path(__file__).resolve().parent
 DEBIAN_PATH = Path("/usr/share/datasets/fashion-mnist")
+# Folder names in Fashion-MNIST's label order (0 = T-shirt/top ... 9 = Ankle boot); the
+# workbench sorts them alphabetically, which is the label order it stores with a model.
 CLASS_FOLDERS = (
-    "0_T-shirt_top", "1_Trouser", "2_Pullover", "3_Dress", "4_Coat",
-    "5_Sandal", "6_Shirt", "7_Sneaker", "8_Bag", "9_Ankle_boot",
+    "T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
 
 

@@ -93,7 +93,7 @@ def test_dataset_panel_shows_classes_counts_and_samples(app_window):
     panel = controller.dataset_panel
     assert panel.classes.topLevelItemCount() == 10
     first = panel.classes.topLevelItem(0)
-    assert first.text(0) == "0_T-shirt_top"
+    assert first.text(0) == "Ankle boot"
     assert [first.text(c) for c in (1, 2, 3)] == ["90", "10", "20"]
     assert "10 classes, 1,200 images" in panel.summary.text()
     assert panel.samples.layout().count() == 10 * 9  # a name and 8 thumbnails per class
@@ -101,9 +101,9 @@ def test_dataset_panel_shows_classes_counts_and_samples(app_window):
 
 def test_health_report_lists_skipped_files_with_reasons(app_window, qtbot, tmp_path):
     _, controller = app_window
-    for name in ("0_T-shirt_top", "1_Trouser"):
+    for name in ("T-shirt", "Trouser"):
         shutil.copytree(SAMPLE / "train" / name, tmp_path / "two" / name)
-    (tmp_path / "two" / "1_Trouser" / "empty.png").write_bytes(b"")
+    (tmp_path / "two" / "Trouser" / "empty.png").write_bytes(b"")
     panel = controller.dataset_panel
     with qtbot.waitSignal(panel.datasetChanged, timeout=RUN_MS):
         panel.set_source(str(tmp_path / "two"))
@@ -261,7 +261,7 @@ def drop(window, path: Path) -> None:
 def test_dropping_an_image_predicts_and_a_folder_loads_data(app_window, qtbot):
     window, controller = app_window
     train_to_end(qtbot, controller)
-    image = next((SAMPLE / "test" / "1_Trouser").glob("*.png"))
+    image = next((SAMPLE / "test" / "Trouser").glob("*.png"))
     with qtbot.waitSignal(controller._predictor.result, timeout=RUN_MS):
         drop(window, image)
     assert controller.predict.top_class() in controller.dataset_panel.loaded.dataset.class_names
