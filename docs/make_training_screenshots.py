@@ -1,0 +1,88 @@
+"""Render the README's training screenshots: Data page, Train page mid-run, Inspect views.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_training_screenshots.py light
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_training_screenshots.py dark
+
+Trains mnist-2conv on the bundled sample for a few epochs (a few seconds) and saves PNGs in
+docs/screenshots/. The designer's pictures come from `cnn-workbench --screenshot PATH SPEC`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QTimer
+
+from engine.resources import resource_path
+from workbench.app import application, create_main_window
+
+OUT = Path(__file__).resolve().parent / "screenshots"
+
+
+def pump(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def main(theme: str) -> None:
+    application()
+    window = create_main_window("mnist-2conv", theme=theme, autosave=False)
+    c = window.training
+    c.runs_root = Path(tempfile.mkdtemp(prefix="screenshots-runs-"))
+    window.resize(1440, 900)
+    window.show()
+    panel = c.training_panel
+    panel.epochs.setValue(6)
+    panel.batch_size.setValue(32)
+    c.dataset_panel.set_source(str(resource_path("sample")))
+    c.dataset_panel.wait()
+    window.pages.setCurrentIndex(c.data_index)
+    pump(300)
+    window.grab().save(str(OUT / f"training-data-{theme}.png"))
+    window.pages.setCurrentIndex(c.train_index)
+    pump(300)
+    c.estimator.wait()
+    pump(100)
+
+    def on_epoch(event) -> None:
+        if event.epoch == 3:
+            c.feed.flush()
+            c.feature_maps.flush()
+            c.curves.redraw()
+            pump(50)
+            c.feature_maps.hover(2, 1, 5, 6)  # a receptive field, as a hovering mouse shows
+            window.grab().save(str(OUT / f"training-train-{theme}.png"))
+
+    c.runner.epochEnded.connect(on_epoch)
+    c.start_training()
+    while c.is_training():
+        pump(100)
+    pump(300)
+    window.pages.setCurrentIndex(c.inspect_index)
+    c.inspect_tabs.setCurrentWidget(c.filters)
+    pump(300)
+    c.filters.select_layer(0)
+    pump(200)
+    window.grab().save(str(OUT / f"training-inspect-filters-{theme}.png"))
+    c.inspect_tabs.setCurrentWidget(c.confusion)
+    pump(300)
+    off_diagonal = c.confusion.matrix().copy()
+    np.fill_diagonal(off_diagonal, -1)
+    c.confusion.select_cell(*np.unravel_index(off_diagonal.argmax(), off_diagonal.shape))
+    pump(200)
+    window.grab().save(str(OUT / f"training-inspect-confusion-{theme}.png"))
+    window.maybe_save = lambda prepare=None: True
+    window.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "light")
+    os._exit(0)  # skip interpreter teardown of Qt objects: the pictures are saved
