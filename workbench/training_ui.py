@@ -305,8 +305,15 @@ class TrainingController(QObject):
         if root is None:
             path = self.document.path
             root = Path(path).with_suffix(".runs") if path else default_runs_root()
+        # The data set the Data page shows is the one to train on: hand it over instead of
+        # loading it again in the worker, whose Python-heavy loading (a file walk, the cache
+        # key, the health report) would fight the GUI thread for the GIL as the run starts.
+        # A source that has vanished since is loaded again, so the worker reports it.
+        data = request
+        if loaded is not None and loaded.request == request and Path(request.path).exists():
+            data = loaded.dataset
         job = TrainJob(
-            spec=self.document.spec, data=request, config=cfg, out_dir=root / self._run_id,
+            spec=self.document.spec, data=data, config=cfg, out_dir=root / self._run_id,
             probe=probe, snapshot_interval_s=SNAPSHOT_INTERVAL_S,
         )  # fmt: skip
         self._job = job
