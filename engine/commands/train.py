@@ -16,6 +16,7 @@ import math
 import re
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from engine.training import BatchEnd, EpochEnd, Finished, Started, TrainConfig, TrainControl, fit
@@ -47,6 +48,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--val-split", type=float, default=0.1, metavar="F", help="default 0.1")
     p.add_argument("--augment", default="", metavar="LIST", help="e.g. flip,shift or shift=4")
     p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument(
+        "--resize",
+        choices=("stretch", "pad", "crop"),
+        default="stretch",
+        help="fit images to the network's input: stretch, pad to keep the aspect, or "
+        "centre-crop (default stretch)",
+    )
+    p.add_argument(
+        "--center",
+        choices=("none", "pixel", "channel"),
+        default="channel",
+        help="subtract the training split's mean image (pixel) or mean per channel "
+        "(default channel)",
+    )
+    p.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="do not divide by the training split's standard deviation after centering",
+    )
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/<spec>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR up to --epochs")
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
@@ -124,7 +145,12 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     try:
         cfg = _config(args)
-        pre = default_preprocessing(spec)
+        pre = replace(
+            default_preprocessing(spec),
+            resize=args.resize,
+            center=args.center,
+            standardize=args.standardize and args.center != "none",
+        )
         out = Path(args.out) if args.out else None
         if args.resume:
             ckpt = load_checkpoint(args.resume)

@@ -102,3 +102,13 @@ def test_fatal_problems_are_one_line_and_exit_1(setup, capsys):
     assert "augment" in capsys.readouterr().err
     assert main(["predict", str(tmp / "nowhere"), "x.png"]) == 1
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_preprocessing_flags_reach_the_checkpoint(setup, capsys):
+    tmp, data, spec = setup
+    code = main(["train", spec, "--data", data, *ARGS, "--out", "pre", "--json",
+                 "--resize", "crop", "--center", "pixel", "--no-standardize"])  # fmt: skip
+    assert code == 0
+    stored = json.loads((tmp / "pre" / "checkpoint" / "checkpoint.json").read_text())
+    pre = stored["preprocessing"]
+    assert (pre["resize"], pre["center"], pre["standardize"]) == ("crop", "pixel", False)
