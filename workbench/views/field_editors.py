@@ -8,6 +8,7 @@ the new value when the user changes it. ``EDITORS`` maps a field kind to its edi
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -29,7 +30,12 @@ from engine.fields import FieldInfo
 _INT_MAX = 2**31 - 1
 
 
-class FieldEditor(QWidget):
+class _EditorMeta(type(QWidget), ABCMeta):
+    """Qt's metaclass and ABCMeta together: value/set_value are declared abstract (linters and
+    ``inspect.isabstract`` see it; Shiboken's object creation does not enforce it)."""
+
+
+class FieldEditor(QWidget, metaclass=_EditorMeta):
     """Base of the generated editors: ``value()``, ``set_value(v)`` (silent), ``edited``."""
 
     edited = Signal(object)
@@ -46,11 +52,13 @@ class FieldEditor(QWidget):
     def _emit(self, *_args: Any) -> None:
         self.edited.emit(self.value())
 
+    @abstractmethod
     def value(self) -> Any:
-        raise NotImplementedError
+        """The field's value as the spec stores it (pairs as tuples)."""
 
+    @abstractmethod
     def set_value(self, value: Any) -> None:
-        raise NotImplementedError
+        """Show ``value`` without emitting ``edited``."""
 
 
 def _spin(info: FieldInfo, parent: QWidget) -> QSpinBox:
