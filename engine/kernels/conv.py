@@ -503,6 +503,39 @@ def bias_act_rows_to_nchw_naive(rows, bias, n_img, relu):
 
 
 @njit(**JIT)
+def _max_pool_2x2(act, width, out, argmax):
+    # The common 2x2 / stride 2 window on a NaN-free plane, ``act`` (H*W,) flat, into
+    # ``out`` and ``argmax`` (OH, OW): strict ">" in the order (0,0), (0,1), (1,0), (1,1)
+    # keeps the first maximum. Written as selects over a pair of row views (no branches,
+    # no 4-D indexing): 1.5x faster than the unrolled scan with if-statements.
+    oh, ow = out.shape
+    for oy in range(oh):
+        r0 = 2 * oy * width
+        top = act[r0 : r0 + width]
+        bot = act[r0 + width : r0 + 2 * width]
+        o = out[oy]
+        a = argmax[oy]
+        for ox in range(ow):
+            a0 = top[2 * ox]
+            a1 = top[2 * ox + 1]
+            a2 = bot[2 * ox]
+            a3 = bot[2 * ox + 1]
+            best = a0
+            i = 0
+            t = a1 > best
+            best = a1 if t else best
+            i = 1 if t else i
+            t = a2 > best
+            best = a2 if t else best
+            i = width if t else i
+            t = a3 > best
+            best = a3 if t else best
+            i = width + 1 if t else i
+            o[ox] = best
+            a[ox] = r0 + 2 * ox + i
+
+
+@njit(**JIT)
 def _bias_act_max_pool(rows, bias, relu, zero, width, kh, kw, sh, sw, plane, out, argmax):
     n_img, k_out, oh, ow = out.shape
     act = np.empty(plane, rows.dtype)
@@ -521,27 +554,7 @@ def _bias_act_max_pool(rows, bias, relu, zero, width, kh, kw, sh, sw, plane, out
             # Pass 2: window maxima. Without NaN a strict ">" scan keeps the first maximum;
             # with one, the slower scan also lets the first NaN win (max_pool_forward's rule).
             if not has_nan and kh == 2 and kw == 2 and sh == 2 and sw == 2:
-                # The common 2x2 / stride 2 window, unrolled.
-                for oy in range(oh):
-                    for ox in range(ow):
-                        p0 = 2 * oy * width + 2 * ox
-                        p2 = p0 + width
-                        best = act[p0]
-                        idx = p0
-                        v = act[p0 + 1]
-                        if v > best:
-                            best = v
-                            idx = p0 + 1
-                        v = act[p2]
-                        if v > best:
-                            best = v
-                            idx = p2
-                        v = act[p2 + 1]
-                        if v > best:
-                            best = v
-                            idx = p2 + 1
-                        out[n, k, oy, ox] = best
-                        argmax[n, k, oy, ox] = idx
+                _max_pool_2x2(act, width, out[n, k], argmax[n, k])
                 continue
             for oy in range(oh):
                 for ox in range(ow):
@@ -646,26 +659,32 @@ def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows, sums
     # rather than the longer rows (4x for a 2x2 pool): every window's gradient lands in one
     # row position, so both sums hold the same terms, added in another order (in float64:
     # equal after rounding to float32).
+    # Relu backward at the winners (y there is the pooled value) multiplies by 1 or by 0,
+    # taken from a two-entry table: a branch on random activations (or the select LLVM turns
+    # back into one) mispredicted half the time and made this pass 4x slower. A position
+    # that several overlapping windows pick gets the same factor from each, so the result is
+    # that of zeroing the summed gradient.
     n_img, k_out, windows = dy.shape
+    factor = np.empty(2, rows.dtype)
+    factor[0] = zero
+    factor[1] = zero + 1
     for k in range(k_out):
         rows[k, :] = 0
         total = sums.dtype.type(0)
         for n in range(n_img):
             base = n * plane
-            for q in range(windows):
-                rows[k, base + argmax[n, k, q]] += dy[n, k, q]
             if relu:
-                # Relu backward at the winners: y there is the pooled value.
                 for q in range(windows):
+                    m = factor[np.intp(pooled[n, k, q] > zero)]
                     g = dy[n, k, q]
-                    if not pooled[n, k, q] > zero:
-                        pos = base + argmax[n, k, q]
-                        rows[k, pos] = rows[k, pos] * zero
-                        g = g * zero
-                    total += g
+                    pos = base + argmax[n, k, q]
+                    rows[k, pos] = (rows[k, pos] + g) * m
+                    total += g * m
             else:
                 for q in range(windows):
-                    total += dy[n, k, q]
+                    g = dy[n, k, q]
+                    rows[k, base + argmax[n, k, q]] += g
+                    total += g
         sums[k] += total
 
 

@@ -130,7 +130,13 @@ class Conv2D(Layer):
         # its next chunks to the others. Groups never straddle chunks, so a group is at most
         # a chunk (else one thread could get twice the work of the other).
         threads = THREADS if macs >= PARALLEL_MACS else 1
-        chunks = split(n_img, 1, CHUNKS_PER_THREAD * threads if threads > 1 else 1)
+        count = CHUNKS_PER_THREAD * threads if threads > 1 else 1
+        chunks = split(n_img, 1, count)
+        if group < max(hi - lo for lo, hi in chunks):
+            # Chunks of whole groups: chunks of 11 images in groups of 2 would end in a
+            # 1-image group each (more, smaller products and more Python-level calls).
+            groups = split(-(-n_img // group), 1, count)
+            chunks = [(lo * group, min(hi * group, n_img)) for lo, hi in groups]
         group = min(group, max(hi - lo for lo, hi in chunks))
         padded = (height + 2 * self.padding[0]) * (width + 2 * self.padding[1]) * x.shape[1]
         return oh, ow, plane, group, chunks, padded

@@ -128,7 +128,12 @@ def test_bias_act_rows_to_nchw_matches_reference(relu):
 @pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize(
     ("size", "kernel", "stride"),
-    [((6, 8), (2, 2), (2, 2)), ((7, 7), (3, 3), (2, 2)), ((5, 6), (2, 3), (1, 3))],
+    [
+        ((6, 8), (2, 2), (2, 2)),
+        ((7, 9), (2, 2), (2, 2)),
+        ((7, 7), (3, 3), (2, 2)),
+        ((5, 6), (2, 3), (1, 3)),
+    ],
 )
 def test_fused_bias_act_max_pool_matches_the_separate_references(relu, size, kernel, stride):
     n, k_out = 3, 4
