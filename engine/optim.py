@@ -16,6 +16,7 @@ per-parameter buffers are float32 arrays under keys "<buffer>/<parameter name>".
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
 import numpy as np
@@ -42,7 +43,7 @@ def _scalar(state: Mapping, key: str, kind: str):
     return value.item() if isinstance(value, np.ndarray) else value
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Common bookkeeping: hyperparameters, per-parameter buffers, the step count."""
 
     kind = "optimizer"
@@ -79,8 +80,9 @@ class Optimizer:
             flat_grad = np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1)
             self._update(name, param.reshape(-1), flat_grad, first)
 
+    @abstractmethod
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray, first: bool) -> None:
-        raise NotImplementedError
+        """Update the flat float32 ``param`` in place from ``grad`` (``first``: step one)."""
 
     def state_dict(self) -> dict[str, object]:
         """Flat dict: "kind", the hyperparameters, "steps", and "<buffer>/<param>" copies."""
@@ -207,14 +209,15 @@ def make_optimizer(kind: str, **settings) -> Optimizer:
 # ---------------------------------------------------------------------- schedules
 
 
-class Schedule:
+class Schedule(ABC):
     """A learning rate per epoch: ``lr_at(epoch)`` (epochs from 0), ``to_dict`` / ``from_dict``."""
 
     kind = "schedule"
     _fields: tuple[str, ...] = ("lr",)
 
+    @abstractmethod
     def lr_at(self, epoch: int) -> float:
-        raise NotImplementedError
+        """The learning rate of ``epoch`` (counted from 0)."""
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, **{k: getattr(self, k) for k in self._fields}}

@@ -18,12 +18,14 @@ same code runs in float32 for training and in float64 for the gradient checks
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 __all__ = ["Layer"]
 
 
-class Layer:
+class Layer(ABC):
     """Base class: no parameters, identity shape. Subclasses override what differs."""
 
     #: The spec type name ("conv2d", "relu", ...).
@@ -39,15 +41,15 @@ class Layer:
         """Per-sample output shape for a per-sample input shape (batch axis excluded)."""
         return tuple(input_shape)
 
+    @abstractmethod
     def forward(self, x: np.ndarray, train: bool = False, record: bool = False) -> np.ndarray:
         """Output for ``x`` (batch first). ``train`` selects training behaviour (dropout,
         batch statistics); ``record`` keeps what :meth:`backward` needs."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         """Input gradient for output gradient ``dy``, after a forward with ``record=True``.
         Fills ``grads``; returns None when ``input_grad`` is False."""
-        raise NotImplementedError
 
     def astype(self, dtype) -> Layer:
         """Cast parameters and buffers to ``dtype`` in place of the old arrays; returns self."""
