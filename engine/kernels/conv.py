@@ -105,6 +105,19 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
                             cols[row, base + ox] = 0
 
 
+def _output(name: str, out, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """``out`` when it is a C-contiguous array of ``shape`` and ``dtype`` (a buffer the caller
+    reuses), a new empty one when ``out`` is None; ValueError naming ``name`` otherwise."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(
+            f"{name}: out must be C-contiguous {shape} {np.dtype(dtype)}, "
+            f"got {out.shape} {out.dtype}"
+        )
+    return out
+
+
 def im2col(x, kernel, stride, padding, out=None):
     """Unfold ``x`` (N, C, H, W) into columns (C*KH*KW, N*OH*OW), zero padding outside.
 
@@ -118,13 +131,7 @@ def im2col(x, kernel, stride, padding, out=None):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
     shape = (channels * kh * kw, n_img * oh * ow)
-    if out is not None and (
-        out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"im2col: out must be C-contiguous {shape} {x.dtype}, got {out.shape} {out.dtype}"
-        )
-    cols = np.empty(shape, dtype=x.dtype) if out is None else out
+    cols = _output("im2col", out, shape, x.dtype)
     _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, oh, ow, cols)
     return cols
 
@@ -178,14 +185,7 @@ def col2im(cols, input_shape, kernel, stride, padding, out=None):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
     input_shape = tuple(input_shape)
-    if out is not None and (
-        out.shape != input_shape or out.dtype != cols.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"col2im: out must be C-contiguous {input_shape} {cols.dtype}, "
-            f"got {out.shape} {out.dtype}"
-        )
-    dx = np.empty(input_shape, dtype=cols.dtype) if out is None else out
+    dx = _output("col2im", out, input_shape, cols.dtype)
     _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, oh, ow, dx)
     return dx
 
@@ -222,14 +222,7 @@ def bias_rows_to_nchw(rows, bias, n_img, out=None):
     """
     k_out, total = rows.shape
     shape = (n_img, k_out, total // n_img)
-    if out is not None and (
-        out.shape != shape or out.dtype != rows.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"bias_rows_to_nchw: out must be C-contiguous {shape} {rows.dtype}, "
-            f"got {out.shape} {out.dtype}"
-        )
-    out = np.empty(shape, dtype=rows.dtype) if out is None else out
+    out = _output("bias_rows_to_nchw", out, shape, rows.dtype)
     _bias_rows_to_nchw(rows, bias, out)
     return out
 
@@ -256,14 +249,7 @@ def nchw_to_rows(dy, out=None):
     """
     n_img, k_out, plane = dy.shape
     shape = (k_out, n_img * plane)
-    if out is not None and (
-        out.shape != shape or out.dtype != dy.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"nchw_to_rows: out must be C-contiguous {shape} {dy.dtype}, "
-            f"got {out.shape} {out.dtype}"
-        )
-    rows = np.empty(shape, dtype=dy.dtype) if out is None else out
+    rows = _output("nchw_to_rows", out, shape, dy.dtype)
     _nchw_to_rows(np.ascontiguousarray(dy), rows)
     return rows
 
@@ -354,13 +340,7 @@ def im2row(x, kernel, stride, padding, out=None, scratch=None):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
     shape = (n_img * oh * ow, kh * kw * channels)
-    if out is not None and (
-        out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"im2row: out must be C-contiguous {shape} {x.dtype}, got {out.shape} {out.dtype}"
-        )
-    rows = np.empty(shape, dtype=x.dtype) if out is None else out
+    rows = _output("im2row", out, shape, x.dtype)
     padded = _padded_scratch(x.shape, padding, x.dtype, scratch)
     _im2row(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, oh, ow, padded, rows)
     return rows
@@ -425,14 +405,7 @@ def row2im(rows, input_shape, kernel, stride, padding, out=None, scratch=None):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
     input_shape = tuple(input_shape)
-    if out is not None and (
-        out.shape != input_shape or out.dtype != rows.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"row2im: out must be C-contiguous {input_shape} {rows.dtype}, "
-            f"got {out.shape} {out.dtype}"
-        )
-    dx = np.empty(input_shape, dtype=rows.dtype) if out is None else out
+    dx = _output("row2im", out, input_shape, rows.dtype)
     padded = _padded_scratch(input_shape, padding, rows.dtype, scratch)
     _row2im(np.ascontiguousarray(rows), kh, kw, sh, sw, ph, pw, oh, ow, padded, dx)
     return dx
@@ -484,14 +457,7 @@ def bias_act_rows_to_nchw(rows, bias, n_img, relu, out=None):
     """:func:`bias_rows_to_nchw` followed by relu (when ``relu``), in one pass."""
     k_out, total = rows.shape
     shape = (n_img, k_out, total // n_img)
-    if out is not None and (
-        out.shape != shape or out.dtype != rows.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"bias_act_rows_to_nchw: out must be C-contiguous {shape} {rows.dtype}, "
-            f"got {out.shape} {out.dtype}"
-        )
-    out = np.empty(shape, dtype=rows.dtype) if out is None else out
+    out = _output("bias_act_rows_to_nchw", out, shape, rows.dtype)
     _bias_act_rows_to_nchw(rows, bias, bool(relu), rows.dtype.type(0), out)
     return out
 
@@ -634,14 +600,7 @@ def act_grad_to_rows(dy, y, relu, out=None):
     (N, K, P) -> (K, N*P), :func:`nchw_to_rows` fused with the relu backward."""
     n_img, k_out, plane = dy.shape
     shape = (k_out, n_img * plane)
-    if out is not None and (
-        out.shape != shape or out.dtype != dy.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"act_grad_to_rows: out must be C-contiguous {shape} {dy.dtype}, "
-            f"got {out.shape} {out.dtype}"
-        )
-    rows = np.empty(shape, dtype=dy.dtype) if out is None else out
+    rows = _output("act_grad_to_rows", out, shape, dy.dtype)
     zero = dy.dtype.type(0)
     _act_grad_to_rows(np.ascontiguousarray(dy), np.ascontiguousarray(y), bool(relu), zero, rows)
     return rows
@@ -701,14 +660,7 @@ def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None, sums=Non
     n_img, k_out = dy.shape[:2]
     plane = size[0] * size[1]
     shape = (k_out, n_img * plane)
-    if out is not None and (
-        out.shape != shape or out.dtype != dy.dtype or not out.flags.c_contiguous
-    ):
-        raise ValueError(
-            f"max_pool_act_grad_to_rows: out must be C-contiguous {shape} {dy.dtype}, "
-            f"got {out.shape} {out.dtype}"
-        )
-    rows = np.empty(shape, dtype=dy.dtype) if out is None else out
+    rows = _output("max_pool_act_grad_to_rows", out, shape, dy.dtype)
     if sums is None:
         sums = np.zeros(k_out, np.float64)
     elif sums.shape != (k_out,) or sums.dtype != np.float64:
