@@ -311,6 +311,12 @@ class MainWindow(QMainWindow):
     def _show_train_status(self, blocker: str, total: str) -> None:
         """Why training is blocked (in red; the whole reason on hover), or that it is not."""
         n = len(self.document.report.problems)
+        if self.document.locked:
+            # While a run holds the network, "ready to train" would be wrong: say what holds it.
+            self.train_label.setText(f"● {self.document.lock_reason.split(':')[0]}")
+            self.train_label.setToolTip(self.document.lock_reason)
+            self.totals_label.setText(total)
+            return
         if blocker:
             short = f"{n} problem{'s' if n != 1 else ''} to fix" if n else blocker
             red = style.problem_color().name()
@@ -352,7 +358,7 @@ class MainWindow(QMainWindow):
     def _locked(self, locked: bool, reason: str) -> None:
         self.lock_banner.show_message(f"🔒 The network is read-only: {reason}" if locked else "")
         self.palette_view.set_editable(not locked)
-        self._update_actions()
+        self._spec_changed()
 
     def _update_title(self, *_args) -> None:
         self.setWindowTitle(f"{self.document.display_name}[*] — CNN Workbench")

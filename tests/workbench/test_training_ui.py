@@ -125,9 +125,11 @@ def test_training_run_feeds_every_view(app_window, qtbot):
         # Checked at once: the tiny run may be over by the time the first epoch is seen.
         assert window.document.locked  # no silent edits of the running network
         assert not window.document.set_layer_field(0, "filters", 8)
+        assert "Training is running" in window.train_label.text()  # not "ready to train"
     qtbot.waitUntil(lambda: not controller.is_training(), timeout=RUN_MS)
     assert [e.epoch for e in epochs] == [1, 2]
     assert not window.document.locked
+    assert window.train_label.text() == "✓ Ready to train"
 
     train_x, train_loss, _ = controller.curves.series()["train"]
     assert len(train_x) == 2 * 15 and np.isfinite(train_loss).all()
