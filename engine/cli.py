@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cnn-workbench",
         description="Design, train and inspect convolutional neural networks. "
         "With no subcommand, opens the workbench window.",
+        epilog="window: cnn-workbench [SPEC_OR_PROJECT] [--screenshot PATH] "
+        "[--theme light|dark|system]",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
