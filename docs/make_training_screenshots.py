@@ -48,7 +48,7 @@ def main(theme: str) -> None:
     pump(300)
     window.grab().save(str(OUT / f"training-data-{theme}.png"))
     window.pages.setCurrentIndex(c.train_index)
-    pump(300)
+    pump(700)  # the Train page asks for an epoch-time estimate 0.4 s after it shows
     c.estimator.wait()
     pump(100)
 
