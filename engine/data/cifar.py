@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded, SourceSplit
+from engine.data.decoded import Allocate, DataSource, Decoded
 from engine.data.errors import DatasetError
-from engine.data.images import Geometry, convert_array, pixel_digests
+from engine.data.images import Geometry
 
 __all__ = ["SafeUnpickler", "find_cifar", "load_pickle", "read_cifar"]
 
@@ -175,12 +175,5 @@ def read_cifar(source: DataSource, geometry: Geometry | None, allocate: Allocate
     n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
     decoded = Decoded("cifar10", source.root, _class_names(meta, n_labels), {})
     for split, (images, labels) in arrays.items():
-        out = None
-        if geometry is not None:
-            converted = convert_array(images, geometry)
-            out = allocate(split, converted.shape)
-            out[...] = converted
-        decoded.splits[split] = SourceSplit(out, labels, pixel_digests(images))
-        decoded.sizes["32x32"] = decoded.sizes.get("32x32", 0) + len(images)
-        decoded.modes["RGB"] = decoded.modes.get("RGB", 0) + len(images)
+        decoded.add_array_split(split, images, labels, geometry, allocate)
     return decoded

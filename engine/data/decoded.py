@@ -71,6 +71,24 @@ class Decoded:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def add_array_split(self, split: str, images: np.ndarray, labels: np.ndarray,
+                        geometry, allocate: Allocate) -> None:  # fmt: skip
+        """Add a split read as one array (IDX, CIFAR-10): uint8 ``images`` (N, C, H, W) in
+        their native size, converted to ``geometry`` into ``allocate``'s storage (no pixels
+        when ``geometry`` is None); counts their size and mode."""
+        from engine.data.images import convert_array, pixel_digests
+
+        out = None
+        if geometry is not None:
+            converted = convert_array(images, geometry)
+            out = allocate(split, converted.shape)
+            out[...] = converted
+        self.splits[split] = SourceSplit(out, labels, pixel_digests(images))
+        h, w = images.shape[2:]
+        self.sizes[f"{w}x{h}"] = self.sizes.get(f"{w}x{h}", 0) + len(images)
+        mode = "L" if images.shape[1] == 1 else "RGB"
+        self.modes[mode] = self.modes.get(mode, 0) + len(images)
+
 
 @dataclass(frozen=True)
 class DataSource:

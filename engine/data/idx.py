@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded, SourceSplit
+from engine.data.decoded import Allocate, DataSource, Decoded
 from engine.data.errors import DatasetError
-from engine.data.images import Geometry, convert_array, pixel_digests
+from engine.data.images import Geometry
 
 __all__ = ["FASHION_MNIST_CLASSES", "find_idx", "read_idx", "read_idx_file"]
 
@@ -144,14 +144,5 @@ def read_idx(source: DataSource, geometry: Geometry | None, allocate: Allocate) 
     n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
     decoded = Decoded("idx", source.root, _class_names(source.root, n_labels), {})
     for split, (nchw, labels) in arrays.items():
-        out = None
-        if geometry is not None:
-            converted = convert_array(nchw, geometry)
-            out = allocate(split, converted.shape)
-            out[...] = converted
-        decoded.splits[split] = SourceSplit(out, labels, pixel_digests(nchw))
-        h, w = nchw.shape[2:]
-        decoded.sizes[f"{w}x{h}"] = decoded.sizes.get(f"{w}x{h}", 0) + len(nchw)
-        mode = "L" if nchw.shape[1] == 1 else "RGB"
-        decoded.modes[mode] = decoded.modes.get(mode, 0) + len(nchw)
+        decoded.add_array_split(split, nchw, labels, geometry, allocate)
     return decoded
