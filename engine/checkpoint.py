@@ -221,7 +221,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load the checkpoint in ``path`` (a run folder, its ``checkpoint/`` folder or the
     ``checkpoint.json`` file). Raises ``CheckpointError`` naming the file for a missing,
     unreadable, corrupt or newer-version checkpoint."""
-    from engine.training import TrainConfig  # training imports this module
+    from engine.train_config import TrainConfig
 
     folder = _locate(Path(path))
     mpath = folder / _MANIFEST

@@ -323,6 +323,41 @@ class Network:
             outputs.append(h)
         return outputs
 
+    def activation_and_gradient(
+        self, x, layer_index: int, classes
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The output of layer ``layer_index`` for images ``x`` (N, C, H, W) in evaluation
+        mode, and the gradient of each image's logit for its class with respect to it (what
+        Grad-CAM weighs feature maps by). ``classes``: an int (the same class for every
+        image) or int (N,). Returns two float32 arrays of the layer's output shape (N, ...).
+        The parameters and their gradients are left as they were.
+        """
+        h = self._check_input(x)
+        if not 0 <= layer_index < len(self.layers):
+            raise ValueError(f"layer_index {layer_index} outside 0..{len(self.layers) - 1}")
+        classes = np.broadcast_to(np.asarray(classes, dtype=np.int64), (len(h),))
+        if classes.size and (classes.min() < 0 or classes.max() >= self.num_classes):
+            raise ValueError(f"classes must lie in [0, {self.num_classes})")
+        saved_flags = [layer.input_grad for layer in self.layers]
+        try:
+            activation = None
+            for i, layer in enumerate(self.layers):
+                h = layer.forward(h, train=False, record=i > layer_index)
+                if i == layer_index:
+                    activation = h
+            grad = np.zeros_like(h)
+            grad[np.arange(len(h)), classes] = 1
+            for layer in self.layers[layer_index + 1 :]:
+                layer.input_grad = True
+            for layer in reversed(self.layers[layer_index + 1 :]):
+                grad = layer.backward(grad)
+                layer.grads = {}
+        finally:
+            for layer, flag in zip(self.layers, saved_flags, strict=True):
+                layer.input_grad = flag
+                layer.clear()
+        return activation, grad.reshape(activation.shape)
+
     def predict_proba(self, x) -> np.ndarray:
         """Class probabilities (N, classes) float32: the softmax of the evaluation logits."""
         return softmax(self.forward(x, train=False))

@@ -23,7 +23,7 @@ from engine.data.errors import DatasetError
 from engine.data.preprocess import Preprocessing, apply_array
 
 if TYPE_CHECKING:
-    from engine.data.dataset import Split
+    from engine.data.split import Split
 
 __all__ = ["Augmentation", "BatchIterator", "augment_batch"]
 

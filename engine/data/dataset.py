@@ -26,48 +26,9 @@ from engine.data.errors import DatasetError
 from engine.data.health import HealthReport, build_report
 from engine.data.preprocess import Preprocessing
 from engine.data.source import detect_source
-from engine.data.split import assign_splits
+from engine.data.split import Split, assign_splits
 
 __all__ = ["Dataset", "Split", "load_dataset"]
-
-
-@dataclass(frozen=True)
-class Split:
-    """The rows ``indices`` (int64, ascending) of a decoded ``source`` that form split
-    ``name``. Pixels are uint8 (N, C, H, W) at the dataset's geometry."""
-
-    name: str
-    source: SourceSplit
-    indices: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    @property
-    def labels(self) -> np.ndarray:
-        """int64 (N,) class indices."""
-        return self.source.labels[self.indices]
-
-    @property
-    def images(self) -> np.ndarray:
-        """uint8 (N, C, H, W). The source array itself (read-only, maybe memory-mapped) when
-        the split is all of it, else a gathered copy: prefer ``take`` or batches for big sets."""
-        if len(self.indices) == len(self.source) and (
-            len(self.indices) == 0 or self.indices[-1] == len(self.indices) - 1
-        ):
-            return self.source.images
-        return self.source.images[self.indices]
-
-    def take(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Images uint8 (B, C, H, W) (a copy) and labels int64 (B,) of ``rows``, positions
-        within this split."""
-        picked = self.indices[rows]
-        return np.asarray(self.source.images[picked]), self.source.labels[picked]
-
-    def name_of(self, row: int) -> str:
-        """The file (or "train[i]") that row ``row`` of this split came from."""
-        source_split = "train" if self.name == "val" and self.source.names is None else self.name
-        return self.source.name(source_split, int(self.indices[row]))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from engine.config import JIT
+from engine.kernels.geometry import output_size
 
 __all__ = [
     "act_grad_to_rows",
@@ -54,11 +55,6 @@ __all__ = [
     "rows_to_weight",
     "weight_to_rows",
 ]
-
-
-def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Output length along one axis: floor((size + 2*padding - kernel) / stride) + 1."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 @njit(**JIT)

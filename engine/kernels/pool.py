@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from engine.config import JIT_PARALLEL
-from engine.kernels.conv import output_size
+from engine.kernels.geometry import output_size
 
 __all__ = [
     "avg_pool_backward",

@@ -7,7 +7,8 @@ import threading
 import numpy as np
 
 from engine.kernels import conv as kernels
-from engine.kernels.conv import output_size, rows_to_weight, weight_to_rows
+from engine.kernels.conv import rows_to_weight, weight_to_rows
+from engine.kernels.geometry import output_size
 from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
 

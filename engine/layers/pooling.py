@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.kernels.conv import output_size
+from engine.kernels.geometry import output_size
 from engine.kernels.pool import (
     avg_pool_backward,
     avg_pool_forward,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.cli import main
+from engine.commands.main import main
 from engine.spec import load_spec
 
 

@@ -12,7 +12,7 @@ from test_training import SPEC, pattern_image, write_pattern_folder
 
 import engine.commands.train as train_command
 from engine.checkpoint import load_checkpoint
-from engine.cli import main
+from engine.commands.main import main
 from engine.data import CACHE_ENV
 from engine.training import BatchEnd
 

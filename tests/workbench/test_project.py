@@ -170,7 +170,7 @@ def test_layout_is_remembered_between_runs(make_window):
 def test_screenshot_command_renders_the_window(tmp_path):
     from PySide6.QtGui import QImage
 
-    from engine.cli import main
+    from workbench.cli import main
 
     path = tmp_path / "shot.png"
     assert main(["--screenshot", str(path), "alexnet"]) == 0

@@ -1,5 +1,7 @@
-"""`cnn-workbench`: the GUI with no subcommand; summary, data, train and predict headless.
+"""The headless half of `cnn-workbench`: summary, data, train and predict.
 
+``workbench.cli.main`` is the installed entry point: it opens the window when no subcommand is
+given and hands everything else to :func:`main` here, so the engine never imports the GUI.
 Bad input prints one clear line on stderr and exits non-zero, never a traceback.
 """
 
@@ -10,7 +12,7 @@ import importlib
 import sys
 
 # Subcommand modules in engine/commands/, in the order --help lists them.
-_COMMANDS = ("summary", "data", "train", "predict")
+COMMANDS = ("summary", "data", "train", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         "[--theme light|dark|system]",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMANDS:
+    for name in COMMANDS:
         try:
             module = importlib.import_module(f"engine.commands.{name}")
         except ModuleNotFoundError as e:
@@ -34,12 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand (``argv`` without the program name); returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
-        # No subcommand: the GUI (its own options: --screenshot PATH [SPEC], a spec/project).
-        from workbench.app import main as gui_main
-
-        return gui_main(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
