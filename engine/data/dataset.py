@@ -21,7 +21,6 @@ import numpy as np
 
 from engine.data.batches import Augmentation, BatchIterator
 from engine.data.cache import load_or_read
-from engine.data.decoded import SourceSplit
 from engine.data.errors import DatasetError
 from engine.data.health import HealthReport, build_report
 from engine.data.preprocess import Preprocessing
