@@ -403,20 +403,14 @@ def preset_names() -> list[str]:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file; a missing, unreadable or malformed file raises SpecError naming it."""
-    p = Path(path)
+    """Read a JSON file through engine.safe_json (regular files only, size and depth limits,
+    duplicate keys refused); any failure raises SpecError naming the file."""
+    from engine.safe_json import JSONInputError, load_json_file
+
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise SpecError(f"{p}: is a folder, not a spec file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"{p}: cannot be read ({e})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"{p}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
+        return load_json_file(path)
+    except JSONInputError as e:
+        raise SpecError(str(e)) from None
 
 
 def load_spec(source: Any) -> NetworkSpec:

@@ -1,0 +1,141 @@
+"""The one JSON reader for every file CNN Workbench reads: specs, projects, autosaves,
+checkpoint manifests, cache metadata.
+
+Python's ``json`` accepts input that hurts us: 100,000 nested brackets raise ``RecursionError``
+(a traceback, or an abort at every start when it is an autosave); an integer of 5,000 digits
+raises ``ValueError`` (CPython's int-digits guard); a repeated key silently keeps the last
+value (``"kernel": 3, "kernel": 5``); a file of any size is read whole. Here each of those is
+refused with one line naming the file and what is wrong, before anything is built from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+from engine.io import UnsafeFile, read_regular_bytes, size_text
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "JSONInputError",
+    "load_json_file",
+    "loads",
+]
+
+#: Largest JSON file read. A big spec is a few kB and a long run's manifest well under 1 MB.
+MAX_BYTES = 32 * 1024 * 1024
+#: Deepest nesting of objects/lists accepted; our files nest a handful of levels.
+MAX_DEPTH = 100
+#: Longest integer literal accepted: 2**64 has 20 digits; nothing we store needs more.
+MAX_INT_DIGITS = 40
+
+# A JSON string literal, unrolled so the regex engine does not backtrack: "...\"..."
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class JSONInputError(ValueError):
+    """JSON that must not be used. The message is one line naming the file (when known) and
+    the problem; callers wrap it in their own error type (SpecError, CheckpointError)."""
+
+
+class _Refused(Exception):
+    """Raised inside the parser's hooks; turned into JSONInputError with the file's name."""
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of [ and { in ``text``, outside string literals; stops counting
+    (returns early) once past MAX_DEPTH, so a 100,000-level file costs little."""
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub('""', text)):
+        if m.group() in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    return deepest
+        else:
+            depth -= 1
+    return deepest
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            shown = key if len(key) <= 60 else key[:57] + "..."
+            raise _Refused(
+                f'duplicate key "{shown}" in one object (JSON would silently keep the last '
+                "value); keep only one"
+            )
+        out[key] = value
+    return out
+
+
+def _int(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _Refused(
+            f"an integer of {digits} digits ({literal[:12]}...); numbers in these files have "
+            f"at most {MAX_INT_DIGITS} digits"
+        )
+    return int(literal)
+
+
+def loads(text: str | bytes, source: str = "") -> Any:
+    """Parse ``text`` (str, or UTF-8 bytes) as JSON with the limits above.
+
+    Raises ``JSONInputError`` whose message starts with ``source:`` (when given): not UTF-8,
+    not valid JSON (with line and column), nested deeper than MAX_DEPTH, a duplicate key,
+    an integer longer than MAX_INT_DIGITS, or more than MAX_BYTES."""
+    prefix = f"{source}: " if source else ""
+    if len(text) > MAX_BYTES:
+        raise JSONInputError(
+            f"{prefix}{size_text(len(text))} of JSON, more than the {size_text(MAX_BYTES)} "
+            "a CNN Workbench file may be"
+        )
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise JSONInputError(
+                f"{prefix}not UTF-8 text (byte {e.start}); save the file as UTF-8"
+            ) from None
+    depth = _depth(text)
+    if depth > MAX_DEPTH:
+        raise JSONInputError(
+            f"{prefix}nested more than {MAX_DEPTH} levels deep; this is not a CNN Workbench "
+            "file (a real one nests a few levels)"
+        )
+    try:
+        return json.loads(text, object_pairs_hook=_pairs, parse_int=_int)
+    except _Refused as e:
+        raise JSONInputError(f"{prefix}{e}") from None
+    except json.JSONDecodeError as e:
+        raise JSONInputError(
+            f"{prefix}not valid JSON: line {e.lineno} column {e.colno}: {e.msg}"
+        ) from None
+    except (RecursionError, ValueError) as e:  # a guard we did not foresee: still one line
+        raise JSONInputError(f"{prefix}cannot be parsed as JSON ({type(e).__name__})") from None
+
+
+def load_json_file(path: str | os.PathLike[str], *, limit: int = MAX_BYTES) -> Any:
+    """Read and parse the JSON file ``path`` (regular files only, at most ``limit`` bytes).
+
+    Raises ``JSONInputError`` naming the file for every failure: missing, a folder, a FIFO
+    or device, a symlink loop, unreadable, too large, or refused by ``loads``."""
+    try:
+        data = read_regular_bytes(path, limit)
+    except FileNotFoundError:
+        raise JSONInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise JSONInputError(f"{path}: is a folder, not a file") from None
+    except UnsafeFile as e:
+        raise JSONInputError(str(e)) from None
+    except OSError as e:
+        raise JSONInputError(f"{path}: cannot be read ({e.strerror or e})") from None
+    return loads(data, source=str(path))
