@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if QApplication.instance() is None:
+        from workbench.qt_platform import check_xcb
+
+        problem = check_xcb()  # Qt's own abort does not say what to install
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     app = application()
     try:
         window = create_main_window(
