@@ -86,16 +86,16 @@ def _int(literal: str) -> int:
     return int(literal)
 
 
-def loads(text: str | bytes, source: str = "") -> Any:
+def loads(text: str | bytes, source: str = "", *, limit: int = MAX_BYTES) -> Any:
     """Parse ``text`` (str, or UTF-8 bytes) as JSON with the limits above.
 
     Raises ``JSONInputError`` whose message starts with ``source:`` (when given): not UTF-8,
     not valid JSON (with line and column), nested deeper than MAX_DEPTH, a duplicate key,
-    an integer longer than MAX_INT_DIGITS, or more than MAX_BYTES."""
+    an integer longer than MAX_INT_DIGITS, or more than ``limit`` bytes."""
     prefix = f"{source}: " if source else ""
-    if len(text) > MAX_BYTES:
+    if len(text) > limit:
         raise JSONInputError(
-            f"{prefix}{size_text(len(text))} of JSON, more than the {size_text(MAX_BYTES)} "
+            f"{prefix}{size_text(len(text))} of JSON, more than the {size_text(limit)} "
             "a CNN Workbench file may be"
         )
     if isinstance(text, bytes | bytearray):
@@ -138,4 +138,4 @@ def load_json_file(path: str | os.PathLike[str], *, limit: int = MAX_BYTES) -> A
         raise JSONInputError(str(e)) from None
     except OSError as e:
         raise JSONInputError(f"{path}: cannot be read ({e.strerror or e})") from None
-    return loads(data, source=str(path))
+    return loads(data, source=str(path), limit=limit)

@@ -13,13 +13,29 @@ from typing import Any
 
 from engine.fields import FieldInfo
 
+#: Longest quote of a bad value in a message: enough to recognise it, never the 50 MB string.
+SHOW_LIMIT = 80
 
-def show(value: Any) -> str:
-    """A value as the user wrote it in JSON (true, not True; "same", not 'same')."""
+
+def show(value: Any, limit: int = SHOW_LIMIT) -> str:
+    """A value as the user wrote it in JSON (true, not True; "same", not 'same'), shortened
+    past ``limit`` characters to its start and its length, so one bad value of any size
+    gives one readable line."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[: limit + 1]  # never serialise a huge string just to cut it
+    elif isinstance(value, list | tuple | dict) and len(value) > limit:
+        value = (
+            list(value)[: limit + 1]
+            if not isinstance(value, dict)
+            else dict(list(value.items())[: limit + 1])
+        )
     try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... (shortened)"
 
 
 def is_int(v: Any) -> bool:
@@ -106,6 +122,8 @@ def check_value(path: str, v: Any, info: FieldInfo, errors: list[str]) -> Any:
 
 def unknown_key(path: str, key: str, known: Iterable[str]) -> str:
     known = list(known)
+    if len(key) > SHOW_LIMIT:  # a 50 MB key is quoted by its start, not compared whole
+        return f"{path}.{key[: SHOW_LIMIT - 20]}... (shortened): unknown field"
     near = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {near[0]!r}?" if near else ""
     listing = ", ".join(known) if known else "no fields"

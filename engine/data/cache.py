@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -28,7 +29,8 @@ import numpy as np
 from engine.data.decoded import DataSource, Decoded, SourceSplit
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
-from engine.io import atomic_write_text
+from engine.io import atomic_write_text, size_text
+from engine.safe_json import load_json_file
 
 __all__ = ["CACHE_ENV", "cache_key", "default_cache_dir", "load_or_read"]
 
@@ -72,7 +74,8 @@ def cache_key(source: DataSource, geometry: Geometry) -> tuple[str, str]:
 
 def _load(entry: Path) -> Decoded | None:
     try:
-        meta = json.loads((entry / "meta.json").read_text("utf-8"))
+        # Our own file, but it lists every image name: a big folder's may pass 32 MB.
+        meta = load_json_file(entry / "meta.json", limit=1 << 30)
         splits = {}
         for split, info in meta["splits"].items():
             count = info["count"]
@@ -157,13 +160,29 @@ def load_or_read(
         def allocate(split: str, shape: tuple[int, ...]) -> np.ndarray:
             if 0 in shape:
                 return np.empty(shape, dtype=np.uint8)  # a zero-length file cannot be mapped
+            # A memory map on a full disk does not fail politely: the first page that cannot
+            # be stored kills the process with SIGBUS. So the space is checked first.
+            need = math.prod(shape) + (1 << 20)
+            free = shutil.disk_usage(tmp).free
+            if need > free:
+                raise DatasetError(
+                    f"{base}: the decoded {split} images ({'x'.join(map(str, shape))}) need "
+                    f"{size_text(need)} in the data cache but the disk has {size_text(free)} "
+                    f"free; free space there or set ${CACHE_ENV} to a folder on a bigger disk"
+                )
             written.add(split)
             return np.lib.format.open_memmap(
                 tmp / f"{split}_images.npy", mode="w+", dtype=np.uint8, shape=shape
             )
 
-        decoded = source.read(geometry, allocate)
-        _store(tmp, decoded, written)
+        try:
+            decoded = source.read(geometry, allocate)
+            _store(tmp, decoded, written)
+        except OSError as e:  # a full disk or a cache folder that turned read-only
+            raise DatasetError(
+                f"{e.filename or base}: cannot write the data cache ({e.strerror or e}); free "
+                f"space there or set ${CACHE_ENV} to a writable folder with room"
+            ) from None
         del decoded  # closes the writable maps before the folder moves
         for stale in base.glob(f"{ident}-*"):
             if stale != entry:

@@ -12,6 +12,8 @@ the few numpy reconstruction functions such files contain and refuses everything
 
 from __future__ import annotations
 
+import io
+import math
 import os
 import pickle
 import re
@@ -22,10 +24,16 @@ import numpy as np
 from engine.data.decoded import Allocate, DataSource, Decoded
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
+from engine.io import UnsafeFile, read_regular_bytes
 
 __all__ = ["SafeUnpickler", "find_cifar", "load_pickle", "read_cifar"]
 
 _BATCH = re.compile(r"^data_batch_(\d+)$")
+#: Largest pickle read: a CIFAR-10 batch is 31 MB, CIFAR-100's train file 158 MB.
+MAX_PICKLE_BYTES = 512 * 1024 * 1024
+#: Most classes and longest class name accepted (CIFAR-10 has 10 names of a few letters).
+_MAX_CLASSES = 100_000
+_MAX_NAME = 256
 
 
 def _safe_dtype(*args):
@@ -59,19 +67,53 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+def _nbytes(shape: object, dtype: object) -> int:
+    dims = (shape,) if isinstance(shape, int) else shape
+    if not isinstance(dims, tuple | list) or not all(isinstance(d, int) for d in dims):
+        raise pickle.UnpicklingError(f"an array shape {type(shape).__name__}")
+    return math.prod(max(0, d) for d in dims) * _safe_dtype(dtype).itemsize
+
+
 class SafeUnpickler(pickle.Unpickler):
     """An unpickler for numpy arrays in plain containers, and nothing else.
 
     ``find_class`` answers only numpy's array/dtype/scalar reconstruction and latin-1 bytes;
-    any other global raises ``pickle.UnpicklingError`` before it is imported or called."""
+    any other global raises ``pickle.UnpicklingError`` before it is imported or called. The
+    two array constructors are bounded: an array larger than ``max_array_bytes`` is refused
+    before numpy allocates it (a 200-byte pickle may otherwise ask for 28.6 GiB)."""
 
     _ALLOWED = _allowed()
 
+    def __init__(self, file, *, max_array_bytes: int | None = None, **kwargs) -> None:
+        super().__init__(file, **kwargs)
+        self.max_array_bytes = max_array_bytes
+
+    def _bound(self, nbytes: int) -> None:
+        if self.max_array_bytes is not None and nbytes > self.max_array_bytes:
+            raise pickle.UnpicklingError(
+                f"an array of {nbytes} bytes, more than the file could hold"
+            )
+
+    def _ndarray(self, shape=(), dtype=float, *args, **kwargs):
+        self._bound(_nbytes(shape, dtype))
+        return np.ndarray(shape, _safe_dtype(dtype), *args, **kwargs)
+
+    def _reconstruct(self, subtype, shape, dtype):
+        if subtype is not np.ndarray:
+            raise pickle.UnpicklingError(f"array subtype {subtype!r}")
+        self._bound(_nbytes(shape, dtype))
+        return np._core.multiarray._reconstruct(subtype, shape, dtype)
+
     def find_class(self, module: str, name: str):
         try:
-            return self._ALLOWED[module, name]
+            found = self._ALLOWED[module, name]
         except KeyError:
             raise pickle.UnpicklingError(f"{module}.{name}") from None
+        if found is np.ndarray:
+            return self._ndarray
+        if found is np._core.multiarray._reconstruct:
+            return self._reconstruct
+        return found
 
 
 def load_pickle(path: str | os.PathLike[str]) -> object:
@@ -81,8 +123,27 @@ def load_pickle(path: str | os.PathLike[str]) -> object:
     anything but numpy arrays (a crafted file that would run code), or when it is broken."""
     path = Path(path)
     try:
-        with path.open("rb") as f:
-            return SafeUnpickler(f, encoding="bytes").load()
+        data = read_regular_bytes(path, MAX_PICKLE_BYTES)
+    except UnsafeFile as e:
+        raise DatasetError(str(e)) from None
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot be read ({e.strerror or e})") from None
+    # Every array's bytes come from the file, so none can be larger than it (plus slack for
+    # the latin-1 round trip of protocol 2): the bound holds whatever the opcodes say.
+    unpickler = SafeUnpickler(
+        io.BytesIO(data), encoding="bytes", max_array_bytes=len(data) + (1 << 20)
+    )
+    try:
+        return unpickler.load()
+    except MemoryError:
+        raise DatasetError(
+            f"{path}: refused to load: the pickle would need more memory than the file "
+            "justifies; use the original CIFAR-10 files"
+        ) from None
+    except RecursionError:
+        raise DatasetError(
+            f"{path}: refused to load: nested too deeply for a CIFAR batch"
+        ) from None
     except pickle.UnpicklingError as e:
         raise DatasetError(
             f"{path}: refused to load: the pickle asks for {e}, which a CIFAR batch never "
@@ -103,21 +164,38 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     batch = {_as_str(k): v for k, v in batch.items()}
     if "data" not in batch or "labels" not in batch:
         raise DatasetError(
-            f"{path}: keys {sorted(map(str, batch))} lack 'data' or 'labels'; "
+            f"{path}: keys {sorted(map(str, batch))[:8]} lack 'data' or 'labels'; "
             "is this a CIFAR-10 python batch?"
         )
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch["labels"])
+    # Checked before any conversion: a list of a million references to one row would become
+    # gigabytes in np.asarray, though the pickle that holds it is a few megabytes.
+    data, labels = batch["data"], batch["labels"]
+    if not isinstance(data, np.ndarray):
+        raise DatasetError(
+            f"{path}: 'data' is a {type(data).__name__}; a CIFAR-10 batch stores a uint8 array"
+        )
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DatasetError(f"{path}: 'data' is {data.dtype} {data.shape}; expected uint8 (N, 3072)")
+    if isinstance(labels, list | tuple):
+        if len(labels) != len(data) or not all(
+            type(v) is int and 0 <= v < _MAX_CLASSES for v in labels
+        ):
+            raise DatasetError(
+                f"{path}: 'labels' must be {len(data)} integers 0..{_MAX_CLASSES - 1}, one "
+                f"per image (got {len(labels)} values)"
+            )
+        labels = np.array(labels, dtype=np.int64) if labels else np.zeros(0, np.int64)
+    elif not isinstance(labels, np.ndarray):  # an array's size is bounded by the file
+        raise DatasetError(f"{path}: 'labels' is a {type(labels).__name__}; expected a list")
     if (
         labels.ndim != 1
         or len(labels) != len(data)
         or not np.issubdtype(labels.dtype, np.integer)
         or labels.min(initial=0) < 0
+        or labels.max(initial=0) >= _MAX_CLASSES
     ):
         raise DatasetError(
-            f"{path}: 'labels' must be {len(data)} integers >= 0, one per image "
+            f"{path}: 'labels' must be {len(data)} integers 0..{_MAX_CLASSES - 1}, one per image "
             f"(got {labels.shape})"
         )
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
@@ -157,8 +235,15 @@ def _class_names(meta: Path | None, n_labels: int) -> tuple[str, ...]:
         if isinstance(content, dict)
         else None
     )
-    if not isinstance(names, list | tuple) or len(names) < n_labels:
-        raise DatasetError(f"{meta}: expected 'label_names' with at least {n_labels} names")
+    if (
+        not isinstance(names, list | tuple)
+        or not n_labels <= len(names) <= _MAX_CLASSES
+        or not all(isinstance(n, bytes | str) and len(n) <= _MAX_NAME for n in names)
+    ):
+        raise DatasetError(
+            f"{meta}: expected 'label_names' with {n_labels} to {_MAX_CLASSES} names of at "
+            f"most {_MAX_NAME} characters"
+        )
     return tuple(str(_as_str(n)) for n in names)
 
 

@@ -24,7 +24,17 @@ Allocate = Callable[[str, tuple[int, ...]], np.ndarray]
 
 
 def in_memory(split: str, shape: tuple[int, ...]) -> np.ndarray:
-    """The default ``Allocate``: an uninitialised uint8 array in memory."""
+    """The default ``Allocate``: an uninitialised uint8 array in memory. Raises
+    ``DatasetError`` with both figures, before allocating, when it would not fit."""
+    import math
+
+    from engine.data.errors import DatasetError
+    from engine.memory_budget import MemoryBudgetError, check_allocation
+
+    try:
+        check_allocation(math.prod(shape), f"the {split} images ({'x'.join(map(str, shape))})")
+    except MemoryBudgetError as e:
+        raise DatasetError(str(e)) from None
     return np.empty(shape, dtype=np.uint8)
 
 

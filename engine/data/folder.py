@@ -21,7 +21,14 @@ import numpy as np
 
 from engine.data.decoded import Allocate, DataSource, Decoded, SourceSplit
 from engine.data.errors import DatasetError, UnusableImage
-from engine.data.images import IMAGE_EXTENSIONS, DecodedFile, Geometry, decode_file
+from engine.data.images import (
+    IMAGE_EXTENSIONS,
+    MAX_IMAGE_BYTES,
+    DecodedFile,
+    Geometry,
+    decode_file,
+)
+from engine.io import regular_file_problem
 
 __all__ = ["read_folder", "scan_folder"]
 
@@ -78,9 +85,18 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
     index = {name: i for i, name in enumerate(class_names)}
     entries: list[_Entry] = []
     stray: list[Path] = []
+    unsafe: list[tuple[Path, str]] = []
     for split, d in split_dirs.items():
         for class_dir in class_dirs[split]:
-            entries += [_Entry(split, index[class_dir.name], f) for f in _files_under(class_dir)]
+            for f in _files_under(class_dir):
+                # Decided here, from a stat that never opens the file, so the health check and
+                # training skip the same FIFOs, devices and symlink loops for the same reason,
+                # and the cache key never stats a path that cannot be read.
+                problem = regular_file_problem(f, MAX_IMAGE_BYTES)
+                if problem is None:
+                    entries.append(_Entry(split, index[class_dir.name], f))
+                else:
+                    unsafe.append((f, problem))
         stray += [f for f in sorted(d.iterdir()) if f.is_file() and not f.name.startswith(".")]
     if split_dirs.get("train") == root:
         stray = []  # loose files beside the class folders (a README) are not data
@@ -94,7 +110,7 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
         root=root,
         files=tuple(e.path for e in entries),
         description=f"image folder {root} ({layout}, {len(class_names)} classes)",
-        plan=(class_names, tuple(entries), tuple(stray), tuple(notes)),
+        plan=(class_names, tuple(entries), tuple(stray), tuple(notes), tuple(unsafe)),
         reader=read_folder,
     )
 
@@ -135,10 +151,11 @@ def read_folder(source: DataSource, geometry: Geometry | None, allocate: Allocat
 
     Unusable files are skipped and listed with their reason; the arrays returned hold only
     the usable images, in listing order."""
-    class_names, entries, stray, notes = source.plan
+    class_names, entries, stray, notes, unsafe = source.plan
     root = source.root
     decoded = Decoded("folder", root, class_names, {}, notes=list(notes))
     decoded.skipped += [(_rel(p, root), "not inside a class folder") for p in stray]
+    decoded.skipped += [(_rel(p, root), reason) for p, reason in unsafe]
     sizes: Counter[str] = Counter()
     modes: Counter[str] = Counter()
     workers = _workers(entries)

@@ -14,6 +14,7 @@ Fashion-MNIST's names when the folder's path says "fashion", else "0", "1", ...
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import re
 import zlib
@@ -24,6 +25,7 @@ import numpy as np
 from engine.data.decoded import Allocate, DataSource, Decoded
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
+from engine.io import read_regular_bytes, regular_file_problem
 
 __all__ = ["FASHION_MNIST_CLASSES", "find_idx", "read_idx", "read_idx_file"]
 
@@ -76,42 +78,103 @@ def find_idx(root: str | os.PathLike[str]) -> DataSource | None:
     )
 
 
-def read_idx_file(path: str | os.PathLike[str]) -> np.ndarray:
-    """The uint8 array stored in one IDX file (gzip detected by its magic bytes).
+#: Largest expansion accepted from a gzipped IDX file. Real image sets compress 2:1 to 10:1;
+#: deflate's ceiling is about 1030:1, reached only by runs of one byte: a bomb, not images.
+MAX_GZIP_RATIO = 200
+_CHUNK = 1 << 20
 
-    Raises ``DatasetError`` naming the file for a bad header, a type other than unsigned
-    bytes, or a length that does not match the header (a truncated download)."""
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DatasetError(f"{path}: broken gzip data ({e}); download the file again") from None
-    if len(raw) < 4 or raw[:2] != b"\0\0":
+
+def _declared(path: Path, head: bytes) -> tuple[tuple[int, ...], int]:
+    """(shape, header bytes) from the first bytes of an IDX stream; DatasetError if bad."""
+    if len(head) < 4 or head[:2] != b"\0\0":
         raise DatasetError(f"{path}: not an IDX file (its header does not start with 0x0000)")
-    kind, ndim = raw[2], raw[3]
+    kind, ndim = head[2], head[3]
     if kind != _UBYTE:
         raise DatasetError(
             f"{path}: IDX value type 0x{kind:02x}; only unsigned bytes (0x08) are supported"
         )
     header = 4 + 4 * ndim
-    if ndim < 1 or len(raw) < header:
-        raise DatasetError(f"{path}: IDX header truncated ({len(raw)} bytes)")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64))
-    if len(raw) - header != expected:
+    if ndim < 1 or len(head) < header:
+        raise DatasetError(f"{path}: IDX header truncated ({len(head)} bytes)")
+    return tuple(int(d) for d in np.frombuffer(head, ">u4", count=ndim, offset=4)), header
+
+
+def _fill(path: Path, stream, count: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Read exactly ``count`` values from ``stream`` into a new array; DatasetError when the
+    stream holds fewer or more."""
+    out = np.empty(count, dtype=np.uint8)
+    view, got = memoryview(out), 0
+    while got < count:
+        n = stream.readinto(view[got : got + _CHUNK])
+        if not n:
+            break
+        got += n
+    extra = stream.read(1)
+    if got != count or extra:
+        held = f"{got}" if got != count else "more"
         raise DatasetError(
-            f"{path}: header says {'x'.join(map(str, shape))} = {expected} values but the file "
-            f"holds {len(raw) - header}; the file is truncated or corrupt, download it again"
+            f"{path}: header says {'x'.join(map(str, shape))} = {count} values but the file "
+            f"holds {held}; the file is truncated or corrupt, download it again"
         )
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+    return out.reshape(shape)
+
+
+def read_idx_file(path: str | os.PathLike[str]) -> np.ndarray:
+    """The uint8 array stored in one IDX file (gzip detected by its magic bytes).
+
+    The header is read first and its declared size checked against the file (raw: its exact
+    length; gzip: at most MAX_GZIP_RATIO times the compressed size) and against this
+    machine's memory before anything is allocated; the values are then streamed into one
+    array, so a 2 MB file cannot inflate to 2 GB. Raises ``DatasetError`` naming the file
+    for a non-regular file, a bad header, a type other than unsigned bytes, a size the file
+    cannot hold, or a length that does not match the header (a truncated download)."""
+    from engine.memory_budget import MemoryBudgetError, check_allocation
+
+    path = Path(path)
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise DatasetError(f"{path}: {problem}")
+    size = path.stat().st_size
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        try:
+            head = stream.read(4)
+            if len(head) == 4:
+                head += stream.read(4 * head[3])
+            shape, header = _declared(path, head)
+            count = math.prod(shape)
+            if gzipped and count > MAX_GZIP_RATIO * size:
+                raise DatasetError(
+                    f"{path}: header declares {'x'.join(map(str, shape))} = {count} values "
+                    f"from {size} compressed bytes (over {MAX_GZIP_RATIO}:1): a decompression "
+                    "bomb, not an image set; download the file again"
+                )
+            if not gzipped and header + count != size:
+                raise DatasetError(
+                    f"{path}: header says {'x'.join(map(str, shape))} = {count} values but "
+                    f"the file holds {size - header}; the file is truncated or corrupt, "
+                    "download it again"
+                )
+            try:
+                check_allocation(count, f"{path}: the header's {'x'.join(map(str, shape))} values")
+            except MemoryBudgetError as e:
+                raise DatasetError(str(e)) from None
+            return _fill(path, stream, count, shape)
+        except (OSError, EOFError, zlib.error) as e:
+            what = "broken gzip data" if gzipped else "cannot be read"
+            raise DatasetError(f"{path}: {what} ({e}); download the file again") from None
 
 
 def _class_names(root: Path, n_labels: int) -> tuple[str, ...]:
     classes = root / "classes.txt"
     if classes.is_file():
-        names = tuple(s.strip() for s in classes.read_text("utf-8").splitlines() if s.strip())
+        try:  # a few hundred bytes; a FIFO or a device named classes.txt is refused
+            text = read_regular_bytes(classes, 1024 * 1024).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise DatasetError(f"{classes}: cannot be read ({e}); one class name a line") from None
+        names = tuple(s.strip() for s in text.splitlines() if s.strip())
         if len(names) < n_labels:
             raise DatasetError(
                 f"{classes}: {len(names)} names but labels go up to {n_labels - 1}; "

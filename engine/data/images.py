@@ -13,12 +13,12 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from engine.data.errors import DatasetError, UnusableImage
+from engine.io import UnsafeFile, read_regular_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -41,6 +41,9 @@ _PLAIN_MODES = frozenset(
 _WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
 _EXIF_ORIENTATION = 0x0112
 _RESAMPLE = Image.Resampling.BILINEAR
+#: Largest image file read: bigger ones are skipped before a byte is read (no real photo or
+#: scan in a training set comes near it; /dev/zero behind a link would otherwise fill memory).
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -139,10 +142,15 @@ def _to_mode(img: Image.Image, channels: int) -> Image.Image:
         return gray if target == "L" else gray.convert("RGB")
     if img.mode not in _PLAIN_MODES:
         raise UnusableImage(f"unreadable mode {img.mode!r} (cannot convert to {target})")
-    if img.mode in ("P", "PA"):
-        # Going through RGBA keeps a palette's transparency handling explicit and silent.
-        img = img.convert("RGBA")
-    return img.convert(target)
+    try:
+        if img.mode in ("P", "PA"):
+            # Going through RGBA keeps a palette's transparency handling explicit and silent.
+            img = img.convert("RGBA")
+        return img.convert(target)
+    except (ValueError, OSError) as e:
+        # Pillow lists LAB and HSV as modes but cannot convert some of them ("conversion from
+        # LAB to RGB not supported"): the file is skipped with its name, like any unusable one.
+        raise UnusableImage(f"unreadable mode {img.mode!r} ({e})") from None
 
 
 def _resize(img: Image.Image, height: int, width: int, resize: str) -> Image.Image:
@@ -181,14 +189,22 @@ def decode_file(path: str | os.PathLike[str], geometry: Geometry | None) -> Deco
     """Read and decode one file. With ``geometry`` None the file is only checked (decoded,
     hashed, size and mode noted) and ``pixels`` is None.
 
-    Raises ``UnusableImage`` (zero bytes, not an image, truncated, unreadable mode) or
-    ``OSError`` when the file cannot be read at all."""
-    data = Path(path).read_bytes()
+    Raises ``UnusableImage`` (zero bytes, not an image, truncated, unreadable mode, not a
+    regular file, over MAX_IMAGE_BYTES) or ``OSError`` when the file cannot be read at all."""
+    try:
+        data = read_regular_bytes(path, MAX_IMAGE_BYTES)
+    except UnsafeFile as e:  # a FIFO, a device, a symlink loop, a huge file: never read
+        raise UnusableImage(e.reason) from None
     img = _open(data)
     size, mode = img.size, img.mode
     if geometry is None:
         if mode not in _PLAIN_MODES and mode not in _WIDE_MODES:
             raise UnusableImage(f"unreadable mode {mode!r} (cannot convert to L or RGB)")
+        if mode not in ("L", "RGB") and mode not in _WIDE_MODES:
+            # The health check converts exactly as training will, so what it passes,
+            # training can use, and what training would skip, it skips for the same reason.
+            _to_mode(img, 3)
+            _to_mode(img, 1)
         pixels = None
     else:
         pixels = image_to_array(img, geometry)
