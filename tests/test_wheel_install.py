@@ -63,7 +63,17 @@ def installed(tmp_path_factory):
     (site / "_cnn_workbench_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     # pip >= 22.3 installs into another interpreter's environment with --python.
     _run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
         base,
         env,
     )
@@ -84,8 +94,9 @@ def test_the_wheel_carries_the_resources(installed):
 def test_installed_command_runs_from_another_folder(installed):
     bindir, site, env, elsewhere, _ = installed
     exe = str(bindir / "cnn-workbench")
-    where = _run([str(bindir / "python"), "-c", "import engine; print(engine.__file__)"],
-                 elsewhere, env).stdout
+    where = _run(
+        [str(bindir / "python"), "-c", "import engine; print(engine.__file__)"], elsewhere, env
+    ).stdout
     assert where.strip().startswith(str(site)), where  # not the checkout's sources
 
     summary = _run([exe, "summary", "lenet5"], elsewhere, env).stdout

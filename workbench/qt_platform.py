@@ -51,8 +51,9 @@ def _plugin_files() -> list[Path]:
 
     plugins = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))
     libs = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.LibrariesPath))
-    return [p for p in (plugins / "platforms" / "libqxcb.so", libs / "libQt6XcbQpa.so.6")
-            if p.is_file()]
+    return [
+        p for p in (plugins / "platforms" / "libqxcb.so", libs / "libQt6XcbQpa.so.6") if p.is_file()
+    ]
 
 
 def missing_xcb_libraries() -> list[str]:

@@ -70,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/<spec>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR up to --epochs")
+    p.add_argument(
+        "--strict-head",
+        action="store_true",
+        help="refuse data whose class count differs from the final dense layer's units "
+        "(by default the units are set to the number of classes, and the run says so)",
+    )
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     p.set_defaults(func=run)
     return p
@@ -173,6 +179,13 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(e))
     for line in data.report.lines():
         say(line)
+    from engine.head import adapt_head, head_mismatch
+
+    if args.strict_head and (mismatch := head_mismatch(spec, data.num_classes)):
+        return fail(f"{mismatch.message} (without --strict-head: {mismatch.fixes[0].label})")
+    spec, adapted = adapt_head(spec, data.num_classes)  # the checkpoint keeps the adapted spec
+    if adapted:
+        say(f"{adapted} (--strict-head refuses instead)")
 
     control = TrainControl()
     previous = signal.signal(signal.SIGINT, _Interrupt(control, say))
