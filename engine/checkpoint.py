@@ -10,9 +10,16 @@ A run folder (``--out DIR``) holds the latest checkpoint in ``DIR/checkpoint/``:
 - ``optimizer.npz``: the optimiser's arrays (its scalars live in ``checkpoint.json``).
 
 Arrays are written with ``np.savez`` and read with ``allow_pickle=False``: a checkpoint never
-runs code. Writing is atomic: the three files go into a fresh hidden folder that is then
+runs code. The manifest carries ``"integrity"``, a SHA-256 of its own canonical JSON, so a
+damaged manifest is caught like a damaged array file; and it is checked against its spec
+(preprocessing geometry, class count) and every array header against its file before a byte
+is allocated, so a crafted 60000x60000 size is refused rather than attempted.
+
+Writing is atomic: the three files go into a fresh hidden folder that is then
 renamed into place (the previous checkpoint is moved aside first and deleted last), so a
-crash or a full disk leaves the previous checkpoint loadable, never a mix of two.
+crash or a full disk leaves the previous checkpoint loadable, never a mix of two. The hidden
+folder is named after the writing process (``.checkpoint.new-<pid>-*``): the next save removes
+those whose process is gone (a kill mid-write).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import datetime
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -31,6 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.data.errors import DatasetError
+from engine.io import read_regular_bytes
+from engine.safe_json import JSONInputError, load_json_file
 from engine.spec import NetworkSpec, SpecError
 
 __all__ = [
@@ -39,6 +50,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "load_checkpoint",
+    "remove_stale_temporaries",
     "save_checkpoint",
 ]
 
@@ -47,6 +59,9 @@ VERSION = 1
 _FOLDER = "checkpoint"
 _OLD = ".checkpoint.old"
 _MANIFEST = "checkpoint.json"
+_NEW = ".checkpoint.new-"
+_INTEGRITY = "integrity"
+_MANIFEST_LIMIT = 64 * 1024 * 1024
 
 
 class CheckpointError(ValueError):
@@ -114,6 +129,47 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
+def _canonical_sha(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest without its integrity field, as canonical JSON: the same for
+    the dict that was written and the dict parsed back (floats round-trip exactly)."""
+    rest = {k: v for k, v in manifest.items() if k != _INTEGRITY}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # another user's process: alive; a nonsense number: not ours
+    return True
+
+
+def remove_stale_temporaries(
+    run_dir: str | os.PathLike[str], keep: Path | None = None
+) -> list[Path]:
+    """Delete the ``.checkpoint.new-*`` folders in ``run_dir`` left by a writer that was
+    killed mid-save (its process is gone, or the folder predates pid-named folders).
+    Returns what was removed. A folder of a live process (a save in progress) is kept."""
+    removed = []
+    try:
+        candidates = list(Path(run_dir).glob(f"{_NEW}*"))
+    except OSError:
+        return removed
+    for folder in candidates:
+        if folder == keep or not folder.is_dir():
+            continue
+        pid_text = folder.name[len(_NEW) :].split("-", 1)[0]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def _write(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)
@@ -166,8 +222,10 @@ def save_checkpoint(
         "rng": rng or {},
         "files": {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()},
     }
+    manifest[_INTEGRITY] = _canonical_sha(manifest)
     text = json.dumps(manifest, indent=1, allow_nan=False) + "\n"
-    tmp = Path(tempfile.mkdtemp(prefix=".checkpoint.new-", dir=run))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_NEW}{os.getpid()}-", dir=run))
+    remove_stale_temporaries(run, keep=tmp)
     try:
         for name, b in blobs.items():
             _write(tmp / name, b)
@@ -201,9 +259,34 @@ def _locate(path: Path) -> Path:
     raise CheckpointError(f"{path}: not a checkpoint (no {_MANIFEST} in it or in {_FOLDER}/)")
 
 
+def _check_members(path: Path, data: bytes) -> None:
+    """Compare every array header of an .npz with the bytes its member holds, before
+    np.load allocates what the header declares (a 60-byte member claiming 14 GB)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED:  # np.savez stores, never deflates
+                raise CheckpointError(f"{path}: {info.filename} is compressed; np.savez never is")
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(f)
+                if dtype.hasobject:
+                    raise CheckpointError(f"{path}: {info.filename} holds Python objects")
+                declared = math.prod(shape) * dtype.itemsize
+                if f.tell() + declared != info.file_size:
+                    raise CheckpointError(
+                        f"{path}: {info.filename} declares {shape} {dtype} but holds "
+                        f"{info.file_size - f.tell()} bytes; the checkpoint is corrupt"
+                    )
+
+
 def _load_npz(path: Path, expected_sha: str | None) -> dict[str, np.ndarray]:
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path, 1 << 40)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing from the checkpoint") from None
     except OSError as e:
@@ -211,9 +294,10 @@ def _load_npz(path: Path, expected_sha: str | None) -> dict[str, np.ndarray]:
     if expected_sha is not None and hashlib.sha256(data).hexdigest() != expected_sha:
         raise CheckpointError(f"{path}: corrupt (its checksum differs from {_MANIFEST})")
     try:
+        _check_members(path, data)
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
         raise CheckpointError(f"{path}: corrupt or not a numpy .npz file ({e})") from None
 
 
@@ -226,11 +310,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     folder = _locate(Path(path))
     mpath = folder / _MANIFEST
     try:
-        m = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{mpath}: cannot be read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{mpath}: corrupt JSON at line {e.lineno}: {e.msg}") from None
+        m = load_json_file(mpath, limit=_MANIFEST_LIMIT)
+    except JSONInputError as e:
+        what = "corrupt JSON" if e.syntax else "cannot be read"
+        raise CheckpointError(f"{mpath}: {what} ({e.reason})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise CheckpointError(f"{mpath}: not a CNN Workbench checkpoint (format {FORMAT!r})")
     version = m.get("version")
@@ -239,9 +322,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{mpath}: checkpoint version {version} is newer than this CNN Workbench reads "
             f"(version {VERSION}); update CNN Workbench"
         )
+    if _INTEGRITY in m and m[_INTEGRITY] != _canonical_sha(m):
+        raise CheckpointError(
+            f"{mpath}: corrupt (its contents differ from its integrity checksum); restore the "
+            "run folder from a backup or train again"
+        )
     try:
         spec = NetworkSpec.from_dict(m["spec"])
         config = TrainConfig.from_dict(m["config"])
+        _check_against_spec(mpath, spec, m["preprocessing"], m["class_names"])
         files = m["files"]
         weights = _load_npz(folder / "weights.npz", files.get("weights.npz"))
         opt_arrays = _load_npz(folder / "optimizer.npz", files.get("optimizer.npz"))
@@ -265,5 +354,30 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise
     except SpecError as e:
         raise CheckpointError(f"{mpath}: its spec is invalid: {e.problems[0]}") from None
+    except DatasetError as e:
+        raise CheckpointError(f"{mpath}: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{mpath}: corrupt or incomplete ({type(e).__name__}: {e})") from None
+
+
+def _check_against_spec(mpath: Path, spec: NetworkSpec, pre: Any, class_names: Any) -> None:
+    """The manifest's preprocessing and classes must be those of its own spec: a size that
+    disagrees would fail deep in predict (or ask for 60000x60000 pixels)."""
+    from engine.data.preprocess import Preprocessing
+    from engine.shapes import infer_shapes
+
+    p = Preprocessing.from_dict(pre)
+    want = (spec.input.channels, spec.input.height, spec.input.width)
+    if p.shape != want:
+        raise CheckpointError(
+            f"{mpath}: preprocessing is {'x'.join(map(str, p.shape))} but the spec's input is "
+            f"{'x'.join(map(str, want))}; the checkpoint is inconsistent, train again"
+        )
+    if not isinstance(class_names, list) or not all(isinstance(c, str) for c in class_names):
+        raise CheckpointError(f"{mpath}: class_names must be a list of strings")
+    out = infer_shapes(spec).output_shape
+    if out is not None and len(out) == 1 and out[0] != len(class_names):
+        raise CheckpointError(
+            f"{mpath}: {len(class_names)} class names but the network has {out[0]} outputs; "
+            "the checkpoint is inconsistent, train again"
+        )

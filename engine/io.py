@@ -119,8 +119,17 @@ def read_regular_bytes(path: str | os.PathLike[str], limit: int = DEFAULT_READ_L
             raise UnsafeFile(
                 path, f"{size_text(st.st_size)}, larger than the {size_text(limit)} allowed"
             )
-        # The file may grow between fstat and read: never take more than limit + 1 bytes.
-        data = f.read(limit + 1)
+        # One read of the size fstat gave (read(n) allocates n bytes up front, so never ask
+        # for the limit itself); a file that grows meanwhile is read on, up to limit + 1.
+        parts = [f.read(st.st_size + 1)]
+        total = len(parts[0])
+        while total > st.st_size and total <= limit:
+            chunk = f.read(min(1 << 24, limit + 1 - total))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
     if len(data) > limit:
         raise UnsafeFile(path, f"larger than the {size_text(limit)} allowed (it grew)")
     return data

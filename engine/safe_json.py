@@ -40,7 +40,13 @@ _BRACKET = re.compile(r"[\[\]{}]")
 
 class JSONInputError(ValueError):
     """JSON that must not be used. The message is one line naming the file (when known) and
-    the problem; callers wrap it in their own error type (SpecError, CheckpointError)."""
+    the problem; callers wrap it in their own error type (SpecError, CheckpointError).
+    ``reason`` is the problem alone; ``syntax`` is True when the text is not JSON at all
+    (as opposed to a file that cannot be read, or JSON refused by a limit)."""
+
+    def __init__(self, prefix: str, reason: str, *, syntax: bool = False) -> None:
+        super().__init__(f"{prefix}{reason}")
+        self.reason, self.syntax = reason, syntax
 
 
 class _Refused(Exception):
@@ -95,32 +101,34 @@ def loads(text: str | bytes, source: str = "", *, limit: int = MAX_BYTES) -> Any
     prefix = f"{source}: " if source else ""
     if len(text) > limit:
         raise JSONInputError(
-            f"{prefix}{size_text(len(text))} of JSON, more than the {size_text(limit)} "
-            "a CNN Workbench file may be"
+            prefix,
+            f"{size_text(len(text))} of JSON, more than the {size_text(limit)} "
+            "a CNN Workbench file may be",
         )
     if isinstance(text, bytes | bytearray):
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as e:
             raise JSONInputError(
-                f"{prefix}not UTF-8 text (byte {e.start}); save the file as UTF-8"
+                prefix, f"not UTF-8 text (byte {e.start}); save the file as UTF-8"
             ) from None
     depth = _depth(text)
     if depth > MAX_DEPTH:
         raise JSONInputError(
-            f"{prefix}nested more than {MAX_DEPTH} levels deep; this is not a CNN Workbench "
-            "file (a real one nests a few levels)"
+            prefix,
+            f"nested more than {MAX_DEPTH} levels deep; this is not a CNN Workbench "
+            "file (a real one nests a few levels)",
         )
     try:
         return json.loads(text, object_pairs_hook=_pairs, parse_int=_int)
     except _Refused as e:
-        raise JSONInputError(f"{prefix}{e}") from None
+        raise JSONInputError(prefix, str(e)) from None
     except json.JSONDecodeError as e:
         raise JSONInputError(
-            f"{prefix}not valid JSON: line {e.lineno} column {e.colno}: {e.msg}"
+            prefix, f"not valid JSON: line {e.lineno} column {e.colno}: {e.msg}", syntax=True
         ) from None
     except (RecursionError, ValueError) as e:  # a guard we did not foresee: still one line
-        raise JSONInputError(f"{prefix}cannot be parsed as JSON ({type(e).__name__})") from None
+        raise JSONInputError(prefix, f"cannot be parsed as JSON ({type(e).__name__})") from None
 
 
 def load_json_file(path: str | os.PathLike[str], *, limit: int = MAX_BYTES) -> Any:
@@ -131,11 +139,11 @@ def load_json_file(path: str | os.PathLike[str], *, limit: int = MAX_BYTES) -> A
     try:
         data = read_regular_bytes(path, limit)
     except FileNotFoundError:
-        raise JSONInputError(f"{path}: no such file") from None
+        raise JSONInputError(f"{path}: ", "no such file") from None
     except IsADirectoryError:
-        raise JSONInputError(f"{path}: is a folder, not a file") from None
+        raise JSONInputError(f"{path}: ", "is a folder, not a file") from None
     except UnsafeFile as e:
-        raise JSONInputError(str(e)) from None
+        raise JSONInputError(f"{path}: ", e.reason) from None
     except OSError as e:
-        raise JSONInputError(f"{path}: cannot be read ({e.strerror or e})") from None
+        raise JSONInputError(f"{path}: ", f"cannot be read ({e.strerror or e})") from None
     return loads(data, source=str(path), limit=limit)

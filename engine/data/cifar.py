@@ -99,10 +99,12 @@ class SafeUnpickler(pickle.Unpickler):
         return np.ndarray(shape, _safe_dtype(dtype), *args, **kwargs)
 
     def _reconstruct(self, subtype, shape, dtype):
-        if subtype is not np.ndarray:
-            raise pickle.UnpicklingError(f"array subtype {subtype!r}")
+        # The pickle names "numpy.ndarray" as the subtype, which find_class answered with
+        # the bounded constructor; nothing else may stand there.
+        if subtype != self._ndarray:
+            raise pickle.UnpicklingError("an array subtype other than numpy.ndarray")
         self._bound(_nbytes(shape, dtype))
-        return np._core.multiarray._reconstruct(subtype, shape, dtype)
+        return np._core.multiarray._reconstruct(np.ndarray, shape, dtype)
 
     def find_class(self, module: str, name: str):
         try:
