@@ -257,7 +257,8 @@ class PixelExplanation:
     products and the sum plus bias). ``layer_input``: that layer's input, float64 (C, H, W).
     ``actual``: the cell as the network computed it (float32 arithmetic, so it agrees with
     ``step.value`` to about 1e-5 relative). ``boxes``: the receptive field, one box per layer
-    from the input image on (:func:`engine.inspect.receptive_field`).
+    from the input image on (:func:`engine.inspect.receptive_field`). ``kernel``, ``stride``,
+    ``padding``: the layer's window geometry as (rows, cols) pairs.
     """
 
     layer_index: int
@@ -267,6 +268,9 @@ class PixelExplanation:
     layer_input: np.ndarray
     actual: float
     boxes: list
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
 
 
 def explain_pixel(net, image, layer_index: int, channel: int, oy: int, ox: int):
@@ -287,6 +291,10 @@ def explain_pixel(net, image, layer_index: int, channel: int, oy: int, ox: int):
     below = image if layer_index == 0 else activations[layer_index - 1][0]
     layer = net.layers[layer_index]
     kind = net.spec.layers[layer_index].type
+    geometry = ((1, 1), (1, 1), (0, 0))
+    if kind in ("conv2d", "max_pool2d", "avg_pool2d"):
+        kernel = layer.params["weight"].shape[2:] if kind == "conv2d" else layer.kernel
+        geometry = (tuple(kernel), tuple(layer.stride), tuple(layer.padding))
     if kind == "conv2d":
         bias = layer.params.get("bias")
         b = 0.0 if bias is None else float(bias[channel])
@@ -308,4 +316,5 @@ def explain_pixel(net, image, layer_index: int, channel: int, oy: int, ox: int):
         np.asarray(below, dtype=np.float64),
         float(out[channel, oy, ox]),
         receptive_field(net.spec, layer_index, oy, ox),
+        *geometry,
     )
