@@ -7,11 +7,13 @@ classes)", found as soon as both are known rather than when training starts.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine.fixes import Fix
-from engine.shape_report import Problem
+from engine.shape_report import Problem, ShapeReport
 from engine.spec import NetworkSpec
 
-__all__ = ["HEAD_MISMATCH", "adapt_head", "final_dense", "head_mismatch"]
+__all__ = ["HEAD_MISMATCH", "adapt_head", "final_dense", "head_mismatch", "with_head_problem"]
 
 #: ``Problem.kind`` of a head that does not match the data's classes.
 HEAD_MISMATCH = "head_mismatch"
@@ -61,3 +63,15 @@ def adapt_head(spec: NetworkSpec, classes: int | None) -> tuple[NetworkSpec, str
         f"{_name(spec, problem.layer)}: units {units} -> {classes} to match the data's "
         f"{classes} classes"
     )
+
+
+def with_head_problem(report: ShapeReport, spec: NetworkSpec, classes: int | None) -> ShapeReport:
+    """``report`` (engine.shapes' for ``spec``) with the head mismatch, if any, added to the
+    final layer's row, so every view of the report shows it where the layer is."""
+    problem = head_mismatch(spec, classes)
+    if problem is None or problem.layer is None or problem.layer >= len(report.rows):
+        return report
+    rows = list(report.rows)
+    row = rows[problem.layer]
+    rows[problem.layer] = replace(row, problems=(*row.problems, problem))
+    return replace(report, rows=tuple(rows))

@@ -89,6 +89,7 @@ class Document(QObject):
         self._extra_dirty = False
         self._locked = False
         self._lock_reason = ""
+        self._classes: int | None = None  # the loaded data's class count (None: no data yet)
         self.focus_row = 0
 
     # ------------------------------------------------------------------ state
@@ -99,12 +100,27 @@ class Document(QObject):
 
     @property
     def report(self):
-        """engine.shapes' report for the current spec (computed once per spec)."""
+        """engine.shapes' report for the current spec (computed once per spec), with a
+        final dense layer that does not match the loaded data's classes as a problem."""
         if self._report is None:
+            from engine.head import with_head_problem
             from engine.shapes import infer_shapes
 
-            self._report = infer_shapes(self._spec)
+            self._report = with_head_problem(infer_shapes(self._spec), self._spec, self._classes)
         return self._report
+
+    @property
+    def data_classes(self) -> int | None:
+        """How many classes the loaded data set has (None until one is loaded)."""
+        return self._classes
+
+    def set_data_classes(self, classes: int | None) -> None:
+        """The data set changed: its class count is what the final dense layer must match.
+        Not an edit (nothing to undo, nothing unsaved); the views re-read the report."""
+        if classes != self._classes:
+            self._classes = classes
+            self._report = None
+            self.specChanged.emit()
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -226,7 +242,13 @@ class Document(QObject):
         return self.edit(fix.apply(self._spec), f"Fix: {fix.label}", focus=self.focus_row)
 
     def replace_network(self, spec: NetworkSpec, text: str) -> bool:
-        """Swap in a whole network (a preset or a template), undoably."""
+        """Swap in a whole network (a preset or a template), undoably: with data loaded, its
+        final dense layer is set to the data's classes in the same undo step."""
+        from engine.head import adapt_head
+
+        spec, adapted = adapt_head(spec, self._classes)
+        if adapted:
+            text += f" ({adapted})"
         return self.edit(spec, text, focus=0)
 
     def show_row(self, row: int) -> None:

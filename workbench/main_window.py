@@ -250,7 +250,9 @@ class MainWindow(QMainWindow):
         self.document.replace_network(spec, f"Preset {PRESET_TITLES.get(name, name)}")
 
     def new_from_template(self) -> None:
-        dialog = TemplateDialog(self.document.spec.input.shape, self)
+        dialog = TemplateDialog(
+            self.document.spec.input.shape, self, classes=self.document.data_classes
+        )
         if dialog.exec() and (spec := dialog.spec()) is not None:
             self.document.replace_network(spec, "New from template")
 

@@ -120,6 +120,7 @@ class TrainingController(QObject):
     def _connect(self) -> None:
         tp, r = self.training_panel, self.runner
         tp.trainRequested.connect(self.start_training)
+        tp.fixRequested.connect(self._apply_blocker_fix)
         tp.pauseRequested.connect(r.pause)
         tp.resumeRequested.connect(r.resume)
         tp.stopRequested.connect(r.stop)
@@ -165,7 +166,18 @@ class TrainingController(QObject):
             not reason and self.dataset_panel.loaded is None and not self.dataset_panel.is_loading()
         ):
             reason = "the data set could not be loaded (see the Data page)"
-        self.training_panel.set_blocker(reason)
+        fix = self._blocker_fix() if self.document.train_blocker else None
+        self.training_panel.set_blocker(reason, fix.label if fix is not None else "")
+
+    def _blocker_fix(self):
+        """The one-click fix of the network's first problem (None when it has none)."""
+        problems = self.document.report.problems
+        return problems[0].fixes[0] if problems and problems[0].fixes else None
+
+    def _apply_blocker_fix(self) -> None:
+        fix = self._blocker_fix()
+        if fix is not None:
+            self.document.apply_fix(fix)
 
     def _settings_to_panel(self) -> None:
         saved = self.document.settings.get("training")
@@ -193,6 +205,7 @@ class TrainingController(QObject):
 
     def _dataset_loaded(self, loaded: LoadedData) -> None:
         self.estimator.warm_up()  # data chosen: training is likely next
+        self.document.set_data_classes(loaded.dataset.num_classes)  # the head must match
         probe = loaded.probe(1)
         if probe is not None and not self.runner.is_active():
             self.feature_maps.set_probe(probe[0])  # the image the maps will show, already

@@ -58,8 +58,12 @@ class TemplateDialog(QDialog):
     """``spec()`` is the network the current settings make (None while they are invalid)."""
 
     def __init__(
-        self, input_shape: tuple[int, int, int] = (1, 28, 28), parent: QWidget | None = None
+        self,
+        input_shape: tuple[int, int, int] = (1, 28, 28),
+        parent: QWidget | None = None,
+        classes: int | None = None,
     ):
+        """``classes``: the loaded data's class count, the final dense layer's default."""
         super().__init__(parent)
         self.setWindowTitle("New from template")
         self.setObjectName("templateDialog")
@@ -68,7 +72,7 @@ class TemplateDialog(QDialog):
         for name, label, lo, hi, default, tip in _COUNTS:
             box = QSpinBox(self)
             box.setRange(lo, hi)
-            box.setValue(default)
+            box.setValue(classes if name == "classes" and classes else default)
             box.setToolTip(tip)
             box.valueChanged.connect(self._update)
             self.boxes[name] = box

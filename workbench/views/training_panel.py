@@ -7,7 +7,7 @@ the form into an ``engine.training.TrainConfig`` (the engine validates it); the 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -69,6 +69,7 @@ class TrainingPanel(QWidget):
     resumeRequested = Signal()
     stopRequested = Signal()
     settingsChanged = Signal()
+    fixRequested = Signal()  # the blocker's one-click fix was pressed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -150,6 +151,9 @@ class TrainingPanel(QWidget):
         self.estimate_label = QLabel(objectName="estimateLabel", wordWrap=True)
         self.blocker_label = QLabel(objectName="blockerLabel", wordWrap=True)
         self.blocker_label.setStyleSheet(f"color: {PROBLEM_COLOR};")
+        self.blocker_fix = QPushButton(objectName="blockerFixButton")
+        self.blocker_fix.setVisible(False)
+        self.blocker_fix.clicked.connect(self.fixRequested)
         self.progress = QProgressBar(objectName="trainProgress")
         self.progress.setTextVisible(True)
         # Two fixed lines, no word wrap: a new text then never changes the panel's layout.
@@ -161,6 +165,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(settings)
         layout.addLayout(buttons)
         layout.addWidget(self.blocker_label)
+        layout.addWidget(self.blocker_fix, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.estimate_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
@@ -231,11 +236,15 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ state
 
-    def set_blocker(self, reason: str) -> None:
-        """Why Train is disabled ("" when it is not): shown in red under the buttons."""
+    def set_blocker(self, reason: str, fix: str = "") -> None:
+        """Why Train is disabled ("" when it is not): shown in red under the buttons, with a
+        button for its one-click ``fix`` (a label; "" for none)."""
         self._blocker = reason
         self.blocker_label.setText(f"Cannot train: {reason}" if reason else "")
         self.blocker_label.setVisible(bool(reason))
+        self.blocker_fix.setText(f"Fix: {fix}")
+        self.blocker_fix.setToolTip(f"Apply: {fix}; Undo takes it back")
+        self.blocker_fix.setVisible(bool(reason and fix))
         self._update_enabled()
 
     def set_state(self, state: str) -> None:

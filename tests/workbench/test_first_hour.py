@@ -1,0 +1,130 @@
+"""Issue 9, "A new user's first hour", driven as a person would: menus, buttons, keys, drops.
+
+The network and the data must agree: a 10-class network on a 3-class folder is a problem on
+the final layer (stack, shape table, problems, Train page) with the one-click fix; a preset or
+template opened on loaded data is adapted at once, in one undo step.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDialogButtonBox
+
+from engine.resources import resource_path
+from workbench.models.layer_stack_model import StackRole
+from workbench.views.template_dialog import TemplateDialog
+
+SAMPLE = resource_path("sample")
+LOAD_MS = 60000
+
+
+@pytest.fixture
+def three_classes(tmp_path, monkeypatch) -> Path:
+    """A train/ + test/ folder of three of the sample's classes."""
+    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "three"
+    for split in ("train", "test"):
+        for name in ("Bag", "Sandal", "Trouser"):
+            shutil.copytree(SAMPLE / split / name, root / split / name)
+    return root
+
+
+def drop(window, path: Path) -> None:
+    """Drag ``path`` over the window and drop it (through the window's drop filter, where Qt
+    delivers it: a synthetic drag cannot make Qt's drag manager pick a target)."""
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    action = Qt.DropAction.CopyAction
+    no_button, no_key = Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(50, 50), action, data, no_button, no_key)
+    assert window.training.eventFilter(window, enter) and enter.isAccepted()
+    event = QDropEvent(QPointF(50, 50), action, data, no_button, no_key)
+    assert window.training.eventFilter(window, event) and event.isAccepted()
+
+
+def load_data(qtbot, window, folder: Path) -> None:
+    with qtbot.waitSignal(window.training.dataset_panel.datasetChanged, timeout=LOAD_MS):
+        drop(window, folder)
+
+
+def click(qtbot, widget) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def menu_action(window, name: str) -> QAction:
+    action = window.findChild(QAction, name)
+    assert action is not None, name
+    return action
+
+
+def test_class_mismatch_is_a_problem_on_the_final_layer_with_one_click_fix(
+    make_window, qtbot, three_classes
+):
+    window = make_window()  # LeNet-5: dense 10 at the end
+    doc = window.document
+    last = len(doc.spec.layers)  # row of the final dense layer
+    assert doc.report.ok
+    load_data(qtbot, window, three_classes)
+    want = "units 3 (the data has 3 classes)"
+    # The stack, the shape table and the problems list on the Design page.
+    problems = window.stack.model().index(last, 0).data(StackRole.PROBLEMS)
+    assert problems and "ends in 10 outputs but the data has 3 classes" in problems[0]
+    table_tip = window.shape_table.model().index(last, 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "the data has 3 classes" in (table_tip or "")
+    assert "Cannot train" in window.train_label.text()
+    # The Train page says it before Train is pressed, with the same fix as a button.
+    window.pages.setCurrentIndex(window.training.train_index)
+    panel = window.training.training_panel
+    assert not panel.train_button.isEnabled()
+    assert "the data has 3 classes" in panel.blocker_label.text()
+    assert panel.blocker_fix.isVisible() and panel.blocker_fix.text() == f"Fix: {want}"
+    window.pages.setCurrentIndex(0)
+    (fix,) = [b for b in window.problems.list.fix_buttons() if b.text() == want]
+    click(qtbot, fix)
+    assert doc.spec.layers[-1]["units"] == 3 and doc.report.ok
+    assert "Ready to train" in window.train_label.text()
+    window.pages.setCurrentIndex(window.training.train_index)
+    assert panel.train_button.isEnabled() and not panel.blocker_fix.isVisible()
+    window.actionUndo.trigger()
+    assert doc.spec.layers[-1]["units"] == 10 and not doc.report.ok
+    click(qtbot, panel.blocker_fix)  # the Train page's button fixes it too
+    assert doc.spec.layers[-1]["units"] == 3 and panel.train_button.isEnabled()
+
+
+def test_a_preset_opened_on_loaded_data_is_adapted_in_one_undo_step(
+    make_window, qtbot, three_classes
+):
+    window = make_window()
+    doc = window.document
+    load_data(qtbot, window, three_classes)
+    before = doc.spec
+    menu_action(window, "actionPreset_mnist-2conv").trigger()
+    assert doc.spec.name != before.name and doc.spec.layers[-1]["units"] == 3
+    assert doc.report.ok
+    assert "units 10 -> 3" in window.actionUndo.text()
+    window.actionUndo.trigger()
+    assert doc.spec == before
+
+
+def test_new_from_template_takes_the_class_count_from_the_data(make_window, qtbot, three_classes):
+    window = make_window()
+    load_data(qtbot, window, three_classes)
+    seen: list[int] = []
+
+    def answer() -> None:  # the dialog is modal: answer it from inside its event loop
+        dialogs = [d for d in window.findChildren(TemplateDialog) if d.isVisible()]
+        if not dialogs:
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(dialogs[0].boxes["classes"].value())
+        click(qtbot, dialogs[0].buttons.button(QDialogButtonBox.StandardButton.Ok))  # Create
+
+    QTimer.singleShot(0, answer)
+    menu_action(window, "actionNewFromTemplate").trigger()
+    assert seen == [3]
+    assert window.document.spec.layers[-1]["units"] == 3 and window.document.report.ok
