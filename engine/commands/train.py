@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> TrainConfig:
     augment = tuple(a.strip() for a in args.augment.split(",") if a.strip() not in ("", "none"))
     return TrainConfig(
-        epochs=args.epochs or 10,
+        epochs=10 if args.epochs is None else args.epochs,
         batch_size=args.batch_size,
         optimizer=args.optimizer,
         lr=args.lr,
@@ -132,8 +132,17 @@ class _Interrupt:
 
 
 def run(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    with ExitStack() as held:  # the run folder's lock, released however _run returns
+        return _run(args, held)
+
+
+def _run(args: argparse.Namespace, held) -> int:
     from engine.checkpoint import CheckpointError, load_checkpoint
+    from engine.commands.train_checks import filesystem_message, preflight_problem, resume_problem
     from engine.data import DatasetError, load_dataset
+    from engine.run_lock import RunLock
     from engine.spec import load_spec
     from engine.training import TrainingError, default_preprocessing
 
@@ -149,6 +158,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     spec = load_spec(args.spec)
+    if problem := preflight_problem(args.epochs, args.batch_size, args.optimizer, spec):
+        return fail(problem)
+    out = folder = None
     try:
         cfg = _config(args)
         pre = replace(
@@ -160,14 +172,17 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else None
         if args.resume:
             ckpt = load_checkpoint(args.resume)
-            cfg = TrainConfig.from_dict(
-                {**ckpt.config.to_dict(), "epochs": args.epochs or ckpt.config.epochs}
-            )
+            epochs = ckpt.config.epochs if args.epochs is None else args.epochs
+            if problem := resume_problem(args.resume, ckpt.epoch, ckpt.batch, epochs):
+                return fail(problem)
+            cfg = TrainConfig.from_dict({**ckpt.config.to_dict(), "epochs": epochs})
             from engine.data import Preprocessing
 
             pre = Preprocessing.from_dict(ckpt.preprocessing)
         elif out is None:
             out = _default_out(args.spec)
+        folder = out or Path(args.resume)
+        held.enter_context(RunLock(folder))  # a second train on this folder is refused
         data = load_dataset(
             args.data,
             pre,
@@ -177,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except (DatasetError, CheckpointError, ValueError) as e:
         return fail(str(e))
+    except OSError as e:  # --out is a file, or a folder we may not write
+        return fail(filesystem_message(e, None))
     for line in data.report.lines():
         say(line)
     from engine.head import adapt_head, head_mismatch
@@ -233,6 +250,10 @@ def run(args: argparse.Namespace) -> int:
         if tty:
             print(file=log)
         return fail(str(e))
+    except OSError as e:  # a full disk under the checkpoint: the previous one stays
+        if tty:
+            print(file=log)
+        return fail(filesystem_message(e, folder))
     finally:
         signal.signal(signal.SIGINT, previous)
     assert finished is not None

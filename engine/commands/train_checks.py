@@ -1,0 +1,65 @@
+"""What `cnn-workbench train` refuses before it starts, and how it words a failing disk.
+
+Kept apart from ``train.py`` (which drives the run and prints progress) so that every check
+that stops a run before a byte is written reads in one place: epochs that make no sense, a
+resume that would train nothing, a network or batch this machine cannot hold, a run folder
+that is a file, unwritable, or held by another process. Each answer is one line naming the
+option or path and what would fix it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+__all__ = ["filesystem_message", "preflight_problem", "resume_problem"]
+
+
+def preflight_problem(epochs: int | None, batch_size: int, optimizer: str, spec) -> str | None:
+    """Why training ``spec`` with these options must not start, or None. Nothing is
+    allocated: the memory figures come from shape inference."""
+    from engine.memory_budget import MemoryBudgetError, check_network_fits
+
+    if epochs is not None and epochs < 1:
+        return f"--epochs {epochs}: give the total number of epochs, 1 or more"
+    if batch_size < 1:
+        return f"--batch-size {batch_size}: give 1 or more images per batch"
+    try:
+        check_network_fits(spec, batch_size, optimizer)
+    except MemoryBudgetError as e:
+        return str(e)
+    return None
+
+
+def resume_problem(
+    folder: str | os.PathLike[str], done: int, batch: int, epochs: int
+) -> str | None:
+    """Why resuming the run in ``folder`` (``done`` epochs completed, ``batch`` batches of
+    the next) up to ``epochs`` in total would train nothing, or None."""
+    if epochs > done:
+        return None
+    more = f"give --epochs {done + 1} or more to continue it"
+    if batch:
+        return f"--epochs {epochs}: the run in {folder} is already in epoch {done + 1}; {more}"
+    return f"--epochs {epochs}: the run in {folder} has already completed {done} epochs; {more}"
+
+
+def filesystem_message(e: OSError, folder: Path | None) -> str:
+    """One line for an OSError met while writing the run folder or the checkpoint: names the
+    path and says what to do; a checkpoint already in ``folder`` is intact (saves are
+    atomic), so the line says how to continue."""
+    path = e.filename or folder or "the run folder"
+    reason = e.strerror or str(e)
+    kept = folder is not None and (Path(folder) / "checkpoint").is_dir()
+    resume = f"; the previous checkpoint in {folder} is intact" if kept else ""
+    if e.errno in (errno.EEXIST, errno.ENOTDIR) or (
+        isinstance(e, FileExistsError | NotADirectoryError)
+    ):
+        return f"{path}: is a file, not a folder; give --out a new folder or a run folder"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{path}: cannot write here ({reason}); choose a folder you may write with --out"
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        again = f" and continue with --resume {folder}" if kept else ""
+        return f"{path}: the disk is full ({reason}){resume}; free some space{again}"
+    return f"{path}: {reason}{resume}"
