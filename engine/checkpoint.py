@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.errors import DatasetError
-from engine.io import read_regular_bytes
+from engine.io import read_regular_bytes, size_text
 from engine.safe_json import JSONInputError, load_json_file
 from engine.spec import NetworkSpec, SpecError
 
@@ -364,8 +364,15 @@ def _check_against_spec(mpath: Path, spec: NetworkSpec, pre: Any, class_names: A
     """The manifest's preprocessing and classes must be those of its own spec: a size that
     disagrees would fail deep in predict (or ask for 60000x60000 pixels)."""
     from engine.data.preprocess import Preprocessing
+    from engine.memory_budget import machine_memory, training_memory
     from engine.shapes import infer_shapes
 
+    params = training_memory(spec).parameters  # before engine.build allocates them
+    if params > machine_memory():
+        raise CheckpointError(
+            f"{mpath}: its network needs {size_text(params)} of parameters; this machine has "
+            f"{size_text(machine_memory())}"
+        )
     p = Preprocessing.from_dict(pre)
     want = (spec.input.channels, spec.input.height, spec.input.width)
     if p.shape != want:

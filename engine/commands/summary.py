@@ -12,6 +12,7 @@ import re
 import sys
 from typing import Any
 
+from engine.memory_budget import network_memory_warning
 from engine.shapes import LayerRow, ShapeReport, infer_shapes
 from engine.spec import NetworkSpec, SpecError, load_spec
 
@@ -149,6 +150,8 @@ def as_table(spec: NetworkSpec, report: ShapeReport, batch: int) -> str:
         f"Activation memory: {human_bytes(report.total_memory)} per image; batch of {batch}: "
         f"{human_bytes(report.memory_for_batch(batch))} with the parameters"
     )
+    if warning := network_memory_warning(spec, batch):
+        out.append(f"Warning: {warning}")
     if report.problems:
         n = len(report.problems)
         out.append(f"{n} problem{'s' if n > 1 else ''}:")
@@ -189,6 +192,7 @@ def as_json(spec: NetworkSpec, report: ShapeReport, batch: int) -> dict[str, Any
         "param_memory": report.param_memory,
         "batch": batch,
         "batch_memory": report.memory_for_batch(batch),
+        "memory_warning": network_memory_warning(spec, batch),
         "output_shape": shape(report.output_shape),
         "num_classes": report.num_classes,
         "problems": [
