@@ -21,6 +21,8 @@ from PySide6.QtCore import QLockFile, QSettings, QStandardPaths
 
 from engine.io import atomic_write_text
 from engine.spec import FORMAT, PROJECT_FORMAT, VERSION, NetworkSpec, SpecError, read_json
+from engine.validation import show
+from workbench.project_schema import check_runs, check_settings
 
 PROJECT_SUFFIX = ".cnnwb"
 FILE_FILTER = "CNN Workbench files (*.cnnwb *.json);;Projects (*.cnnwb);;Network specs (*.json)"
@@ -45,8 +47,10 @@ class Project:
         }
 
 
-def project_from_dict(data: Any, source: str = "") -> Project:
-    """A Project from a project dict or a bare spec dict; SpecError lists every problem."""
+def project_from_dict(data: Any, source: str = "", base: Path | None = None) -> Project:
+    """A Project from a project dict or a bare spec dict; SpecError lists every problem,
+    each with the path of the bad value. A relative ``settings.data`` is resolved against
+    ``base`` (the project file's folder), never against the working directory."""
     prefix = f"{source}: " if source else ""
     if not isinstance(data, Mapping):
         raise SpecError(f"{prefix}must be a JSON object, got {type(data).__name__}")
@@ -55,11 +59,11 @@ def project_from_dict(data: Any, source: str = "") -> Project:
         return Project(NetworkSpec.from_dict(data, source=source))
     if fmt != PROJECT_FORMAT:
         raise SpecError(
-            f'{prefix}format: expected "{PROJECT_FORMAT}" or "{FORMAT}", got {json.dumps(fmt)}'
+            f'{prefix}format: expected "{PROJECT_FORMAT}" or "{FORMAT}", got {show(fmt)}'
         )
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SpecError(f"{prefix}version: must be a positive integer, got {json.dumps(version)}")
+        raise SpecError(f"{prefix}version: must be a positive integer, got {show(version)}")
     if version > VERSION:
         raise SpecError(
             f"{prefix}version: this project is version {version}, newer than this CNN Workbench "
@@ -71,12 +75,10 @@ def project_from_dict(data: Any, source: str = "") -> Project:
         for k in data
         if k not in allowed
     ]
-    settings = data.get("settings", {})
-    if not isinstance(settings, Mapping):
-        problems.append(f"{prefix}settings: must be an object, got {json.dumps(settings)}")
+    settings, bad = check_settings(data.get("settings", {}), prefix, base)
+    problems += bad
     runs = data.get("runs", [])
-    if not isinstance(runs, list):
-        problems.append(f"{prefix}runs: must be a list, got {json.dumps(runs)}")
+    problems += check_runs(runs, prefix)
     if "network" not in data:
         problems.append(f"{prefix}network: missing (the network spec)")
         raise SpecError(problems)
@@ -91,7 +93,7 @@ def project_from_dict(data: Any, source: str = "") -> Project:
 
 def load_project(path: str | os.PathLike[str]) -> Project:
     """Read a project or spec file. Raises SpecError naming the file and every problem."""
-    return project_from_dict(read_json(path), source=str(path))
+    return project_from_dict(read_json(path), source=str(path), base=Path(path).resolve().parent)
 
 
 def save_project(path: str | os.PathLike[str], project: Project) -> None:
@@ -217,8 +219,10 @@ class Autosave:
             lock.unlock()
             try:
                 data = read_json(path)
-                project = project_from_dict(data["project"])
-                source = str(data.get("source", ""))
+                source = data.get("source", "") if isinstance(data, dict) else ""
+                source = source if isinstance(source, str) else ""
+                base = Path(source).resolve().parent if source else None
+                project = project_from_dict(data["project"], base=base)
             except (SpecError, KeyError, TypeError):
                 path.unlink(missing_ok=True)
                 continue

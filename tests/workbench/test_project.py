@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from engine.spec import PROJECT_FORMAT, LayerSpec, SpecError, load_spec
+from engine.train_config import TrainConfig
 from workbench.project import (
     Autosave,
     Project,
@@ -23,8 +24,12 @@ def test_save_and_open_round_trip(make_window, tmp_path):
     window = make_window("alexnet")
     doc = window.document
     doc.insert_layer(1, LayerSpec.create("batch_norm", momentum=0.2))
-    doc.set_settings({"epochs": 3, "optimizer": "adam"})
-    doc.add_run({"id": "run-1", "accuracy": 0.9})
+    training = TrainConfig(epochs=3, optimizer="adam").to_dict()
+    doc.set_settings({"training": training})
+    run = {"id": "run-1", "started": "20260101-120000", "spec": doc.spec.to_dict(),
+           "config": training, "data": "/data/x", "status": "completed",
+           "history": {"val_accuracy": [0.9]}}  # fmt: skip
+    doc.add_run(run)
     path = str(tmp_path / "alex.cnnwb")
     assert window.save_to(path)
     assert not doc.dirty and not window.isWindowModified()
@@ -36,8 +41,8 @@ def test_save_and_open_round_trip(make_window, tmp_path):
     other = make_window()
     assert other.open_path(path)
     assert other.document.spec == doc.spec
-    assert other.document.settings == {"epochs": 3, "optimizer": "adam"}
-    assert other.document.runs == [{"id": "run-1", "accuracy": 0.9}]
+    assert other.document.settings == {"training": training}
+    assert other.document.runs == [run]
     assert other.document.path == path and not other.document.dirty
     assert other.document.undo_stack.count() == 0
     assert path in RecentFiles(other.settings).paths()
@@ -133,7 +138,8 @@ def test_autosave_of_a_crashed_session_is_offered_back(make_window, tmp_path, di
 
     crashed = Autosave(tmp_path)
     spec = load_spec("alexnet").with_input(height=224, width=224)
-    crashed.write(Project(spec, {"epochs": 5}), "/somewhere/alex.cnnwb")
+    settings = {"training": TrainConfig(epochs=5).to_dict()}
+    crashed.write(Project(spec, settings), "/somewhere/alex.cnnwb")
     running = Autosave(tmp_path)
     running.write(Project(load_spec("lenet5")), "")
     crashed._lock.unlock()  # what the OS does when a process dies: its lock goes stale
@@ -146,7 +152,7 @@ def test_autosave_of_a_crashed_session_is_offered_back(make_window, tmp_path, di
     dialogs.answer = QMessageBox.StandardButton.Yes
     assert window.offer_recovery()
     assert "alex.cnnwb" in dialogs.last
-    assert window.document.spec == spec and window.document.settings == {"epochs": 5}
+    assert window.document.spec == spec and window.document.settings == settings
     assert window.document.dirty  # recovered work is unsaved work
     assert window.autosave.orphans() == []  # offered once
     window.write_autosave()
