@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -77,15 +77,17 @@ def create_main_window(
     theme: str | None = None,
     autosave: bool = True,
     sample_data: bool = False,
+    settings: QSettings | None = None,
 ) -> MainWindow:
     """Build the main window on ``source`` (a preset, spec or project; default lenet5).
 
     ``sample_data``: start loading the bundled sample data set (in the background) unless
     the project names its own, so that Train works out of the box. Does not show the window
-    or enter the event loop. A source that cannot be loaded raises SpecError.
+    or enter the event loop. A source that cannot be loaded raises SpecError. ``settings``:
+    where the window keeps its theme, layout and recent files (default: the user's).
     """
     app = application()
-    settings = user_settings()
+    settings = settings if settings is not None else user_settings()
     style.apply_theme(app, theme or str(settings.value("theme", "system")))
     if source is None:
         project, path = Project(load_spec(DEFAULT_SPEC)), ""
@@ -104,6 +106,18 @@ def create_main_window(
     if theme is not None:
         window.settings.setValue("theme", theme)
     return window
+
+
+def _scratch_settings() -> QSettings:
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="cnn-workbench-screenshot-")
+    atexit.register(shutil.rmtree, folder, True)
+    scratch = QSettings(os.path.join(folder, "settings.ini"), QSettings.Format.IniFormat)
+    scratch.setValue("theme", user_settings().value("theme", "system"))
+    return scratch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,12 +139,16 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
             return 1
     app = application()
+    # A screenshot leaves the user's settings alone (theme, layout, recent files): it works
+    # on a throw-away copy of the one setting it reads.
+    settings = _scratch_settings() if args.screenshot else None
     try:
         window = create_main_window(
             args.source,
             theme=args.theme,
             autosave=not args.screenshot,
             sample_data=args.source is None and not args.screenshot,
+            settings=settings,
         )
     except SpecError as e:
         if args.screenshot:

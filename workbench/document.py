@@ -72,6 +72,7 @@ class Document(QObject):
     dirtyChanged = Signal(bool)
     settingsChanged = Signal()
     lockedChanged = Signal(bool, str)
+    fixApplied = Signal()
 
     def __init__(
         self, project: Project | NetworkSpec, path: str = "", parent: QObject | None = None
@@ -238,8 +239,12 @@ class Document(QObject):
         )
 
     def apply_fix(self, fix) -> bool:
-        """Apply one of engine.shapes' fixes (a Fix with .label and .apply(spec))."""
-        return self.edit(fix.apply(self._spec), f"Fix: {fix.label}", focus=self.focus_row)
+        """Apply one of engine.shapes' fixes (a Fix with .label and .apply(spec));
+        ``fixApplied`` then tells the window to give the keyboard back to the stack."""
+        done = self.edit(fix.apply(self._spec), f"Fix: {fix.label}", focus=self.focus_row)
+        if done:
+            self.fixApplied.emit()
+        return done
 
     def replace_network(self, spec: NetworkSpec, text: str) -> bool:
         """Swap in a whole network (a preset or a template), undoably: with data loaded, its
@@ -262,10 +267,13 @@ class Document(QObject):
 
     # ------------------------------------------------------------------ settings and runs
 
-    def set_settings(self, settings: dict[str, Any]) -> None:
+    def set_settings(self, settings: dict[str, Any], modified: bool = True) -> None:
+        """Replace the saved settings. ``modified=False`` for what the person did not choose
+        (the sample data loaded on a fresh start): nothing to save, no autosave, no prompt."""
         if settings != self._settings:
             self._settings = dict(settings)
-            self.mark_modified()
+            if modified:
+                self.mark_modified()
             self.settingsChanged.emit()
 
     def mark_modified(self) -> None:

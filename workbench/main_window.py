@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -228,9 +230,40 @@ class MainWindow(QMainWindow):
         doc.undo_stack.redoTextChanged.connect(self._redo_text)
         self.stack.rowSelected.connect(self.inspector.show_row)
         self.stack.rowSelected.connect(self.shape_table.select_row)
-        self.stack.rowSelected.connect(self._update_actions)
+        # The selection, not the current row: a click moves the current row first and the
+        # selection after, so actions read from rowSelected lagged one click behind.
+        self.stack.selectionModel().selectionChanged.connect(self._update_actions)
+        doc.fixApplied.connect(self._focus_stack)
+        doc.specChanged.connect(self._update_title)  # a preset renames an unsaved network
+        QApplication.instance().installEventFilter(self)  # Undo/Redo from any field
         self.shape_table.rowSelected.connect(self.stack.select_row)
         self.palette_view.layerActivated.connect(self.stack.insert_type)
+
+    def _focus_stack(self) -> None:
+        """After a one-click fix the button that had the focus is gone: the keyboard goes
+        back to the stack (on the Design page), not to whatever widget comes next."""
+        if self.pages.currentWidget() is self.design:
+            self.stack.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def eventFilter(self, obj, event) -> bool:
+        """Ctrl+Z / Shift+Ctrl+Z reach the document's undo stack from anywhere in the window.
+        A spin box's edits are document edits already, so its own text undo must not hide
+        them; a text field keeps Ctrl+Z only while it has typing of its own to undo."""
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(obj, QWidget):
+            undo = event.matches(QKeySequence.StandardKey.Undo)
+            redo = event.matches(QKeySequence.StandardKey.Redo)
+            if (undo or redo) and obj.window() is self and not self._field_undoes(obj, undo):
+                return True  # not accepted: Qt triggers the Undo/Redo action instead
+        return super().eventFilter(obj, event)
+
+    @staticmethod
+    def _field_undoes(widget: QWidget, undo: bool) -> bool:
+        spin = widget if isinstance(widget, QAbstractSpinBox) else None
+        if spin is None and isinstance(widget.parent(), QAbstractSpinBox):
+            spin = widget.parent()
+        if spin is not None or not isinstance(widget, QLineEdit):
+            return False
+        return widget.isUndoAvailable() if undo else widget.isRedoAvailable()
 
     def _undo_text(self, text: str) -> None:
         self.actionUndo.setText(f"&Undo {text}".strip())

@@ -56,6 +56,8 @@ class TrainingController(QObject):
         self._run_id = ""
         self._model: ModelWeights | None = None  # newest weights for predictions
         self._switch_interval = sys.getswitchinterval()
+        self._allowed_data: set[str] = set()  # data folders the person agreed to load
+        self._automatic_source = ""  # a data set loaded for the person, not chosen by them
         self._build_pages()
         self.feed = LiveFeed(self.runner, self, self.dataset_panel, self)
         self._connect()
@@ -188,7 +190,28 @@ class TrainingController(QObject):
                 return  # a hand-edited project with a bad setting: keep the form as it is
         data = self.document.settings.get("data")
         if data and data != self.dataset_panel.path and Path(data).exists():
-            self.dataset_panel.set_source(data)
+            if self._may_load_project_data(data):
+                self.dataset_panel.set_source(data)
+
+    def _may_load_project_data(self, data: str) -> bool:
+        """A project file names its data folder; outside the project's folder and the home
+        folder (or a system folder), the person says whether it is read (issue 14)."""
+        from workbench.data_location import data_folder_concern
+
+        project = self.document.path
+        concern = data_folder_concern(data, Path(project).parent if project else None)
+        if concern is None or data in self._allowed_data:
+            return True
+        answer = QMessageBox.question(
+            self.window, "Load this data folder?",
+            f"The project names its data as {data}.\n{concern}.\nLoad it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )  # fmt: skip
+        if answer == QMessageBox.StandardButton.Yes:
+            self._allowed_data.add(data)
+            return True
+        return False
 
     def _settings_changed(self) -> None:
         try:
@@ -212,7 +235,9 @@ class TrainingController(QObject):
         settings = self.document.settings
         if settings.get("data") != loaded.request.path:
             settings["data"] = loaded.request.path
-            self.document.set_settings(settings)
+            # The sample loaded on a fresh start is not the person's edit: not "modified".
+            chosen = loaded.request.path != self._automatic_source
+            self.document.set_settings(settings, modified=chosen)
         self._update_blocker()
         self._estimate_timer.start()
 
@@ -340,6 +365,7 @@ class TrainingController(QObject):
         # The GUI and training threads share the GIL. A short switch interval lets a paint
         # waiting for it in at most 1 ms rather than 5 ms after each Python stretch of the loop.
         self._switch_interval = sys.getswitchinterval()
+        self._allowed_data: set[str] = set()  # data folders the person agreed to load
         sys.setswitchinterval(GIL_SWITCH_S)
         self.runner.start(job)
         return True
@@ -436,7 +462,8 @@ class TrainingController(QObject):
         on. The project's own data setting is left alone until the load succeeds."""
         from engine.resources import resource_path
 
-        self.dataset_panel.set_source(str(resource_path("sample")))
+        self._automatic_source = str(resource_path("sample"))
+        self.dataset_panel.set_source(self._automatic_source)
 
     def _handle_drop(self, path: str) -> None:
         if Path(path).is_dir():

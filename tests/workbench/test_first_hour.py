@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLineEdit
 
 from engine.resources import resource_path
 from workbench.models.layer_stack_model import StackRole
@@ -128,3 +128,96 @@ def test_new_from_template_takes_the_class_count_from_the_data(make_window, qtbo
     menu_action(window, "actionNewFromTemplate").trigger()
     assert seen == [3]
     assert window.document.spec.layers[-1]["units"] == 3 and window.document.report.ok
+
+
+# ---------------------------------------------------------------------- editing
+
+
+def click_block(qtbot, window, row: int) -> None:
+    stack = window.stack
+    rect = stack.visualRect(stack.model().index(row, 0))
+    qtbot.mouseClick(stack.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_edit_actions_follow_the_selection_at_once(make_window, qtbot):
+    window = make_window()
+    doc = window.document
+    n = len(doc.spec.layers)
+    click_block(qtbot, window, 3)  # from the input (nothing to delete) to a layer
+    assert window.actionDelete.isEnabled() and window.actionCopy.isEnabled()
+    assert window.actionDuplicate.isEnabled() and window.actionCut.isEnabled()
+    qtbot.keyClick(window.stack, Qt.Key.Key_Delete)
+    assert len(doc.spec.layers) == n - 1
+    click_block(qtbot, window, 0)  # the input: nothing to delete or copy
+    assert not window.actionDelete.isEnabled() and not window.actionCopy.isEnabled()
+
+
+def press_undo(qtbot, window) -> None:
+    """Ctrl+Z where the keyboard focus is, as a person presses it."""
+    target = QApplication.focusWidget() or window
+    qtbot.keyClick(target, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_ctrl_z_undoes_after_a_fix_and_from_a_spin_box(make_window, qtbot):
+    window = make_window("alexnet")
+    doc = window.document
+    window.stack.select_row(0)
+    for name in ("height", "width"):
+        box = window.inspector.editors[name].box
+        box.setFocus()
+        box.lineEdit().selectAll()
+        qtbot.keyClicks(box, "224")
+    assert doc.spec.input.shape[1:] == (224, 224)
+    fix = next(b for b in window.problems.list.fix_buttons() if b.text() == "input 227 (→ 55)")
+    fix.setFocus()
+    click(qtbot, fix)
+    assert doc.spec.input.shape[1:] == (227, 227)
+    assert QApplication.focusWidget() is window.stack  # not the palette's filter box
+    press_undo(qtbot, window)
+    assert doc.spec.input.shape[1:] == (224, 224)  # the fix undone, by the key
+    # In the spin box that was just typed into, Ctrl+Z undoes the document's edit.
+    box = window.inspector.editors["width"].box
+    box.setFocus()
+    assert QApplication.focusWidget() in (box, box.lineEdit())
+    press_undo(qtbot, window)
+    assert doc.spec.input.shape[1:] == (224, 227)
+    # And from the palette's (empty) filter box.
+    window.palette_view.findChild(QLineEdit).setFocus()
+    redo_to = doc.undo_stack.index()
+    press_undo(qtbot, window)
+    assert doc.undo_stack.index() == redo_to - 1
+
+
+def test_a_fresh_window_with_the_sample_data_is_not_modified(make_window, qtbot, dialogs):
+    window = make_window(sample_data=True)
+    panel = window.training.dataset_panel
+    qtbot.waitUntil(lambda: panel.loaded is not None, timeout=LOAD_MS)
+    qtbot.wait(50)
+    assert window.document.settings.get("data")  # the sample is the project's data now
+    assert not window.document.dirty and not window.isWindowModified()
+    assert window.close()
+    assert dialogs.shown == []  # no "save the changes to LeNet-5?"
+
+
+def test_title_names_the_preset_after_new_from_preset(make_window, qtbot):
+    window = make_window()
+    click_block(qtbot, window, 1)
+    filters = window.inspector.editors["filters"].box
+    filters.lineEdit().selectAll()
+    qtbot.keyClicks(filters, "8")
+    assert window.document.dirty
+    menu_action(window, "actionPreset_alexnet").trigger()
+    assert window.windowTitle().startswith("AlexNet")
+
+
+def test_a_screenshot_leaves_the_saved_theme_alone(tmp_path, fresh_settings):
+    from workbench.app import main
+
+    fresh_settings.setValue("theme", "light")
+    fresh_settings.sync()
+    shot = tmp_path / "shot.png"
+    assert main(["--screenshot", str(shot), "alexnet", "--theme", "dark"]) == 0
+    assert shot.stat().st_size > 10_000
+    fresh_settings.sync()
+    assert fresh_settings.value("theme") == "light"
+    assert fresh_settings.value("window/geometry") is None
