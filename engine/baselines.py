@@ -146,7 +146,7 @@ def shift_images(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def shift_test(
-    classifiers: dict[str, Callable[[np.ndarray], np.ndarray]],
+    classifiers: dict,
     data: Dataset,
     split: str = "test",
     shifts: Sequence[int] = SHIFTS,
@@ -155,19 +155,24 @@ def shift_test(
     """Accuracy of each classifier on ``split``'s images (the first ``limit``) moved by each
     shift: for a shift s the mean over the four moves (s right, left, down, up), so no
     direction is favoured. ``classifiers`` maps a name to a function from preprocessed
-    images float32 (N, C, H, W) to predicted labels (N,). Returns name -> one accuracy per
-    shift. Raises DatasetError when the split is missing."""
+    images float32 (N, C, H, W) to predicted labels (N,), or to ``(function, preprocessing)``
+    when that classifier was trained with another :class:`engine.data.Preprocessing` (a CNN
+    from an earlier run); the default is ``data.preprocessing``. The pixels are shifted
+    before preprocessing, so what slides in is black. Returns name -> one accuracy per
+    shift. Raises DatasetError when the split is missing or a preprocessing does not fit."""
     part = data.split(split)
     rows = np.arange(len(part) if limit is None else min(limit, len(part)))
     images, labels = part.take(rows)
-    out: dict[str, list[float]] = {name: [] for name in classifiers}
+    plans = {
+        name: entry if isinstance(entry, tuple) else (entry, data.preprocessing)
+        for name, entry in classifiers.items()
+    }
+    out: dict[str, list[float]] = {name: [] for name in plans}
     for s in shifts:
         moves = [(0, 0)] if s == 0 else [(0, s), (0, -s), (s, 0), (-s, 0)]
-        batches = [
-            apply_array(data.preprocessing, shift_images(images, dy, dx)) for dy, dx in moves
-        ]
-        for name, predict in classifiers.items():
-            hits = [np.mean(np.asarray(predict(x)) == labels) for x in batches]
+        moved = [shift_images(images, dy, dx) for dy, dx in moves]
+        for name, (predict, pre) in plans.items():
+            hits = [np.mean(np.asarray(predict(apply_array(pre, m))) == labels) for m in moved]
             out[name].append(float(np.mean(hits)))
     return out
 

@@ -99,14 +99,14 @@ class KernelPlayground(QWidget):
 
         self.picker = QComboBox(objectName="kernelPicker")
         self.picker.addItems([*NAMED_KERNELS, CUSTOM])
-        self.size = QSpinBox(objectName="kernelSize", minimum=1, maximum=7, value=3)
+        self.kernel_size = QSpinBox(objectName="kernelSize", minimum=1, maximum=7, value=3)
         self.stride = QSpinBox(objectName="playgroundStride", minimum=1, maximum=8, value=1)
         self.padding = QSpinBox(objectName="playgroundPadding", minimum=0, maximum=8, value=0)
         self.step_button = QPushButton("Step through a patch", objectName="playgroundStep")
         second = QHBoxLayout()
         for label, w in (
             ("Kernel", self.picker),
-            ("Size", self.size),
+            ("Size", self.kernel_size),
             ("Stride", self.stride),
             ("Padding", self.padding),
         ):
@@ -145,7 +145,7 @@ class KernelPlayground(QWidget):
         self.picture.currentIndexChanged.connect(self._picture_changed)
         self.open_file.clicked.connect(self._choose_file)
         self.picker.currentTextChanged.connect(self._kernel_chosen)
-        self.size.valueChanged.connect(self._resize_grid)
+        self.kernel_size.valueChanged.connect(self._resize_grid)
         self.grid.itemChanged.connect(self._grid_edited)
         for w in (self.stride, self.padding):
             w.valueChanged.connect(self.refresh)
@@ -260,9 +260,9 @@ class KernelPlayground(QWidget):
     def _fill_grid(self, w: np.ndarray) -> None:
         self._editing = True
         try:
-            self.size.blockSignals(True)
-            self.size.setValue(w.shape[0])
-            self.size.blockSignals(False)
+            self.kernel_size.blockSignals(True)
+            self.kernel_size.setValue(w.shape[0])
+            self.kernel_size.blockSignals(False)
             self.grid.setRowCount(w.shape[0])
             self.grid.setColumnCount(w.shape[1])
             for i in range(w.shape[0]):
