@@ -32,7 +32,6 @@ from workbench.workers.warmup import EpochTimeEstimator
 __all__ = ["TrainingController", "install_training"]
 
 LOCK_REASON = "Training is running: stop it to edit the network (or edit after it ends)."
-PAUSED_REASON = "Training is paused: resume it, or stop it to edit the network."
 SNAPSHOT_INTERVAL_S = 1.0
 PROBE_IMAGES = 16
 GIL_SWITCH_S = 0.001
@@ -135,7 +134,6 @@ class TrainingController(QObject):
         r.failed.connect(self._on_failed)
         self.document.specChanged.connect(self._spec_changed)
         self.document.settingsChanged.connect(self._settings_to_panel)
-        self.document.runsChanged.connect(lambda: self.runs_panel.set_runs(self.document.runs))
         self.dataset_panel.datasetChanged.connect(self._dataset_loaded)
         self.dataset_panel.loadFailed.connect(lambda _m: self._update_blocker())
         self.estimator.estimated.connect(self._on_estimate)
@@ -318,7 +316,7 @@ class TrainingController(QObject):
             self._show_estimate()  # settle: the measured value (and the run's own), never
             self._estimate_timer.start()  # "measuring…" left over from before the run
         else:
-            self.document.set_locked(True, PAUSED_REASON if state == "paused" else LOCK_REASON)
+            self.document.set_locked(True, LOCK_REASON)
 
     # ------------------------------------------------------------------ running
 
