@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.kernels.geometry import window_steps
 from engine.spec import LayerSpec, NetworkSpec
 
 #: Per-axis problem kinds found by :func:`walk_axis`.
@@ -46,8 +47,10 @@ class Fix:
 
     ``action`` is one of "input" (``value``: ((axis, size), ...)), "field" (set ``field`` of
     layer ``layer`` to ``value``: an int, or an (h, w) pair), "insert" (insert the layers in
-    ``value``, a tuple of LayerSpec, at ``layer``), "remove" (layer ``layer``) or "move"
-    (layer ``layer`` to index ``value``).
+    ``value``, a tuple of LayerSpec, at ``layer``), "remove" (layer ``layer``), "move"
+    (layer ``layer`` to index ``value``), "rounding" (the spec's rounding becomes ``value``)
+    or "layers" (a rewiring: ``value`` is the whole new tuple of LayerSpec, made for this
+    spec, as a projection shortcut needs).
     """
 
     label: str
@@ -60,6 +63,10 @@ class Fix:
         """A new spec with the fix made; raises SpecError if it no longer fits this spec."""
         if self.action == "input":
             return spec.with_input(**dict(self.value))
+        if self.action == "rounding":
+            return spec.with_rounding(self.value)
+        if self.action == "layers":
+            return spec.with_layers(self.value)
         assert self.layer is not None, self
         if self.action == "field":
             value = list(self.value) if isinstance(self.value, tuple) else self.value
@@ -111,10 +118,10 @@ def step(n: int, link: Link) -> tuple[int | None, tuple[str, ...], int]:
     A non-whole size is rounded down (as PyTorch does) so that later layers still get numbers.
     """
     kinds: tuple[str, ...] = (EVEN_SAME,) if link.same and link.kernel % 2 == 0 else ()
-    num = n - link.kernel + 2 * link.padding
+    num, remainder = window_steps(n, link.kernel, link.stride, link.padding)
     if num < 0:
         return None, (*kinds, WINDOW), num
-    if num % link.stride:
+    if remainder:
         kinds = (*kinds, NOT_WHOLE)
     return num // link.stride + 1, kinds, num
 

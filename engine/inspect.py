@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.spec import NetworkSpec, geometry
+from engine.spec import NetworkSpec
 
 __all__ = [
     "Box",
@@ -37,16 +37,6 @@ __all__ = [
     "weight_histograms",
 ]
 
-_SHORT = {
-    "conv2d": "conv",
-    "max_pool2d": "pool",
-    "avg_pool2d": "pool",
-    "global_avg_pool": "gap",
-    "batch_norm": "bn",
-    "leaky_relu": "lrelu",
-}
-#: Layers that keep the spatial layout and size of their input (elementwise or per channel).
-_SAME_SIZE = frozenset({"relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batch_norm"})
 #: Share of never-active units from which dead_relu_fractions warns.
 DEAD_WARNING = 0.3
 
@@ -56,7 +46,7 @@ def layer_names(spec: NetworkSpec) -> list[str]:
     counts: dict[str, int] = {}
     names = []
     for layer in spec.layers:
-        short = _SHORT.get(layer.type, layer.type)
+        short = layer.kind.short or layer.type
         counts[short] = counts.get(short, 0) + 1
         names.append(f"{short}{counts[short]}")
     return names
@@ -159,13 +149,13 @@ def dead_relu_fractions(
     names = layer_names(spec)
     out = []
     for i, (layer, act) in enumerate(zip(spec.layers, activations, strict=True)):
-        if layer.type != "relu":
+        if not layer.kind.zeroes_negatives:
             continue
         a = np.asarray(act)
         alive = (a.reshape(a.shape[0], -1) > 0).any(axis=0)
         fraction = float(1.0 - alive.mean()) if alive.size else 0.0
         source = i - 1
-        while source > 0 and spec.layers[source].type in ("batch_norm", "dropout"):
+        while source > 0 and spec.layers[source].kind.init_transparent:
             source -= 1
         name = names[source] if source >= 0 else names[i]
         warning = None
@@ -255,51 +245,67 @@ class Box(NamedTuple):
         return self.right - self.left
 
 
-def _spatial_sizes(spec: NetworkSpec, upto: int) -> list[tuple[int, int]]:
-    """(H, W) of the input and of layers 0..upto; ValueError at a non-spatial layer."""
-    h, w = spec.input.height, spec.input.width
-    sizes = [(h, w)]
-    for i, layer in enumerate(spec.layers[: upto + 1]):
-        if layer.type in ("conv2d", "max_pool2d", "avg_pool2d"):
-            (kh, kw), (sh, sw), (ph, pw) = geometry(layer)
-            h = (h + 2 * ph - kh) // sh + 1
-            w = (w + 2 * pw - kw) // sw + 1
-        elif layer.type not in _SAME_SIZE:
+def _spatial_sizes(spec: NetworkSpec, upto: int) -> dict[int, tuple[int, int]]:
+    """(H, W) of the input (-1) and of every layer 0..upto, from shape inference; ValueError
+    where the field cannot be followed (no spatial layout, or an unknown size)."""
+    from engine.shapes import infer_shapes
+
+    report = infer_shapes(spec)
+    sizes = {-1: (spec.input.height, spec.input.width)}
+    for row in report.rows[: upto + 1]:
+        shape = row.output_shape
+        layer = spec.layers[row.index]
+        if shape is not None and len(shape) == 3:
+            sizes[row.index] = (shape[1], shape[2])
+        elif row.index == upto or not layer.kind.spatial:
+            what = "an unknown size" if shape is None else "no spatial layout"
+            if shape is not None and len(shape) == 3 and min(shape) < 1:
+                what = "an empty output"
             raise ValueError(
-                f"layer {i} ({layer.type}) has no spatial layout: a receptive field is "
+                f"layer {row.index} ({layer.type}) has {what}: a receptive field is "
                 "defined for conv, pool and activation outputs before flatten"
             )
-        if h < 1 or w < 1:
-            raise ValueError(f"layer {i} ({layer.type}) has an empty output ({h}×{w})")
-        sizes.append((h, w))
     return sizes
 
 
-def receptive_field(spec: NetworkSpec, layer_index: int, y: int, x: int) -> list[Box]:
+def receptive_field(spec: NetworkSpec, layer_index: int, y: int, x: int) -> list[Box | None]:
     """Which pixels the output pixel (y, x) of layer ``layer_index`` depends on.
 
     Returns ``layer_index + 2`` boxes: ``[0]`` in the input image, ``[i + 1]`` in the output
-    of layer i, the last being the pixel itself. Through a window layer (kernel k, stride s,
-    padding p) output rows a..b come from input rows a·s − p .. b·s − p + k − 1; boxes are
-    clipped to each layer's size, since padding zeros depend on nothing. Raises ValueError
-    for a layer without a spatial output (dense, flatten, global pool) or a pixel outside it.
+    of layer i, the last being the pixel itself. In a graph the box of a layer is the union
+    over every path from it to the pixel; a layer on no such path gets None. Through a window
+    layer (kernel k, stride s, padding p) output rows a..b come from input rows
+    a·s − p .. b·s − p + k − 1 (each layer type's receptive_step); boxes are clipped to each
+    layer's size, since padding zeros depend on nothing. Raises ValueError for a layer
+    without a spatial output (dense, flatten, global pool) or a pixel outside it.
     """
     if not 0 <= layer_index < len(spec.layers):
         raise ValueError(f"layer_index {layer_index} outside 0..{len(spec.layers) - 1}")
     sizes = _spatial_sizes(spec, layer_index)
-    h, w = sizes[-1]
+    h, w = sizes[layer_index]
     if not (0 <= y < h and 0 <= x < w):
         raise ValueError(f"pixel ({y}, {x}) outside layer {layer_index}'s {h}×{w} output")
-    top, left, bottom, right = y, x, y, x  # inclusive while walking back
-    boxes = [Box(top, left, bottom + 1, right + 1)]
+    boxes: dict[int, tuple[int, int, int, int]] = {layer_index: (y, x, y, x)}  # inclusive
     for i in range(layer_index, -1, -1):
+        if i not in boxes:
+            continue
         layer = spec.layers[i]
-        if layer.type in ("conv2d", "max_pool2d", "avg_pool2d"):
-            (kh, kw), (sh, sw), (ph, pw) = geometry(layer)
-            hin, win = sizes[i]
-            top = max(0, top * sh - ph)
-            left = max(0, left * sw - pw)
-            bottom = min(hin - 1, bottom * sh - ph + kh - 1)
-            right = min(win - 1, right * sw - pw + kw - 1)
-        boxes.append(Box(top, left, bottom + 1, right + 1))
-    return boxes[::-1]
+        for j in spec.inputs_of(i):
+            if j not in sizes:
+                raise ValueError(
+                    f"layer {j} ({spec.layers[j].type}) has no spatial layout on the way back "
+                    f"from layer {layer_index}"
+                )
+            back = layer.kind.receptive_step(layer, boxes[i], sizes[j])
+            if back is None:
+                raise ValueError(f"layer {i} ({layer.type}) has no spatial layout")
+            if j in boxes:
+                old = boxes[j]
+                back = (min(old[0], back[0]), min(old[1], back[1]),
+                        max(old[2], back[2]), max(old[3], back[3]))  # fmt: skip
+            boxes[j] = back
+    out: list[Box | None] = []
+    for i in range(-1, layer_index + 1):
+        b = boxes.get(i)
+        out.append(None if b is None else Box(b[0], b[1], b[2] + 1, b[3] + 1))
+    return out

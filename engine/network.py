@@ -1,4 +1,5 @@
-"""The Network: a spec built into layers with parameters, run forward and backward (contract).
+"""The Network: a spec built into layers with parameters, run forward and backward over its
+graph (contract).
 
     net = engine.build(spec, seed=0)        # SpecError listing every shape problem
     sd = net.state_dict()                   # "0.weight" -> float32 (K, C, F, F) copy, ...
@@ -7,13 +8,18 @@
     loss, grads = net.loss_and_grads(x, y)  # mean cross-entropy; grads keyed like parameters()
 
 Names and layouts are those of PyTorch's ``state_dict`` for the same stack written as an
-``nn.Sequential`` with one module per layer entry, so weights move between the two unchanged.
+``nn.Sequential`` with one module per layer entry (for a graph: a module that registers each
+layer under its position), so weights move between the two unchanged.
+
+Forward runs the layers in list order, keeping each output only until its last consumer has
+run; backward adds up the gradients that every consumer of an output sends back. A conv
+followed by relu and/or max pool runs as one fused stage wherever nothing else reads the
+intermediate outputs, in a chain or inside a branch.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -29,21 +35,16 @@ from engine.layers import (
     GlobalAvgPool,
     Layer,
     LeakyReLU,
+    LpPool2D,
     MaxPool2D,
     ReLU,
     Sigmoid,
     Tanh,
 )
+from engine.layers.add import Add
+from engine.layers.concat import Concat
 from engine.losses import LOSSES, softmax
-from engine.spec import (
-    InputSpec,
-    LayerSpec,
-    NetworkSpec,
-    SpecError,
-    geometry,
-    load_spec,
-    resolved_init,
-)
+from engine.spec import InputSpec, NetworkSpec, SpecError, load_spec, resolved_init
 
 __all__ = ["EVAL_CHUNK", "Network", "StateDictError", "build", "warm_up"]
 
@@ -67,38 +68,6 @@ class StateDictError(ValueError):
     """A state dict that does not fit the network; the message names every offending key."""
 
 
-def _make_layer(layer: LayerSpec, in_shape: tuple[int, ...], rng: np.random.Generator) -> Layer:
-    """The layer object for one spec entry, given its per-sample input shape."""
-    t = layer.type
-    if t == "conv2d":
-        g = geometry(layer)
-        return Conv2D(in_shape[0], layer["filters"], g.kernel, g.stride, g.padding, layer["bias"])
-    if t == "max_pool2d":
-        g = geometry(layer)
-        return MaxPool2D(g.kernel, g.stride, g.padding)
-    if t == "avg_pool2d":
-        g = geometry(layer)
-        return AvgPool2D(g.kernel, g.stride, g.padding)
-    if t == "dense":
-        return Dense(math.prod(in_shape), layer["units"], layer["bias"])
-    if t == "batch_norm":
-        return BatchNorm(in_shape[0], layer["eps"], layer["momentum"])
-    if t == "dropout":
-        return Dropout(layer["rate"], rng)
-    if t == "leaky_relu":
-        return LeakyReLU(layer["slope"])
-    simple = {
-        "relu": ReLU,
-        "sigmoid": Sigmoid,
-        "tanh": Tanh,
-        "flatten": Flatten,
-        "global_avg_pool": GlobalAvgPool,
-    }
-    if t in simple:
-        return simple[t]()
-    raise SpecError(f"layer type {t!r} has no engine implementation")
-
-
 def build(spec, seed: int = 0) -> Network:
     """Build a network from a spec (a NetworkSpec, preset name, path or dict) with seeded
     initial weights: the same spec and seed give bit-identical parameters and dropout masks.
@@ -117,13 +86,16 @@ def build(spec, seed: int = 0) -> Network:
     init_rng = np.random.default_rng(init_seed)
     dropout_rng = np.random.default_rng(dropout_seed)
     layers: list[Layer] = []
-    shape: tuple[int, ...] = spec.input.shape
+    shapes: dict[int, tuple[int, ...]] = {-1: spec.input.shape}
     for index, layer_spec in enumerate(spec.layers):
-        layer = _make_layer(layer_spec, shape, dropout_rng)
-        shape = layer.output_shape(shape)
+        in_shapes = [shapes[j] for j in spec.inputs_of(index)]
+        kind = layer_spec.kind
+        layer = kind.build(layer_spec, in_shapes, dropout_rng)
+        shape = layer.output_shape(*in_shapes)
         if min(shape) < 1:
             raise SpecError(f"layers[{index}] ({layer_spec.type}): output shape {shape} is empty")
-        if "weight" in layer.params and isinstance(layer, Conv2D | Dense):
+        shapes[index] = shape
+        if kind.has_weights_to_initialise:
             weight = layer.params["weight"]
             weight[...] = initialise(
                 resolved_init(spec, index),
@@ -135,10 +107,10 @@ def build(spec, seed: int = 0) -> Network:
                 layer=f"layers[{index}] ({layer_spec.type})",
             )
         layers.append(layer)
-    if len(shape) != 1:
+    if len(shapes[len(layers) - 1]) != 1:
         raise SpecError(
-            f"the network ends with output shape {shape}; it must end in one score per class "
-            "(add flatten and a dense layer with one unit per class)"
+            f"the network ends with output shape {shapes[len(layers) - 1]}; it must end in one "
+            "score per class (add flatten and a dense layer with one unit per class)"
         )
     return Network(spec, layers, dropout_rng)
 
@@ -147,20 +119,46 @@ class Network:
     """Layers built from a spec, with PyTorch-named parameters. Not thread-safe: one trainer
     at a time; other threads should read :meth:`state_dict` copies."""
 
-    def __init__(self, spec: NetworkSpec, layers: list[Layer], dropout_rng: np.random.Generator):
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        layers: list[Layer],
+        dropout_rng: np.random.Generator,
+        inputs: Sequence[Sequence[int]] | None = None,
+    ):
+        """``inputs[i]``: positions whose outputs layer i takes (-1: the network input);
+        by default the spec's wiring, or a chain when the spec does not describe ``layers``."""
         self.spec = spec
         self.layers = layers
         self.dropout_rng = dropout_rng
         self.input_shape: tuple[int, int, int] = spec.input.shape
-        shape: tuple[int, ...] = self.input_shape
-        for layer in layers:
-            shape = layer.output_shape(shape)
-        self.output_shape = shape
-        # Backward stops at the first layer with parameters: nothing before it needs gradients.
-        trainable = [i for i, layer in enumerate(layers) if layer.params]
-        self._first_trainable = trainable[0] if trainable else len(layers)
+        if inputs is None:
+            if len(spec.layers) == len(layers):
+                inputs = spec.wiring.inputs
+            else:
+                inputs = [(i - 1,) for i in range(len(layers))]
+        self.sources: tuple[tuple[int, ...], ...] = tuple(tuple(ins) for ins in inputs)
+        consumers: list[list[int]] = [[] for _ in layers]
+        for i, ins in enumerate(self.sources):
+            for j in ins:
+                if j >= 0:
+                    consumers[j].append(i)
+        self.consumers = tuple(tuple(c) for c in consumers)
+        shapes: dict[int, tuple[int, ...]] = {-1: self.input_shape}
         for i, layer in enumerate(layers):
-            layer.input_grad = i > self._first_trainable
+            shapes[i] = tuple(layer.output_shape(*[shapes[j] for j in self.sources[i]]))
+        self.output_shape = shapes[len(layers) - 1] if layers else self.input_shape
+        # An output needs a gradient when it or anything before it has parameters; a layer
+        # computes its input gradient only when one of its inputs needs it.
+        needs = {-1: False}
+        for i, layer in enumerate(layers):
+            needs[i] = bool(layer.params) or any(needs[j] for j in self.sources[i])
+            layer.input_grad = any(needs[j] for j in self.sources[i])
+        self._needs_grad = needs
+        # Each output's last reader (the final output is read by the loss).
+        last = {j: max(c) for j, c in enumerate(self.consumers) if c}
+        last[-1] = max((i for i, ins in enumerate(self.sources) if -1 in ins), default=-1)
+        self._last_use = last
 
     @property
     def num_classes(self) -> int:
@@ -282,24 +280,28 @@ class Network:
     def _stages(self) -> list[tuple[int, int, dict]]:
         """The layers grouped for running: ``(start, stop, fused)`` per stage.
 
-        A convolution followed by relu and/or a max pool without padding is one stage: the
-        convolution applies them in the epilogue of each chunk's product while the chunk is in
-        cache (``fused`` holds its ``relu``/``pool`` arguments), with the same arithmetic as
-        the separate layers, so outputs and gradients are unchanged. Every other layer is a
-        stage of its own. Recomputed per call (microseconds), so edits to ``layers`` count.
+        A convolution followed by relu and/or a max pool without padding is one stage when
+        each of them is the only reader of the one before: the convolution applies them in
+        the epilogue of each chunk's product while the chunk is in cache (``fused`` holds its
+        ``relu``/``pool`` arguments), with the same arithmetic as the separate layers, so
+        outputs and gradients are unchanged. Every other layer is a stage of its own.
+        Recomputed per call (microseconds), so edits to ``layers`` count.
         """
         stages: list[tuple[int, int, dict]] = []
         layers = self.layers
+
+        def sole_reader(j: int, k: int) -> bool:
+            return k < len(layers) and self.sources[k] == (j,) and self.consumers[j] == (k,)
+
         i = 0
         while i < len(layers):
-            layer = layers[i]
             stop, fused = i + 1, {}
-            if type(layer) is Conv2D:
-                if stop < len(layers) and type(layers[stop]) is ReLU:
+            if type(layers[i]) is Conv2D:
+                if sole_reader(stop - 1, stop) and type(layers[stop]) is ReLU:
                     fused["relu"] = True
                     stop += 1
                 if (
-                    stop < len(layers)
+                    sole_reader(stop - 1, stop)
                     and type(layers[stop]) is MaxPool2D
                     and layers[stop].padding == (0, 0)
                 ):
@@ -309,18 +311,50 @@ class Network:
             i = stop
         return stages
 
+    def _run(self, x: np.ndarray, train: bool, record: bool, stages=None) -> np.ndarray:
+        """The forward pass over ``stages``; each output is dropped once its last reader ran."""
+        outs: dict[int, np.ndarray] = {-1: x}
+        for start, stop, fused in stages if stages is not None else self._stages():
+            sources = self.sources[start]
+            y = self.layers[start].forward(
+                *[outs[j] for j in sources], train=train, record=record, **fused
+            )
+            for j in set(sources):
+                if self._last_use.get(j, -1) <= stop - 1:
+                    outs.pop(j, None)
+            outs[stop - 1] = y
+        return outs[len(self.layers) - 1]
+
     def _forward(self, h: np.ndarray, train: bool) -> np.ndarray:
-        for start, _, fused in self._stages():
-            h = self.layers[start].forward(h, train=train, **fused)
-        return h
+        return self._run(h, train, record=False)
+
+    def _backward(self, grad: np.ndarray, stages, grads: dict[str, np.ndarray]) -> None:
+        """From the gradient of the final output, every parameter's gradient into ``grads``;
+        each output's gradient is the sum of what its readers send back."""
+        pending: dict[int, np.ndarray] = {len(self.layers) - 1: grad}
+        for start, stop, _ in reversed(stages):
+            g = pending.pop(stop - 1, None)
+            if g is None or not self._needs_grad[stop - 1]:
+                continue
+            layer = self.layers[start]
+            dx = layer.backward(g)
+            for k, v in layer.grads.items():
+                grads[f"{start}.{k}"] = v
+            layer.grads = {}
+            parts = dx if getattr(layer, "multi_input", False) else [dx]
+            for j, d in zip(self.sources[start], parts, strict=True):
+                if j < 0 or d is None or not self._needs_grad[j]:
+                    continue
+                # Out of place: an add hands the same array to each of its inputs.
+                pending[j] = d if j not in pending else pending[j] + d
 
     def forward_activations(self, x) -> list[np.ndarray]:
         """Evaluation-mode output of every layer in order (for the feature-map views)."""
         h = self._check_input(x)
-        outputs = []
-        for layer in self.layers:
-            h = layer.forward(h, train=False)
-            outputs.append(h)
+        outputs: list[np.ndarray] = []
+        for i, layer in enumerate(self.layers):
+            args = [h if j < 0 else outputs[j] for j in self.sources[i]]
+            outputs.append(layer.forward(*args, train=False))
         return outputs
 
     def activation_and_gradient(
@@ -338,24 +372,37 @@ class Network:
         classes = np.broadcast_to(np.asarray(classes, dtype=np.int64), (len(h),))
         if classes.size and (classes.min() < 0 or classes.max() >= self.num_classes):
             raise ValueError(f"classes must lie in [0, {self.num_classes})")
+        outputs: list[np.ndarray] = []
+        for i, layer in enumerate(self.layers):
+            args = [h if j < 0 else outputs[j] for j in self.sources[i]]
+            outputs.append(layer.forward(*args, train=False, record=i > layer_index))
+        activation = outputs[layer_index]
+        pending: dict[int, np.ndarray] = {}
+        last = len(self.layers) - 1
+        grad = np.zeros_like(outputs[last])
+        grad[np.arange(len(h)), classes] = 1
+        pending[last] = grad
         saved_flags = [layer.input_grad for layer in self.layers]
         try:
-            activation = None
-            for i, layer in enumerate(self.layers):
-                h = layer.forward(h, train=False, record=i > layer_index)
-                if i == layer_index:
-                    activation = h
-            grad = np.zeros_like(h)
-            grad[np.arange(len(h)), classes] = 1
-            for layer in self.layers[layer_index + 1 :]:
+            for i in range(last, layer_index, -1):
+                g = pending.pop(i, None)
+                if g is None:
+                    continue
+                layer = self.layers[i]
                 layer.input_grad = True
-            for layer in reversed(self.layers[layer_index + 1 :]):
-                grad = layer.backward(grad)
+                dx = layer.backward(g)
                 layer.grads = {}
+                parts = dx if getattr(layer, "multi_input", False) else [dx]
+                for j, d in zip(self.sources[i], parts, strict=True):
+                    if j >= layer_index:
+                        pending[j] = d if j not in pending else pending[j] + d
         finally:
             for layer, flag in zip(self.layers, saved_flags, strict=True):
                 layer.input_grad = flag
                 layer.clear()
+        grad = pending.get(layer_index)
+        if grad is None:
+            grad = np.zeros_like(activation)
         return activation, grad.reshape(activation.shape)
 
     def predict_proba(self, x) -> np.ndarray:
@@ -383,19 +430,10 @@ class Network:
             raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
         h = self._check_input(x)
         stages = self._stages()
-        for start, _, fused in stages:
-            h = self.layers[start].forward(h, train=train, record=True, **fused)
-        logits = h
-        value, grad = LOSSES[loss](h, y)
+        logits = self._run(h, train, record=True, stages=stages)
+        value, grad = LOSSES[loss](logits, y)
         grads: dict[str, np.ndarray] = {}
-        for start, _, _ in reversed(stages):
-            if start < self._first_trainable:
-                break
-            layer = self.layers[start]
-            grad = layer.backward(grad)
-            for k, g in layer.grads.items():
-                grads[f"{start}.{k}"] = g
-            layer.grads = {}
+        self._backward(grad, stages, grads)
         for layer in self.layers:
             layer.clear()
         # Report in forward order, like parameters().
@@ -433,7 +471,7 @@ def warm_up() -> None:
     rng = np.random.default_rng(0)
     # Every kernel variant a network can reach: convolutions on one channel (column patches)
     # and on several (row patches); the fused epilogues (relu + max pool, relu alone, none);
-    # max pooling on its own with and without padding; and the other layer kinds.
+    # max pooling on its own with and without padding; the merges; and the other layer kinds.
     stack: list[Layer] = [
         Conv2D(1, 1, (1, 1)),
         Conv2D(1, 3, (3, 3), (1, 1), (1, 1)),
@@ -445,6 +483,10 @@ def warm_up() -> None:
         MaxPool2D((2, 2), (1, 1), (1, 1)),
         Conv2D(4, 4, (1, 1), (1, 1), (0, 0), bias=False),
         ReLU(),
+        LpPool2D(2.0, (1, 1)),
+        Add(2),
+        Concat((4, 4)),
+        Conv2D(8, 4, (1, 1)),
         AvgPool2D((2, 2), (1, 1), (1, 1)),
         Sigmoid(),
         MaxPool2D((2, 2)),
@@ -459,8 +501,11 @@ def warm_up() -> None:
         if "weight" in layer.params and not isinstance(layer, BatchNorm):
             w = layer.params["weight"]
             w[...] = rng.standard_normal(w.shape).astype(np.float32)
+    # A chain, except for a residual add and a concatenation after the second ReLU (9).
+    inputs = [(i - 1,) for i in range(len(stack))]
+    inputs[11], inputs[12] = (9, 10), (11, 9)
     spec = NetworkSpec(InputSpec(1, 8, 8), (), "warm-up")
-    net = Network(spec, stack, rng)
+    net = Network(spec, stack, rng, inputs)
     x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
     net.forward(x)
     for optimiser in (SGD(0.01, momentum=0.9, weight_decay=1e-4), Adam(1e-3, weight_decay=1e-4)):

@@ -19,8 +19,10 @@ Shape = tuple[int, ...]
 class Problem:
     """A problem on layer ``layer`` (None: the network as a whole). ``message`` quotes its
     arithmetic; ``kind`` names it for code ("not_whole", "window_too_large", "even_same",
-    "missing_flatten", "flatten_of_flat", "needs_feature_maps", "no_final_dense",
-    "bad_fields")."""
+    "missing_flatten", "needs_feature_maps", "no_final_dense", "bad_fields", "pool_padding",
+    "add_mismatch", "concat_mismatch", and the wiring kinds of engine.graph: "unknown_input",
+    "cycle", "duplicate_id", "bad_id", "repeated_input", "too_few_inputs",
+    "too_many_inputs", "dangling")."""
 
     layer: int | None
     message: str
@@ -43,6 +45,11 @@ class LayerRow:
     formula: str = ""
     problems: tuple[Problem, ...] = ()
     buffers: int = 0  # non-trainable values (batch norm running statistics)
+    #: Positions of the layers it takes (-1: the network input) and their output shapes.
+    inputs: tuple[int, ...] = ()
+    input_shapes: tuple[Shape | None, ...] = ()
+    #: Things worth knowing that do not block training (a floor-rounded size, say).
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -93,8 +100,30 @@ class ShapeReport(Sequence):
 
     @property
     def total_memory(self) -> int:
-        """Bytes of float32 activations for one image: the input and every layer's output."""
+        """Bytes of float32 activations for one image that training keeps alive at once for
+        the backward pass: the input and every layer's output, on every branch."""
         return self.input_memory + sum(r.memory for r in self.rows)
+
+    @property
+    def peak_memory(self) -> int:
+        """Bytes of float32 activations for one image at the worst moment of an evaluation
+        pass, which keeps each output only until its last consumer has run."""
+        last_use = {-1: -1}
+        for r in self.rows:
+            last_use.setdefault(r.index, r.index)
+            for j in r.inputs:
+                last_use[j] = max(last_use.get(j, -1), r.index)
+        sizes = {-1: self.input_memory, **{r.index: r.memory for r in self.rows}}
+        peak = live = self.input_memory
+        for r in self.rows:
+            live += r.memory
+            peak = max(peak, live)
+            live -= sum(sizes[j] for j in set(r.inputs) if last_use.get(j) == r.index)
+        return peak
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(n for r in self.rows for n in r.notes)
 
     @property
     def param_memory(self) -> int:
@@ -115,7 +144,12 @@ class ShapeReport(Sequence):
 
     @property
     def num_classes(self) -> int | None:
-        """Units of the final layer when it is dense, else None."""
-        if self.rows and self.rows[-1].type == "dense" and self.rows[-1].output_shape:
-            return self.rows[-1].output_shape[0]
-        return None
+        """Outputs of the final layer when it is one a network may end in (a dense layer, a
+        global pool) and flat: the logits, one per class. Else None."""
+        from engine.layers import LAYER_TYPES
+
+        last = self.rows[-1] if self.rows else None
+        if last is None or not last.output_shape or len(last.output_shape) != 1:
+            return None
+        kind = LAYER_TYPES.get(last.type)
+        return last.output_shape[0] if kind is not None and kind.ends_network else None

@@ -4,19 +4,22 @@ the arithmetic shown and every problem found, each with one-click fixes (contrac
     report = infer_shapes(spec)      # never raises
     for row in report: row.label, row.output_shape, row.params, row.formula, row.problems
 
-Per axis a conv or pool maps n to (n − F + 2P)/S + 1. A result that is not a whole number is
-a problem for pools as much as for convs: that is the rule the tutorials teach, so the two
-stay consistent (PyTorch would silently round a pool down). To keep later rows informative the
-size is then rounded down; a window larger than its padded input leaves the size unknown
-(None) from there on.
+The walk follows the graph in list order (engine.graph); each layer type's own rule, in its
+module of engine/layers/, computes its output, costs and formula, and reports its problems
+through :class:`_Context`, which also does the window arithmetic that conv and every pool
+share. Per axis a window maps n to (n − F + 2P)/S + 1 (engine.kernels.geometry). With the
+spec's default rounding ("exact", the tutorials' rule) a result that is not a whole number
+is a problem, for pools as much as for convs; with "floor" it is rounded down as PyTorch
+does, and a note says which rows and columns no window covers. To keep later rows
+informative a fractional size is rounded down either way; a window larger than its padded
+input leaves the size unknown (None) from there on.
 
 Counting conventions: a conv has F·F·C·K + K parameters (F·F·C·K without bias) and
 K·C·F·F·Ho·Wo multiply-adds; a dense layer in·out + out parameters and in·out multiply-adds;
 batch norm 2·C trainable parameters plus 2·C running statistics, reported apart as
-``buffers`` (Keras' "non-trainable"). Pools, activations, dropout, flatten and batch norm do
-no multiply-adds with learned weights and count 0. Memory is float32 (4 bytes): a row's
-memory is its output activation; ``total_memory`` adds the input image, as training keeps
-every activation for the backward pass.
+``buffers`` (Keras' "non-trainable"). Memory is float32 (4 bytes): a row's memory is its
+output activation; ``total_memory`` adds the input image, as training keeps every activation
+of every branch for the backward pass.
 """
 
 from __future__ import annotations
@@ -24,15 +27,14 @@ from __future__ import annotations
 import math
 
 from engine.fixes import EVEN_SAME, NOT_WHOLE, WINDOW, Fix, Link, insert_fix, search, step
+from engine.layers.definition import Tensor
+from engine.merge_fixes import merge_fixes
 from engine.shape_report import BYTES, LayerRow, Problem, Shape, ShapeReport
 from engine.spec import LayerSpec, NetworkSpec, geometry
 
 __all__ = ["Fix", "LayerRow", "Problem", "ShapeReport", "infer_shapes", "num"]
 
 _AXES = ("height", "width")
-_WINDOWED = ("conv2d", "max_pool2d", "avg_pool2d")
-_NEEDS_MAPS = (*_WINDOWED, "global_avg_pool")
-_FLATTENING = ("flatten", "global_avg_pool", "dense")
 
 
 def infer_shapes(spec: NetworkSpec) -> ShapeReport:
@@ -74,128 +76,125 @@ def _either(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
+class _Context:
+    """What one layer's shape rule may ask and report (engine.layers.definition.RuleContext)."""
+
+    def __init__(self, inference: _Inference, index: int, label: str):
+        self.inference = inference
+        self.index = index
+        self.label = label
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+        self.path: list[Link] = []  # this layer's links per axis, set by window()
+
+    # ---- reporting
+    def problem(self, text: str, kind: str, fixes: tuple = ()) -> None:
+        fixes = tuple(fixes) if self.inference.with_fixes else ()
+        self.problems.append(Problem(self.index, f"{self.label}: {text}", fixes, kind))
+
+    def note(self, text: str) -> None:
+        self.notes.append(f"{self.label}: {text}")
+
+    # ---- fixes, as data (checked by the caller where they could fail)
+    def layer(self, type: str, **fields) -> LayerSpec:
+        return LayerSpec.create(type, **fields)
+
+    def fix_insert(self, label: str, index: int, *layers: LayerSpec) -> Fix:
+        return insert_fix(label, index, *layers)
+
+    def fix_remove(self, label: str) -> Fix:
+        return Fix(label, "remove", self.index)
+
+    def fix_field(self, label: str, index: int, field: str, value) -> Fix:
+        return Fix(label, "field", index, field, value)
+
+    def merge_fixes(self, kind: str, inputs: list[Tensor]) -> tuple[Fix, ...]:
+        """Fixes for an add (kind "add") or concat ("concat") whose inputs do not match."""
+        if not self.inference.with_fixes:
+            return ()
+        return merge_fixes(self.inference, self.index, kind, inputs)
+
+    # ---- the window arithmetic of conv and pools
+    def window(self, layer, g, same: bool, stride_follows: bool, tensor: Tensor):
+        return self.inference.window(self, layer, g, same, stride_follows, tensor)
+
+
 class _Inference:
-    """One pass over the stack. Tracks the rank (3: feature maps, 1: a vector) apart from
+    """One pass over the graph. Tracks the rank (3: feature maps, 1: a vector) apart from
     the sizes, so structural problems are found even where sizes are unknown."""
 
     def __init__(self, spec: NetworkSpec, with_fixes: bool):
         self.spec = spec
         self.with_fixes = with_fixes
         self.input = _input_shape(spec)
-        # Per axis: the conv/pool links that see feature maps, and their positions by layer.
-        self.chains: dict[str, list[Link]] = {"height": [], "width": []}
+        self.wiring = spec.wiring
+        # Per layer output: the conv/pool links along its first-input path, per axis (the
+        # chain the per-axis fix search walks); index -1 is the input's empty path.
+        self.paths: dict[int, dict[str, list[Link]]] = {-1: {a: [] for a in _AXES}}
+        self.outputs: dict[int, Tensor] = {}
         self.rows: list[LayerRow] = []
         self._dry_run: tuple[_Inference, ShapeReport] | None = None
 
     # ---- the walk
     def report(self) -> ShapeReport:
         c, h, w = self.input
-        rank, feats = 3, None
-        sizes: dict[str, int | None] = {"height": h, "width": w}
+        self.outputs[-1] = Tensor.maps(c, h, w)
+        wiring_problems: dict[int, list] = {}
+        for p in self.wiring.problems:
+            wiring_problems.setdefault(p.layer, []).append(p)
         for i, layer in enumerate(self.spec.layers):
             label = f"{layer.type} #{i + 1}"
-            in_shape = self._shape(rank, c, sizes, feats)
-            problems: list[Problem] = []
-            params = buffers = macs = 0
-            formula = ""
-            t = layer.type
+            ctx = _Context(self, i, label)
+            sources = self.wiring.inputs[i]
+            ins = [self.outputs[j] for j in sources if j in self.outputs]
+            self.paths[i] = self.paths[sources[0]] if sources else self.paths[-1]
+            for p in wiring_problems.get(i, ()):
+                fixes = (ctx.fix_remove(f"remove {label}"),) if p.kind == "dangling" else ()
+                ctx.problem(p.message, p.kind, fixes)
+            result = None
             try:
-                if t in _NEEDS_MAPS and rank == 1:
-                    problems.append(self._needs_maps(i, label))
-                    c, feats = None, None
-                    formula = f"{t} needs C×H×W feature maps, but its input is a flat vector"
-                elif t in _WINDOWED:
-                    c_in = c
-                    outs, formula = self._window(i, layer, label, sizes, problems)
-                    sizes = outs
-                    if t == "conv2d":
-                        k, ch, cw = layer["filters"], *geometry(layer).kernel
-                        bias = k if layer["bias"] else 0
-                        params = ch * cw * c_in * k + bias
-                        b = f" + {k}" if bias else ""
-                        formula += f"; {ch}·{cw}·{c_in}·{k}{b} = {params:,} parameters"
-                        if None not in outs.values():
-                            macs = k * c_in * ch * cw * outs["height"] * outs["width"]
-                        c = k
-                    else:
-                        formula += "; no parameters"
-                elif t == "global_avg_pool":
-                    formula = f"averages each {sizes['height']}×{sizes['width']} map: {c} values"
-                    rank, feats = 1, c
-                elif t == "flatten":
-                    if rank == 1:
-                        problems.append(self._flat_flatten(i, label, feats))
-                        formula = "its input is already flat"
-                    else:
-                        known = None not in sizes.values()
-                        feats = c * sizes["height"] * sizes["width"] if known else None
-                        formula = (
-                            f"{c}·{sizes['height']}·{sizes['width']} = {feats}"
-                            if known
-                            else "size unknown"
-                        )
-                        rank = 1
-                elif t == "dense":
-                    if rank == 3:
-                        problems.append(self._missing_flatten(i, label, c, sizes))
-                        known = None not in sizes.values()
-                        feats = c * sizes["height"] * sizes["width"] if known else None
-                        rank = 1
-                    units = layer["units"]
-                    bias = units if layer["bias"] else 0
-                    if feats is not None:
-                        params, macs = feats * units + bias, feats * units
-                        b = f" + {units}" if bias else ""
-                        formula = f"{feats}·{units}{b} = {params:,} parameters"
-                    else:
-                        formula = "input size unknown, so the parameters are too"
-                    feats = units
-                elif t == "batch_norm":
-                    n = c if rank == 3 else feats
-                    if n is not None:
-                        params = buffers = 2 * n
-                        formula = (
-                            f"2·{n} = {params:,} parameters (+ {buffers:,} running statistics)"
-                        )
-                elif t == "dropout":
-                    formula = f"drops {layer['rate']:.0%} of the values while training; same shape"
+                if not ins:
+                    out = Tensor.flat(None)
+                    formula = "no input"
+                elif layer.kind.needs_maps and any(x.rank == 1 for x in ins):
+                    ctx.problems.append(self._needs_maps(i, label))
+                    out, formula = (
+                        Tensor.flat(None),
+                        (f"{layer.type} needs C×H×W feature maps, but its input is a flat vector"),
+                    )
                 else:
-                    formula = "same shape as its input; no parameters"
+                    result = layer.kind.infer(ctx, layer, ins)
+                    out, formula = result.output, result.formula
             except (KeyError, TypeError, ValueError) as e:
-                problems.append(
-                    Problem(i, f"{label}: its fields cannot be read ({e})", (), "bad_fields")
-                )
-                rank, c, feats = 1, None, None
-            out_shape = self._shape(rank, c, sizes, feats)
+                ctx.problem(f"its fields cannot be read ({e})", "bad_fields")
+                out, formula, result = Tensor.flat(None), "", None
+            self.outputs[i] = out
+            out_shape = out.shape
             memory = BYTES * math.prod(out_shape) if out_shape else 0
             self.rows.append(
                 LayerRow(
-                    i, t, label, in_shape, out_shape, params, macs, memory, formula,
-                    tuple(problems), buffers,
+                    i, layer.type, label, ins[0].shape if ins else None, out_shape,
+                    result.params if result else 0, result.macs if result else 0, memory,
+                    formula, tuple(ctx.problems), result.buffers if result else 0,
+                    tuple(sources), tuple(x.shape for x in ins), tuple(ctx.notes),
                 )
             )  # fmt: skip
-        return ShapeReport(self.input, tuple(self.rows), self._ending(rank))
+        last = self.outputs.get(len(self.spec.layers) - 1)
+        return ShapeReport(self.input, tuple(self.rows), self._ending(last))
 
-    @staticmethod
-    def _shape(rank: int, c: int | None, sizes: dict[str, int | None], feats: int | None):
-        if rank == 1:
-            return None if feats is None else (feats,)
-        if c is None or None in sizes.values():
-            return None
-        return (c, sizes["height"], sizes["width"])
-
-    def _window(self, i, layer, label, sizes, problems) -> tuple[dict[str, int | None], str]:
-        """Both axes of a conv/pool: outputs, the formula, and its problems (with fixes)."""
-        g = geometry(layer)
-        same = layer.type == "conv2d" and layer["padding"] == "same"
-        follows = layer.type != "conv2d" and layer["stride"] is None
+    # ---- windows (conv and every pool)
+    def window(self, ctx: _Context, layer, g, same: bool, follows: bool, tensor: Tensor):
+        """Both axes of a conv/pool: output sizes and the formula; its problems (with fixes)
+        or, with floor rounding, its notes go to ``ctx``."""
+        i = ctx.index
         links = {
             a: Link(i, g.kernel[j], g.stride[j], g.padding[j], same, follows)
             for j, a in enumerate(_AXES)
         }
-        pos = len(self.chains["height"])
-        for a in _AXES:
-            self.chains[a].append(links[a])
+        before = self.paths[i]
+        pos = len(before["height"])
+        self.paths[i] = {a: [*before[a], links[a]] for a in _AXES}
+        sizes = tensor.sizes
         outs: dict[str, int | None] = {}
         found: dict[str, tuple[str, ...]] = {}
         texts: dict[str, str] = {}
@@ -217,11 +216,40 @@ class _Inference:
         )
         for axes in groups:
             for kind in (EVEN_SAME, WINDOW, NOT_WHOLE):
-                if kind in found[axes[0]]:
-                    problems.append(
-                        self._window_problem(i, label, layer, links, sizes, axes, pos, kind)
-                    )
+                if kind not in found[axes[0]]:
+                    continue
+                if kind == NOT_WHOLE and self.spec.floor_rounding:
+                    ctx.note(self._uncovered(links, sizes, axes))
+                    continue
+                ctx.problems.append(
+                    self._window_problem(i, ctx.label, layer, links, sizes, axes, pos, kind)
+                )
         return outs, formula
+
+    @staticmethod
+    def _uncovered(links, sizes, axes) -> str:
+        """Which input rows/columns a floor-rounded window never reaches."""
+        parts = []
+        for a in axes:
+            link, n = links[a], sizes[a]
+            left = (n - link.kernel + 2 * link.padding) % link.stride
+            real = left - link.padding
+            what = "rows" if a == "height" else "columns"
+            if len(axes) == 2:
+                what = "rows and columns"
+            if real > 0:
+                first, last = n - real, n - 1
+                span = f"{first}" if first == last else f"{first}–{last}"
+                parts.append(f"the last {real} input {what} ({span}) are never covered")
+            else:
+                parts.append(f"only padding {what} are left out")
+        exact = (sizes[axes[0]] - links[axes[0]].kernel + 2 * links[axes[0]].padding) / links[
+            axes[0]
+        ].stride + 1
+        where = "" if len(axes) == 2 else f"{axes[0]}: "
+        return f"{where}{num(exact)} is rounded down (floor rounding, as PyTorch): " + "; ".join(
+            parts
+        )
 
     def _window_problem(self, i, label, layer, links, sizes, axes, pos, kind) -> Problem:
         a = axes[0]
@@ -245,22 +273,41 @@ class _Inference:
             )
             goal = "would keep it"
         fixes = self._window_fixes(i, layer, axes, pos, kind, exact) if self.with_fixes else ()
-        if fixes:
-            text += f"; {_either([f.label for f in fixes])} {goal}"
+        local = [f.label for f in fixes if f.action != "rounding"]
+        if local:
+            text += f"; {_either(local)} {goal}"
+        if len(local) < len(fixes):
+            text += "; or round down like PyTorch (floor rounding)"
         return Problem(i, f"{label}: {where}{text}", fixes, kind)
 
     def _window_fixes(self, i, layer, axes, pos, kind, exact) -> tuple[Fix, ...]:
         n0 = dict(zip(_AXES, self.input[1:], strict=True))
-        chains = self._dry()[0].chains
+        chains = self._chain_through(i)
         fixes = []
         for cand in search(n0, chains, axes, pos, kind, exact if kind == NOT_WHOLE else None):
             fix = self._make_fix(i, layer, axes, cand.category, cand.value, cand.output)
             if fix is not None and self._clears(fix, i, kind, axes):
                 fixes.append(fix)
+        if kind == NOT_WHOLE:
+            floor = Fix("round down like PyTorch", "rounding", value="floor")
+            if self._clears(floor, i, kind, axes):
+                fixes.append(floor)
         return tuple(fixes)
 
+    def _chain_through(self, i: int) -> dict[str, list[Link]]:
+        """The per-axis links of the longest first-input path through layer ``i`` (from the
+        run without fixes, so the layers after it count too)."""
+        dry = self._dry()[0]
+        mine = dry.paths[i]
+        best = mine
+        for path in dry.paths.values():
+            h = path["height"]
+            if len(h) > len(best["height"]) and h[: len(mine["height"])] == mine["height"]:
+                best = path
+        return best
+
     def _dry(self) -> tuple[_Inference, ShapeReport]:
-        """The whole stack without fixes, once: while walking, the chains reach only up to
+        """The whole graph without fixes, once: while walking, the paths reach only up to
         the current layer, and a fix must not break the layers after it either."""
         if self._dry_run is None:
             dry = _Inference(self.spec, with_fixes=False)
@@ -272,9 +319,12 @@ class _Inference:
         label = f"{category}{axis_words} {value} (→ {output})"
         if category == "input":
             return Fix(label, "input", None, None, tuple((a, value) for a in axes))
-        field_name = "size" if category == "kernel" and layer.type != "conv2d" else category
-        if field_name == "size":
+        field_name = category
+        if category == "kernel" and "kernel" not in layer.kind.field_names:
+            field_name = "size"
             label = label.replace("kernel", "size", 1)
+        if field_name not in layer.kind.field_names:
+            return None
         g = geometry(layer)
         current = {"kernel": g.kernel, "size": g.kernel, "stride": g.stride, "padding": g.padding}
         pair = list(current[field_name])
@@ -282,10 +332,10 @@ class _Inference:
             pair[_AXES.index(a)] = value
         return Fix(label, "field", i, field_name, pair[0] if pair[0] == pair[1] else tuple(pair))
 
-    def _clears(self, fix: Fix, i: int, kind: str, axes: tuple[str, ...]) -> bool:
-        """Check a fix on the real spec: it applies, layer ``i`` loses that problem, and the
-        network as a whole has no more problems than before (the per-axis search cannot
-        see, say, a problem shared by both axes splitting in two)."""
+    def checked(self, fix: Fix, i: int, kind: str, where: str = "", target=None) -> bool:
+        """Check a fix on the real spec: it applies, layer ``i`` (at position ``target`` in
+        the mended spec, when the fix moves it) loses its ``kind`` problem (on the axis
+        ``where`` names, if any), and the network as a whole has no more problems."""
         try:
             mended = fix.apply(self.spec)
         except ValueError:  # SpecError: out of range for the catalogue
@@ -293,21 +343,37 @@ class _Inference:
         after = _Inference(mended, with_fixes=False).report()
         if len(after.problems) > len(self._dry()[1].problems):
             return False
-        row = after.rows[i]
-        where = "" if len(axes) == 2 else f"{axes[0]}: "
+        if target is None:
+            shifted = fix.action == "insert" and fix.layer is not None and fix.layer <= i
+            target = i + (len(mended.layers) - len(self.spec.layers) if shifted else 0)
+        if target >= len(after.rows):
+            return True
+        row = after.rows[target]
         return not any(
             p.kind == kind and p.message.startswith(f"{row.label}: {where}") for p in row.problems
         )
 
+    def _clears(self, fix: Fix, i: int, kind: str, axes: tuple[str, ...]) -> bool:
+        return self.checked(fix, i, kind, "" if len(axes) == 2 else f"{axes[0]}: ")
+
     # ---- structural problems
     def _needs_maps(self, i: int, label: str) -> Problem:
         """A conv/pool after the network went flat: offer moving it back before the first
-        layer that flattened, when it fits there, or removing it."""
+        layer on its path that flattened, when it fits there, or removing it."""
         layers = self.spec.layers
-        flat_at = next(
-            (j for j in range(i) if layers[j].type in _FLATTENING),
-            None,
-        )
+        flat_at = None
+        at = i
+        while True:
+            sources = self.wiring.inputs[at]
+            if not sources or sources[0] < 0:
+                break
+            at = sources[0]
+            if self.outputs.get(at, Tensor.flat(None)).rank == 1 and (
+                self.wiring.inputs[at] and self.outputs.get(self.wiring.inputs[at][0],
+                                                            Tensor.flat(None)).rank == 3
+            ):  # fmt: skip
+                flat_at = at
+                break
         fixes = []
         where = ""
         if flat_at is not None:
@@ -323,36 +389,17 @@ class _Inference:
         return Problem(
             i,
             f"{label}: needs C×H×W feature maps, but its input is a flat vector{where}",
-            tuple(fixes),
+            tuple(fixes) if self.with_fixes else (),
             "needs_feature_maps",
         )
 
-    def _flat_flatten(self, i: int, label: str, feats: int | None) -> Problem:
-        size = f" of {feats}" if feats is not None else ""
-        return Problem(
-            i,
-            f"{label}: its input is already a flat vector{size}; remove it",
-            (Fix(f"remove {label}", "remove", i),),
-            "flatten_of_flat",
-        )
-
-    def _missing_flatten(self, i: int, label: str, c, sizes) -> Problem:
-        shape = f"{c}×{sizes['height']}×{sizes['width']}"
-        return Problem(
-            i,
-            f"{label}: needs a flat vector but gets {shape} feature maps; "
-            "insert a flatten before it",
-            (insert_fix("insert flatten before it", i, LayerSpec.create("flatten")),),
-            "missing_flatten",
-        )
-
-    def _ending(self, rank: int) -> tuple[Problem, ...]:
+    def _ending(self, last: Tensor | None) -> tuple[Problem, ...]:
         layers = self.spec.layers
-        if layers and layers[-1].type == "dense":
+        if layers and layers[-1].kind.ends_network and last is not None and last.rank == 1:
             return ()
         ends = f"it ends in {layers[-1].type}" if layers else "it has no layers yet"
         new = [LayerSpec.create("dense", units=10)]
-        if rank == 3:
+        if last is None or last.rank == 3:
             new.insert(0, LayerSpec.create("flatten"))
         what = " and ".join("flatten" if x.type == "flatten" else "dense 10" for x in new)
         fix = insert_fix(f"append {what}", len(layers), *new)

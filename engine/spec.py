@@ -2,6 +2,9 @@
 
 A spec file is ``{"format": "cnn-workbench/network", "version": 1, "input": {"channels": C,
 "height": H, "width": W}, "layers": [{"type": "conv2d", "filters": K, ...}, ...]}``.
+Version 2 adds graphs: a layer may carry ``"id"`` and ``"inputs"`` (engine.graph), and the top
+level an optional ``"rounding": "exact" | "floor"``. A chain saves as the version 1 document
+it was; a network with branches (or floor rounding) as version 2.
 Loading validates everything and reports every problem with the path of the offending value
 (``layers[3].kernel: must be a positive integer, got 0``); nothing is half-read.
 Structure only: whether the shapes fit together is engine.shapes' business.
@@ -15,14 +18,26 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from engine.fields import LAYER_TYPES, RELU_LIKE, FieldInfo, LayerType
+from engine.fields import FieldInfo
+from engine.graph import INPUT, Wiring, wiring
+from engine.layers import LAYER_TYPES
+from engine.layers.definition import Geometry, LayerDef
 from engine.validation import check_int, check_value, is_int, show, unknown_key
 
 FORMAT = "cnn-workbench/network"
 PROJECT_FORMAT = "cnn-workbench/project"
-VERSION = 1
+#: Version of the project document (engine.spec.VERSION is the network document's).
+PROJECT_VERSION = 1
+#: The newest version this code reads; chains are still written as version 1.
+VERSION = 2
+CHAIN_VERSION = 1
+ROUNDINGS = ("exact", "floor")
+
+
+#: "Leave it as it is" for optional arguments where None means something.
+KEEP: Any = object()
 
 
 class SpecError(ValueError):
@@ -46,15 +61,28 @@ class LayerSpec:
 
     type: str
     params: tuple[tuple[str, Any], ...] = ()
+    #: Its unique name in a graph (None: answers to a generated one, engine.graph).
+    id: str | None = None
+    #: Ids of the layers it takes ("input" for the network input); None: the entry before it.
+    inputs: tuple[str, ...] | None = None
 
     @classmethod
     def create(cls, type: str, **fields: Any) -> LayerSpec:
-        """Build a validated layer; raises SpecError naming the field."""
+        """Build a validated layer; raises SpecError naming the field. ``id`` and ``inputs``
+        may be given as fields too."""
         return _layer_from_dict({"type": type, **fields}, f"{type}")
 
     @property
-    def kind(self) -> LayerType:
+    def kind(self) -> LayerDef:
+        """Its layer type's definition, from the catalogue (engine.layers)."""
         return LAYER_TYPES[self.type]
+
+    def wired(self, id: Any = KEEP, inputs: Any = KEEP) -> LayerSpec:
+        """A copy with another ``id`` and/or ``inputs`` (a list of ids; ``None`` clears either:
+        the layer then answers to a generated id / takes the entry before it)."""
+        new_id = self.id if id is KEEP else id
+        new_inputs = self.inputs if inputs is KEEP else (None if inputs is None else tuple(inputs))
+        return LayerSpec(self.type, self.params, new_id, new_inputs)
 
     def __getitem__(self, name: str) -> Any:
         for k, v in self.params:
@@ -78,10 +106,17 @@ class LayerSpec:
         d.update(fields)
         return _layer_from_dict(d, self.type)
 
+    def without_wiring(self) -> LayerSpec:
+        return LayerSpec(self.type, self.params)
+
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         """JSON form. Fields equal to their default are left out unless ``full``;
         square pairs are written as one integer, others as [h, w]."""
         out: dict[str, Any] = {"type": self.type}
+        if self.id is not None:
+            out["id"] = self.id
+        if self.inputs is not None:
+            out["inputs"] = list(self.inputs)
         for info in self.kind.fields:
             v = self[info.name]
             if not full and v == _normalised_default(info) and not info.required:
@@ -93,39 +128,7 @@ class LayerSpec:
 
     def describe(self) -> str:
         """Key hyperparameters in a few characters, as a block in the stack shows them."""
-        t = self.type
-
-        def pair(v: Any) -> str:
-            if isinstance(v, tuple):
-                return f"{v[0]}" if v[0] == v[1] else f"{v[0]}×{v[1]}"
-            return str(v)
-
-        if t == "conv2d":
-            k = self["kernel"]
-            s = f"{self['filters']}@{k[0]}×{k[1]}"
-            if self["stride"] != (1, 1):
-                s += f" s{pair(self['stride'])}"
-            pad = self["padding"]
-            if isinstance(pad, str):
-                s += f" {pad}" if pad == "same" else ""
-            elif pad != (0, 0):
-                s += f" p{pair(pad)}"
-            return s
-        if t in ("max_pool2d", "avg_pool2d"):
-            k = self["size"]
-            s = f"{k[0]}×{k[1]}"
-            if self["stride"] is not None and self["stride"] != k:
-                s += f" s{pair(self['stride'])}"
-            if self["padding"] != (0, 0):
-                s += f" p{pair(self['padding'])}"
-            return s
-        if t == "dense":
-            return f"{self['units']}"
-        if t == "dropout":
-            return f"{self['rate']:g}"
-        if t == "leaky_relu":
-            return f"slope {self['slope']:g}"
-        return ""
+        return self.kind.describe(self)
 
 
 def _normalised_default(info: FieldInfo) -> Any:
@@ -161,8 +164,9 @@ def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
     kind = LAYER_TYPES[t]
     n = len(errors)
     for key in d:
-        if key != "type" and key not in kind.field_names:
+        if key not in _WIRING_KEYS and key not in kind.field_names:
             errors.append(unknown_key(path, str(key), kind.field_names))
+    layer_id, inputs = _parse_wiring(d, path, errors)
     params = []
     for info in kind.fields:
         if info.name in d:
@@ -175,37 +179,42 @@ def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
         params.append((info.name, v))
     if len(errors) > n:
         return None
-    return LayerSpec(t, tuple(params))
+    return LayerSpec(t, tuple(params), layer_id, inputs)
 
 
-class Geometry(NamedTuple):
-    """The resolved window of a conv or pool layer, as integer (h, w) pairs."""
+_WIRING_KEYS = ("type", "id", "inputs")
+_MAX_ID = 100
 
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
+
+def _parse_wiring(d: Mapping, path: str, errors: list[str]):
+    layer_id = d.get("id")
+    if layer_id is not None and (
+        not isinstance(layer_id, str) or not layer_id.strip() or len(layer_id) > _MAX_ID
+    ):
+        errors.append(f"{path}.id: must be a non-empty name of at most {_MAX_ID} characters, "
+                      f"got {show(layer_id)}")  # fmt: skip
+        layer_id = None
+    inputs = d.get("inputs")
+    if inputs is not None:
+        if not isinstance(inputs, list) or not inputs:
+            errors.append(f'{path}.inputs: must be a list of layer ids (or "{INPUT}"), '
+                          f"got {show(inputs)}")  # fmt: skip
+            inputs = None
+        else:
+            bad = [k for k, ref in enumerate(inputs) if not isinstance(ref, str)]
+            for k in bad:
+                errors.append(f"{path}.inputs[{k}]: must be a layer id, got {show(inputs[k])}")
+            inputs = None if bad else tuple(inputs)
+    return layer_id, inputs
 
 
 def geometry(layer: LayerSpec) -> Geometry:
-    """Kernel, stride and padding of a conv2d / max_pool2d / avg_pool2d as integer pairs.
-
-    "same" padding is (k − 1) // 2 per axis (which keeps the size for odd kernels at stride 1);
-    "valid" is 0; a pool's stride None is its size.
-    """
-    if layer.type == "conv2d":
-        k = layer["kernel"]
-        s = layer["stride"]
-        p = layer["padding"]
-        if p == "same":
-            p = ((k[0] - 1) // 2, (k[1] - 1) // 2)
-        elif p == "valid":
-            p = (0, 0)
-        return Geometry(k, s, p)
-    if layer.type in ("max_pool2d", "avg_pool2d"):
-        k = layer["size"]
-        s = layer["stride"] if layer["stride"] is not None else k
-        return Geometry(k, s, layer["padding"])
-    raise ValueError(f"{layer.type} layers have no window")
+    """Kernel, stride and padding of a sliding-window layer (conv and pools) as integer pairs,
+    from its definition; ValueError for a layer type without a window."""
+    g = layer.kind.window(layer)
+    if g is None:
+        raise ValueError(f"{layer.type} layers have no window")
+    return g
 
 
 # --------------------------------------------------------------------------- networks
@@ -227,17 +236,75 @@ INPUT_FIELDS = {
     "height": FieldInfo("height", "int", 28, "height of the input image in pixels", 1, 65536),
     "width": FieldInfo("width", "int", 28, "width of the input image in pixels", 1, 65536),
 }
-_TOP_KEYS = ("format", "version", "name", "input", "layers")
+_TOP_KEYS = ("format", "version", "name", "input", "rounding", "layers")
 
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A whole network: the input image shape and the layer stack. Immutable; edits return
-    new specs, so undo is a matter of keeping the old one."""
+    """A whole network: the input image shape and the layers, in an order where every layer
+    comes after the layers it takes (engine.graph). Immutable; edits return new specs, so
+    undo is a matter of keeping the old one.
+
+    ``rounding``: None or "exact" (the tutorials' rule: a fractional output size is a
+    problem) or "floor" (PyTorch's and Keras': rounded down, with a note).
+    """
 
     input: InputSpec
     layers: tuple[LayerSpec, ...] = ()
     name: str = field(default="")
+    rounding: str | None = None
+
+    # ---- the graph
+    @property
+    def wiring(self) -> Wiring:
+        """Ids, input positions (-1: the network input), consumers and wiring problems."""
+        cached = self.__dict__.get("_wiring")
+        if cached is None or cached[0] is not self.layers:
+            cached = (self.layers, wiring(self.layers, _arity))
+            object.__setattr__(self, "_wiring", cached)
+        return cached[1]
+
+    def inputs_of(self, index: int) -> tuple[int, ...]:
+        """Positions of the layers whose outputs layer ``index`` takes (-1: the input)."""
+        return self.wiring.inputs[index]
+
+    @property
+    def is_chain(self) -> bool:
+        return self.wiring.is_chain
+
+    @property
+    def floor_rounding(self) -> bool:
+        return self.rounding == "floor"
+
+    def _replace(self, **changes: Any) -> NetworkSpec:
+        d = {"input": self.input, "layers": self.layers, "name": self.name}
+        d["rounding"] = self.rounding
+        d.update(changes)
+        return NetworkSpec(**d)
+
+    def _anchored(self) -> list[LayerSpec]:
+        """The layers, with a generated id made explicit wherever a layer refers to it, so
+        that edits which shift positions keep every connection."""
+        w = self.wiring
+        referenced = {j for i, layer in enumerate(self.layers) if layer.inputs is not None
+                      for j in w.inputs[i] if j >= 0}  # fmt: skip
+        return [
+            layer.wired(id=w.ids[i]) if i in referenced and layer.id is None else layer
+            for i, layer in enumerate(self.layers)
+        ]
+
+    def unique_id(self, stem: str) -> str:
+        """An id no layer has yet: ``stem``, else stem_2, stem_3, ..."""
+        taken = set(self.wiring.ids)
+        if stem not in taken:
+            return stem
+        n = 2
+        while f"{stem}_{n}" in taken:
+            n += 1
+        return f"{stem}_{n}"
+
+    def _ref(self, layers: list[LayerSpec], position: int) -> str:
+        return INPUT if position < 0 else (layers[position].id or "")
 
     # ---- editing (each returns a new spec)
     def with_input(self, **changes: int) -> NetworkSpec:
@@ -248,39 +315,88 @@ class NetworkSpec:
         inp = _parse_input(d, errors)
         if errors or inp is None:
             raise SpecError(errors)
-        return NetworkSpec(inp, self.layers, self.name)
+        return self._replace(input=inp)
 
     def with_layers(self, layers: Iterable[LayerSpec]) -> NetworkSpec:
-        return NetworkSpec(self.input, tuple(layers), self.name)
+        return self._replace(layers=tuple(layers))
 
     def with_name(self, name: str) -> NetworkSpec:
-        return NetworkSpec(self.input, self.layers, name)
+        return self._replace(name=name)
+
+    def with_rounding(self, rounding: str | None) -> NetworkSpec:
+        if rounding not in (None, *ROUNDINGS):
+            raise SpecError(
+                f"rounding: must be one of {', '.join(ROUNDINGS)}, got {show(rounding)}"
+            )
+        return self._replace(rounding=rounding)
 
     def insert_layer(self, index: int, layer: LayerSpec) -> NetworkSpec:
-        layers = list(self.layers)
+        """Insert ``layer`` at ``index``, on the connection into the layer that was there: a
+        layer without ``inputs`` takes what that layer took, and that layer then takes it."""
+        layers = self._anchored()
+        if layer.inputs is None and index < len(layers) and layers[index].inputs is not None:
+            old = layers[index]
+            new_id = layer.id or self.unique_id(layer.kind.short or layer.type)
+            layer = layer.wired(id=new_id, inputs=old.inputs)
+            layers[index] = old.wired(inputs=[new_id])
         layers.insert(index, layer)
         return self.with_layers(layers)
 
     def remove_layer(self, index: int) -> NetworkSpec:
-        layers = list(self.layers)
+        """Remove a layer; whatever took its output takes what it took instead."""
+        layers = self._anchored()
+        w = self.wiring
+        gone = layers[index]
+        sources = [self._ref(layers, j) for j in w.inputs[index]]
+        if gone.id is not None:
+            for i in w.consumers[index]:
+                refs = layers[i].inputs
+                if refs is not None:
+                    new: list[str] = []
+                    for ref in refs:
+                        for r in [*sources] if ref == gone.id else [ref]:
+                            if r not in new:
+                                new.append(r)
+                    layers[i] = layers[i].wired(inputs=new)
+        after = index + 1
+        if after < len(layers) and layers[after].inputs is None and w.inputs[index] != (index - 1,):
+            layers[after] = layers[after].wired(inputs=sources)
         del layers[index]
         return self.with_layers(layers)
 
     def replace_layer(self, index: int, layer: LayerSpec) -> NetworkSpec:
+        """Put ``layer`` in place of layer ``index``; without wiring of its own it keeps the
+        old layer's id and inputs."""
         layers = list(self.layers)
+        old = layers[index]
+        if layer.id is None and layer.inputs is None:
+            layer = layer.wired(id=old.id, inputs=old.inputs)
         layers[index] = layer
         return self.with_layers(layers)
 
     def move_layer(self, src: int, dst: int) -> NetworkSpec:
-        """Move layer ``src`` so that it ends up at index ``dst``."""
-        layers = list(self.layers)
-        layer = layers.pop(src)
-        layers.insert(dst, layer)
-        return self.with_layers(layers)
+        """Move layer ``src`` so that it ends up at index ``dst``: taken out (its consumers
+        take what it took) and inserted on the connection at its new place."""
+        if src == dst:
+            return self
+        layer = self.layers[src]
+        if self.is_chain and layer.inputs is None:
+            layers = list(self.layers)
+            layers.pop(src)
+            layers.insert(dst, layer)
+            return self.with_layers(layers)
+        return self.remove_layer(src).insert_layer(dst, removed_layer(layer))
 
     # ---- serialisation
+    @property
+    def version(self) -> int:
+        """The version its document needs: 1 for a chain (as it always was), 2 with wiring
+        or floor rounding."""
+        wired = any(layer.id is not None or layer.inputs is not None for layer in self.layers)
+        return VERSION if wired or self.rounding is not None else CHAIN_VERSION
+
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+        d: dict[str, Any] = {"format": FORMAT, "version": self.version}
         if self.name:
             d["name"] = self.name
         d["input"] = {
@@ -288,6 +404,8 @@ class NetworkSpec:
             "height": self.input.height,
             "width": self.input.width,
         }
+        if self.rounding is not None:
+            d["rounding"] = self.rounding
         d["layers"] = [layer.to_dict() for layer in self.layers]
         return d
 
@@ -295,10 +413,17 @@ class NetworkSpec:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, d: Any, source: str = "") -> NetworkSpec:
-        """Validate and build; raises SpecError listing every problem (prefixed by source)."""
+    def from_dict(cls, d: Any, source: str = "", wiring: str = "strict") -> NetworkSpec:
+        """Validate and build; raises SpecError listing every problem (prefixed by source).
+
+        ``wiring="lenient"`` accepts a graph whose connections are wrong (a dangling branch,
+        an unknown id: what a half-drawn graph in a saved project may hold); shape inference
+        then reports them. Field values are always checked.
+        """
         errors: list[str] = []
         spec = _parse_network(d, errors)
+        if spec is not None and not errors and wiring == "strict":
+            errors.extend(p.message for p in spec.wiring.problems)
         if errors or spec is None:
             prefix = f"{source}: " if source else ""
             raise SpecError([prefix + e for e in errors])
@@ -309,6 +434,16 @@ class NetworkSpec:
         from engine.io import atomic_write_text
 
         atomic_write_text(path, self.to_json() + "\n")
+
+
+def removed_layer(layer: LayerSpec) -> LayerSpec:
+    """A layer lifted out of its place: its id kept, its inputs dropped."""
+    return layer.wired(inputs=None)
+
+
+def _arity(type_name: str) -> tuple[int, int | None]:
+    kind = LAYER_TYPES.get(type_name)
+    return kind.arity if kind is not None else (1, None)
 
 
 def _parse_input(d: Any, errors: list[str]) -> InputSpec | None:
@@ -374,21 +509,41 @@ def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
             layer = _parse_layer(raw, f"layers[{i}]", errors)
             if layer is not None:
                 layers.append(layer)
+    rounding = d.get("rounding")
+    if rounding is not None and rounding not in ROUNDINGS:
+        errors.append(
+            f'rounding: must be "exact" (fractional output sizes are problems, as the '
+            f'tutorials teach) or "floor" (rounded down, as PyTorch does), got {show(rounding)}'
+        )
     if errors or inp is None:
         return None
-    return NetworkSpec(inp, tuple(layers), name if isinstance(name, str) else "")
+    return _materialise(NetworkSpec(inp, tuple(layers), name if isinstance(name, str) else "",
+                                    rounding))  # fmt: skip
+
+
+def _materialise(spec: NetworkSpec) -> NetworkSpec:
+    """Give an explicit id to every layer another refers to by its generated id."""
+    anchored = spec._anchored()
+    if all(a is b for a, b in zip(anchored, spec.layers, strict=True)):
+        return spec
+    return spec.with_layers(anchored)
 
 
 def resolved_init(spec: NetworkSpec, index: int) -> str:
-    """The initialiser of layer ``index``, with "auto" resolved: he when the next layer (past
-    any batch norm or dropout) is a ReLU-like activation, xavier otherwise."""
+    """The initialiser of layer ``index``, with "auto" resolved: he when the layer its output
+    flows into (past any batch norm or dropout, along the first consumer) is a ReLU-like
+    activation, xavier otherwise."""
     init = spec.layers[index]["init"]
     if init != "auto":
         return init
-    for nxt in spec.layers[index + 1 :]:
-        if nxt.type in ("batch_norm", "dropout"):
+    consumers = spec.wiring.consumers
+    at = index
+    while consumers[at]:
+        at = consumers[at][0]
+        kind = spec.layers[at].kind
+        if kind.init_transparent:
             continue
-        return "he" if nxt.type in RELU_LIKE else "xavier"
+        return "he" if kind.relu_like else "xavier"
     return "xavier"
 
 

@@ -98,7 +98,7 @@ def _with_init(spec: NetworkSpec, init: str | None) -> NetworkSpec:
     if init is None:
         return spec
     layers = [
-        layer.replace(init=init) if layer.type in ("conv2d", "dense") else layer
+        layer.replace(init=init) if layer.kind.has_weights_to_initialise else layer
         for layer in spec.layers
     ]
     return spec.with_layers(layers)
@@ -252,7 +252,7 @@ class _Run:
         num_train = self._count("train")
         nb = -(-num_train // cfg.batch_size)
         has_val = self._count("val") > 0
-        has_dropout = any(layer.type == "dropout" for layer in self.spec.layers)
+        has_dropout = any(layer.kind.random for layer in self.spec.layers)
         k = ds.num_classes
         yield Started(
             cfg.epochs,

@@ -20,7 +20,8 @@ from typing import Any
 from PySide6.QtCore import QLockFile, QSettings, QStandardPaths
 
 from engine.io import atomic_write_text
-from engine.spec import FORMAT, PROJECT_FORMAT, VERSION, NetworkSpec, SpecError, read_json
+from engine.spec import FORMAT, PROJECT_FORMAT, NetworkSpec, SpecError, read_json
+from engine.spec import PROJECT_VERSION as VERSION
 from engine.validation import show
 from workbench.project_schema import check_runs, check_settings
 
@@ -83,7 +84,8 @@ def project_from_dict(data: Any, source: str = "", base: Path | None = None) -> 
         problems.append(f"{prefix}network: missing (the network spec)")
         raise SpecError(problems)
     try:
-        spec = NetworkSpec.from_dict(data["network"], source=f"{prefix}network")
+        # A half-drawn graph (a dangling branch) must not make the project unopenable.
+        spec = NetworkSpec.from_dict(data["network"], source=f"{prefix}network", wiring="lenient")
     except SpecError as e:
         raise SpecError(problems + e.problems) from None
     if problems:

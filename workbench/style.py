@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from engine.fields import LAYER_TYPES
+from engine.layers import LAYER_TYPES
 from engine.resources import resource_path
 
 #: Accent colour of each layer family ("input" is the network's input block).
@@ -26,6 +26,7 @@ FAMILY_COLORS: dict[str, str] = {
     "reshape": "#0891b2",
     "dense": "#7c3aed",
     "regularization": "#c026d3",
+    "merge": "#e11d48",
 }
 
 #: Human names of the families, in the order the palette lists them.
@@ -36,6 +37,7 @@ FAMILY_TITLES: dict[str, str] = {
     "reshape": "Reshaping",
     "dense": "Fully connected",
     "regularization": "Regularisation",
+    "merge": "Branches",
 }
 
 PROBLEM_COLOR = "#dc2626"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.fields import FieldInfo
 from engine.layers.base import Layer
+from engine.layers.definition import Inferred, LayerDef
 
-__all__ = ["BatchNorm"]
+__all__ = ["BATCH_NORM", "BatchNorm"]
 
 
 class BatchNorm(Layer):
@@ -100,3 +102,49 @@ class BatchNorm(Layer):
         mean_dy = dy.mean(axis=axes).reshape(shape)
         mean_dy_xhat = (dy * xhat).mean(axis=axes).reshape(shape)
         return scale * (dy - mean_dy - xhat * mean_dy_xhat)
+
+
+class BatchNormDef(LayerDef):
+    name = "batch_norm"
+    label = "Batch norm"
+    summary = "batch norm: normalises each channel over the batch, then scales and shifts it"
+    family = "regularization"
+    short = "bn"
+    torch = "nn.BatchNorm2d"  # nn.BatchNorm1d after a dense layer
+    onnx = "BatchNormalization"
+    init_transparent = True
+    fields = (
+        FieldInfo(
+            "eps",
+            "float",
+            1e-5,
+            "eps: small number added to the variance so it never divides by zero",
+            minimum=1e-12,
+            maximum=1.0,
+            step=1e-5,
+        ),
+        FieldInfo(
+            "momentum",
+            "float",
+            0.1,
+            "momentum: how fast the running mean and variance follow each batch",
+            minimum=0.0,
+            maximum=1.0,
+            step=0.01,
+        ),
+    )
+
+    def infer(self, ctx, layer, inputs):
+        x = inputs[0]
+        n = x.channels if x.rank == 3 else x.features
+        if n is None:
+            return Inferred(x, "its channels are unknown, so its parameters are too")
+        return Inferred(
+            x, f"2·{n} = {2 * n:,} parameters (+ {2 * n:,} running statistics)", 2 * n, 2 * n
+        )
+
+    def build(self, layer, in_shapes, rng):
+        return BatchNorm(in_shapes[0][0], layer["eps"], layer["momentum"])
+
+
+BATCH_NORM = BatchNormDef()

@@ -1,4 +1,5 @@
-"""Fully connected layer (PyTorch's nn.Linear) and flatten."""
+"""Fully connected layer (PyTorch's nn.Linear): definition and compute layer, forward and
+backward."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import sys
 
 import numpy as np
 
+from engine.fields import BIAS, INIT, STD, FieldInfo
 from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
+from engine.layers.definition import Inferred, LayerDef, Tensor
 
 #: Below this many multiply-adds a product runs on the calling thread alone.
 PARALLEL_MACS = 1_000_000
 #: Output units per product of the threaded weight gradient (see Dense.backward).
 DW_ROWS = 128
 
-__all__ = ["Dense", "Flatten"]
+__all__ = ["DENSE", "Dense"]
 
 
 class Dense(Layer):
@@ -144,25 +147,56 @@ class Dense(Layer):
         return dx.reshape(self._saved_shape)
 
 
-class Flatten(Layer):
-    """(N, C, H, W) -> (N, C*H*W) in C-order, as torch.flatten(x, 1) does."""
+class DenseDef(LayerDef):
+    name = "dense"
+    label = "Fully connected"
+    summary = "dense: every output unit is a weighted sum of all inputs"
+    family = "dense"
+    short = "dense"
+    torch = "nn.Linear"
+    onnx = "Gemm"
+    spatial = False
+    ends_network = True
+    fields = (
+        FieldInfo(
+            "units",
+            "int",
+            10,
+            "units: how many outputs (the last dense layer has one per class)",
+            minimum=1,
+            maximum=1_000_000,
+            required=True,
+        ),
+        BIAS,
+        INIT,
+        STD,
+    )
 
-    kind = "flatten"
+    def describe(self, layer):
+        return f"{layer['units']}"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._saved_shape = None
+    def infer(self, ctx, layer, inputs):
+        x = inputs[0]
+        if x.rank == 3:
+            ctx.problem(
+                f"needs a flat vector but gets {x.text()} feature maps; insert a flatten before it",
+                "missing_flatten",
+                (ctx.fix_insert("insert flatten before it", ctx.index, ctx.layer("flatten")),),
+            )
+        feats = x.size
+        units = layer["units"]
+        bias = units if layer["bias"] else 0
+        out = Tensor.flat(units)
+        if feats is None:
+            return Inferred(out, "input size unknown, so the parameters are too")
+        b = f" + {units}" if bias else ""
+        params = feats * units + bias
+        return Inferred(
+            out, f"{feats}·{units}{b} = {params:,} parameters", params, 0, feats * units
+        )
 
-    def output_shape(self, input_shape):
-        return (math.prod(input_shape),)
+    def build(self, layer, in_shapes, rng):
+        return Dense(math.prod(in_shapes[0]), layer["units"], layer["bias"])
 
-    def forward(self, x, train=False, record=False):
-        if record:
-            self._saved_shape = x.shape
-        return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy):
-        shape = self._require_saved(self._saved_shape)
-        if not self.input_grad:
-            return None
-        return dy.reshape(shape)
+DENSE = DenseDef()

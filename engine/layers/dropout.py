@@ -1,12 +1,15 @@
-"""Inverted dropout: zero a fraction of units while training, scale the rest up."""
+"""Inverted dropout (PyTorch's nn.Dropout): zero a fraction of units while training, scale the
+rest up. Definition and compute layer."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from engine.fields import FieldInfo
 from engine.layers.base import Layer
+from engine.layers.definition import Inferred, LayerDef
 
-__all__ = ["Dropout"]
+__all__ = ["DROPOUT", "Dropout"]
 
 
 class Dropout(Layer):
@@ -44,3 +47,41 @@ class Dropout(Layer):
         if not self.input_grad:
             return None
         return dy * mask if isinstance(mask, np.ndarray) else dy
+
+
+class DropoutDef(LayerDef):
+    name = "dropout"
+    label = "Dropout"
+    summary = "dropout: randomly zeroes a fraction of units while training, against overfitting"
+    family = "regularization"
+    short = "dropout"
+    torch = "nn.Dropout"
+    onnx = "Dropout"
+    init_transparent = True
+    random = True
+    fields = (
+        FieldInfo(
+            "rate",
+            "float",
+            0.5,
+            "rate: the fraction of units dropped at each training step",
+            minimum=0.0,
+            maximum=1.0,
+            exclusive_max=True,
+            step=0.05,
+        ),
+    )
+
+    def describe(self, layer):
+        return f"{layer['rate']:g}"
+
+    def infer(self, ctx, layer, inputs):
+        return Inferred(
+            inputs[0], f"drops {layer['rate']:.0%} of the values while training; same shape"
+        )
+
+    def build(self, layer, in_shapes, rng):
+        return Dropout(layer["rate"], rng)
+
+
+DROPOUT = DropoutDef()

@@ -26,7 +26,7 @@ from engine.layers import (
     Sigmoid,
     Tanh,
 )
-from engine.layers import conv as conv_layer
+from engine.layers import conv2d as conv_layer
 from engine.layers import dense as dense_layer
 from engine.losses import cross_entropy, total_error
 

@@ -34,7 +34,8 @@ def test_alexnet_at_224_is_the_famous_typo():
     assert first.layer == 0 and first.kind == "not_whole"
     assert first.message == (
         "conv2d #1: (224 − 11 + 2·0)/4 + 1 = 54.25 is not a whole number; "
-        "input 227 (→ 55) or kernel 12 (→ 54) would make it whole"
+        "input 227 (→ 55) or kernel 12 (→ 54) would make it whole; "
+        "or round down like PyTorch (floor rounding)"
     )
     assert not any("padding" in f.label for f in first.fixes)  # 213 + 2P is odd: none can
     (to_227,) = [f for f in first.fixes if f.label.startswith("input 227")]

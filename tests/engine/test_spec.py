@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.fields import LAYER_TYPES
+from engine.layers import LAYER_TYPES
 from engine.spec import (
     FORMAT,
     LayerSpec,
@@ -59,6 +59,9 @@ NON_DEFAULT = {
     "dense": {"units": 7, "bias": False, "init": "xavier", "std": 0.5},
     "dropout": {"rate": 0.25},
     "batch_norm": {"eps": 0.001, "momentum": 0.3},
+    "lp_pool2d": {"p": 1.0, "size": 3, "stride": 2},
+    "add": {},
+    "concat": {},
 }
 
 
@@ -71,8 +74,12 @@ def test_the_non_default_table_covers_the_catalogue():
 @pytest.mark.parametrize("type_name", sorted(NON_DEFAULT))
 def test_every_layer_type_round_trips_with_non_default_fields(type_name):
     raw = {"type": type_name, **NON_DEFAULT[type_name]}
-    spec = NetworkSpec.from_dict(network(raw))
-    written = spec.to_dict()["layers"][0]
+    layers = [raw]
+    if LAYER_TYPES[type_name].multi_input:
+        raw = {"type": type_name, "inputs": ["input", "r"], **NON_DEFAULT[type_name]}
+        layers = [{"type": "relu", "id": "r"}, raw]
+    spec = NetworkSpec.from_dict({**network(*layers), "version": 2})
+    written = spec.to_dict()["layers"][-1]
     assert written == raw
     assert NetworkSpec.from_dict(spec.to_dict()) == spec
 
@@ -236,9 +243,9 @@ def test_every_problem_is_listed_at_once():
 
 def test_a_newer_version_is_refused_not_half_read():
     with pytest.raises(SpecError) as caught:
-        NetworkSpec.from_dict({**network({"type": "hologram"}), "version": 2})
+        NetworkSpec.from_dict({**network({"type": "hologram"}), "version": 3})
     assert len(caught.value.problems) == 1
-    assert "version 2" in caught.value.problems[0]
+    assert "version 3" in caught.value.problems[0]
     assert "newer" in caught.value.problems[0]
 
 

@@ -73,7 +73,11 @@ def test_problems_in_json_too(capsys):
     data = json.loads(out)
     assert data["ok"] is False
     assert data["layers"][0]["problems"][0].startswith("conv2d #1: (224 − 11 + 2·0)/4 + 1 = 54.25")
-    assert data["problems"][0]["fixes"] == ["input 227 (→ 55)", "kernel 12 (→ 54)"]
+    assert data["problems"][0]["fixes"] == [
+        "input 227 (→ 55)",
+        "kernel 12 (→ 54)",
+        "round down like PyTorch",
+    ]
     assert data["problems"][0]["layer"] == 0
 
 

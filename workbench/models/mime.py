@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QMimeData
 
-from engine.fields import LAYER_TYPES
+from engine.layers import LAYER_TYPES
 from engine.spec import LayerSpec, SpecError
 
 LAYER_TYPE_MIME = "application/x-cnn-workbench-layer-type"

@@ -1,6 +1,6 @@
 """The palette as a two-level model: families, each with its layer types.
 
-Built from engine.fields.LAYER_TYPES, so a layer type added there appears here with its icon
+Built from engine.layers.LAYER_TYPES, so a layer type added there appears here with its icon
 and its one-line description. Dragging an entry carries its type name (models.mime).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, QModelIndex, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
-from engine.fields import LAYER_TYPES
+from engine.layers import LAYER_TYPES
 from workbench import style
 from workbench.models.mime import layer_type_mime
 

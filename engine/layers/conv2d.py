@@ -1,4 +1,5 @@
-"""2-D convolution (PyTorch's nn.Conv2d with groups=1, dilation=1), forward and backward."""
+"""2-D convolution (PyTorch's nn.Conv2d with groups=1, dilation=1): its definition (fields,
+shape rule, costs) and its compute layer, forward and backward."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import threading
 
 import numpy as np
 
+from engine.fields import BIAS, INIT, MAX_SIZE, STD, FieldInfo
 from engine.kernels import conv as kernels
 from engine.kernels.conv import rows_to_weight, weight_to_rows
 from engine.kernels.geometry import output_size
 from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
+from engine.layers.definition import Geometry, Inferred, LayerDef, Tensor, pair_text
 
-__all__ = ["Conv2D"]
+__all__ = ["CONV2D", "Conv2D"]
 
 #: Patch-matrix size (bytes) a group of images may fill: small enough to stay in cache
 #: between the patches, the products and col2im; large enough for efficient products and few
@@ -284,3 +287,103 @@ class Conv2D(Layer):
         if "bias" in self.params:
             self.grads["bias"] = db.astype(x.dtype)
         return dx
+
+
+class Conv2DDef(LayerDef):
+    name = "conv2d"
+    label = "Convolution"
+    summary = "conv: slides small learned filters over the image; each filter makes one feature map"
+    family = "conv"
+    short = "conv"
+    torch = "nn.Conv2d"
+    onnx = "Conv"
+    needs_maps = True
+    fields = (
+        FieldInfo(
+            "filters",
+            "int",
+            8,
+            "filters: how many filters, so how many feature maps (output channels)",
+            minimum=1,
+            maximum=65536,
+            required=True,
+        ),
+        FieldInfo(
+            "kernel",
+            "pair",
+            3,
+            "kernel: the width and height F of each filter, in pixels",
+            minimum=1,
+            maximum=MAX_SIZE,
+            required=True,
+        ),
+        FieldInfo(
+            "stride",
+            "pair",
+            1,
+            "stride: how many pixels the filter moves at each step",
+            minimum=1,
+            maximum=MAX_SIZE,
+        ),
+        FieldInfo(
+            "padding",
+            "padding",
+            0,
+            "padding: zeros added around the border; 'same' keeps the size at stride 1, "
+            "'valid' adds none",
+            minimum=0,
+            maximum=MAX_SIZE,
+            choices=("same", "valid"),
+        ),
+        BIAS,
+        INIT,
+        STD,
+    )
+
+    def describe(self, layer):
+        k = layer["kernel"]
+        s = f"{layer['filters']}@{k[0]}×{k[1]}"
+        if layer["stride"] != (1, 1):
+            s += f" s{pair_text(layer['stride'])}"
+        pad = layer["padding"]
+        if pad == "same":
+            s += " same"
+        elif not isinstance(pad, str) and pad != (0, 0):
+            s += f" p{pair_text(pad)}"
+        return s
+
+    def window(self, layer):
+        """ "same" padding is (k − 1) // 2 per axis (which keeps the size for odd kernels at
+        stride 1); "valid" is 0."""
+        k, p = layer["kernel"], layer["padding"]
+        if p == "same":
+            p = ((k[0] - 1) // 2, (k[1] - 1) // 2)
+        elif p == "valid":
+            p = (0, 0)
+        return Geometry(k, layer["stride"], p)
+
+    def infer(self, ctx, layer, inputs):
+        x = inputs[0]
+        g = self.window(layer)
+        sizes, formula = ctx.window(layer, g, layer["padding"] == "same", False, x)
+        k, (kh, kw), c = layer["filters"], g.kernel, x.channels
+        bias = k if layer["bias"] else 0
+        params = macs = 0
+        if c is None:
+            formula += "; its input channels are unknown, so its parameters are too"
+        else:
+            params = kh * kw * c * k + bias
+            b = f" + {k}" if bias else ""
+            formula += f"; {kh}·{kw}·{c}·{k}{b} = {params:,} parameters"
+            if None not in sizes.values():
+                macs = k * c * kh * kw * sizes["height"] * sizes["width"]
+        return Inferred(Tensor.maps(k, sizes["height"], sizes["width"]), formula, params, 0, macs)
+
+    def build(self, layer, in_shapes, rng):
+        g = self.window(layer)
+        return Conv2D(
+            in_shapes[0][0], layer["filters"], g.kernel, g.stride, g.padding, layer["bias"]
+        )
+
+
+CONV2D = Conv2DDef()

@@ -1,0 +1,137 @@
+"""A network's wiring (contract): which earlier outputs each layer takes.
+
+Each layer may carry an ``id`` (a unique name) and ``inputs`` (ids of earlier layers, or
+``"input"`` for the network's input). A layer without ``inputs`` takes the output of the entry
+before it (the first takes the network input), so a chain needs neither. A layer may refer
+only to entries before it, so the list is always a valid order and cycles cannot be written;
+a reference to a later layer is reported as the cycle it would make.
+
+:func:`wiring` resolves a layer list into input positions (-1 is the network input) and
+lists every problem with the path of the offending value, as every other spec problem is.
+It never raises, so shape inference can show a half-wired graph while it is being drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["INPUT", "Wiring", "generated_id", "wiring"]
+
+#: The name of the network's input in ``inputs``.
+INPUT = "input"
+
+
+def generated_id(type_name: str, index: int) -> str:
+    """The id a layer without one answers to: its type and position ("conv2d_3")."""
+    return f"{type_name}_{index}"
+
+
+@dataclass(frozen=True)
+class GraphProblem:
+    """``layer``: the index it belongs to; ``message`` starts with the path (layers[3].inputs)."""
+
+    layer: int
+    message: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """``ids[i]``: the id of layer i (given or generated); ``inputs[i]``: the positions its
+    inputs come from (-1: the network input), unknown references left out; ``consumers[i]``:
+    the later layers that take its output; ``problems``: what is wrong, each with its path."""
+
+    ids: tuple[str, ...]
+    inputs: tuple[tuple[int, ...], ...]
+    consumers: tuple[tuple[int, ...], ...]
+    problems: tuple[GraphProblem, ...]
+
+    @property
+    def is_chain(self) -> bool:
+        """Every layer takes just the one before it."""
+        return all(ins == (i - 1,) for i, ins in enumerate(self.inputs))
+
+
+def wiring(layers: Sequence[Any], arity=None) -> Wiring:
+    """Resolve ``layers`` (objects with ``type``, ``id`` and ``inputs``; ``inputs`` None for
+    "the entry before"). ``arity(type) -> (fewest, most or None)`` checks input counts."""
+    problems: list[GraphProblem] = []
+    ids = [
+        layer.id if layer.id is not None else generated_id(layer.type, i)
+        for i, layer in enumerate(layers)
+    ]
+    where: dict[str, int] = {}
+    for i, layer in enumerate(layers):
+        given = layer.id
+        if given is None:
+            continue
+        if given == INPUT:
+            problems.append(GraphProblem(
+                i, f'layers[{i}].id: "{INPUT}" names the network input; choose another id',
+                "bad_id"))  # fmt: skip
+        elif given in where:
+            problems.append(GraphProblem(
+                i, f'layers[{i}].id: duplicate id "{given}" (layers[{where[given]}] has it '
+                "too); ids must be unique", "duplicate_id"))  # fmt: skip
+        else:
+            where[given] = i
+    for i, layer in enumerate(layers):
+        if layer.id is None:
+            where.setdefault(ids[i], i)
+    inputs: list[tuple[int, ...]] = []
+    for i, layer in enumerate(layers):
+        refs = layer.inputs
+        if refs is None:
+            inputs.append((i - 1,))
+        else:
+            found = []
+            for k, ref in enumerate(refs):
+                if ref == INPUT:
+                    found.append(-1)
+                    continue
+                j = where.get(ref)
+                earlier = ", ".join(f'"{n}"' for n in ids[:i][-8:]) or "none"
+                if j is None:
+                    problems.append(GraphProblem(
+                        i, f'layers[{i}].inputs[{k}]: unknown id "{ref}" (layers before it: '
+                        f'{earlier}, or "{INPUT}")', "unknown_input"))  # fmt: skip
+                elif j >= i:
+                    what = "itself" if j == i else f"layers[{j}], which comes after it"
+                    problems.append(GraphProblem(
+                        i, f'layers[{i}].inputs[{k}]: "{ref}" is {what}; a layer may take only '
+                        "earlier layers' outputs (this would make a cycle)", "cycle"))  # fmt: skip
+                elif j in found:
+                    problems.append(GraphProblem(
+                        i, f'layers[{i}].inputs[{k}]: "{ref}" is listed twice',
+                        "repeated_input"))  # fmt: skip
+                else:
+                    found.append(j)
+            inputs.append(tuple(found))
+        if arity is not None:
+            low, high = arity(layer.type)
+            count = len(refs) if refs is not None else 1
+            if count < low:
+                problems.append(GraphProblem(
+                    i, f"layers[{i}].inputs: a {layer.type} layer needs at least {low} inputs, "
+                    f"got {count}" + ("" if refs is not None else
+                                      " (without inputs it takes only the layer before it)"),
+                    "too_few_inputs"))  # fmt: skip
+            elif high is not None and count > high:
+                word = "input" if high == 1 else "inputs"
+                problems.append(GraphProblem(
+                    i, f"layers[{i}].inputs: a {layer.type} layer takes {high} {word}, got "
+                    f"{count}; join branches with an add or concat layer first",
+                    "too_many_inputs"))  # fmt: skip
+    consumers: list[list[int]] = [[] for _ in layers]
+    for i, ins in enumerate(inputs):
+        for j in ins:
+            if j >= 0:
+                consumers[j].append(i)
+    for i in range(len(layers) - 1):
+        if not consumers[i]:
+            problems.append(GraphProblem(
+                i, f"layers[{i}] ({ids[i]}): its output is used by no later layer; connect it "
+                "to one (an add or concat) or remove it", "dangling"))  # fmt: skip
+    return Wiring(tuple(ids), tuple(inputs), tuple(tuple(c) for c in consumers), tuple(problems))

@@ -1,0 +1,44 @@
+"""Average pooling (PyTorch's nn.AvgPool2d, count_include_pad=True): definition and compute
+layer, forward and backward."""
+
+from __future__ import annotations
+
+from engine.kernels.pool import avg_pool_backward, avg_pool_forward
+from engine.layers.window import Pool2D, PoolDef
+
+__all__ = ["AVG_POOL2D", "AvgPool2D"]
+
+
+class AvgPool2D(Pool2D):
+    """Mean over (KH, KW) windows of (N, C, H, W), always divided by KH*KW.
+
+    Zero padding counts in the mean (PyTorch's default ``count_include_pad=True``).
+    """
+
+    kind = "avg_pool2d"
+
+    def forward(self, x, train=False, record=False):
+        if record:
+            self._saved_shape = x.shape
+        return avg_pool_forward(x, self.kernel, self.stride, self.padding)
+
+    def backward(self, dy):
+        shape = self._require_saved(self._saved_shape)
+        if not self.input_grad:
+            return None
+        return avg_pool_backward(dy, shape, self.kernel, self.stride, self.padding)
+
+
+class AvgPool2DDef(PoolDef):
+    name = "avg_pool2d"
+    label = "Average pool"
+    summary = "average pool: keeps the mean of each window"
+    torch = "nn.AvgPool2d"
+    onnx = "AveragePool"
+
+    def build(self, layer, in_shapes, rng):
+        g = self.window(layer)
+        return AvgPool2D(g.kernel, g.stride, g.padding)
+
+
+AVG_POOL2D = AvgPool2DDef()

@@ -1,0 +1,66 @@
+"""Power-average pooling (PyTorch's nn.LPPool2d): y = (Σ_window x^p)^(1/p). p = 1 is the sum
+pooling and p = 2 the L2-norm pooling that the tutorials name beside max and average.
+Definition and compute layer, forward and backward."""
+
+from __future__ import annotations
+
+from engine.fields import FieldInfo
+from engine.kernels.lp_pool import lp_pool_backward, lp_pool_forward
+from engine.layers.window import Pool2D, PoolDef, pool_fields
+
+__all__ = ["LP_POOL2D", "LpPool2D"]
+
+
+class LpPool2D(Pool2D):
+    """(N, C, H, W) -> (N, C, OH, OW), no padding (as PyTorch's LPPool2d)."""
+
+    kind = "lp_pool2d"
+
+    def __init__(self, p, kernel, stride=None):
+        super().__init__(kernel, stride, (0, 0))
+        self.p = float(p)
+        self._saved_x = None
+        self._saved_y = None
+
+    def forward(self, x, train=False, record=False):
+        y = lp_pool_forward(x, self.p, self.kernel, self.stride)
+        if record:
+            self._saved_x, self._saved_y = x, y
+        return y
+
+    def backward(self, dy):
+        x = self._require_saved(self._saved_x)
+        if not self.input_grad:
+            return None
+        return lp_pool_backward(x, self._saved_y, dy, self.p, self.kernel, self.stride)
+
+
+class LpPool2DDef(PoolDef):
+    name = "lp_pool2d"
+    label = "Power-average pool"
+    summary = "Lp pool: (sum of x^p over each window)^(1/p); p = 1 sums, p = 2 is the L2 norm"
+    torch = "nn.LPPool2d"
+    onnx = "LpPool"
+    fields = (
+        FieldInfo(
+            "p",
+            "float",
+            2.0,
+            "p: the power; 1 sums each window, 2 takes its L2 norm, large p approaches the "
+            "maximum of |x|",
+            minimum=1.0,
+            maximum=64.0,
+            step=1.0,
+        ),
+        *pool_fields(padding=False),
+    )
+
+    def describe(self, layer):
+        return f"p{layer['p']:g} " + super().describe(layer)
+
+    def build(self, layer, in_shapes, rng):
+        g = self.window(layer)
+        return LpPool2D(layer["p"], g.kernel, g.stride)
+
+
+LP_POOL2D = LpPool2DDef()
