@@ -244,8 +244,21 @@ class ProblemsPanel(QWidget):
             )
         elif not self.document.spec.layers:
             self.header.show_message("Add layers from the palette to build a network.", "info")
+        elif warning := _memory_warning(self.document):
+            self.header.show_message(f"<b>Too big for this machine</b>: {escape(warning)}", "error")
         else:
             self.header.show_message("<b>No problems</b>: every shape fits; ready to train.", "ok")
+
+
+def _memory_warning(document: Document) -> str | None:
+    """engine.memory_budget's verdict for the batch size the project trains with: shown as
+    soon as an edit makes the network too big, long before Train would refuse it."""
+    from engine.memory_budget import network_memory_warning
+
+    training = document.settings.get("training") or {}
+    batch = training.get("batch_size", 64) if isinstance(training, dict) else 64
+    optimizer = training.get("optimizer", "sgd") if isinstance(training, dict) else "sgd"
+    return network_memory_warning(document.spec, batch if isinstance(batch, int) else 64, optimizer)
 
 
 class ProblemsArea(QScrollArea):
