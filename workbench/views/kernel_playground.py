@@ -62,6 +62,10 @@ def load_image_file(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
     return a[None] if a.ndim == 2 else np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
+def _cell_text(v: float) -> str:
+    return f"{v:.4g}"
+
+
 def _pixmap(image: np.ndarray) -> QPixmap:
     pix = QPixmap.fromImage(to_qimage(image))
     return pix.scaled(
@@ -246,6 +250,10 @@ class KernelPlayground(QWidget):
         for i in range(n):
             for j in range(self.grid.columnCount()):
                 item = self.grid.item(i, j)
+                exact = None if item is None else item.data(Qt.ItemDataRole.UserRole)
+                if item is not None and exact is not None and _cell_text(exact) == item.text():
+                    w[i, j] = exact
+                    continue
                 try:
                     w[i, j] = float(item.text()) if item is not None else 0.0
                 except ValueError:
@@ -267,7 +275,10 @@ class KernelPlayground(QWidget):
             self.grid.setColumnCount(w.shape[1])
             for i in range(w.shape[0]):
                 for j in range(w.shape[1]):
-                    self.grid.setItem(i, j, QTableWidgetItem(f"{w[i, j]:.4g}"))
+                    item = QTableWidgetItem(_cell_text(w[i, j]))
+                    # The exact value too: 1/9 shown as 0.1111 still computes as 1/9.
+                    item.setData(Qt.ItemDataRole.UserRole, float(w[i, j]))
+                    self.grid.setItem(i, j, item)
             for i in range(w.shape[0]):
                 self.grid.setRowHeight(i, CELL)
             for j in range(w.shape[1]):
