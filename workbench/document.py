@@ -73,6 +73,7 @@ class Document(QObject):
     settingsChanged = Signal()
     lockedChanged = Signal(bool, str)
     fixApplied = Signal()
+    runsChanged = Signal()  # a run was added, or another project (with its runs) opened
 
     def __init__(
         self, project: Project | NetworkSpec, path: str = "", parent: QObject | None = None
@@ -283,6 +284,7 @@ class Document(QObject):
     def add_run(self, run: Any) -> None:
         self._runs.append(run)
         self.mark_modified()
+        self.runsChanged.emit()
 
     # ------------------------------------------------------------------ files
 
@@ -304,6 +306,7 @@ class Document(QObject):
         self._extra_dirty = False
         self._set_spec(project.spec, 0)
         self.settingsChanged.emit()
+        self.runsChanged.emit()
         self.dirtyChanged.emit(False)
         self._set_path(path)
 

@@ -69,10 +69,11 @@ class LiveFeed(QObject):
         self._timer.stop()
         self.flush()
 
-    def show_spec(self, spec) -> None:
-        """Lay the feature maps out for ``spec`` unless they already are. Building the cells
+    def show_spec(self, spec, fresh: bool = False) -> None:
+        """Lay the feature maps out for ``spec`` unless they already are (``fresh``: anew
+        even so, blank, when what they show belongs to another image). Building the cells
         takes tens of milliseconds, so the controller calls this while idle, not on Train."""
-        if spec != self._maps_spec:
+        if fresh or spec != self._maps_spec:
             self._maps_spec = spec
             self.views.feature_maps.set_spec(spec)
 

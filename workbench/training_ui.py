@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.data import IMAGE_EXTENSIONS, DatasetError
 from workbench.live_feed import LiveFeed
@@ -25,13 +32,14 @@ from workbench.views.curves import TrainingCurves
 from workbench.views.dataset_panel import DatasetPanel, LoadedData
 from workbench.views.training_panel import TrainingPanel
 from workbench.workers.background import BackgroundCall
-from workbench.workers.predict_worker import ModelWeights, predict_file
+from workbench.workers.predict_worker import ModelWeights, inspect_run, predict_file
 from workbench.workers.train_worker import TrainJob, TrainRunner, describe_error
 from workbench.workers.warmup import EpochTimeEstimator
 
 __all__ = ["TrainingController", "install_training"]
 
 LOCK_REASON = "Training is running: stop it to edit the network (or edit after it ends)."
+PAUSED_REASON = "Training is paused: resume it, or stop it to edit the network."
 SNAPSHOT_INTERVAL_S = 1.0
 PROBE_IMAGES = 16
 GIL_SWITCH_S = 0.001
@@ -112,7 +120,12 @@ class TrainingController(QObject):
         self.inspect_tabs.addTab(self.confusion, "Confusion matrix")
         self.inspect_tabs.addTab(self.predict, "Predict")
         inspect_page = QWidget(objectName="inspectPage")
-        QVBoxLayout(inspect_page).addWidget(self.inspect_tabs)
+        # Which run the Inspect page shows: the one training, or one reopened from history.
+        self.inspect_label = QLabel("No run yet: train, or reopen a run from the history",
+                                    objectName="inspectRunLabel", wordWrap=True)  # fmt: skip
+        inspect_layout = QVBoxLayout(inspect_page)
+        inspect_layout.addWidget(self.inspect_label)
+        inspect_layout.addWidget(self.inspect_tabs)
 
         self.data_index = self.window.add_page(self.dataset_panel, "Data")
         self.train_index = self.window.add_page(train_page, "Train")
@@ -134,6 +147,7 @@ class TrainingController(QObject):
         r.failed.connect(self._on_failed)
         self.document.specChanged.connect(self._spec_changed)
         self.document.settingsChanged.connect(self._settings_to_panel)
+        self.document.runsChanged.connect(lambda: self.runs_panel.set_runs(self.document.runs))
         self.dataset_panel.datasetChanged.connect(self._dataset_loaded)
         self.dataset_panel.loadFailed.connect(lambda _m: self._update_blocker())
         self.estimator.estimated.connect(self._on_estimate)
@@ -148,6 +162,9 @@ class TrainingController(QObject):
         self._predictor = BackgroundCall(self, describe=describe_error)
         self._predictor.result.connect(self._on_prediction)
         self._predictor.error.connect(lambda m: self._message("Cannot predict", m))
+        self._inspecting = BackgroundCall(self, describe=describe_error)
+        self._inspecting.result.connect(self._on_run_inspected)
+        self._inspecting.error.connect(lambda m: self._message("Cannot inspect the run", m))
 
     # ------------------------------------------------------------------ state
 
@@ -231,6 +248,8 @@ class TrainingController(QObject):
         self.document.set_data_classes(loaded.dataset.num_classes)  # the head must match
         probe = loaded.probe(1)
         if probe is not None and not self.runner.is_active():
+            # Maps left from a prediction belong to another image: blank them under the probe.
+            self.feed.show_spec(self.document.spec, fresh=True)
             self.feature_maps.set_probe(probe[0])  # the image the maps will show, already
         settings = self.document.settings
         if settings.get("data") != loaded.request.path:
@@ -316,7 +335,7 @@ class TrainingController(QObject):
             self._show_estimate()  # settle: the measured value (and the run's own), never
             self._estimate_timer.start()  # "measuring…" left over from before the run
         else:
-            self.document.set_locked(True, LOCK_REASON)
+            self.document.set_locked(True, PAUSED_REASON if state == "paused" else LOCK_REASON)
 
     # ------------------------------------------------------------------ running
 
@@ -362,6 +381,7 @@ class TrainingController(QObject):
                 "Predicted epoch time: not measured (training started first)"
             )
         self.feed.begin(job.spec, job.probe)
+        self.inspect_label.setText(f"Showing the run in progress ({self._run_id})")
         # The GUI and training threads share the GIL. A short switch interval lets a paint
         # waiting for it in at most 1 ms rather than 5 ms after each Python stretch of the loop.
         self._switch_interval = sys.getswitchinterval()
@@ -418,7 +438,30 @@ class TrainingController(QObject):
             self._message("Cannot open the run's checkpoint", str(exc))
             return False
         self.training_panel.set_status(f"Reopened {record.id}: {record.summary()}")
+        # Inspect shows the reopened run: its filters, and (on the loaded data, when it is
+        # the run's) its confusion matrix, dead units and feature maps.
+        loaded = self.dataset_panel.loaded
+        dataset = loaded.dataset if loaded is not None else None
+        model = self._model
+        self._shown_run = f"Showing run {record.id} ({record.summary()})"
+        self.inspect_label.setText(f"{self._shown_run}: computing its results…")
+        self._inspecting.start(lambda: inspect_run(model, dataset))
         return True
+
+    def _on_run_inspected(self, result) -> None:
+        if self.runner.is_active():
+            return  # a new run took the views over meanwhile
+        model = result.model
+        self.filters.update_snapshot(model.weights, result.activations, model.spec)
+        if result.probs is not None:
+            self.confusion.set_results(result.probs, result.labels, model.class_names,
+                                       result.images)  # fmt: skip
+        self.feed.show_spec(model.spec)
+        if result.probe is not None:
+            self.feature_maps.set_probe(result.probe[0])
+            self.feature_maps.update_activations(result.activations)
+        tail = f"; {result.reason}" if result.reason else ""
+        self.inspect_label.setText(f"{self._shown_run}{tail}")
 
     def predict_file(self, path: str) -> None:
         """Classify one image file with the newest weights; the answer goes to the predict
@@ -496,6 +539,7 @@ class TrainingController(QObject):
         self._estimate_timer.stop()
         self.dataset_panel.wait()
         self._predictor.wait()
+        self._inspecting.wait()
 
     def _message(self, title: str, text: str) -> None:
         QMessageBox.warning(self.window, title, text)

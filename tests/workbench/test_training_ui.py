@@ -110,10 +110,9 @@ def test_health_report_lists_skipped_files_with_reasons(app_window, qtbot, tmp_p
     assert panel.classes.topLevelItemCount() == 2
     (item,) = [panel.skipped.topLevelItem(i) for i in range(panel.skipped.topLevelItemCount())]
     assert item.text(0).endswith("empty.png") and item.text(1)  # the file and its reason
-    # The network ends in 10 outputs but the data has 2 classes: a clear message on Train.
-    with qtbot.waitSignal(controller.runner.failed, timeout=RUN_MS) as blocker:
-        controller.start_training()
-    assert "2 classes" in blocker.args[0]
+    # The network ends in 10 outputs but the data has 2 classes: said before Train is pressed.
+    assert "2 classes" in controller.training_panel.blocker_label.text()
+    assert controller.training_panel.blocker_fix.text() == "Fix: units 2 (the data has 2 classes)"
 
 
 def test_training_run_feeds_every_view(app_window, qtbot):

@@ -1,0 +1,97 @@
+"""Issue 9, "Runs": the run history follows Open and Open Recent, Reopen run fills Inspect,
+a new data set blanks a prediction's feature maps, and a paused run says it is paused."""
+
+from __future__ import annotations
+
+import shutil
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+from test_training_ui import RUN_MS, SAMPLE, app_window, button, drop, train_to_end
+
+from workbench.app import create_main_window
+
+__all__ = ["app_window"]  # the fixture, shared with test_training_ui
+
+
+def click(qtbot, widget) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def test_open_and_open_recent_show_the_projects_runs(app_window, qtbot, tmp_path, monkeypatch):
+    window, controller = app_window
+    train_to_end(qtbot, controller)
+    path = str(tmp_path / "p.cnnwb")
+    assert window.save_to(path)
+    window.actionNew.trigger()
+    assert controller.runs_panel.records() == []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (path, ""))
+    window.actionOpen.trigger()
+    assert len(controller.runs_panel.records()) == 1
+    window.actionNew.trigger()
+    assert controller.runs_panel.records() == []
+    (recent,) = window.recent_menu.actions()
+    recent.trigger()
+    assert len(controller.runs_panel.records()) == 1
+
+
+def test_reopening_a_run_fills_inspect_from_its_checkpoint(app_window, qtbot, tmp_path):
+    window, controller = app_window
+    train_to_end(qtbot, controller)
+    path = str(tmp_path / "p.cnnwb")
+    assert window.save_to(path)
+    # Another day, another window: the project with its run, the same data dropped on it.
+    later = create_main_window(path, autosave=False)
+    qtbot.addWidget(later)
+    later.show()
+    other = later.training
+    with qtbot.waitSignal(other.dataset_panel.datasetChanged, timeout=RUN_MS):
+        drop(later, SAMPLE)
+    runs = other.runs_panel
+    runs.tree.setCurrentItem(runs.tree.topLevelItem(0))
+    (record,) = runs.records()
+    with qtbot.waitSignal(other._inspecting.result, timeout=RUN_MS):
+        click(qtbot, runs.reopen_button)
+    later.pages.setCurrentIndex(other.inspect_index)
+    assert record.id in other.inspect_label.text()
+    assert record.id in other.training_panel.status_label.text()
+    assert other.confusion._matrix is not None and other.confusion._matrix.sum() > 0
+    assert other.filters.dead_units()  # dead units of the run's ReLU layers
+    assert other.filters.layer_box.count() > 0
+    other.shutdown()
+    later.document.undo_stack.setClean()
+
+
+def test_new_data_blanks_the_feature_maps_of_a_prediction(app_window, qtbot, tmp_path):
+    window, controller = app_window
+    train_to_end(qtbot, controller)
+    image = next((SAMPLE / "test" / "Trouser").glob("*.png"))
+    with qtbot.waitSignal(controller._predictor.result, timeout=RUN_MS):
+        drop(window, image)
+    maps = controller.feature_maps
+    maps.flush()
+    assert any(v is not None for v in maps._values[1:])
+    for name in ("Bag", "Sandal"):
+        shutil.copytree(SAMPLE / "train" / name, tmp_path / "two" / name)
+    with qtbot.waitSignal(controller.dataset_panel.datasetChanged, timeout=RUN_MS):
+        drop(window, tmp_path / "two")
+    maps.flush()
+    assert all(v is None for v in maps._values[1:])  # no maps of the old image
+    assert maps._values[0] is not None  # the new probe image
+
+
+def test_a_paused_run_says_paused_in_the_status_bar(app_window, qtbot):
+    window, controller = app_window
+    controller.training_panel.epochs.setValue(200)
+    with qtbot.waitSignal(controller.runner.started, timeout=RUN_MS):
+        click(qtbot, button(window, "trainButton"))
+    with qtbot.waitSignal(controller.runner.stateChanged, timeout=RUN_MS,
+                          check_params_cb=lambda s: s == "paused"):  # fmt: skip
+        click(qtbot, button(window, "pauseButton"))
+    assert "paused" in window.train_label.text()
+    assert "running" not in window.train_label.text()
+    with qtbot.waitSignal(controller.runner.stateChanged, timeout=RUN_MS,
+                          check_params_cb=lambda s: s == "running"):  # fmt: skip
+        click(qtbot, button(window, "pauseButton"))  # Resume
+    assert "running" in window.train_label.text()
+    controller.runner.stop_and_wait()
