@@ -111,7 +111,7 @@ def wiring(layers: Sequence[Any], arity=None) -> Wiring:
             inputs.append(tuple(found))
         if arity is not None:
             low, high = arity(layer.type)
-            count = len(refs) if refs is not None else 1
+            count = len(set(refs)) if refs is not None else 1
             if count < low:
                 problems.append(GraphProblem(
                     i, f"layers[{i}].inputs: a {layer.type} layer needs at least {low} inputs, "

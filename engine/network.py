@@ -159,6 +159,15 @@ class Network:
         last = {j: max(c) for j, c in enumerate(self.consumers) if c}
         last[-1] = max((i for i, ins in enumerate(self.sources) if -1 in ins), default=-1)
         self._last_use = last
+        self.dtype = np.dtype(np.float32)
+
+    def astype(self, dtype) -> Network:
+        """Compute in ``dtype`` from now on (float64 for gradient checks): parameters, buffers
+        and inputs are cast. Returns self."""
+        self.dtype = np.dtype(dtype)
+        for layer in self.layers:
+            layer.astype(self.dtype)
+        return self
 
     @property
     def num_classes(self) -> int:
@@ -247,7 +256,7 @@ class Network:
                 f"input has shape {tuple(x.shape)}; this network takes (N, {c}, {h}, {w}) "
                 "images (batch, channels, height, width)"
             )
-        return np.ascontiguousarray(x, dtype=np.float32)
+        return np.ascontiguousarray(x, dtype=self.dtype)
 
     def forward(self, x, train: bool = False) -> np.ndarray:
         """Logits (N, classes) float32 for images ``x`` (N, C, H, W) (converted to float32).

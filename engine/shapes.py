@@ -229,27 +229,22 @@ class _Inference:
     @staticmethod
     def _uncovered(links, sizes, axes) -> str:
         """Which input rows/columns a floor-rounded window never reaches."""
-        parts = []
-        for a in axes:
-            link, n = links[a], sizes[a]
-            left = (n - link.kernel + 2 * link.padding) % link.stride
-            real = left - link.padding
-            what = "rows" if a == "height" else "columns"
-            if len(axes) == 2:
-                what = "rows and columns"
-            if real > 0:
-                first, last = n - real, n - 1
-                span = f"{first}" if first == last else f"{first}–{last}"
-                parts.append(f"the last {real} input {what} ({span}) are never covered")
-            else:
-                parts.append(f"only padding {what} are left out")
-        exact = (sizes[axes[0]] - links[axes[0]].kernel + 2 * links[axes[0]].padding) / links[
-            axes[0]
-        ].stride + 1
-        where = "" if len(axes) == 2 else f"{axes[0]}: "
-        return f"{where}{num(exact)} is rounded down (floor rounding, as PyTorch): " + "; ".join(
-            parts
-        )
+        a = axes[0]
+        link, n = links[a], sizes[a]
+        numer = n - link.kernel + 2 * link.padding
+        left = numer % link.stride  # padded rows/columns at the end that no window reaches
+        real = left - link.padding
+        what = {"height": "rows", "width": "columns"}[a] if len(axes) == 1 else "rows and columns"
+        if real == 1:
+            single = what.replace("rows", "row").replace("columns", "column")
+            tail = f"the last input {single} ({n - 1}) never reaches a window"
+        elif real > 1:
+            tail = f"the last {real} input {what} ({n - real}–{n - 1}) never reach a window"
+        else:
+            tail = f"only padding {what} are left out"
+        where = "" if len(axes) == 2 else f"{a}: "
+        exact = num(numer / link.stride + 1)
+        return f"{where}{exact} is rounded down (floor rounding, as PyTorch): {tail}"
 
     def _window_problem(self, i, label, layer, links, sizes, axes, pos, kind) -> Problem:
         a = axes[0]

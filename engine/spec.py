@@ -65,6 +65,9 @@ class LayerSpec:
     id: str | None = None
     #: Ids of the layers it takes ("input" for the network input); None: the entry before it.
     inputs: tuple[str, ...] | None = None
+    #: Fields its document wrote out although they hold their default: written again, so a
+    #: file loads and saves byte for byte. Not part of what the layer is (not compared).
+    written: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
     def create(cls, type: str, **fields: Any) -> LayerSpec:
@@ -82,7 +85,7 @@ class LayerSpec:
         the layer then answers to a generated id / takes the entry before it)."""
         new_id = self.id if id is KEEP else id
         new_inputs = self.inputs if inputs is KEEP else (None if inputs is None else tuple(inputs))
-        return LayerSpec(self.type, self.params, new_id, new_inputs)
+        return LayerSpec(self.type, self.params, new_id, new_inputs, self.written)
 
     def __getitem__(self, name: str) -> Any:
         for k, v in self.params:
@@ -104,10 +107,11 @@ class LayerSpec:
         """A copy with some fields changed, validated (SpecError names the field)."""
         d = self.to_dict(full=True)
         d.update(fields)
-        return _layer_from_dict(d, self.type)
+        new = _layer_from_dict(d, self.type)
+        return LayerSpec(new.type, new.params, new.id, new.inputs, self.written)
 
     def without_wiring(self) -> LayerSpec:
-        return LayerSpec(self.type, self.params)
+        return LayerSpec(self.type, self.params, written=self.written)
 
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         """JSON form. Fields equal to their default are left out unless ``full``;
@@ -119,7 +123,12 @@ class LayerSpec:
             out["inputs"] = list(self.inputs)
         for info in self.kind.fields:
             v = self[info.name]
-            if not full and v == _normalised_default(info) and not info.required:
+            if (
+                not full
+                and v == _normalised_default(info)
+                and not info.required
+                and info.name not in self.written
+            ):
                 continue
             if isinstance(v, tuple):
                 v = v[0] if v[0] == v[1] else list(v)
@@ -179,7 +188,8 @@ def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
         params.append((info.name, v))
     if len(errors) > n:
         return None
-    return LayerSpec(t, tuple(params), layer_id, inputs)
+    written = frozenset(info.name for info in kind.fields if info.name in d)
+    return LayerSpec(t, tuple(params), layer_id, inputs, written)
 
 
 _WIRING_KEYS = ("type", "id", "inputs")
@@ -236,7 +246,7 @@ INPUT_FIELDS = {
     "height": FieldInfo("height", "int", 28, "height of the input image in pixels", 1, 65536),
     "width": FieldInfo("width", "int", 28, "width of the input image in pixels", 1, 65536),
 }
-_TOP_KEYS = ("format", "version", "name", "input", "rounding", "layers")
+_TOP_KEYS = ("format", "version", "name", "description", "input", "rounding", "layers")
 
 
 @dataclass(frozen=True)
@@ -253,6 +263,8 @@ class NetworkSpec:
     layers: tuple[LayerSpec, ...] = ()
     name: str = field(default="")
     rounding: str | None = None
+    #: What the network is, in a sentence or two (presets state their parameter count here).
+    description: str = ""
 
     # ---- the graph
     @property
@@ -278,7 +290,7 @@ class NetworkSpec:
 
     def _replace(self, **changes: Any) -> NetworkSpec:
         d = {"input": self.input, "layers": self.layers, "name": self.name}
-        d["rounding"] = self.rounding
+        d["rounding"], d["description"] = self.rounding, self.description
         d.update(changes)
         return NetworkSpec(**d)
 
@@ -331,14 +343,19 @@ class NetworkSpec:
         return self._replace(rounding=rounding)
 
     def insert_layer(self, index: int, layer: LayerSpec) -> NetworkSpec:
-        """Insert ``layer`` at ``index``, on the connection into the layer that was there: a
-        layer without ``inputs`` takes what that layer took, and that layer then takes it."""
+        """Insert ``layer`` at ``index``, on the connection from the entry before into the
+        layer that was there (its first input when it does not take the entry before): a
+        layer without ``inputs`` takes that connection's source, and the layer that was there
+        takes the new one instead."""
         layers = self._anchored()
         if layer.inputs is None and index < len(layers) and layers[index].inputs is not None:
             old = layers[index]
+            refs = list(old.inputs)
+            previous = layers[index - 1].id if index > 0 else INPUT
+            source = previous if previous in refs else refs[0]
             new_id = layer.id or self.unique_id(layer.kind.short or layer.type)
-            layer = layer.wired(id=new_id, inputs=old.inputs)
-            layers[index] = old.wired(inputs=[new_id])
+            layer = layer.wired(id=new_id, inputs=None if source == previous else [source])
+            layers[index] = old.wired(inputs=[new_id if r == source else r for r in refs])
         layers.insert(index, layer)
         return self.with_layers(layers)
 
@@ -347,6 +364,17 @@ class NetworkSpec:
         layers = self._anchored()
         w = self.wiring
         gone = layers[index]
+        after = index + 1
+        named = gone.id is not None and any(
+            layers[i].inputs is not None for i in w.consumers[index]
+        )
+        rewire_next = (
+            after < len(layers) and layers[after].inputs is None and w.inputs[index] != (index - 1,)
+        )
+        if named or rewire_next:
+            for j in w.inputs[index]:
+                if j >= 0 and layers[j].id is None:  # its consumers will name it from now on
+                    layers[j] = layers[j].wired(id=w.ids[j])
         sources = [self._ref(layers, j) for j in w.inputs[index]]
         if gone.id is not None:
             for i in w.consumers[index]:
@@ -358,8 +386,7 @@ class NetworkSpec:
                             if r not in new:
                                 new.append(r)
                     layers[i] = layers[i].wired(inputs=new)
-        after = index + 1
-        if after < len(layers) and layers[after].inputs is None and w.inputs[index] != (index - 1,):
+        if rewire_next:
             layers[after] = layers[after].wired(inputs=sources)
         del layers[index]
         return self.with_layers(layers)
@@ -390,15 +417,18 @@ class NetworkSpec:
     # ---- serialisation
     @property
     def version(self) -> int:
-        """The version its document needs: 1 for a chain (as it always was), 2 with wiring
-        or floor rounding."""
+        """The version its document needs: 1 for a chain (as it always was), 2 with wiring,
+        a rounding or a description (which version 1 readers would refuse)."""
         wired = any(layer.id is not None or layer.inputs is not None for layer in self.layers)
-        return VERSION if wired or self.rounding is not None else CHAIN_VERSION
+        extra = self.rounding is not None or bool(self.description)
+        return VERSION if wired or extra else CHAIN_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"format": FORMAT, "version": self.version}
         if self.name:
             d["name"] = self.name
+        if self.description:
+            d["description"] = self.description
         d["input"] = {
             "channels": self.input.channels,
             "height": self.input.height,
@@ -509,6 +539,9 @@ def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
             layer = _parse_layer(raw, f"layers[{i}]", errors)
             if layer is not None:
                 layers.append(layer)
+    description = d.get("description", "")
+    if not isinstance(description, str):
+        errors.append(f"description: must be a string, got {show(description)}")
     rounding = d.get("rounding")
     if rounding is not None and rounding not in ROUNDINGS:
         errors.append(
@@ -517,8 +550,8 @@ def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
         )
     if errors or inp is None:
         return None
-    return _materialise(NetworkSpec(inp, tuple(layers), name if isinstance(name, str) else "",
-                                    rounding))  # fmt: skip
+    name = name if isinstance(name, str) else ""
+    return _materialise(NetworkSpec(inp, tuple(layers), name, rounding, description))
 
 
 def _materialise(spec: NetworkSpec) -> NetworkSpec:

@@ -1,0 +1,197 @@
+"""Gradients of random graphs (residual adds, concatenations, an output shared by several
+layers, branches of different depth) against central differences in float64, and graph
+networks against PyTorch on the same weights."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from engine.blocks import GraphBuilder
+from engine.graph import INPUT
+from engine.losses import LOSSES
+from engine.network import build
+
+H = 1e-6
+
+
+def _branch(g: GraphBuilder, rng: random.Random, x: str, channels: int, depth: int, tag: str):
+    """``depth`` same-size layers on ``x`` ending in ``channels`` channels."""
+    for d in range(depth):
+        kind = rng.choice(["conv", "conv", "tanh", "bn", "sigmoid", "lp"])
+        last = d == depth - 1
+        if kind == "conv" or last:
+            k = rng.choice([1, 3])
+            x = g.layer("conv2d", x, f"{tag}c{d}", filters=channels if last else rng.randint(1, 3),
+                        kernel=k, padding=k // 2)  # fmt: skip
+        elif kind == "bn":
+            x = g.layer("batch_norm", x, f"{tag}n{d}")
+        elif kind == "lp":
+            x = g.layer("lp_pool2d", x, f"{tag}l{d}", p=2.0, size=1)
+        else:
+            x = g.layer(kind, x, f"{tag}a{d}")
+    return x
+
+
+def random_graph(seed: int):
+    rng = random.Random(seed)
+    g = GraphBuilder()
+    channels = rng.randint(2, 3)
+    x = g.layer("conv2d", INPUT, "stem", filters=channels, kernel=3, padding=1)
+    x = g.layer("tanh", x, "stem_act")
+    for b in range(rng.randint(2, 3)):
+        kind = rng.choice(["add", "concat", "shared"])
+        tag = f"b{b}"
+        if kind == "add":
+            y = _branch(g, rng, x, channels, rng.randint(1, 3), tag + "m")
+            x = g.layer("add", [y, x], tag + "add")
+        elif kind == "concat":
+            left = _branch(g, rng, x, rng.randint(1, 2), rng.randint(1, 2), tag + "l")
+            right = _branch(g, rng, x, rng.randint(1, 2), rng.randint(2, 3), tag + "r")
+            x = g.layer("concat", [left, x, right], tag + "cat")
+            x = g.layer("conv2d", x, tag + "mix", filters=2, kernel=1)
+            channels = 2
+        else:  # one output read by three layers, summed
+            a = _branch(g, rng, x, channels, 1, tag + "a")
+            b2 = _branch(g, rng, x, channels, 2, tag + "b")
+            x = g.layer("add", [a, b2, x], tag + "sum")
+        if rng.random() < 0.5:
+            pool = rng.choice(["max_pool2d", "avg_pool2d"])
+            x = g.layer(pool, x, tag + "pool", size=2, stride=1)
+    x = g.layer(rng.choice(["global_avg_pool", "flatten"]), x, "head")
+    g.layer("dense", x, "fc", units=3)
+    return g.spec((2, 6, 6), name=f"random graph {seed}")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_graph_gradients_match_central_differences(seed):
+    spec = random_graph(seed)
+    net = build(spec, seed=seed).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    for p in net.parameters().values():
+        p[...] = rng.standard_normal(p.shape) * 0.5
+    x = rng.standard_normal((4, 2, 6, 6))
+    y = np.array([0, 1, 2, 1])
+
+    def f():
+        return float(LOSSES["cross_entropy"](net._run(net._check_input(x), True, False), y)[0])
+
+    _, grads = net.loss_and_grads(x, y)
+    assert set(grads) == set(net.parameters())
+    checked = 0
+    for name, param in net.parameters().items():
+        flat = param.reshape(-1)
+        for i in rng.choice(flat.size, size=min(flat.size, 6), replace=False):
+            old = flat[i]
+            flat[i] = old + H
+            up = f()
+            flat[i] = old - H
+            down = f()
+            flat[i] = old
+            numeric = (up - down) / (2 * H)
+            assert grads[name].reshape(-1)[i] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (
+                spec.to_dict(), name, int(i),
+            )  # fmt: skip
+            checked += 1
+    assert checked > 20
+
+
+def test_graph_branches_have_their_parameters_named_by_position():
+    spec = random_graph(3)
+    net = build(spec)
+    positions = {int(k.split(".")[0]) for k in net.parameters()}
+    assert positions == {i for i, layer in enumerate(net.layers) if layer.params}
+    assert any(spec.layers[i].type == "conv2d" and i > 2 for i in positions)
+
+
+def _torch_module(spec, net):
+    """A PyTorch module for ``spec`` that registers layer i as ``str(i)`` and runs the graph:
+    what a person would write for it, used here only to compare numbers."""
+    import torch
+    from torch import nn
+
+    def module(i, layer, in_shape):
+        t = layer.type
+        if t == "conv2d":
+            g = layer.kind.window(layer)
+            return nn.Conv2d(in_shape[0], layer["filters"], g.kernel, g.stride, g.padding,
+                             bias=layer["bias"])  # fmt: skip
+        if t == "batch_norm":
+            cls = nn.BatchNorm2d if len(in_shape) == 3 else nn.BatchNorm1d
+            return cls(in_shape[0], eps=layer["eps"], momentum=layer["momentum"])
+        if t == "dense":
+            return nn.Linear(int(np.prod(in_shape)), layer["units"], bias=layer["bias"])
+        if t == "max_pool2d":
+            g = layer.kind.window(layer)
+            return nn.MaxPool2d(g.kernel, g.stride, g.padding)
+        if t == "avg_pool2d":
+            g = layer.kind.window(layer)
+            return nn.AvgPool2d(g.kernel, g.stride, g.padding)
+        if t == "lp_pool2d":
+            g = layer.kind.window(layer)
+            return nn.LPPool2d(layer["p"], g.kernel, g.stride)
+        if t == "global_avg_pool":
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        simple = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "flatten": nn.Flatten}
+        if t in simple:
+            return simple[t]()
+        return None  # add, concat: no module
+
+    from engine.shapes import infer_shapes
+
+    rows = infer_shapes(spec).rows
+
+    class Graph(nn.Module):
+        def __init__(self):
+            super().__init__()
+            for i, layer in enumerate(spec.layers):
+                m = module(i, layer, rows[i].input_shape)
+                if m is not None:
+                    self.add_module(str(i), m)
+
+        def forward(self, x):
+            outs = {-1: x}
+            for i, layer in enumerate(spec.layers):
+                args = [outs[j] for j in spec.inputs_of(i)]
+                if layer.type == "add":
+                    outs[i] = sum(args[1:], args[0])
+                elif layer.type == "concat":
+                    outs[i] = torch.cat(args, 1)
+                else:
+                    outs[i] = getattr(self, str(i))(*args)
+            return outs[len(spec.layers) - 1]
+
+    model = Graph().double()
+    state = {k: torch.from_numpy(v.astype(np.float64)) for k, v in net.state_dict().items()}
+    model.load_state_dict(state, strict=False)
+    return model
+
+
+@pytest.mark.parametrize("preset", ["resnet20", "inception-cifar", "densenet-cifar"])
+def test_graph_presets_match_pytorch_forward_and_gradients(preset):
+    import torch
+
+    net = build(preset, seed=1).astype(np.float64)
+    spec = net.spec
+    rng = np.random.default_rng(0)
+    for k, v in net.state_dict().items():  # non-trivial batch norm statistics
+        if k.endswith("running_var"):
+            net._state_arrays()[k][...] = rng.uniform(0.5, 2.0, v.shape)
+        elif k.endswith("running_mean") or k.endswith(".bias"):
+            net._state_arrays()[k][...] = rng.standard_normal(v.shape) * 0.1
+    model = _torch_module(spec, net)
+    x = rng.standard_normal((4, 3, 32, 32))
+    model.eval()
+    want = model(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(net.forward(x), want, rtol=1e-6, atol=1e-8)
+    model.train()
+    y = np.array([0, 3, 5, 9])
+    out = model(torch.from_numpy(x))
+    torch.nn.functional.cross_entropy(out, torch.from_numpy(y)).backward()
+    _, grads = net.loss_and_grads(x, y)
+    params = dict(model.named_parameters())
+    assert set(grads) == set(params)
+    for k, g in grads.items():
+        np.testing.assert_allclose(g, params[k].grad.numpy(), rtol=1e-5, atol=1e-8, err_msg=k)

@@ -1,0 +1,102 @@
+"""The kernels of the layer types added through the catalogue (add, concat, lp_pool2d)
+against their naive references, float32 and float64; and the same again in a subprocess with
+NUMBA_DISABLE_JIT=1, so the pure-Python kernels are checked too."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine.kernels import lp_pool, merge
+
+
+def _x(shape, seed=0, dtype=np.float32, positive=False):
+    a = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return np.abs(a) + 0.1 if positive else a
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_add_matches_reference(count, dtype):
+    xs = [_x((2, 3, 4, 5), k, dtype) for k in range(count)]
+    got = merge.add_forward(xs)
+    np.testing.assert_allclose(got, merge.add_forward_naive(xs), rtol=1e-6)
+    assert got.dtype == dtype and not any(np.shares_memory(got, x) for x in xs)
+
+
+@pytest.mark.parametrize("channels", [(1, 2), (3, 1, 4), (5, 5)])
+def test_concat_matches_reference(channels):
+    xs = [_x((2, c, 3, 4), k) for k, c in enumerate(channels)]
+    np.testing.assert_array_equal(merge.concat_forward(xs), merge.concat_forward_naive(xs))
+    dy = _x((2, sum(channels), 3, 4), 9)
+    for a, b in zip(
+        merge.concat_backward(dy, channels), merge.concat_backward_naive(dy, channels), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+        assert a.flags.c_contiguous
+
+
+CASES = [
+    # p, kernel, stride, input shape
+    (1.0, (2, 2), (2, 2), (2, 3, 6, 6)),
+    (2.0, (3, 3), (1, 1), (1, 2, 7, 5)),
+    (2.0, (2, 3), (2, 1), (2, 1, 6, 7)),
+    (3.0, (3, 2), (2, 3), (1, 2, 8, 9)),
+    (1.5, (2, 2), (1, 1), (2, 2, 5, 5)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("p", "kernel", "stride", "shape"), CASES)
+def test_lp_pool_matches_reference(p, kernel, stride, shape, dtype):
+    # Positive inputs: a fractional p of a negative value is NaN (as in PyTorch).
+    x = _x(shape, 1, dtype, positive=p != int(p) or p == 3.0)
+    y = lp_pool.lp_pool_forward(x, p, kernel, stride)
+    ref = lp_pool.lp_pool_forward_naive(x, p, kernel, stride)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+    dy = _x(y.shape, 2, dtype)
+    np.testing.assert_allclose(
+        lp_pool.lp_pool_backward(x, y, dy, p, kernel, stride),
+        lp_pool.lp_pool_backward_naive(x, y, dy, p, kernel, stride),
+        rtol=1e-4, atol=1e-5,
+    )  # fmt: skip
+
+
+def test_lp_pool_p1_is_sum_pooling_and_p2_the_l2_norm():
+    x = _x((1, 1, 4, 4), 3)
+    s = lp_pool.lp_pool_forward(x, 1.0, (2, 2), (2, 2))
+    np.testing.assert_allclose(s[0, 0, 0, 0], x[0, 0, :2, :2].sum(), rtol=1e-6)
+    l2 = lp_pool.lp_pool_forward(x, 2.0, (2, 2), (2, 2))
+    np.testing.assert_allclose(l2[0, 0, 1, 1], np.linalg.norm(x[0, 0, 2:, 2:]), rtol=1e-6)
+
+
+def test_lp_pool_gradient_of_an_all_zero_window_is_zero():
+    x = np.zeros((1, 1, 2, 2), np.float64)
+    y = lp_pool.lp_pool_forward(x, 2.0, (2, 2), (2, 2))
+    dx = lp_pool.lp_pool_backward(x, y, np.ones_like(y), 2.0, (2, 2), (2, 2))
+    assert np.all(dx == 0)
+
+
+def test_lp_pool_equals_pytorch():
+    import torch
+
+    x = _x((2, 3, 7, 7), 4, np.float64)
+    for p, k, s in ((1.0, 2, 2), (2.0, 3, 2), (3.0, 2, 1)):
+        xin = np.abs(x) if p == 3.0 else x
+        want = torch.nn.LPPool2d(p, k, s)(torch.from_numpy(xin)).numpy()
+        got = lp_pool.lp_pool_forward(xin, p, (k, k), (s, s))
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_merge_kernels_match_references_with_the_jit_disabled():
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return  # this is the subprocess run itself
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
