@@ -26,7 +26,7 @@ from engine.data.errors import DatasetError
 from engine.data.images import Geometry
 from engine.io import UnsafeFile, read_regular_bytes
 
-__all__ = ["SafeUnpickler", "find_cifar", "load_pickle", "read_cifar"]
+__all__ = ["Refused", "SafeUnpickler", "find_cifar", "load_pickle", "read_cifar"]
 
 _BATCH = re.compile(r"^data_batch_(\d+)$")
 #: Largest pickle read: a CIFAR-10 batch is 31 MB, CIFAR-100's train file 158 MB.
@@ -36,11 +36,16 @@ _MAX_CLASSES = 100_000
 _MAX_NAME = 256
 
 
+class Refused(pickle.UnpicklingError):
+    """What the pickle asked for and was refused (a global, an object dtype, an array too
+    big for the file); a pickle that is merely broken raises the plain UnpicklingError."""
+
+
 def _safe_dtype(*args):
     dtype = np.dtype(*args)
     if dtype.hasobject:
         # An object array would let the pickle smuggle arbitrary objects through numpy.
-        raise pickle.UnpicklingError("numpy object dtype")
+        raise Refused("numpy object dtype")
     return dtype
 
 
@@ -63,14 +68,14 @@ def _allowed() -> dict[tuple[str, str], object]:
 
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     if encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r}")
+        raise Refused(f"_codecs.encode with {encoding!r}")
     return text.encode("latin1")
 
 
 def _nbytes(shape: object, dtype: object) -> int:
     dims = (shape,) if isinstance(shape, int) else shape
     if not isinstance(dims, tuple | list) or not all(isinstance(d, int) for d in dims):
-        raise pickle.UnpicklingError(f"an array shape {type(shape).__name__}")
+        raise Refused(f"an array shape {type(shape).__name__}")
     return math.prod(max(0, d) for d in dims) * _safe_dtype(dtype).itemsize
 
 
@@ -90,9 +95,7 @@ class SafeUnpickler(pickle.Unpickler):
 
     def _bound(self, nbytes: int) -> None:
         if self.max_array_bytes is not None and nbytes > self.max_array_bytes:
-            raise pickle.UnpicklingError(
-                f"an array of {nbytes} bytes, more than the file could hold"
-            )
+            raise Refused(f"an array of {nbytes} bytes, more than the file could hold")
 
     def _ndarray(self, shape=(), dtype=float, *args, **kwargs):
         self._bound(_nbytes(shape, dtype))
@@ -102,7 +105,7 @@ class SafeUnpickler(pickle.Unpickler):
         # The pickle names "numpy.ndarray" as the subtype, which find_class answered with
         # the bounded constructor; nothing else may stand there.
         if subtype != self._ndarray:
-            raise pickle.UnpicklingError("an array subtype other than numpy.ndarray")
+            raise Refused("an array subtype other than numpy.ndarray")
         self._bound(_nbytes(shape, dtype))
         return np._core.multiarray._reconstruct(np.ndarray, shape, dtype)
 
@@ -110,7 +113,7 @@ class SafeUnpickler(pickle.Unpickler):
         try:
             found = self._ALLOWED[module, name]
         except KeyError:
-            raise pickle.UnpicklingError(f"{module}.{name}") from None
+            raise Refused(f"{module}.{name}") from None
         if found is np.ndarray:
             return self._ndarray
         if found is np._core.multiarray._reconstruct:
@@ -146,12 +149,13 @@ def load_pickle(path: str | os.PathLike[str]) -> object:
         raise DatasetError(
             f"{path}: refused to load: nested too deeply for a CIFAR batch"
         ) from None
-    except pickle.UnpicklingError as e:
+    except Refused as e:
         raise DatasetError(
             f"{path}: refused to load: the pickle asks for {e}, which a CIFAR batch never "
             "contains (the file may be crafted to run code); use the original CIFAR-10 files"
         ) from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError) as e:  # fmt: skip
         raise DatasetError(f"{path}: broken pickle ({e}); download the batch again") from None
 
 

@@ -94,6 +94,11 @@ def _declared(path: Path, head: bytes) -> tuple[tuple[int, ...], int]:
             f"{path}: IDX value type 0x{kind:02x}; only unsigned bytes (0x08) are supported"
         )
     header = 4 + 4 * ndim
+    if ndim > 4:
+        raise DatasetError(
+            f"{path}: IDX header declares {ndim} dimensions; image files have 3 (N x H x W) "
+            "or 4, label files 1"
+        )
     if ndim < 1 or len(head) < header:
         raise DatasetError(f"{path}: IDX header truncated ({len(head)} bytes)")
     return tuple(int(d) for d in np.frombuffer(head, ">u4", count=ndim, offset=4)), header

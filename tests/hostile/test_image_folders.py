@@ -8,7 +8,7 @@ import socket
 
 import numpy as np
 import pytest
-from conftest import assert_refused, bounded
+from hostile_tools import assert_refused, bounded, write_spec
 from PIL import Image
 
 from engine.data import Preprocessing, check_dataset, load_dataset
@@ -67,7 +67,7 @@ ENTRIES = [
         "l1.png",
         lambda p: (p.with_name("l2.png").symlink_to(p), p.symlink_to(p.with_name("l2.png"))),
         "loop",
-    ),  # fmt: skip
+    ),
     ("dangling-link", "gone.png", lambda p: p.symlink_to(p.with_name("nothing.png")), "cannot"),
     ("socket", "s.png", _socket, "socket"),
     ("sparse-300MB", "big.png", _sparse(300 * 2**20), "larger than"),
@@ -117,11 +117,23 @@ def test_train_skips_a_fifo_and_trains(tmp_path, cli, monkeypatch):
     root = _folder(tmp_path / "set")
     _fifo(root / "a" / "p.png")
     spec = tmp_path / "s.json"
-    from conftest import write_spec
-
     write_spec(spec)
-    result = cli("train", spec, "--data", root, "--epochs", "1", "--batch-size", "4",
-                 "--val-split", "0", "--out", tmp_path / "run", seconds=60, megabytes=None)  # fmt: skip
+    result = cli(
+        "train",
+        spec,
+        "--data",
+        root,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--val-split",
+        "0",
+        "--out",
+        tmp_path / "run",
+        seconds=60,
+        megabytes=None,
+    )
     assert result.code == 0, result.err
     assert "a/p.png: a named pipe (FIFO), not a file" in result.out
 

@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from conftest import SPEC_V1, assert_refused, bounded
+from hostile_tools import SPEC_V1, assert_refused, bounded
 
 from engine.spec import SpecError
 
@@ -42,31 +42,31 @@ CASES = [
         "huge-int-version",
         lambda: b'{"format": "cnn-workbench/network", "version": ' + b"9" * 5000 + b"}",
         "digits",
-    ),  # fmt: skip
+    ),
     ("huge-int-kernel", lambda: _raw_layer('"filters": 2, "kernel": ' + "7" * 5000), "digits"),
     ("huge-negative-int", lambda: _raw_layer('"filters": -' + "1" * 5000), "digits"),
     (
         "huge-int-deep-inside",
         lambda: _raw_layer('"filters": [[[' + "3" * 100_000 + "]]]"),
         "digits",
-    ),  # fmt: skip
+    ),
     ("int-of-41-digits", lambda: _raw_layer('"filters": ' + "1" * 41), "digits"),
     (
         "duplicate-kernel",
         lambda: _raw_layer('"filters": 2, "kernel": 3, "kernel": 5'),
         'duplicate key "kernel"',
-    ),  # fmt: skip
+    ),
     ("duplicate-top-level", lambda: b'{"version": 1, "version": 2}', 'duplicate key "version"'),
     (
         "duplicate-input-field",
         lambda: b'{"input": {"channels": 1, "channels": 3}}',
         'duplicate key "channels"',
-    ),  # fmt: skip
+    ),
     (
         "duplicate-long-key",
         lambda: ('{"' + "k" * 5000 + '": 1, "' + "k" * 5000 + '": 2}').encode(),
         "duplicate key",
-    ),  # fmt: skip
+    ),
     ("50MB-of-json", lambda: b'{"name": "' + b"x" * (50 * 2**20) + b'"}', "MiB"),
     ("1MB-bad-type", lambda: _spec_with(type="x" * 2**20), "shortened"),
     ("5MB-bad-padding", lambda: _spec_with(padding="y" * (5 * 2**20)), "shortened"),
@@ -97,8 +97,7 @@ def test_summary_of_a_hostile_spec_says_one_line(tmp_path, cli, name, make, word
 PROJECT_CASES = [c for c in CASES if c[0] not in ("top-level-list", "top-level-null")]
 
 
-@pytest.mark.parametrize(("name", "make", "word"), PROJECT_CASES,
-                         ids=[c[0] for c in PROJECT_CASES])  # fmt: skip
+@pytest.mark.parametrize(("name", "make", "word"), PROJECT_CASES, ids=[c[0] for c in PROJECT_CASES])
 def test_a_hostile_project_is_refused_with_the_path(tmp_path, name, make, word):
     from workbench.project import load_project
 
@@ -115,8 +114,14 @@ def test_a_hostile_project_is_refused_with_the_path(tmp_path, name, make, word):
         assert word in " ".join(caught.value.problems)
 
 
-AUTOSAVE_CASES = ["deep-list", "deep-object", "huge-int-version", "duplicate-top-level",
-                  "not-utf8", "truncated"]  # fmt: skip
+AUTOSAVE_CASES = [
+    "deep-list",
+    "deep-object",
+    "huge-int-version",
+    "duplicate-top-level",
+    "not-utf8",
+    "truncated",
+]
 
 
 @pytest.mark.parametrize("name", AUTOSAVE_CASES)
