@@ -5,8 +5,8 @@ events (weights snapshots, probe activations, validation predictions) and draws 
 
 - ``confusion_matrix`` / ``confusion_cell`` / ``misclassified``: what the classifier confuses,
   and the examples behind each cell, most confident first.
-- ``dead_relu_fractions``: per ReLU layer, the share of units that never activated, with a
-  plain-language warning when it is high.
+- ``dead_relu_fractions``: per ReLU layer, the filters (conv) or units (dense) that never
+  fired on a sample of images, with a plain-language warning when they are many.
 - ``histogram`` / ``weight_histograms`` / ``activation_histograms``: value distributions.
 - ``filter_images``: conv weights as images in [0, 1] for display.
 - ``receptive_field``: the box an output pixel sees in every earlier layer and in the input.
@@ -14,7 +14,7 @@ events (weights snapshots, probe activations, validation predictions) and draws 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -123,26 +123,44 @@ def misclassified(
 @dataclass(frozen=True)
 class DeadUnits:
     """For one ReLU layer: ``index`` in the spec, ``name`` of the layer feeding it (conv2),
-    ``fraction`` of its units that were zero for every probe example (0..1), and ``warning``,
-    a sentence for the user when the fraction is at least ``DEAD_WARNING``, else None."""
+    ``dead`` of its ``units`` never fired on any of ``images`` examples, ``fraction`` =
+    dead / units (0..1), ``unit`` "filters" (a conv's channels) or "units" (a dense layer's),
+    and ``warning``, a sentence for the user when the fraction is at least ``DEAD_WARNING``,
+    else None."""
 
     index: int
     name: str
     fraction: float
     warning: str | None
+    dead: int = 0
+    units: int = 0
+    images: int = 0
+    unit: str = "units"
+
+    @property
+    def text(self) -> str:
+        """ "conv2: 20 of 64 filters never fire on 500 validation images"."""
+        return (
+            f"{self.name}: {self.dead} of {self.units} {self.unit} never fire on "
+            f"{self.images} validation image{'s' if self.images != 1 else ''}"
+        )
 
 
 def dead_relu_fractions(
     activations: list[np.ndarray], spec: NetworkSpec, threshold: float = DEAD_WARNING
 ) -> list[DeadUnits]:
-    """The share of never-active units after each ReLU layer.
+    """The never-firing units after each ReLU layer, counted per filter for convolutions and
+    per unit for dense layers.
 
-    ``activations`` is the output of every layer for a batch of probe images (as
+    ``activations`` is the output of every layer for a batch of N images (as
     ``Network.forward_activations`` returns it: one array (N, ...) per layer of ``spec``). A
-    unit (one element of a layer's per-example output) is dead when it is <= 0 for all N
-    examples: use a batch of a few dozen images, since with one image half the units of a
-    healthy layer may be zero. Leaky ReLU is left out: its units always pass a gradient.
-    Raises ValueError when the lists do not match.
+    filter (one channel of an (N, C, H, W) output) is dead when it is <= 0 at every position
+    of all N images; a dense unit (one column of (N, F)) when it is <= 0 for all N. Counting
+    every position as a unit of its own would call a healthy filter that fires only where
+    its pattern is "mostly dead". Use a class-balanced sample of a few hundred images: a few
+    images of one or two classes leave units dead that fire for the other classes. Leaky
+    ReLU is left out: its units always pass a gradient. Raises ValueError when the lists do
+    not match.
     """
     if len(activations) != len(spec.layers):
         raise ValueError(f"{len(activations)} activations for {len(spec.layers)} layers")
@@ -152,19 +170,22 @@ def dead_relu_fractions(
         if not layer.kind.zeroes_negatives:
             continue
         a = np.asarray(act)
-        alive = (a.reshape(a.shape[0], -1) > 0).any(axis=0)
-        fraction = float(1.0 - alive.mean()) if alive.size else 0.0
+        spatial = a.ndim == 4
+        fired = a > 0
+        alive = fired.any(axis=(0, 2, 3)) if spatial else fired.reshape(len(a), -1).any(axis=0)
+        dead = int(alive.size - alive.sum())
+        fraction = dead / alive.size if alive.size else 0.0
         source = i - 1
         while source > 0 and spec.layers[source].kind.init_transparent:
             source -= 1
         name = names[source] if source >= 0 else names[i]
-        warning = None
+        unit = "filters" if spatial else "units"
+        found = DeadUnits(i, name, fraction, None, dead, int(alive.size), len(a), unit)
         if fraction >= threshold:
-            warning = (
-                f"{name}: {fraction:.0%} of units never activate — "
-                "try a lower learning rate or leaky ReLU"
+            found = replace(
+                found, warning=f"{found.text} — try a lower learning rate or leaky ReLU"
             )
-        out.append(DeadUnits(i, name, fraction, warning))
+        out.append(found)
     return out
 
 

@@ -32,7 +32,12 @@ from workbench.views.curves import TrainingCurves
 from workbench.views.dataset_panel import DatasetPanel, LoadedData
 from workbench.views.training_panel import TrainingPanel
 from workbench.workers.background import BackgroundCall
-from workbench.workers.predict_worker import ModelWeights, inspect_run, predict_file
+from workbench.workers.predict_worker import (
+    ModelWeights,
+    dead_units_of,
+    inspect_run,
+    predict_file,
+)
 from workbench.workers.train_worker import TrainJob, TrainRunner, describe_error
 from workbench.workers.warmup import EpochTimeEstimator
 
@@ -165,6 +170,10 @@ class TrainingController(QObject):
         self._inspecting = BackgroundCall(self, describe=describe_error)
         self._inspecting.result.connect(self._on_run_inspected)
         self._inspecting.error.connect(lambda m: self._message("Cannot inspect the run", m))
+        # Dead filters and units, counted on a class-balanced validation sample after each
+        # epoch and for a reopened run (the probe's 16 images overstate them).
+        self._dead_counter = BackgroundCall(self, describe=describe_error)
+        self._dead_counter.result.connect(self.filters.set_dead_units)
 
     # ------------------------------------------------------------------ state
 
@@ -331,6 +340,7 @@ class TrainingController(QObject):
             sys.setswitchinterval(self._switch_interval)
             self.document.set_locked(False)
             self.feed.end()
+            self._count_dead_units(self._model)  # the run's last weights
             self._update_blocker()
             self._show_estimate()  # settle: the measured value (and the run's own), never
             self._estimate_timer.start()  # "measuring…" left over from before the run
@@ -391,6 +401,13 @@ class TrainingController(QObject):
 
     def _epoch_ended(self, event) -> None:
         self._last_epoch_s = event.elapsed_s / max(1, event.epoch)
+        self._count_dead_units(self._model)
+
+    def _count_dead_units(self, model) -> None:
+        loaded = self.dataset_panel.loaded
+        if model is not None and loaded is not None:
+            dataset = loaded.dataset
+            self._dead_counter.start(lambda: dead_units_of(model, dataset))
 
     def _on_finished(self, event) -> None:
         history = event.history or self.feed.history
@@ -453,6 +470,7 @@ class TrainingController(QObject):
             return  # a new run took the views over meanwhile
         model = result.model
         self.filters.update_snapshot(model.weights, result.activations, model.spec)
+        self._count_dead_units(model)
         if result.probs is not None:
             self.confusion.set_results(result.probs, result.labels, model.class_names,
                                        result.images)  # fmt: skip
@@ -540,6 +558,7 @@ class TrainingController(QObject):
         self.dataset_panel.wait()
         self._predictor.wait()
         self._inspecting.wait()
+        self._dead_counter.wait()
 
     def _message(self, title: str, text: str) -> None:
         QMessageBox.warning(self.window, title, text)

@@ -98,10 +98,27 @@ def test_dead_relu_fractions_names_the_feeding_layer_and_warns():
     assert report[1].fraction == 0.0 and report[1].warning is None
     assert report[2].fraction == pytest.approx(0.9)
     assert report[2].warning == (
-        "dense1: 90% of units never activate — try a lower learning rate or leaky ReLU"
+        "dense1: 108 of 120 units never fire on 4 validation images — try a lower learning "
+        "rate or leaky ReLU"
     )
+    assert (report[0].dead, report[0].units, report[0].unit) == (3, 6, "filters")
     with pytest.raises(ValueError):
         dead_relu_fractions(acts[:3], LENET)
+
+
+def test_a_filter_that_fires_anywhere_on_any_image_is_alive():
+    """Per filter, not per position: a filter that fires only where its pattern is (one
+    corner of one image) is alive; counting positions would call it 99.9% dead (issue 9)."""
+    n = 8
+    acts = [np.zeros((n, 1))] * len(LENET.layers)
+    relu1 = np.zeros((n, 6, 28, 28), dtype=np.float32)
+    relu1[5, :4, 0, 0] = 1.0  # filters 0-3 fire at one position of image 5; 4 and 5 never
+    acts = list(acts)
+    acts[1] = relu1
+    (conv1, *_) = dead_relu_fractions(acts, LENET)
+    assert (conv1.dead, conv1.units, conv1.images) == (2, 6, 8)
+    assert conv1.fraction == pytest.approx(2 / 6)
+    assert conv1.text == "conv1: 2 of 6 filters never fire on 8 validation images"
 
 
 def test_histograms_skip_non_finite_and_handle_constants():

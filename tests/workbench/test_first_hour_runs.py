@@ -95,3 +95,27 @@ def test_a_paused_run_says_paused_in_the_status_bar(app_window, qtbot):
         click(qtbot, button(window, "pauseButton"))  # Resume
     assert "running" in window.train_label.text()
     controller.runner.stop_and_wait()
+
+
+# ---------------------------------------------------------------------- inspection
+
+
+def test_dead_units_are_counted_per_filter_on_a_balanced_validation_sample(app_window, qtbot):
+    window, controller = app_window
+    with qtbot.waitSignal(controller._dead_counter.result, timeout=RUN_MS):
+        train_to_end(qtbot, controller)
+    window.pages.setCurrentIndex(controller.inspect_index)
+    val = controller.dataset_panel.loaded.dataset.splits["val"]
+    dead = {d.name: d for d in controller.filters.dead_units()}
+    assert dead["conv1"].unit == "filters" and dead["conv1"].units == 4
+    assert dead["conv1"].images == min(500, len(val)) > 16  # not the 16 probe images
+    assert dead["conv1"].text.startswith("conv1: ")
+    assert f"of 4 filters never fire on {dead['conv1'].images} validation images" in (
+        dead["conv1"].text
+    )
+    # The probe images of the feature maps cover the classes too, not the first few.
+    probe = controller.dataset_panel.loaded.probe(10)
+    labels = val.labels
+    from workbench.workers.predict_worker import balanced_indices
+
+    assert len(probe) == 10 and len(set(labels[balanced_indices(labels, 10)])) == 10

@@ -233,7 +233,8 @@ def test_filters_show_conv_weights_and_warn_about_dead_relus(qtbot):
     assert view._filters.image.shape == Mosaic(16 * 6, 5, 5, 16, 6).size
     warnings = view.warnings()
     assert warnings[0] == (
-        "conv2: 100% of units never activate — try a lower learning rate or leaky ReLU"
+        "conv2: 16 of 16 filters never fire on 8 validation images — try a lower learning "
+        "rate or leaky ReLU"
     )
     dead = view.dead_units()
     assert [d.warning for d in dead if d.fraction >= 0.3] == warnings

@@ -63,13 +63,16 @@ class LoadedData:
     samples: tuple[np.ndarray, ...]
 
     def probe(self, count: int) -> np.ndarray | None:
-        """float32 (P, C, H, W): the first ``count`` validation images (training images when
-        there is no validation split), preprocessed as training will; None when empty."""
+        """float32 (P, C, H, W): ``count`` validation images (training images when there is
+        no validation split), the classes in turn, preprocessed as training will; None when
+        empty."""
+        from workbench.workers.predict_worker import balanced_indices
+
         ds = self.dataset
         split = ds.splits.get("val") or ds.splits["train"]
         if len(split) == 0:
             return None
-        images, _ = split.take(np.arange(min(count, len(split))))
+        images, _ = split.take(balanced_indices(split.labels, count))
         return apply_array(ds.preprocessing, images)
 
 

@@ -46,6 +46,7 @@ class FiltersView(QWidget):
         self._weights: Mapping[str, np.ndarray] = {}
         self._activations: Sequence[np.ndarray] | None = None
         self._dead: list[DeadUnits] = []
+        self._counted: list[DeadUnits] | None = None  # from set_dead_units
         self._dirty = False
 
         self.layer_box = QComboBox()
@@ -76,7 +77,7 @@ class FiltersView(QWidget):
             pen=pg.mkPen(ACTIVATION_COLOR),
         )
 
-        self.dead_plot = pg.PlotWidget(title="Units that never activate (after each ReLU)")
+        self.dead_plot = pg.PlotWidget(title="Filters / units that never fire (%, after each ReLU)")
         self.dead_plot.setObjectName("deadReluPlot")
         self.dead_plot.setMenuEnabled(False)
         self.dead_plot.setMouseEnabled(False, False)
@@ -138,6 +139,7 @@ class FiltersView(QWidget):
             raise ValueError(f"{len(activations)} activations for {len(spec.layers)} layers")
         if spec != self._spec:
             self._spec = spec
+            self._counted = None  # counted for another network
             self._fill_layers(spec, weights)
         self._weights = weights
         self._activations = activations
@@ -199,8 +201,17 @@ class FiltersView(QWidget):
                 counts, edges = histogram(self._activations[index], bins=60)
                 self._activation_curve.setData(edges, counts)
                 self._title(self.activation_plot, f"Outputs of {name} (probe images)")
-        if self._activations is not None:
+        if self._counted is None and self._activations is not None:
             self._dead = dead_relu_fractions(list(self._activations), self._spec)
+            self._draw_dead()
+
+    def set_dead_units(self, dead: list[DeadUnits] | None) -> None:
+        """Dead filters and units counted on a class-balanced sample of validation images
+        (workers.predict_worker.dead_units_of); they replace the probe images' count, which
+        a handful of images overstates. None: back to counting on the probe."""
+        self._counted = dead
+        if dead is not None:
+            self._dead = list(dead)
             self._draw_dead()
 
     def _draw_filters(self, w: np.ndarray) -> None:
@@ -289,9 +300,10 @@ class FiltersView(QWidget):
             self.warning_label.setText("⚠ " + "\n⚠ ".join(warnings))
             self.warning_label.setStyleSheet(f"color: {red.name()}; font-weight: bold;")
         else:
+            images = max((d.images for d in dead), default=0)
             self.warning_label.setText(
-                f"Every ReLU layer is healthy: fewer than {DEAD_WARNING:.0%} "
-                "of units never activate."
+                f"Every ReLU layer is healthy: fewer than {DEAD_WARNING:.0%} of its filters "
+                f"or units never fire on {images} validation images."
             )
             self.warning_label.setStyleSheet("")
 

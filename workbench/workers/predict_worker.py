@@ -17,7 +17,19 @@ from engine.losses import softmax
 from engine.network import build
 from engine.spec import NetworkSpec
 
-__all__ = ["ModelWeights", "Prediction", "RunInspection", "inspect_run", "predict_file"]
+__all__ = [
+    "DEAD_SAMPLE",
+    "ModelWeights",
+    "Prediction",
+    "RunInspection",
+    "balanced_indices",
+    "dead_units_of",
+    "inspect_run",
+    "predict_file",
+]
+
+#: Validation images the dead-unit count looks at (class-balanced).
+DEAD_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -90,9 +102,46 @@ def inspect_run(
     net = build(model.spec, seed=0)
     net.load_state_dict(model.weights)
     probs = np.concatenate([softmax(net.forward(x[i : i + 256])) for i in range(0, n, 256)], axis=0)
-    picks = np.arange(min(16, n)) if probe_indices is None else np.asarray(probe_indices)
+    labels = np.asarray(labels)
+    picks = balanced_indices(labels, 16) if probe_indices is None else np.asarray(probe_indices)
     picks = picks[picks < n]
     probe = x[picks]
     return RunInspection(
         model, probe, net.forward_activations(probe), probs, np.asarray(labels), raw
     )
+
+
+def balanced_indices(labels: np.ndarray, count: int) -> np.ndarray:
+    """Up to ``count`` indices into ``labels`` (int (N,)) taking the classes in turn (the
+    first of each class, then the second, ...), so a small sample covers every class."""
+    labels = np.asarray(labels).reshape(-1)
+    per_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    order = [ix[r] for r in range(max((len(ix) for ix in per_class), default=0))
+             for ix in per_class if r < len(ix)]  # fmt: skip
+    return np.asarray(order[:count], dtype=np.int64)
+
+
+def dead_units_of(model: ModelWeights, dataset, count: int = DEAD_SAMPLE, batch: int = 100):
+    """engine.inspect's dead filters and units of ``model`` on a class-balanced sample of
+    ``count`` validation images of ``dataset`` (the training split without one), with the
+    run's preprocessing; [] when the data is not the run's. Activations are reduced to each
+    unit's maximum batch by batch, so memory stays that of one batch."""
+    from engine.inspect import dead_relu_fractions
+
+    if dataset is None or tuple(dataset.class_names) != tuple(model.class_names):
+        return []
+    split = dataset.splits.get("val") or dataset.splits["train"]
+    if len(split) == 0:
+        return []
+    picks = balanced_indices(split.labels, count)
+    net = build(model.spec, seed=0)
+    net.load_state_dict(model.weights)
+    maxima: list[list[np.ndarray]] = []
+    for i in range(0, len(picks), batch):
+        raw, _ = split.take(picks[i : i + batch])
+        if tuple(raw.shape[1:]) != tuple(model.spec.input.shape):
+            return []
+        acts = net.forward_activations(apply_array(model.preprocessing, raw))
+        maxima.append([a.max(axis=(2, 3), keepdims=True) if a.ndim == 4 else a for a in acts])
+    per_layer = [np.concatenate(layer, axis=0) for layer in zip(*maxima, strict=True)]
+    return dead_relu_fractions(per_layer, model.spec)
