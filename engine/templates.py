@@ -3,7 +3,10 @@
     input → [[conv → relu] × n → pool?] × m → flatten → [dense → relu] × k → dense
 
 ``template(n=2, m=2, k=1)`` is the pattern the CS231n notes draw; every hyperparameter is an
-argument, and the result is an ordinary, validated NetworkSpec.
+argument, and the result is an ordinary, validated NetworkSpec. ``block="residual"`` puts
+ResNet's basic block (two convs and a shortcut, with a 1×1 projection where the channels
+change) in place of each conv → relu, and ``block="inception"`` an Inception module whose
+four branches add up to the stage's filters (engine.blocks).
 """
 
 from __future__ import annotations
@@ -11,7 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from engine.blocks import GraphBuilder, inception_module, residual_block
+from engine.graph import INPUT
 from engine.spec import InputSpec, LayerSpec, NetworkSpec, SpecError
+
+BLOCKS = ("plain", "residual", "inception")
 
 
 def _count(name: str, value: Any, lowest: int) -> int:
@@ -46,6 +53,7 @@ def template(
     input: tuple[int, int, int] = (1, 28, 28),
     padding: int | str = "same",
     name: str = "",
+    block: str = "plain",
 ) -> NetworkSpec:
     """The spec input → [[conv → relu]×n → pool?]×m → flatten → [dense → relu]×k → dense.
 
@@ -57,7 +65,10 @@ def template(
     - ``pool``: a max pool of ``pool_size`` (stride = size) closes each stage;
     - ``dense_units``: one count per hidden dense layer (a sequence of length k), or a single
       int used for all of them;
-    - ``classes``: units of the final dense layer; ``input``: (C, H, W).
+    - ``classes``: units of the final dense layer; ``input``: (C, H, W);
+    - ``block``: "plain" (conv → relu), "residual" (a basic block with batch norm and a
+      shortcut; its convs keep the size, so ``padding`` is ignored) or "inception" (a module
+      of four branches whose outputs make the stage's filters, at least 8).
 
     Raises ValueError naming the bad argument. The shapes are not checked here: run
     engine.shapes.infer_shapes on the result (a 28×28 input survives at most four 2× pools).
@@ -85,6 +96,12 @@ def template(
             f"input must be (channels, height, width) positive integers, got {input!r}"
         )
 
+    if block not in BLOCKS:
+        raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
+    label = name or f"template n={n} m={m} k={k}" + ("" if block == "plain" else f" {block}")
+    if block != "plain":
+        return _branched(block, n, m, stage_filters, kernel, pool, pool_size, units, classes,
+                         input, label)  # fmt: skip
     layers: list[LayerSpec] = []
     try:
         for stage in range(m):
@@ -106,4 +123,37 @@ def template(
         spec = NetworkSpec(InputSpec(1, 1, 1)).with_input(channels=c, height=h, width=w)
     except SpecError as e:  # a value beyond the catalogue's range, e.g. kernel 5000
         raise ValueError(str(e)) from None
-    return spec.with_layers(layers).with_name(name or f"template n={n} m={m} k={k}")
+    return spec.with_layers(layers).with_name(label)
+
+
+def _branched(block, n, m, stage_filters, kernel, pool, pool_size, units, classes, input, name):
+    """The template with residual blocks or Inception modules in place of conv → relu."""
+    g = GraphBuilder()
+    x, channels = INPUT, input[0]
+    try:
+        for stage in range(m):
+            filters = stage_filters[stage]
+            for j in range(n):
+                tag = f"s{stage + 1}b{j + 1}"
+                if block == "residual":
+                    x = residual_block(g, x, filters, 1, channels, name=tag)
+                else:
+                    if filters < 8:
+                        raise ValueError(
+                            f"an inception stage needs at least 8 filters, got {filters}"
+                        )
+                    c1, c3, c5 = filters // 4, filters // 2, filters // 8
+                    pp = filters - c1 - c3 - c5
+                    x = inception_module(g, x, c1, max(1, c3 // 2), c3, max(1, c5 // 2), c5, pp,
+                                         five=kernel + 2 if kernel % 2 else 5, name=tag)  # fmt: skip
+                channels = filters
+            if pool:
+                x = g.layer("max_pool2d", x, f"s{stage + 1}_pool", size=pool_size)
+        x = g.layer("flatten", x, "flatten")
+        for i, u in enumerate(units):
+            x = g.layer("dense", x, f"fc{i + 1}", units=u)
+            x = g.layer("relu", x, f"fc{i + 1}_relu")
+        g.layer("dense", x, "logits", units=classes)
+        return g.spec(tuple(input), name=name)
+    except SpecError as e:
+        raise ValueError(str(e)) from None

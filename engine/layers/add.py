@@ -59,6 +59,12 @@ class AddDef(LayerDef):
             )
         return Inferred(first, f"{' + '.join(texts)}: element-wise sum; no parameters")
 
+    def torch_call(self, layer, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
     def build(self, layer, in_shapes, rng):
         return Add(len(in_shapes))
 

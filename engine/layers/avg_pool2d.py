@@ -36,6 +36,12 @@ class AvgPool2DDef(PoolDef):
     torch = "nn.AvgPool2d"
     onnx = "AveragePool"
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        g = self.window(layer)
+        return nn.AvgPool2d(g.kernel, g.stride, g.padding)
+
     def build(self, layer, in_shapes, rng):
         g = self.window(layer)
         return AvgPool2D(g.kernel, g.stride, g.padding)

@@ -143,6 +143,12 @@ class BatchNormDef(LayerDef):
             x, f"2·{n} = {2 * n:,} parameters (+ {2 * n:,} running statistics)", 2 * n, 2 * n
         )
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        cls = nn.BatchNorm2d if len(in_shapes[0]) == 3 else nn.BatchNorm1d
+        return cls(in_shapes[0][0], eps=layer["eps"], momentum=layer["momentum"])
+
     def build(self, layer, in_shapes, rng):
         return BatchNorm(in_shapes[0][0], layer["eps"], layer["momentum"])
 

@@ -59,6 +59,11 @@ class ConcatDef(LayerDef):
         formula = f"{' + '.join('?' if c is None else str(c) for c in channels)} = {total} channels"
         return Inferred(Tensor.maps(total, first.height, first.width), formula + "; no parameters")
 
+    def torch_call(self, layer, xs):
+        import torch
+
+        return torch.cat(list(xs), 1)
+
     def build(self, layer, in_shapes, rng):
         return Concat([s[0] for s in in_shapes])
 

@@ -379,6 +379,13 @@ class Conv2DDef(LayerDef):
                 macs = k * c * kh * kw * sizes["height"] * sizes["width"]
         return Inferred(Tensor.maps(k, sizes["height"], sizes["width"]), formula, params, 0, macs)
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        g = self.window(layer)
+        return nn.Conv2d(in_shapes[0][0], layer["filters"], g.kernel, g.stride, g.padding,
+                         bias=layer["bias"])  # fmt: skip
+
     def build(self, layer, in_shapes, rng):
         g = self.window(layer)
         return Conv2D(

@@ -212,6 +212,17 @@ class LayerDef(ABC):
             min(in_size[1] - 1, right * sw - pw + kw - 1),
         )
 
+    # ---- PyTorch (for exports and for checking the engine against it; torch is imported
+    # only when these are called)
+    def torch_module(self, layer: Any, in_shapes: list[tuple[int, ...]]):
+        """The ``torch.nn`` module that computes what this layer does, its parameters named
+        as ours; None for a layer that is a function of its inputs (:meth:`torch_call`)."""
+        return None
+
+    def torch_call(self, layer: Any, xs):
+        """For a layer without a module: its output for the torch tensors ``xs``."""
+        raise TypeError(f"{self.name} has a torch module; call it")
+
     # ---- compute
     @abstractmethod
     def build(self, layer: Any, in_shapes: list[tuple[int, ...]], rng: np.random.Generator):

@@ -195,6 +195,11 @@ class DenseDef(LayerDef):
             out, f"{feats}·{units}{b} = {params:,} parameters", params, 0, feats * units
         )
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.Linear(math.prod(in_shapes[0]), layer["units"], bias=layer["bias"])
+
     def build(self, layer, in_shapes, rng):
         return Dense(math.prod(in_shapes[0]), layer["units"], layer["bias"])
 

@@ -80,6 +80,11 @@ class DropoutDef(LayerDef):
             inputs[0], f"drops {layer['rate']:.0%} of the values while training; same shape"
         )
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.Dropout(layer["rate"])
+
     def build(self, layer, in_shapes, rng):
         return Dropout(layer["rate"], rng)
 

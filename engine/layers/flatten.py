@@ -55,6 +55,11 @@ class FlattenDef(LayerDef):
             return Inferred(Tensor.flat(None), "size unknown")
         return Inferred(Tensor.flat(x.size), f"{x.channels}·{x.height}·{x.width} = {x.size}")
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.Flatten()
+
     def build(self, layer, in_shapes, rng):
         return Flatten()
 

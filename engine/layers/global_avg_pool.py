@@ -55,6 +55,11 @@ class GlobalAvgPoolDef(LayerDef):
             f"averages each {x.height}×{x.width} map: {x.channels} values",
         )
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
     def build(self, layer, in_shapes, rng):
         return GlobalAvgPool()
 

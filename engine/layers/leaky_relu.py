@@ -56,6 +56,11 @@ class LeakyReLUDef(ActivationDef):
     def describe(self, layer):
         return f"slope {layer['slope']:g}"
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.LeakyReLU(layer["slope"])
+
     def build(self, layer, in_shapes, rng):
         return LeakyReLU(layer["slope"])
 

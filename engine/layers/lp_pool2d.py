@@ -58,6 +58,12 @@ class LpPool2DDef(PoolDef):
     def describe(self, layer):
         return f"p{layer['p']:g} " + super().describe(layer)
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        g = self.window(layer)
+        return nn.LPPool2d(layer["p"], g.kernel, g.stride)
+
     def build(self, layer, in_shapes, rng):
         g = self.window(layer)
         return LpPool2D(layer["p"], g.kernel, g.stride)

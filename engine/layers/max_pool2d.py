@@ -42,6 +42,12 @@ class MaxPool2DDef(PoolDef):
     torch = "nn.MaxPool2d"
     onnx = "MaxPool"
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        g = self.window(layer)
+        return nn.MaxPool2d(g.kernel, g.stride, g.padding)
+
     def build(self, layer, in_shapes, rng):
         g = self.window(layer)
         return MaxPool2D(g.kernel, g.stride, g.padding)

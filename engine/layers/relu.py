@@ -23,6 +23,11 @@ class ReLUDef(ActivationDef):
     relu_like = True
     zeroes_negatives = True
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.ReLU()
+
     def build(self, layer, in_shapes, rng):
         return ReLU()
 

@@ -24,6 +24,11 @@ class SigmoidDef(ActivationDef):
     torch = "nn.Sigmoid"
     onnx = "Sigmoid"
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.Sigmoid()
+
     def build(self, layer, in_shapes, rng):
         return Sigmoid()
 

@@ -24,6 +24,11 @@ class TanhDef(ActivationDef):
     torch = "nn.Tanh"
     onnx = "Tanh"
 
+    def torch_module(self, layer, in_shapes):
+        from torch import nn
+
+        return nn.Tanh()
+
     def build(self, layer, in_shapes, rng):
         return Tanh()
 

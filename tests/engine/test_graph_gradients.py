@@ -106,83 +106,21 @@ def test_graph_branches_have_their_parameters_named_by_position():
     assert any(spec.layers[i].type == "conv2d" and i > 2 for i in positions)
 
 
-def _torch_module(spec, net):
-    """A PyTorch module for ``spec`` that registers layer i as ``str(i)`` and runs the graph:
-    what a person would write for it, used here only to compare numbers."""
-    import torch
-    from torch import nn
-
-    def module(i, layer, in_shape):
-        t = layer.type
-        if t == "conv2d":
-            g = layer.kind.window(layer)
-            return nn.Conv2d(in_shape[0], layer["filters"], g.kernel, g.stride, g.padding,
-                             bias=layer["bias"])  # fmt: skip
-        if t == "batch_norm":
-            cls = nn.BatchNorm2d if len(in_shape) == 3 else nn.BatchNorm1d
-            return cls(in_shape[0], eps=layer["eps"], momentum=layer["momentum"])
-        if t == "dense":
-            return nn.Linear(int(np.prod(in_shape)), layer["units"], bias=layer["bias"])
-        if t == "max_pool2d":
-            g = layer.kind.window(layer)
-            return nn.MaxPool2d(g.kernel, g.stride, g.padding)
-        if t == "avg_pool2d":
-            g = layer.kind.window(layer)
-            return nn.AvgPool2d(g.kernel, g.stride, g.padding)
-        if t == "lp_pool2d":
-            g = layer.kind.window(layer)
-            return nn.LPPool2d(layer["p"], g.kernel, g.stride)
-        if t == "global_avg_pool":
-            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        simple = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "flatten": nn.Flatten}
-        if t in simple:
-            return simple[t]()
-        return None  # add, concat: no module
-
-    from engine.shapes import infer_shapes
-
-    rows = infer_shapes(spec).rows
-
-    class Graph(nn.Module):
-        def __init__(self):
-            super().__init__()
-            for i, layer in enumerate(spec.layers):
-                m = module(i, layer, rows[i].input_shape)
-                if m is not None:
-                    self.add_module(str(i), m)
-
-        def forward(self, x):
-            outs = {-1: x}
-            for i, layer in enumerate(spec.layers):
-                args = [outs[j] for j in spec.inputs_of(i)]
-                if layer.type == "add":
-                    outs[i] = sum(args[1:], args[0])
-                elif layer.type == "concat":
-                    outs[i] = torch.cat(args, 1)
-                else:
-                    outs[i] = getattr(self, str(i))(*args)
-            return outs[len(spec.layers) - 1]
-
-    model = Graph().double()
-    state = {k: torch.from_numpy(v.astype(np.float64)) for k, v in net.state_dict().items()}
-    model.load_state_dict(state, strict=False)
-    return model
-
-
-@pytest.mark.parametrize("preset", ["resnet20", "inception-cifar", "densenet-cifar"])
+@pytest.mark.parametrize("preset", ["resnet20", "inception-cifar", "densenet-cifar", "lenet5"])
 def test_graph_presets_match_pytorch_forward_and_gradients(preset):
     import torch
 
+    from engine.interop.torch_module import torch_module
+
     net = build(preset, seed=1).astype(np.float64)
-    spec = net.spec
     rng = np.random.default_rng(0)
     for k, v in net.state_dict().items():  # non-trivial batch norm statistics
         if k.endswith("running_var"):
             net._state_arrays()[k][...] = rng.uniform(0.5, 2.0, v.shape)
         elif k.endswith("running_mean") or k.endswith(".bias"):
             net._state_arrays()[k][...] = rng.standard_normal(v.shape) * 0.1
-    model = _torch_module(spec, net)
-    x = rng.standard_normal((4, 3, 32, 32))
+    model = torch_module(net, torch.float64)
+    x = rng.standard_normal((4, *net.input_shape))
     model.eval()
     want = model(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(net.forward(x), want, rtol=1e-6, atol=1e-8)

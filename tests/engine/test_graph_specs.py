@@ -74,7 +74,7 @@ MALFORMED = [
         residual(l3={"type": "add", "inputs": ["b", "a"], "filters": 3}),
         "layers[3].filters",
         "unknown",
-    ),  # fmt: skip
+    ),
     ({**residual(), "rounding": "ceil"}, "rounding", "floor"),
     ({**residual(), "version": 3}, "version", "newer"),
 ]

@@ -147,3 +147,27 @@ def test_template_arguments_are_validated(kwargs, words):
     with pytest.raises(ValueError) as caught:
         template(**kwargs)
     assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("block", ["residual", "inception"])
+def test_templates_with_residual_and_inception_blocks(block):
+    from engine.shapes import infer_shapes
+    from engine.templates import template
+
+    spec = template(n=2, m=2, k=1, block=block, input=(3, 32, 32), classes=5)
+    report = infer_shapes(spec)
+    assert report.ok, [p.message for p in report.problems]
+    assert spec.version == 2 and not spec.is_chain
+    merge = "add" if block == "residual" else "concat"
+    assert sum(layer.type == merge for layer in spec.layers) == 4
+    assert report.output_shape == (5,)
+    # Stage outputs have the stage's filters: 32 then 64.
+    pools = [r.output_shape for r in report if r.type == "max_pool2d" and r.output_shape[1] < 16]
+    assert pools[-1][0] == 64
+
+
+def test_template_block_is_validated():
+    from engine.templates import template
+
+    with pytest.raises(ValueError, match="block must be one of"):
+        template(block="dense")
