@@ -279,11 +279,10 @@ class TrainingController(QObject):
     def _estimate_key(self) -> tuple:
         loaded = self.dataset_panel.loaded
         if loaded is None:
-            n_train, n_val = 1000, 0
-        else:
-            splits = loaded.dataset.splits
-            n_train = len(splits["train"])
-            n_val = len(splits["val"]) if "val" in splits else 0
+            return None  # no number until the data is known (no stand-in size)
+        splits = loaded.dataset.splits
+        n_train = len(splits["train"])
+        n_val = len(splits["val"]) if "val" in splits else 0
         return (self.document.spec, self.training_panel.batch_size.value(), n_train, n_val)
 
     def _request_estimate(self) -> None:
@@ -298,6 +297,9 @@ class TrainingController(QObject):
         if not self.train_page.isVisible():
             return  # measured when the Train page is next shown
         key = self._estimate_key()
+        if key is None:
+            tp.show_estimate_text("Predicted epoch time: shown once a data set is loaded")
+            return
         if self._estimate is not None and self._estimate[0] == key:
             self._show_estimate()
             return
@@ -322,7 +324,7 @@ class TrainingController(QObject):
 
     def _show_estimate(self) -> None:
         tp = self.training_panel
-        if self._estimate is None:
+        if self._estimate is None or self._estimate[0] is None:
             tp.show_estimate_text("Predicted epoch time: measured when you open the Train page")
             return
         est = self._estimate[1]

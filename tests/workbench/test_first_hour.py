@@ -221,3 +221,33 @@ def test_a_screenshot_leaves_the_saved_theme_alone(tmp_path, fresh_settings):
     fresh_settings.sync()
     assert fresh_settings.value("theme") == "light"
     assert fresh_settings.value("window/geometry") is None
+
+
+# ---------------------------------------------------------------------- inspection
+
+
+def test_mistake_captions_show_the_whole_true_and_predicted_names(qtbot):
+    import numpy as np
+
+    from workbench.views.confusion import ConfusionMatrixView
+
+    names = ["T-shirt/top", "Trouser", "Pullover", "Ankle boot"]
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 4
+    probs = rng.dirichlet(np.ones(4), size=40).astype(np.float32)
+    images = rng.integers(0, 255, size=(40, 1, 28, 28), dtype=np.uint8)
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    view.set_results(probs, labels, names, images)
+    grid = view.mistakes_gallery
+    assert grid.count() > 0
+    fm = grid.fontMetrics()
+    for i in range(grid.count()):
+        item = grid.item(i)
+        true, rest = item.text().split(" →\n")
+        assert true in names and rest.rsplit(" ", 1)[0] in names  # whole names
+        room = grid.visualItemRect(item).width()
+        assert all(fm.horizontalAdvance(line) < room for line in item.text().split("\n"))
+        assert "true" in item.toolTip() and "predicted" in item.toolTip()

@@ -308,7 +308,7 @@ def test_misclassified_gallery(confusion):
     conf = [probs[i, pred[i]] for i in keys]
     assert conf == sorted(conf, reverse=True)
     assert view.mistakes_gallery.captions()[0].startswith(
-        f"{['ant', 'bee', 'cat', 'dog'][labels[keys[0]]]}→"
+        f"{['ant', 'bee', 'cat', 'dog'][labels[keys[0]]]} →\n"
     )
 
 

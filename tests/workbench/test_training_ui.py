@@ -298,9 +298,16 @@ def test_no_engine_work_until_the_train_page_is_shown(qtbot):
     controller = window.training
     qtbot.wait(600)  # longer than the estimate's debounce
     assert controller._estimate_asked is None and not controller.estimator.is_busy()
+    # No data yet: no number (a stand-in data set size would be a made-up prediction).
+    window.pages.setCurrentIndex(controller.train_index)
+    qtbot.wait(600)
+    label = controller.training_panel.estimate_label
+    assert controller._estimate_asked is None and "~" not in label.text()
+    assert "once a data set is loaded" in label.text()
     with qtbot.waitSignal(controller.estimator.estimated, timeout=RUN_MS):
+        drop(window, SAMPLE)
         window.pages.setCurrentIndex(controller.train_index)
-    assert "Predicted epoch time: ~" in controller.training_panel.estimate_label.text()
+    assert "Predicted epoch time: ~" in label.text()
     window.pages.setCurrentIndex(0)
     window.pages.setCurrentIndex(controller.train_index)  # nothing changed: no new timing
     qtbot.wait(600)

@@ -236,8 +236,9 @@ class ConfusionMatrixView(QWidget):
         total = int(self._matrix.sum() - np.trace(self._matrix))
         self._wrong_title.setText(f"Most confident mistakes: {total} misclassified")
         idx = np.array([w.index for w in wrong], dtype=np.int64)
+        # Two lines, whole names: the grid widens its cells to the longest line.
         captions = [
-            f"{self._names[w.true]}→{self._names[w.predicted]} {w.confidence:.0%}" for w in wrong
+            f"{self._names[w.true]} →\n{self._names[w.predicted]} {w.confidence:.0%}" for w in wrong
         ]
         self._fill(self.mistakes_gallery, idx, captions)
 

@@ -144,6 +144,7 @@ class ImageGrid(QListWidget):
         """Show ``images`` (any layout ``display_array`` accepts), at most ``limit`` of them."""
         self.clear()
         n = min(len(images), self._limit)
+        self._fit_grid(captions[:n] if captions is not None else [])
         self._keys = list(keys[:n]) if keys is not None else list(range(n))
         self.setUpdatesEnabled(False)
         try:
@@ -156,12 +157,25 @@ class ImageGrid(QListWidget):
                 )
                 item = QListWidgetItem(QIcon(pix), captions[i] if captions is not None else "")
                 item.setData(Qt.ItemDataRole.UserRole, i)
+                # Uniform sizes come from one item: give every one the whole cell, so the
+                # caption of the widest is not cut off.
+                item.setSizeHint(self.gridSize() - QSize(4, 4))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
                 if tooltips is not None:
                     item.setToolTip(tooltips[i])
                 self.addItem(item)
         finally:
             self.setUpdatesEnabled(True)
+
+    def _fit_grid(self, captions: Sequence[str]) -> None:
+        """Cells wide and tall enough for every caption line (names are never cut off)."""
+        fm = self.fontMetrics()
+        lines = [line for c in captions for line in str(c).split("\n")]
+        rows = max((str(c).count("\n") + 1 for c in captions), default=1)
+        wide = max((fm.horizontalAdvance(line) for line in lines), default=0)
+        self.setGridSize(
+            QSize(max(self._thumb + 18, wide + 14), self._thumb + 12 + rows * fm.lineSpacing() + 6)
+        )
 
     def keys(self) -> list[object]:
         """The keys of the thumbnails shown, in order."""
