@@ -194,8 +194,21 @@ class TrainingController(QObject):
             not reason and self.dataset_panel.loaded is None and not self.dataset_panel.is_loading()
         ):
             reason = "the data set could not be loaded (see the Data page)"
+        if not reason:
+            reason = self._memory_reason()
         fix = self._blocker_fix() if self.document.train_blocker else None
         self.training_panel.set_blocker(reason, fix.label if fix is not None else "")
+
+    def _memory_reason(self) -> str:
+        """Why Train is refused before anything is built: the network or a batch of the
+        chosen size would not fit in this machine's memory (engine.memory_budget)."""
+        from engine.memory_budget import network_memory_warning
+
+        try:
+            cfg = self.training_panel.config()
+        except ValueError:
+            return ""
+        return network_memory_warning(self.document.spec, cfg.batch_size, cfg.optimizer) or ""
 
     def _blocker_fix(self):
         """The one-click fix of the network's first problem (None when it has none)."""
