@@ -17,7 +17,7 @@ from PIL import Image
 
 from engine.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 
-__all__ = ["Prediction", "Predictor", "predict_files"]
+__all__ = ["Prediction", "Predictor", "image_files", "predict_files"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +98,20 @@ def predict_files(checkpoint_dir: str | os.PathLike[str], paths, top: int = 5) -
         return []
     x = np.stack([apply_image(predictor.preprocessing, p) for p in paths])
     return predictor.predict_arrays(x, top, paths)
+
+
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every image file (by extension, regular files only, hidden ones left out) in
+    ``folder`` and its subfolders, sorted by path: what "predict a folder" classifies."""
+    from engine.data import IMAGE_EXTENSIONS
+
+    root = Path(folder)
+    found = [
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS
+        and p.is_file()
+        and not p.is_symlink()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    return sorted(found)

@@ -37,6 +37,7 @@ from workbench.workers.predict_worker import (
     dead_units_of,
     inspect_run,
     predict_file,
+    predict_paths,
 )
 from workbench.workers.train_worker import TrainJob, TrainRunner, describe_error
 from workbench.workers.warmup import EpochTimeEstimator
@@ -164,6 +165,11 @@ class TrainingController(QObject):
         self.window.pages.currentChanged.connect(self._page_changed)
         self.inspect_tabs.currentChanged.connect(self.feed.feed_visible)
         self.predict.imageDropped.connect(self.predict_file)
+        self.predict.imagesChosen.connect(self.predict_files)
+        self.predict.folderChosen.connect(self.predict_folder)
+        self._batch = BackgroundCall(self, describe=describe_error)
+        self._batch.result.connect(lambda answer: self.predict.show_folder(*answer))
+        self._batch.error.connect(lambda m: self._message("Cannot predict", m))
         self._predictor = BackgroundCall(self, describe=describe_error)
         self._predictor.result.connect(self._on_prediction)
         self._predictor.error.connect(lambda m: self._message("Cannot predict", m))
@@ -496,19 +502,48 @@ class TrainingController(QObject):
         tail = f"; {result.reason}" if result.reason else ""
         self.inspect_label.setText(f"{self._shown_run}{tail}")
 
-    def predict_file(self, path: str) -> None:
+    def predict_file(self, path: str) -> bool:
         """Classify one image file with the newest weights; the answer goes to the predict
-        view (and its activations to the feature maps when no run is active)."""
+        view (and its activations to the feature maps when no run is active). False when
+        there are no weights yet."""
         model = self._model
         if model is None:
-            self._message(
-                "Nothing to predict with yet",
-                "Train a network (or reopen a run) first, then drop the image again.",
-            )
-            return
+            self._nothing_to_predict_with()
+            return False
         self.window.pages.setCurrentIndex(self.inspect_index)
         self.inspect_tabs.setCurrentWidget(self.predict)
         self._predictor.start(lambda: (model, predict_file(model, path)))
+        return True
+
+    def predict_files(self, paths: list[str]) -> None:
+        """Open images…: the first is shown with its bars and maps; several also fill the
+        table (top class and confidence of each)."""
+        if not paths or not self.predict_file(paths[0]) or len(paths) == 1:
+            return
+        model = self._model
+        self._batch.start(lambda: (predict_paths(model, paths), f"{len(paths)} files"))
+
+    def predict_folder(self, folder: str) -> None:
+        """Predict a folder…: every image in it (and its subfolders) in the table."""
+        from engine.predict import image_files
+
+        model = self._model
+        if model is None:
+            self._nothing_to_predict_with()
+            return
+        paths = image_files(folder)
+        if not paths:
+            self._message("No images", f"{folder} holds no image files.")
+            return
+        self.window.pages.setCurrentIndex(self.inspect_index)
+        self.inspect_tabs.setCurrentWidget(self.predict)
+        self._batch.start(lambda: (predict_paths(model, paths), folder))
+
+    def _nothing_to_predict_with(self) -> None:
+        self._message(
+            "Nothing to predict with yet",
+            "Train a network (or reopen a run) first, then choose the images again.",
+        )
 
     def _on_prediction(self, result) -> None:
         model, p = result
@@ -574,6 +609,7 @@ class TrainingController(QObject):
         self._predictor.wait()
         self._inspecting.wait()
         self._dead_counter.wait()
+        self._batch.wait()
 
     def _message(self, title: str, text: str) -> None:
         QMessageBox.warning(self.window, title, text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
 from test_training_ui import RUN_MS, SAMPLE, app_window, button, drop, train_to_end
 
@@ -119,3 +119,54 @@ def test_dead_units_are_counted_per_filter_on_a_balanced_validation_sample(app_w
     from workbench.workers.predict_worker import balanced_indices
 
     assert len(probe) == 10 and len(set(labels[balanced_indices(labels, 10)])) == 10
+
+
+# ---------------------------------------------------------------------- predict
+
+
+def test_predict_a_folder_fills_a_sortable_table_exported_to_csv(
+    app_window, qtbot, tmp_path, monkeypatch
+):
+    import csv
+
+    window, controller = app_window
+    train_to_end(qtbot, controller)
+    folder = SAMPLE / "test" / "Trouser"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    window.pages.setCurrentIndex(controller.inspect_index)
+    controller.inspect_tabs.setCurrentWidget(controller.predict)
+    with qtbot.waitSignal(controller._batch.result, timeout=RUN_MS):
+        click(qtbot, controller.predict.folder_button)
+    table = controller.predict.folder_table
+    n = len(list(folder.glob("*.png")))
+    assert table.isVisible() and table.table.rowCount() == n
+    header = table.table.horizontalHeader()
+    qtbot.mouseClick(  # sort by confidence
+        header.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(header.sectionViewportPosition(2) + 5, header.height() // 2),
+    )
+    shown = [r[2] for r in table.rows()]
+    assert shown == sorted(shown) or shown == sorted(shown, reverse=True)
+    out = tmp_path / "predictions.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    click(qtbot, table.export_button)
+    with open(out, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["image", "class", "confidence"] and len(rows) == n + 1
+    names = set(controller.dataset_panel.loaded.dataset.class_names)
+    assert all(r[1] in names for r in rows[1:])
+
+
+def test_clicking_the_drop_area_opens_images(app_window, qtbot, monkeypatch):
+    window, controller = app_window
+    train_to_end(qtbot, controller)
+    files = [str(p) for p in sorted((SAMPLE / "test" / "Bag").glob("*.png"))[:3]]
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: (files, ""))
+    window.pages.setCurrentIndex(controller.inspect_index)
+    controller.inspect_tabs.setCurrentWidget(controller.predict)
+    with qtbot.waitSignal(controller._batch.result, timeout=RUN_MS):
+        click(qtbot, controller.predict._image)  # the "drop an image here" area
+    controller._predictor.wait()
+    assert controller.predict.top_class() is not None
+    assert [r[0] for r in controller.predict.folder_table.rows()] == files

@@ -16,10 +16,19 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench.style import heading_font
 from workbench.views.image_grid import apply_plot_theme, plot_colors, to_qimage
+from workbench.views.predict_table import FolderPredictions
 
 __all__ = ["PredictView"]
 
@@ -32,6 +41,8 @@ class PredictView(QWidget):
     """``predictView``: the image, the predicted class in words, and the top probabilities."""
 
     imageDropped = Signal(str)  # path of an image file dropped on the view
+    imagesChosen = Signal(list)  # paths picked with Open images… (or a click on the image)
+    folderChosen = Signal(str)  # a folder picked with Predict a folder…
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,7 +52,7 @@ class PredictView(QWidget):
         self._probs = np.zeros(0)
         self._labels: list[pg.TextItem] = []
 
-        self._image = QLabel("Drop an image here\nto see what the network makes of it")
+        self._image = QLabel("Drop an image here,\nor click to open images")
         self._image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._image.setFixedSize(IMAGE_SIDE, IMAGE_SIDE)
         self._image.setFrameShape(QLabel.Shape.StyledPanel)
@@ -50,6 +61,14 @@ class PredictView(QWidget):
         self._headline.setWordWrap(True)
         self._detail = QLabel("")
         self._detail.setWordWrap(True)
+        self._image.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._image.installEventFilter(self)  # a click on the drop area opens images
+        self.open_button = QPushButton("Open images…", objectName="openImagesButton")
+        self.open_button.clicked.connect(self.choose_images)
+        self.folder_button = QPushButton("Predict a folder…", objectName="predictFolderButton")
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.folder_table = FolderPredictions(self)
+        self.folder_table.rowActivated.connect(lambda path: self.imagesChosen.emit([path]))
 
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("predictBars")
@@ -64,13 +83,20 @@ class PredictView(QWidget):
         self.plot.addItem(self._bars)
 
         left = QVBoxLayout()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.folder_button)
+        left.addLayout(buttons)
         left.addWidget(self._image)
         left.addWidget(self._headline)
         left.addWidget(self._detail)
         left.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addLayout(left)
-        layout.addWidget(self.plot, 1)
+        top = QHBoxLayout()
+        top.addLayout(left)
+        top.addWidget(self.plot, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 1)
+        layout.addWidget(self.folder_table, 1)
         apply_plot_theme(self.plot, self)
 
     # ------------------------------------------------------------------ data in
@@ -109,6 +135,33 @@ class PredictView(QWidget):
         """(class name, probability) of each bar, most probable first."""
         order = np.argsort(-self._probs, kind="stable")[:SHOWN]
         return [(self._names[i], float(self._probs[i])) for i in order]
+
+    def choose_images(self) -> None:
+        """Open images…: pick one or more image files; ``imagesChosen`` carries them."""
+        from engine.data import IMAGE_EXTENSIONS
+
+        pattern = " ".join(f"*{ext}" for ext in sorted(IMAGE_EXTENSIONS))
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open images", "", f"Images ({pattern});;All files (*)"
+        )
+        if paths:
+            self.imagesChosen.emit(list(paths))
+
+    def choose_folder(self) -> None:
+        """Predict a folder…: every image in it (and its subfolders) goes to the table."""
+        folder = QFileDialog.getExistingDirectory(self, "Predict every image in a folder")
+        if folder:
+            self.folderChosen.emit(folder)
+
+    def show_folder(self, rows, where: str = "") -> None:
+        """The table of a folder's (or several images') predictions: (path, class, confidence)."""
+        self.folder_table.set_rows(rows, where)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self._image and event.type() == QEvent.Type.MouseButtonRelease:
+            self.choose_images()
+            return True
+        return super().eventFilter(obj, event)
 
     # ------------------------------------------------------------------ drawing
 

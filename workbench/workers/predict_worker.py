@@ -26,6 +26,7 @@ __all__ = [
     "dead_units_of",
     "inspect_run",
     "predict_file",
+    "predict_paths",
 ]
 
 #: Validation images the dead-unit count looks at (class-balanced).
@@ -145,3 +146,23 @@ def dead_units_of(model: ModelWeights, dataset, count: int = DEAD_SAMPLE, batch:
         maxima.append([a.max(axis=(2, 3), keepdims=True) if a.ndim == 4 else a for a in acts])
     per_layer = [np.concatenate(layer, axis=0) for layer in zip(*maxima, strict=True)]
     return dead_relu_fractions(per_layer, model.spec)
+
+
+def predict_paths(model: ModelWeights, paths) -> list[tuple[str, str, float | None]]:
+    """(path, top class, confidence) for each image file in ``paths``, the network built
+    once; an unusable file gets (path, "unreadable: why", None) and the rest go on."""
+    from engine.data import DatasetError
+
+    net = build(model.spec, seed=0)
+    net.load_state_dict(model.weights)
+    rows: list[tuple[str, str, float | None]] = []
+    for path in paths:
+        try:
+            x = apply_image(model.preprocessing, str(path))[None]
+        except (DatasetError, OSError, ValueError) as e:
+            rows.append((str(path), f"unreadable: {e}", None))
+            continue
+        p = softmax(net.forward(x))[0]
+        top = int(p.argmax())
+        rows.append((str(path), model.class_names[top], float(p[top])))
+    return rows
