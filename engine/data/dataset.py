@@ -79,6 +79,23 @@ class Dataset:
         )  # fmt: skip
 
 
+def _check_image_fits(geometry) -> None:
+    """One image at the network's input size must fit in memory several times over (decoded,
+    resized, as float32 in a batch): a 3x65536x65536 input would otherwise start decoding
+    12.9 GB per picture and a cache file of hundreds of GB. Raises ``DatasetError``."""
+    import math
+
+    from engine.memory_budget import MemoryBudgetError, check_allocation
+
+    c, h, w = geometry.shape
+    try:
+        check_allocation(
+            (1 + 1 + 4) * math.prod((c, h, w)), f"images at {c}x{h}x{w} (decoded, resized, float32)"
+        )
+    except MemoryBudgetError as e:
+        raise DatasetError(f"{e}; lower the network's input size") from None
+
+
 def load_dataset(
     path: str | os.PathLike[str],
     preprocessing: Preprocessing,
@@ -102,6 +119,7 @@ def load_dataset(
     single files are skipped and listed in ``report``."""
     source = detect_source(path)
     geometry = preprocessing.geometry
+    _check_image_fits(geometry)
     if cache:
         decoded, hit = load_or_read(source, geometry, cache_dir, on_miss)
     else:

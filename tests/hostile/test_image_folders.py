@@ -149,3 +149,12 @@ def test_a_class_folder_that_is_a_link_loop_is_not_walked(tmp_path, cli):
     (root / "a" / "again").symlink_to(root)  # os.walk does not follow links: no cycle
     result = cli("data", root, seconds=10)
     assert result.code == 0 and "6 images" in result.out
+
+
+def test_loading_at_a_65536_square_input_is_refused_before_a_cache_file(tmp_path):
+    from engine.data import DatasetError
+
+    root = _folder(tmp_path / "set")
+    with bounded(10, 50), pytest.raises(DatasetError, match=r"3x65536x65536.*this machine has"):
+        load_dataset(root, Preprocessing(3, 65536, 65536), cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
