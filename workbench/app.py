@@ -101,6 +101,9 @@ def create_main_window(
     from workbench.training_ui import install_training
 
     training = install_training(window)
+    from workbench.learning import install_learning  # the Learn page (issue 13)
+
+    install_learning(window)
     if sample_data and not window.document.settings.get("data"):
         training.use_sample_data()
     if theme is not None:
