@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -120,7 +120,13 @@ class _Cell:
 
 
 class FeatureMapsView(QWidget):
-    """``featureMaps``: the overview of all layers (left) and the enlarged layer (right)."""
+    """``featureMaps``: the overview of all layers (left) and the enlarged layer (right).
+
+    Double-clicking a pixel of a conv, pool or relu output emits ``explainRequested(layer,
+    channel, row, column)``: "Explain this pixel" (the step-by-step view shows its arithmetic).
+    """
+
+    explainRequested = Signal(int, int, int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,7 +144,8 @@ class FeatureMapsView(QWidget):
         self.focus_view = pg.GraphicsLayoutWidget()
         self.focus_view.setObjectName("featureMapsFocus")
         self._status = QLabel(
-            "Hover a pixel to see its receptive field; click a layer to enlarge it."
+            "Hover a pixel to see its receptive field; click a layer to enlarge it; "
+            "double-click a pixel to explain it step by step."
         )
         self._status.setWordWrap(True)
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -152,6 +159,7 @@ class FeatureMapsView(QWidget):
         for view in (self.overview, self.focus_view):
             view.scene().sigMouseMoved.connect(self._on_hover)
         self.overview.scene().sigMouseClicked.connect(self._on_click)
+        self.focus_view.scene().sigMouseClicked.connect(self._on_focus_click)
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self.flush)
         self._timer.start()
@@ -264,6 +272,10 @@ class FeatureMapsView(QWidget):
         elif values is not None:
             self._draw(cell, values)
 
+    def probe(self) -> np.ndarray | None:
+        """The probe image shown, float32 (C, H, W) as the network sees it; None before one."""
+        return self._probe
+
     def focused_layer(self) -> int | None:
         return None if self._focus is None else self._focus.index
 
@@ -327,8 +339,21 @@ class FeatureMapsView(QWidget):
 
     def _on_click(self, event) -> None:
         hit = self._cell_at(event.scenePos(), self.overview.scene())
-        if hit is not None:
+        if hit is not None and not (event.double() and self._explain(*hit)):
             self.select_layer(hit[0].index)
+
+    def _on_focus_click(self, event) -> None:
+        hit = self._cell_at(event.scenePos(), self.focus_view.scene())
+        if hit is not None and event.double():
+            self._explain(*hit)
+
+    def _explain(self, cell: _Cell, p: QPointF) -> bool:
+        """Emit ``explainRequested`` for the pixel under ``p``; False when there is none."""
+        where = cell.mosaic.locate(p.y(), p.x()) if cell.spatial and cell.index >= 0 else None
+        if where is None:
+            return False
+        self.explainRequested.emit(cell.index, *where)
+        return True
 
     # ------------------------------------------------------------------ palette
 
