@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     except DatasetError as e:
         print(f"cnn-workbench data: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a folder we may not list, a disk that went away mid-read
+        where = e.filename or args.path
+        print(f"cnn-workbench data: {where}: cannot be read ({e.strerror or e})", file=sys.stderr)
+        return 1
     if getattr(args, "json", False):
         print(json.dumps(report.to_dict()))
     else:

@@ -48,12 +48,19 @@ def _visible_dirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _files_under(path: Path) -> list[Path]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(path):
+def _files_under(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(files, unreadable folders with their reason): os.walk would skip a folder it may
+    not list without a word, and the report must say what was left out."""
+    found: list[Path] = []
+    errors: list[tuple[Path, str]] = []
+
+    def note(e: OSError) -> None:
+        errors.append((Path(e.filename or path), f"folder cannot be read ({e.strerror or e})"))
+
+    for dirpath, dirnames, filenames in os.walk(path, onerror=note):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found += [Path(dirpath, f) for f in sorted(filenames) if not f.startswith(".")]
-    return found
+    return found, errors
 
 
 def scan_folder(root: str | os.PathLike[str]) -> DataSource:
@@ -88,7 +95,9 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
     unsafe: list[tuple[Path, str]] = []
     for split, d in split_dirs.items():
         for class_dir in class_dirs[split]:
-            for f in _files_under(class_dir):
+            files, unreadable = _files_under(class_dir)
+            unsafe += unreadable
+            for f in files:
                 # Decided here, from a stat that never opens the file, so the health check and
                 # training skip the same FIFOs, devices and symlink loops for the same reason,
                 # and the cache key never stats a path that cannot be read.
@@ -100,8 +109,8 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
         stray += [f for f in sorted(d.iterdir()) if f.is_file() and not f.name.startswith(".")]
     if split_dirs.get("train") == root:
         stray = []  # loose files beside the class folders (a README) are not data
-    layout = (
-        "train/val/test folders"
+    layout = (  # the split folders there are: "train/test folders" when there is no val/
+        "/".join(s for s in ("train", "val", "test") if s in split_dirs) + " folders"
         if "train" in split_dirs and root not in split_dirs.values()
         else "class folders"
     )

@@ -158,3 +158,22 @@ def test_loading_at_a_65536_square_input_is_refused_before_a_cache_file(tmp_path
     with bounded(10, 50), pytest.raises(DatasetError, match=r"3x65536x65536.*this machine has"):
         load_dataset(root, Preprocessing(3, 65536, 65536), cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_subfolder_that_cannot_be_listed_is_reported(tmp_path, cli, monkeypatch):
+    # Root may list anything, so the refusal the kernel would give is given here.
+    import errno
+    import os
+
+    root = _folder(tmp_path / "set")
+    (root / "a" / "sub").mkdir()
+    real_scandir = os.scandir
+
+    def denied(path="."):
+        if str(path) == str(root / "a" / "sub"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    result = cli("data", root, seconds=10)
+    assert result.code == 0 and "a/sub: folder cannot be read (Permission denied)" in result.out
