@@ -286,7 +286,7 @@ class Network:
         run(split(len(x), 1, -(-len(x) // EVAL_CHUNK)), chunk)
         return out
 
-    def _stages(self) -> list[tuple[int, int, dict]]:
+    def _stages(self, fold: bool = False) -> list[tuple[int, int, dict]]:
         """The layers grouped for running: ``(start, stop, fused)`` per stage.
 
         A convolution followed by relu and/or a max pool without padding is one stage when
@@ -294,6 +294,9 @@ class Network:
         the epilogue of each chunk's product while the chunk is in cache (``fused`` holds its
         ``relu``/``pool`` arguments), with the same arithmetic as the separate layers, so
         outputs and gradients are unchanged. Every other layer is a stage of its own.
+        With ``fold`` (evaluation without recording), a batch norm right after the
+        convolution joins the stage too: its running statistics fold into the convolution's
+        weights and bias (``fused["affine"]``), so the relu and pool after it fuse as well.
         Recomputed per call (microseconds), so edits to ``layers`` count.
         """
         stages: list[tuple[int, int, dict]] = []
@@ -306,6 +309,9 @@ class Network:
         while i < len(layers):
             stop, fused = i + 1, {}
             if type(layers[i]) is Conv2D:
+                if fold and sole_reader(stop - 1, stop) and type(layers[stop]) is BatchNorm:
+                    fused["affine"] = layers[stop].folded()
+                    stop += 1
                 if sole_reader(stop - 1, stop) and type(layers[stop]) is ReLU:
                     fused["relu"] = True
                     stop += 1
@@ -323,7 +329,9 @@ class Network:
     def _run(self, x: np.ndarray, train: bool, record: bool, stages=None) -> np.ndarray:
         """The forward pass over ``stages``; each output is dropped once its last reader ran."""
         outs: dict[int, np.ndarray] = {-1: x}
-        for start, stop, fused in stages if stages is not None else self._stages():
+        if stages is None:
+            stages = self._stages(fold=not train and not record)
+        for start, stop, fused in stages:
             sources = self.sources[start]
             y = self.layers[start].forward(
                 *[outs[j] for j in sources], train=train, record=record, **fused

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.fields import FieldInfo
+from engine.kernels import batch_norm as kernels
 from engine.layers.base import Layer
 from engine.layers.definition import Inferred, LayerDef
 
@@ -36,72 +37,76 @@ class BatchNorm(Layer):
         self.params["bias"] = np.zeros(self.num_features, np.float32)
         self.buffers["running_mean"] = np.zeros(self.num_features, np.float32)
         self.buffers["running_var"] = np.ones(self.num_features, np.float32)
-        self._saved_xhat = None
-        self._saved_inv_std = None
+        self._saved_x = None
+        self._saved_stats = None
         self._saved_train = None
 
     def _view(self, x):
-        # Axes reduced over, and the shape that broadcasts a per-feature vector against x.
-        if x.ndim == 4:
-            return (0, 2, 3), (1, x.shape[1], 1, 1)
-        if x.ndim == 2:
-            return (0,), (1, x.shape[1])
-        raise ValueError(
-            f"batch_norm: expects (N, C, H, W) or (N, F) input, got shape {tuple(x.shape)}"
-        )
-
-    def forward(self, x, train=False, record=False):
-        axes, shape = self._view(x)
+        """x as (N, C, L): a conv output's maps flattened, a dense output with L = 1."""
+        if x.ndim not in (2, 4):
+            raise ValueError(
+                f"batch_norm: expects (N, C, H, W) or (N, F) input, got shape {tuple(x.shape)}"
+            )
         if x.shape[1] != self.num_features:
             raise ValueError(
                 f"batch_norm: built for {self.num_features} features, got {x.shape[1]}"
             )
-        dtype = x.dtype.type
+        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+    def forward(self, x, train=False, record=False):
+        x3 = self._view(x)
+        gamma, beta = self.params["weight"], self.params["bias"]
         if train:
-            count = x.size // x.shape[1]
+            count = x3.shape[0] * x3.shape[2]
             if count < 2:
                 raise ValueError(
                     "batch_norm: training needs more than one value per channel; "
                     f"got input of shape {tuple(x.shape)} (use a batch size above 1)"
                 )
-            mean = x.mean(axis=axes)
-            centred = x - mean.reshape(shape)
-            var = np.mean(centred * centred, axis=axes)
+            y, mean, var, invstd = kernels.train_forward(x3, gamma, beta, self.eps)
             m = self.momentum
             running_mean = self.buffers["running_mean"]
             running_var = self.buffers["running_var"]
+            dtype = running_mean.dtype.type
             running_mean *= dtype(1 - m)
-            running_mean += dtype(m) * mean.astype(running_mean.dtype)
+            running_mean += (m * mean).astype(running_mean.dtype)
             running_var *= dtype(1 - m)
-            running_var += dtype(m * count / (count - 1)) * var.astype(running_var.dtype)
+            running_var += (m * count / (count - 1) * var).astype(running_var.dtype)
         else:
-            mean = self.buffers["running_mean"].astype(x.dtype)
-            var = self.buffers["running_var"].astype(x.dtype)
-            centred = x - mean.reshape(shape)
-        inv_std = dtype(1) / np.sqrt(var + dtype(self.eps))
-        xhat = centred * inv_std.reshape(shape)
-        y = xhat * self.params["weight"].reshape(shape) + self.params["bias"].reshape(shape)
+            mean = self.buffers["running_mean"].astype(np.float64)
+            invstd = 1.0 / np.sqrt(self.buffers["running_var"].astype(np.float64) + self.eps)
+            y = kernels.affine(x3, *self.folded())
         if record:
-            self._saved_xhat = xhat
-            self._saved_inv_std = inv_std
+            self._saved_x = x3
+            self._saved_stats = (mean, invstd)
             self._saved_train = train
-        return y
+        return y.reshape(x.shape)
+
+    def folded(self, dtype=np.float64):
+        """Evaluation mode as (scale, shift) per channel: y = x·scale + shift, what a
+        convolution before it can fold into its weights and bias."""
+        invstd = 1.0 / np.sqrt(self.buffers["running_var"].astype(np.float64) + self.eps)
+        scale = self.params["weight"] * invstd
+        shift = self.params["bias"] - self.buffers["running_mean"].astype(np.float64) * scale
+        return scale.astype(dtype), shift.astype(dtype)
 
     def backward(self, dy):
-        xhat = self._require_saved(self._saved_xhat)
-        axes, shape = self._view(dy)
-        self.grads["weight"] = np.sum(dy * xhat, axis=axes)
-        self.grads["bias"] = np.sum(dy, axis=axes)
-        if not self.input_grad:
-            return None
-        scale = (self.params["weight"] * self._saved_inv_std).reshape(shape)
-        if not self._saved_train:
+        x3 = self._require_saved(self._saved_x)
+        mean, invstd = self._saved_stats
+        dy3 = dy.reshape(x3.shape)
+        gamma = self.params["weight"]
+        if self._saved_train:
+            dx, dgamma, dbeta = kernels.train_backward(
+                x3, dy3, mean, invstd, gamma, self.input_grad
+            )
+        else:
             # Running statistics are constants, so the layer is affine in x.
-            return dy * scale
-        # The batch mean and variance depend on x too: subtract their share of the gradient.
-        mean_dy = dy.mean(axis=axes).reshape(shape)
-        mean_dy_xhat = (dy * xhat).mean(axis=axes).reshape(shape)
-        return scale * (dy - mean_dy - xhat * mean_dy_xhat)
+            dx, dgamma, dbeta = kernels.affine_backward(
+                x3, dy3, mean, invstd, gamma * invstd, self.input_grad
+            )
+        self.grads["weight"] = dgamma.astype(gamma.dtype)
+        self.grads["bias"] = dbeta.astype(gamma.dtype)
+        return None if dx is None else dx.reshape(dy.shape)
 
 
 class BatchNormDef(LayerDef):

@@ -164,14 +164,16 @@ class Conv2D(Layer):
         kernels._im2row(xs, *geometry, scratch, rows)
         return rows, scratch
 
-    def forward(self, x, train=False, record=False, relu=False, pool=None):
+    def forward(self, x, train=False, record=False, relu=False, pool=None, affine=None):
         """Output (N, K, OH, OW) for ``x`` (N, C, H, W).
 
         The network fuses what follows a convolution into the epilogue of each group's
         product, while it is in cache: ``relu=True`` applies relu (exactly as
         :class:`engine.layers.ReLU` would); ``pool=(kernel, stride)`` then max-pools without
         padding (exactly as :class:`engine.layers.MaxPool2D`) and returns the pooled maps.
-        :meth:`backward` then takes the gradient of that fused output.
+        :meth:`backward` then takes the gradient of that fused output. ``affine=(scale,
+        shift)`` (K,) each, an evaluation-mode batch norm, is folded into the weights and bias
+        before the product: w·scale, b·scale + shift (not with ``record``).
         """
         x = self._check(x)
         n_img = x.shape[0]
@@ -179,6 +181,12 @@ class Conv2D(Layer):
         geometry = (*self.kernel, *self.stride, *self.padding, oh, ow)
         weight = self._weight_matrix().astype(x.dtype, copy=False)
         bias = self._bias(x.dtype)
+        if affine is not None:
+            if record:
+                raise ValueError("conv2d: a folded batch norm has no backward; run it apart")
+            scale, shift = (np.asarray(a, x.dtype) for a in affine)
+            weight = weight * scale[:, None]
+            bias = bias * scale + shift
         zero = x.dtype.type(0)
         relu = bool(relu)
         if pool is None:

@@ -1,0 +1,190 @@
+"""Batch normalisation kernels: statistics, normalisation and gradients in one or two passes
+per channel, parallel over channels.
+
+Arrays are (N, C, L): a conv output (N, C, H, W) seen with L = H·W, or a dense output (N, F)
+seen with L = 1. Sums are accumulated in float64 whatever the array's dtype, so float32
+statistics over a large batch stay exact to float32 precision. Each thread owns whole
+channels, so no two threads ever add into one value.
+
+- ``train_forward``: batch mean and biased variance per channel, y = (x − mean)·invstd·γ + β;
+- ``train_backward``: dγ = Σ dy·x̂, dβ = Σ dy and, optionally,
+  dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)) (the batch statistics depend on x);
+- ``affine``: evaluation, y = x·scale + shift per channel (running statistics folded in);
+- ``affine_backward``: evaluation-mode gradients (the statistics are constants).
+
+``*_naive`` are the plain numpy references the tests compare against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from engine.config import JIT_PARALLEL
+
+__all__ = [
+    "affine",
+    "affine_backward",
+    "affine_backward_naive",
+    "affine_naive",
+    "train_backward",
+    "train_backward_naive",
+    "train_forward",
+    "train_forward_naive",
+]
+
+
+@njit(**JIT_PARALLEL)
+def _train_forward(x, gamma, beta, eps, y, mean_out, var_out, invstd_out):
+    n_img, channels, length = x.shape
+    count = n_img * length
+    for c in prange(channels):
+        total = np.float64(0.0)
+        for n in range(n_img):
+            for i in range(length):
+                total += x[n, c, i]
+        mean = total / count
+        sq = np.float64(0.0)
+        for n in range(n_img):
+            for i in range(length):
+                d = x[n, c, i] - mean
+                sq += d * d
+        var = sq / count
+        invstd = 1.0 / np.sqrt(var + eps)
+        scale = gamma[c] * invstd
+        shift = beta[c] - mean * scale
+        for n in range(n_img):
+            for i in range(length):
+                y[n, c, i] = x[n, c, i] * scale + shift
+        mean_out[c] = mean
+        var_out[c] = var
+        invstd_out[c] = invstd
+
+
+def train_forward(x, gamma, beta, eps):
+    """Training-mode batch norm of ``x`` (N, C, L). Returns y (x's dtype) and float64 (C,)
+    arrays mean, biased variance and 1/sqrt(var + eps)."""
+    channels = x.shape[1]
+    y = np.empty_like(x)
+    mean, var, invstd = (np.empty(channels, np.float64) for _ in range(3))
+    _train_forward(np.ascontiguousarray(x), gamma.astype(np.float64), beta.astype(np.float64),
+                   float(eps), y, mean, var, invstd)  # fmt: skip
+    return y, mean, var, invstd
+
+
+def train_forward_naive(x, gamma, beta, eps):
+    """Reference for :func:`train_forward`, with numpy reductions."""
+    mean = x.mean(axis=(0, 2), dtype=np.float64)
+    var = ((x - mean[None, :, None]) ** 2).mean(axis=(0, 2), dtype=np.float64)
+    invstd = 1.0 / np.sqrt(var + eps)
+    y = (x - mean[None, :, None]) * (invstd * gamma)[None, :, None] + beta[None, :, None]
+    return y.astype(x.dtype), mean, var, invstd
+
+
+@njit(**JIT_PARALLEL)
+def _train_backward(x, dy, mean, invstd, gamma, dx, dgamma, dbeta, need_dx):
+    n_img, channels, length = x.shape
+    count = n_img * length
+    for c in prange(channels):
+        s_dy = np.float64(0.0)
+        s_dyx = np.float64(0.0)
+        m = mean[c]
+        inv = invstd[c]
+        for n in range(n_img):
+            for i in range(length):
+                g = dy[n, c, i]
+                s_dy += g
+                s_dyx += g * (x[n, c, i] - m) * inv
+        dgamma[c] = s_dyx
+        dbeta[c] = s_dy
+        if need_dx:
+            k = gamma[c] * inv
+            mean_dy = s_dy / count
+            mean_dyx = s_dyx / count
+            for n in range(n_img):
+                for i in range(length):
+                    xhat = (x[n, c, i] - m) * inv
+                    dx[n, c, i] = k * (dy[n, c, i] - mean_dy - xhat * mean_dyx)
+
+
+def train_backward(x, dy, mean, invstd, gamma, need_dx=True):
+    """Gradients of :func:`train_forward`: (dx or None, dγ, dβ); dγ, dβ in x's dtype."""
+    channels = x.shape[1]
+    dx = np.empty_like(x) if need_dx else np.empty((1, channels, 1), x.dtype)
+    dgamma, dbeta = np.empty(channels, np.float64), np.empty(channels, np.float64)
+    _train_backward(np.ascontiguousarray(x), np.ascontiguousarray(dy, dtype=x.dtype), mean,
+                    invstd, gamma.astype(np.float64), dx, dgamma, dbeta, need_dx)  # fmt: skip
+    return (dx if need_dx else None), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
+
+
+def train_backward_naive(x, dy, mean, invstd, gamma, need_dx=True):
+    """Reference for :func:`train_backward`."""
+    xhat = (x - mean[None, :, None]) * invstd[None, :, None]
+    dgamma = (dy * xhat).sum(axis=(0, 2))
+    dbeta = dy.sum(axis=(0, 2))
+    dx = None
+    if need_dx:
+        k = (gamma * invstd)[None, :, None]
+        dx = k * (dy - dy.mean(axis=(0, 2))[None, :, None]
+                  - xhat * (dy * xhat).mean(axis=(0, 2))[None, :, None])  # fmt: skip
+        dx = dx.astype(x.dtype)
+    return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)
+
+
+@njit(**JIT_PARALLEL)
+def _affine(x, scale, shift, y):
+    n_img, channels, length = x.shape
+    for nc in prange(n_img * channels):
+        n = nc // channels
+        c = nc % channels
+        a = scale[c]
+        b = shift[c]
+        for i in range(length):
+            y[n, c, i] = x[n, c, i] * a + b
+
+
+def affine(x, scale, shift):
+    """y = x·scale + shift per channel of ``x`` (N, C, L); scale and shift in x's dtype."""
+    y = np.empty_like(x)
+    _affine(np.ascontiguousarray(x), scale.astype(x.dtype), shift.astype(x.dtype), y)
+    return y
+
+
+def affine_naive(x, scale, shift):
+    """Reference for :func:`affine`."""
+    return (x * scale[None, :, None] + shift[None, :, None]).astype(x.dtype)
+
+
+@njit(**JIT_PARALLEL)
+def _affine_backward(x, dy, mean, invstd, scale, dx, dgamma, dbeta, need_dx):
+    n_img, channels, length = x.shape
+    for c in prange(channels):
+        s_dy = np.float64(0.0)
+        s_dyx = np.float64(0.0)
+        for n in range(n_img):
+            for i in range(length):
+                g = dy[n, c, i]
+                s_dy += g
+                s_dyx += g * (x[n, c, i] - mean[c]) * invstd[c]
+                if need_dx:
+                    dx[n, c, i] = g * scale[c]
+        dgamma[c] = s_dyx
+        dbeta[c] = s_dy
+
+
+def affine_backward(x, dy, mean, invstd, scale, need_dx=True):
+    """Evaluation-mode gradients: (dx = dy·scale or None, dγ = Σ dy·x̂, dβ = Σ dy)."""
+    channels = x.shape[1]
+    dx = np.empty_like(x) if need_dx else np.empty((1, channels, 1), x.dtype)
+    dgamma, dbeta = np.empty(channels, np.float64), np.empty(channels, np.float64)
+    _affine_backward(np.ascontiguousarray(x), np.ascontiguousarray(dy, dtype=x.dtype),
+                     mean.astype(np.float64), invstd.astype(np.float64), scale.astype(x.dtype),
+                     dx, dgamma, dbeta, need_dx)  # fmt: skip
+    return (dx if need_dx else None), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
+
+
+def affine_backward_naive(x, dy, mean, invstd, scale, need_dx=True):
+    """Reference for :func:`affine_backward`."""
+    xhat = (x - mean[None, :, None]) * invstd[None, :, None]
+    dx = (dy * scale[None, :, None]).astype(x.dtype) if need_dx else None
+    return dx, (dy * xhat).sum(axis=(0, 2)).astype(x.dtype), dy.sum(axis=(0, 2)).astype(x.dtype)
