@@ -510,6 +510,7 @@ def warm_up() -> None:
         GlobalAvgPool(),
         Flatten(),
         Dense(4, 5),
+        BatchNorm(5),  # after a dense layer: the per-feature kernels, and unfolded in evaluation
         Tanh(),
         Dropout(0.5, rng),
         Dense(5, 3),

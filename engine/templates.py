@@ -144,8 +144,11 @@ def _branched(block, n, m, stage_filters, kernel, pool, pool_size, units, classe
                         )
                     c1, c3, c5 = filters // 4, filters // 2, filters // 8
                     pp = filters - c1 - c3 - c5
-                    x = inception_module(g, x, c1, max(1, c3 // 2), c3, max(1, c5 // 2), c5, pp,
-                                         five=kernel + 2 if kernel % 2 else 5, name=tag)  # fmt: skip
+                    five = kernel + 2 if kernel % 2 else 5
+                    reduce3, reduce5 = max(1, c3 // 2), max(1, c5 // 2)
+                    x = inception_module(
+                        g, x, c1, reduce3, c3, reduce5, c5, pp, five=five, name=tag
+                    )
                 channels = filters
             if pool:
                 x = g.layer("max_pool2d", x, f"s{stage + 1}_pool", size=pool_size)
