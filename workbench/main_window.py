@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -303,7 +303,15 @@ class MainWindow(QMainWindow):
         return self.save_as()
 
     def save_as(self) -> bool:
-        start = self.document.path or f"{self.document.spec.name or 'network'}{PROJECT_SUFFIX}"
+        # The project's own folder, else the documents folder: never the working directory
+        # the program happened to start in.
+        start = self.document.path
+        if not start:
+            docs = QStandardPaths.writableLocation(
+                QStandardPaths.StandardLocation.DocumentsLocation
+            )
+            folder = Path(docs) if docs and Path(docs).is_dir() else Path.home()
+            start = str(folder / f"{self.document.spec.name or 'network'}{PROJECT_SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self, "Save project", start, FILE_FILTER)
         return bool(path) and self.save_to(path)
 

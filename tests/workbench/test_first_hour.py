@@ -251,3 +251,37 @@ def test_mistake_captions_show_the_whole_true_and_predicted_names(qtbot):
         room = grid.visualItemRect(item).width()
         assert all(fm.horizontalAdvance(line) < room for line in item.text().split("\n"))
         assert "true" in item.toolTip() and "predicted" in item.toolTip()
+
+
+# ---------------------------------------------------------------------- smaller points
+
+
+def test_save_as_starts_in_documents_and_files_follow_the_umask(make_window, tmp_path, monkeypatch):
+    import os
+    import stat
+
+    from PySide6.QtCore import QStandardPaths
+    from PySide6.QtWidgets import QFileDialog
+
+    docs = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation))
+    docs.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(tmp_path)  # the folder the program was started in
+    asked: list[str] = []
+    target = tmp_path / "saved" / "lenet.cnnwb"
+    target.parent.mkdir()
+
+    def save_dialog(_parent, _title, start, _filter):
+        asked.append(start)
+        return str(target), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    window = make_window()
+    old = os.umask(0o022)
+    try:
+        window.actionSaveAs.trigger()
+    finally:
+        os.umask(old)
+    assert Path(asked[0]).parent == docs and Path(asked[0]).name == "LeNet-5.cnnwb"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # not 0600
+    window.actionSaveAs.trigger()
+    assert Path(asked[1]).parent == target.parent  # then the project's own folder
