@@ -1,4 +1,4 @@
-"""The kernels of the layer types added through the catalogue (add, concat, lp_pool2d)
+"""The layer types added through the catalogue (add, concat, lp_pool2d): their kernels against
 against their naive references, float32 and float64; and the same again in a subprocess with
 NUMBA_DISABLE_JIT=1, so the pure-Python kernels are checked too."""
 
@@ -100,3 +100,55 @@ def test_merge_kernels_match_references_with_the_jit_disabled():
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout
+
+
+# --------------------------------------------------------------------------- gradients
+
+H = 1e-6
+
+
+def _numeric(f, a, rng, entries=25):
+    flat = a.reshape(-1)
+    out = {}
+    for i in rng.choice(flat.size, size=min(flat.size, entries), replace=False):
+        old = flat[i]
+        flat[i] = old + H
+        up = f()
+        flat[i] = old - H
+        down = f()
+        flat[i] = old
+        out[int(i)] = (up - down) / (2 * H)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("p", "kernel", "stride"), [(1.0, 2, 2), (2.0, 3, 1), (3.0, 2, 1), (2.5, 3, 2)]
+)
+def test_lp_pool_layer_gradient_matches_central_differences(p, kernel, stride):
+    from engine.layers import LpPool2D
+
+    rng = np.random.default_rng(0)
+    layer = LpPool2D(p, (kernel, kernel), (stride, stride))
+    x = np.abs(rng.standard_normal((2, 2, 7, 7))) + 0.2  # positive: defined for every p
+    y = layer.forward(x, record=True)
+    r = rng.standard_normal(y.shape)
+    dx = layer.backward(r)
+    for i, num in _numeric(lambda: float(np.sum(r * layer.forward(x))), x, rng).items():
+        assert dx.reshape(-1)[i] == pytest.approx(num, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["add", "concat"])
+def test_merge_layer_gradients_match_central_differences(kind):
+    from engine.layers import Add, Concat
+
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((2, c, 3, 4)) for c in ((2, 2, 2) if kind == "add" else (1, 3, 2))]
+    layer = Add(3) if kind == "add" else Concat([x.shape[1] for x in xs])
+    y = layer.forward(*xs, record=True)
+    r = rng.standard_normal(y.shape)
+    grads = layer.backward(r)
+    assert len(grads) == 3
+    for x, g in zip(xs, grads, strict=True):
+        assert g.shape == x.shape
+        for i, num in _numeric(lambda: float(np.sum(r * layer.forward(*xs))), x, rng).items():
+            assert g.reshape(-1)[i] == pytest.approx(num, rel=1e-6, abs=1e-8)
