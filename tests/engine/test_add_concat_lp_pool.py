@@ -1,6 +1,7 @@
 """The layer types added through the catalogue (add, concat, lp_pool2d): their kernels against
-against their naive references, float32 and float64; and the same again in a subprocess with
-NUMBA_DISABLE_JIT=1, so the pure-Python kernels are checked too."""
+their naive references, float32 and float64, again in a subprocess with NUMBA_DISABLE_JIT=1
+(so the pure-Python kernels are checked too), against PyTorch, and their layers' gradients
+against central differences in float64."""
 
 from __future__ import annotations
 
