@@ -399,7 +399,9 @@ class MainWindow(QMainWindow):
                 dock.setVisible(shown.get(dock.objectName(), True))
 
     def _locked(self, locked: bool, reason: str) -> None:
-        self.lock_banner.show_message(f"🔒 The network is read-only: {reason}" if locked else "")
+        self.lock_banner.show_message(
+            f"The network is read-only: {reason}" if locked else "", icon="lock"
+        )
         self.palette_view.set_editable(not locked)
         self._spec_changed()
 

@@ -285,3 +285,21 @@ def test_save_as_starts_in_documents_and_files_follow_the_umask(make_window, tmp
     assert stat.S_IMODE(target.stat().st_mode) == 0o644  # not 0600
     window.actionSaveAs.trigger()
     assert Path(asked[1]).parent == target.parent  # then the project's own folder
+
+
+def test_the_read_only_banner_draws_a_lock_icon_not_an_emoji(make_window, qtbot):
+    window = make_window()
+    window.document.set_locked(True, "Training is running: stop it to edit the network.")
+    banner = window.lock_banner
+    qtbot.waitUntil(banner.isVisible)
+    assert "🔒" not in banner.text() and "lock.svg" in banner.text()
+    assert "The network is read-only" in banner.text()
+    image = banner.grab().toImage()
+    blue = sum(  # the icon's #2563eb, drawn at the left of the strip
+        1
+        for x in range(0, 40)
+        for y in range(image.height())
+        if (c := image.pixelColor(x, y)).blue() > 200 and c.red() < 80 and c.green() < 130
+    )
+    assert blue > 20
+    window.document.set_locked(False)

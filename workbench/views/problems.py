@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.resources import resource_path
 from workbench import style
 from workbench.document import Document
 
@@ -45,7 +46,9 @@ class Banner(QLabel):
         self.kind = kind
         self.hide()
 
-    def show_message(self, text: str, kind: str | None = None) -> None:
+    def show_message(self, text: str, kind: str | None = None, icon: str = "") -> None:
+        """``icon``: the name of an SVG in resources/icons drawn before the text (an icon,
+        not an emoji: a desktop without an emoji font shows a box for those)."""
         self.kind = kind or self.kind
         colour = {"info": "#2563eb", "error": style.PROBLEM_COLOR, "ok": "#059669"}[self.kind]
         self.setStyleSheet(
@@ -53,7 +56,17 @@ class Banner(QLabel):
             # Padding, not contents margins: polishing a style sheet resets a label's margins.
             f"border-left: 4px solid {colour}; padding: 6px 10px; }}"
         )
-        self.setText(text)
+        path = resource_path("icons", f"{icon}.svg") if icon else None
+        if text and path is not None and path.exists():
+            side = self.fontMetrics().height()
+            self.setTextFormat(Qt.TextFormat.RichText)
+            self.setText(
+                f"<img src='{escape(str(path))}' width='{side}' height='{side}' "
+                f"style='vertical-align: middle'>&nbsp; {escape(text)}"
+            )
+        else:
+            self.setTextFormat(Qt.TextFormat.AutoText)
+            self.setText(text)
         self.setVisible(bool(text))
 
 
