@@ -33,9 +33,12 @@ MAX_DEPTH = 100
 #: Longest integer literal accepted: 2**64 has 20 digits; nothing we store needs more.
 MAX_INT_DIGITS = 40
 
-# A JSON string literal, unrolled so the regex engine does not backtrack: "...\"..."
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+# One left-to-right pass over the text, every position in exactly one token: a run of plain
+# characters, a whole string literal (possessive, so it never backtracks), a bracket, or a
+# lone quote (an unterminated string: nothing after it is outside a string). Matching each
+# token where the previous ended keeps the scan linear; a search for strings anywhere would
+# restart inside '"\\"\\"\\"...' at every quote and take quadratic time.
+_TOKEN = re.compile(r'[^"\[\]{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{}]|"', re.DOTALL)
 
 
 class JSONInputError(ValueError):
@@ -57,14 +60,18 @@ def _depth(text: str) -> int:
     """The deepest nesting of [ and { in ``text``, outside string literals; stops counting
     (returns early) once past MAX_DEPTH, so a 100,000-level file costs little."""
     depth = deepest = 0
-    for m in _BRACKET.finditer(_STRING.sub('""', text)):
-        if m.group() in "[{":
+    for m in _TOKEN.finditer(text):
+        c = text[m.start()]
+        if c == '"':
+            if m.end() - m.start() == 1:
+                break  # unterminated string: the parser will say so
+        elif c in "[{":
             depth += 1
             if depth > deepest:
                 deepest = depth
                 if deepest > MAX_DEPTH:
                     return deepest
-        else:
+        elif c in "]}":
             depth -= 1
     return deepest
 

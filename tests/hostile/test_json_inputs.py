@@ -75,6 +75,8 @@ CASES = [
     ("not-utf8", lambda: b'{"name": "\xff\xfe\xfa"}', "UTF-8"),
     ("utf16-file", lambda: json.dumps(SPEC_V1).encode("utf-16"), "UTF-8"),
     ("empty-file", lambda: b"", "not valid JSON"),
+    ("two-million-escaped-quotes", lambda: b'{"name": "' + b'\\"' * 2_000_000, "not valid JSON"),
+    ("many-strings", lambda: b"[" + b",".join([b'"ab"'] * 200_000) + b"]", "JSON object"),
     ("truncated", lambda: json.dumps(SPEC_V1).encode()[:-7], "not valid JSON"),
     ("nul-bytes", lambda: b"\0" * 1000, "not valid JSON"),
     ("nan-kernel", lambda: _raw_layer('"filters": 2, "kernel": NaN'), "kernel"),
