@@ -140,9 +140,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, held) -> int:
     from engine.checkpoint import CheckpointError, load_checkpoint
-    from engine.commands.train_checks import filesystem_message, preflight_problem, resume_problem
+    from engine.commands.train_checks import (
+        filesystem_message,
+        out_problem,
+        preflight_problem,
+        resume_problem,
+    )
     from engine.data import DatasetError, load_dataset
-    from engine.run_lock import RunLock
+    from engine.run_lock import RunFolderBusy, RunLock
     from engine.spec import load_spec
     from engine.training import TrainingError, default_preprocessing
 
@@ -182,7 +187,8 @@ def _run(args: argparse.Namespace, held) -> int:
         elif out is None:
             out = _default_out(args.spec)
         folder = out or Path(args.resume)
-        held.enter_context(RunLock(folder))  # a second train on this folder is refused
+        if problem := out_problem(folder):
+            return fail(problem)
         data = load_dataset(
             args.data,
             pre,
@@ -204,6 +210,12 @@ def _run(args: argparse.Namespace, held) -> int:
     if adapted:
         say(f"{adapted} (--strict-head refuses instead)")
 
+    try:  # taken once nothing can refuse the run any more, so a refusal leaves no folder
+        held.enter_context(RunLock(folder))  # a second train on this folder is refused
+    except RunFolderBusy as e:
+        return fail(str(e))
+    except OSError as e:  # a folder we may not create or write
+        return fail(filesystem_message(e, None))
     control = TrainControl()
     previous = signal.signal(signal.SIGINT, _Interrupt(control, say))
     finished = None

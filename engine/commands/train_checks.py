@@ -13,7 +13,7 @@ import errno
 import os
 from pathlib import Path
 
-__all__ = ["filesystem_message", "preflight_problem", "resume_problem"]
+__all__ = ["filesystem_message", "out_problem", "preflight_problem", "resume_problem"]
 
 
 def preflight_problem(epochs: int | None, batch_size: int, optimizer: str, spec) -> str | None:
@@ -43,6 +43,18 @@ def resume_problem(
     if batch:
         return f"--epochs {epochs}: the run in {folder} is already in epoch {done + 1}; {more}"
     return f"--epochs {epochs}: the run in {folder} has already completed {done} epochs; {more}"
+
+
+def out_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why the run folder cannot be one, found without creating anything: it, or the first
+    of its parents that exists, is a file."""
+    path = Path(folder)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if candidate.is_dir():
+                return None
+            return f"{candidate}: is a file, not a folder; give --out a new folder or a run folder"
+    return None
 
 
 def filesystem_message(e: OSError, folder: Path | None) -> str:
