@@ -26,6 +26,17 @@ _PROBLEM_WORDS = {
     "flatten_of_flat": "already flat",
     "needs_feature_maps": "needs feature maps",
     "bad_fields": "unreadable",
+    "pool_padding": "padding over half the window",
+    "add_mismatch": "shapes differ",
+    "concat_mismatch": "sizes differ",
+    "unknown_input": "unknown input",
+    "cycle": "later input",
+    "duplicate_id": "duplicate id",
+    "bad_id": "reserved id",
+    "repeated_input": "input twice",
+    "too_few_inputs": "too few inputs",
+    "too_many_inputs": "too many inputs",
+    "dangling": "output unused",
 }
 
 
@@ -100,10 +111,16 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _row_cells(row: LayerRow) -> list[str]:
+def _inputs_text(row: LayerRow) -> str:
+    """Where a layer's inputs come from, by row label: "#8 + #3", "input"."""
+    return " + ".join("input" if j < 0 else f"#{j + 1}" for j in row.inputs)
+
+
+def _row_cells(row: LayerRow, graph: bool = False) -> list[str]:
     problem = ", ".join(_PROBLEM_WORDS.get(p.kind, p.kind) for p in row.problems)
     return [
         row.label,
+        *([_inputs_text(row)] if graph else []),
         _shape(row.output_shape),
         f"{row.params:,}",
         f"{row.macs:,}",
@@ -114,14 +131,18 @@ def _row_cells(row: LayerRow) -> list[str]:
 
 def as_table(spec: NetworkSpec, report: ShapeReport, batch: int) -> str:
     """The human-readable summary: header, one line per layer, totals, problems."""
-    head = ["Layer", "Output shape", "Params", "Mult-adds", "Memory", "Problem"]
+    # A graph gets an "Inputs" column: which rows each layer reads (a chain reads the row above).
+    graph = not spec.is_chain
+    head = ["Layer", *(["Inputs"] if graph else []), "Output shape", "Params", "Mult-adds",
+            "Memory", "Problem"]  # fmt: skip
     cells = [
         head,
-        ["input", _shape(report.input_shape), "0", "0", human_bytes(report.input_memory), ""],
-    ]
-    cells += [_row_cells(r) for r in report]
+        ["input", *([""] if graph else []), _shape(report.input_shape), "0", "0",
+         human_bytes(report.input_memory), ""],
+    ]  # fmt: skip
+    cells += [_row_cells(r, graph) for r in report]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    right = {2, 3, 4}  # numbers line up on the right
+    right = {3, 4, 5} if graph else {2, 3, 4}  # numbers line up on the right
 
     def line(c: list[str]) -> str:
         parts = [
@@ -152,6 +173,9 @@ def as_table(spec: NetworkSpec, report: ShapeReport, batch: int) -> str:
     )
     if warning := network_memory_warning(spec, batch):
         out.append(f"Warning: {warning}")
+    if report.notes:
+        out.append("Notes:")
+        out += [f"  {n}" for n in report.notes]
     if report.problems:
         n = len(report.problems)
         out.append(f"{n} problem{'s' if n > 1 else ''}:")
@@ -175,6 +199,8 @@ def as_json(spec: NetworkSpec, report: ShapeReport, batch: int) -> dict[str, Any
                 "label": r.label,
                 "type": r.type,
                 "input_shape": shape(r.input_shape),
+                "inputs": list(r.inputs),
+                "input_shapes": [shape(s) for s in r.input_shapes],
                 "output_shape": shape(r.output_shape),
                 "params": r.params,
                 "buffers": r.buffers,
@@ -182,6 +208,7 @@ def as_json(spec: NetworkSpec, report: ShapeReport, batch: int) -> dict[str, Any
                 "memory": r.memory,
                 "formula": r.formula,
                 "problems": [p.message for p in r.problems],
+                "notes": list(r.notes),
             }
             for r in report
         ],
@@ -189,6 +216,7 @@ def as_json(spec: NetworkSpec, report: ShapeReport, batch: int) -> dict[str, Any
         "total_buffers": report.total_buffers,
         "total_macs": report.total_macs,
         "total_memory": report.total_memory,
+        "peak_memory": report.peak_memory,
         "param_memory": report.param_memory,
         "batch": batch,
         "batch_memory": report.memory_for_batch(batch),

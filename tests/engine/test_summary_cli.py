@@ -126,3 +126,16 @@ def test_an_invalid_spec_file_lists_its_problems(capsys, tmp_path):
     assert code == 2 and out == ""
     assert err.startswith(f"cnn-workbench summary: {path}: layers[0].units: missing")
     assert err.count("\n") == 1
+
+
+def test_a_graph_summary_shows_where_each_layer_reads_from_and_its_notes(capsys):
+    code, out, _ = run(capsys, "resnet20")
+    assert code == 0
+    assert "Inputs" in out.splitlines()[2]
+    add_line = next(line for line in out.splitlines() if line.startswith("add #9 "))
+    assert "#8 + #3" in add_line
+    assert "Notes:" in out and "16.5 is rounded down" in out
+    code, out, _ = run(capsys, "resnet20", "--json")
+    data = json.loads(out)
+    assert data["layers"][8]["inputs"] == [7, 2]
+    assert data["peak_memory"] < data["total_memory"]
