@@ -127,7 +127,8 @@ def _window(x: np.ndarray, top: int, left: int, kh: int, kw: int, fill: float) -
 
 
 def _num(v: float) -> str:
-    return f"{v:g}" if abs(v - round(v)) > 1e-9 else str(round(float(v)))
+    # Four significant digits: the learner reads the arithmetic, not float noise.
+    return f"{v:.4g}" if abs(v - round(v)) > 1e-9 else str(round(float(v)))
 
 
 def conv_step(x, w, b, stride, padding, oy: int, ox: int) -> Step:

@@ -126,6 +126,9 @@ def test_baselines_join_the_run_history_and_the_shift_plot(trained):
     curves = panel.curves()
     assert set(curves) == {"kNN", "linear", "CNN"}
     assert all(len(v) == 5 and 0 <= min(v) <= max(v) <= 1 for v in curves.values())
+    # The CNN's row and its curve come from the same weights on the same test images.
+    assert panel.table.item(2, 1).text() == f"{curves['CNN'][0]:.1%}"
+    assert panel.table.item(0, 1).text() == f"{curves['kNN'][0]:.1%}"
     added = window.document.runs[runs_before:]
     assert [r["config"]["baseline"] for r in added] == ["knn", "linear"]
     rec = RunRecord.from_dict(added[0])

@@ -157,7 +157,7 @@ def test_learned_filters_name_their_nearest_kernel(qtbot):
     qtbot.addWidget(view)
     w = np.stack([NAMED_KERNELS["sobel x"], -NAMED_KERNELS["sharpen"]])[:, None]
     view.set_weights(w)
-    assert view.grid.captions() == ["≈ sobel x", "≈ sharpen (inverted)"]
+    assert view.grid.captions() == ["≈ sobel x\nr = +1.00", "≈ sharpen (inverted)\nr = -1.00"]
     assert "2 of 2 conv1 filters" in view.summary.text()
     chosen = []
     view.filterChosen.connect(chosen.append)

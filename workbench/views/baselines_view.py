@@ -10,6 +10,7 @@ hands each result to whoever keeps the run history.
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -27,30 +28,66 @@ from PySide6.QtWidgets import (
 from engine.baselines import SHIFTS, fit_baseline, network_predictor, shift_test, sklearn_predictor
 from workbench.views.image_grid import apply_plot_theme
 
-__all__ = ["COLORS", "BaselinesPanel", "compute_baselines", "compute_shift_test"]
+__all__ = ["COLORS", "BaselinesPanel", "cnn_scores", "compute_baselines", "compute_shift_test"]
 
 COLORS = {"kNN": "#16a34a", "linear": "#9333ea", "CNN": "#2563eb"}
 ROWS = ("kNN", "linear", "CNN")
 
 
-def compute_baselines(dataset, k: int, metric: str) -> dict:
-    """Both baselines on ``dataset``: {"kNN": (result, model), "linear": (result, model)}.
-    Runs in a worker thread: plain arguments in, plain values out."""
-    return {
+def _network(model, dataset):
+    """The CNN of ``model`` (``ModelWeights``) when its input fits ``dataset``, else None."""
+    if model is None or model.preprocessing.shape != dataset.preprocessing.shape:
+        return None
+    from engine.network import build
+
+    net = build(model.spec, seed=0)
+    net.load_state_dict(model.weights)
+    return net
+
+
+def cnn_scores(dataset, model) -> tuple | None:
+    """(validation, test) accuracy of the CNN ``model`` on ``dataset``'s splits, with its own
+    preprocessing, so its row and its curve come from the same weights; None when its input
+    does not fit the data. A missing split scores None."""
+    from engine.data import apply_array
+
+    net = _network(model, dataset)
+    if net is None:
+        return None
+    scores = []
+    for name in ("val", "test"):
+        split = dataset.splits.get(name)
+        if split is None or not len(split):
+            scores.append(None)
+            continue
+        images, labels = split.take(np.arange(len(split)))
+        predicted = net.forward(apply_array(model.preprocessing, images)).argmax(axis=1)
+        scores.append(float(np.mean(predicted == labels)))
+    return tuple(scores)
+
+
+def compute_baselines(dataset, k: int, metric: str, model=None) -> dict:
+    """Both baselines on ``dataset``: {"kNN": (result, model), "linear": (result, model)},
+    and "CNN": (val, test) for ``model`` when given and it fits. Runs in a worker thread:
+    plain arguments in, plain values out."""
+    fitted = {
         "kNN": fit_baseline("knn", dataset, k=k, metric=metric),
         "linear": fit_baseline("linear", dataset),
     }
+    scores = cnn_scores(dataset, model)
+    if scores is not None:
+        fitted["CNN"] = scores
+    return fitted
 
 
 def compute_shift_test(dataset, fitted: dict, model=None) -> dict[str, list[float]]:
     """Accuracy per shift for the fitted baselines and, when given, the CNN ``model`` (a
     ``ModelWeights``, with its own preprocessing when its input size fits the data)."""
-    classifiers: dict = {name: sklearn_predictor(m) for name, (_r, m) in fitted.items()}
-    if model is not None and model.preprocessing.shape == dataset.preprocessing.shape:
-        from engine.network import build
-
-        net = build(model.spec, seed=0)
-        net.load_state_dict(model.weights)
+    classifiers: dict = {
+        name: sklearn_predictor(fitted[name][1]) for name in ("kNN", "linear") if name in fitted
+    }
+    net = _network(model, dataset)
+    if net is not None:
         classifiers["CNN"] = (network_predictor(net), model.preprocessing)
     split = "test" if len(dataset.splits.get("test", ())) else "val"
     return shift_test(classifiers, dataset, split=split)
@@ -92,7 +129,11 @@ class BaselinesPanel(QWidget):
         self.table = QTableWidget(len(ROWS), 2, objectName="baselineTable")
         self.table.setHorizontalHeaderLabels(["Validation accuracy", "Test accuracy"])
         self.table.setVerticalHeaderLabels(list(ROWS))
-        self.table.setMaximumHeight(130)
+        self.table.setFixedHeight(
+            self.table.horizontalHeader().sizeHint().height()
+            + len(ROWS) * self.table.verticalHeader().defaultSectionSize()
+            + 4
+        )
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 160)
         self.plot = pg.PlotWidget()
@@ -163,7 +204,8 @@ class BaselinesPanel(QWidget):
             return
         ds, k, metric = self._dataset, self.k.value(), self.metric_box.currentText()
         self._busy(True, "Fitting kNN and softmax regression…")
-        self._fitter.start(lambda: compute_baselines(ds, k, metric))
+        model = self._model
+        self._fitter.start(lambda: compute_baselines(ds, k, metric, model))
 
     def run_shift_test(self) -> None:
         """Shift test (fits the baselines first when they are not fitted yet)."""
@@ -176,14 +218,17 @@ class BaselinesPanel(QWidget):
         def work():
             nonlocal fitted
             if not fitted:
-                fitted = compute_baselines(ds, k, metric)
+                fitted = compute_baselines(ds, k, metric, model)
             return fitted, compute_shift_test(ds, fitted, model)
 
         self._shifter.start(work)
 
     def _on_fitted(self, fitted: dict) -> None:
         self._fitted = fitted
-        for name, (result, _model) in fitted.items():
+        if "CNN" in fitted:
+            self._set_row("CNN", *fitted["CNN"])
+        for name in ("kNN", "linear"):
+            result = fitted[name][0]
             self._set_row(name, result.val_accuracy, result.test_accuracy)
             self.baselineFinished.emit(result, self._dataset.source if self._dataset else "")
         self._busy(False, "Baselines fitted: their scores are in the run history too.")

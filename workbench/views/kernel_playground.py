@@ -39,7 +39,8 @@ __all__ = ["CUSTOM", "KernelPlayground", "load_image_file", "sample_image"]
 
 CUSTOM = "custom"
 MAX_SIDE = 256  # a larger file is shrunk to this (the output stays live as you type)
-PANE = 260  # pixels of each picture on screen
+PANE = 260  # the least pixels of each picture on screen; they grow with the view
+MAX_PANE = 460
 CELL = 34  # height of a kernel grid cell
 
 
@@ -66,10 +67,10 @@ def _cell_text(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _pixmap(image: np.ndarray) -> QPixmap:
+def _pixmap(image: np.ndarray, side: int = PANE) -> QPixmap:
     pix = QPixmap.fromImage(to_qimage(image))
     return pix.scaled(
-        PANE, PANE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
     )
 
 
@@ -321,7 +322,8 @@ class KernelPlayground(QWidget):
         s, p = self.stride.value(), self.padding.value()
         _, h, wd = image.shape
         self.input_caption.setText(f"<b>Input</b> {self._title}: {h}×{wd}")
-        self.input_view.setPixmap(_pixmap(image))
+        self._shown_input = image
+        self.input_view.setPixmap(_pixmap(image, self._side()))
         rows = explain.output_size_text(h, w.shape[0], s, p)
         cols = explain.output_size_text(wd, w.shape[1], s, p)
         try:
@@ -336,7 +338,8 @@ class KernelPlayground(QWidget):
         shown = out if self.stretch.isChecked() else np.clip(out, 0.0, 1.0)
         if not self.stretch.isChecked():
             shown = (shown * 255).round().astype(np.uint8)
-        self.output_view.setPixmap(_pixmap(shown))
+        self._shown_output = shown
+        self.output_view.setPixmap(_pixmap(shown, self._side()))
         self.output_caption.setText(
             f"<b>Output</b> {out.shape[1]}×{out.shape[2]}, values {out.min():.3g} … {out.max():.3g}"
         )
@@ -345,6 +348,19 @@ class KernelPlayground(QWidget):
             + ("Values outside 0…1 are clipped, as the tutorials' pictures show them."
                if not self.stretch.isChecked() else "Shown stretched from its minimum to maximum.")
         )  # fmt: skip
+
+    def _side(self) -> int:
+        """Picture size: two pictures and the kernel grid share the width."""
+        grid = self.grid.width() + 40
+        return int(max(PANE, min(MAX_PANE, (self.width() - grid) // 2 - 20, self.height() - 190)))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        side = self._side()
+        if getattr(self, "_shown_input", None) is not None:
+            self.input_view.setPixmap(_pixmap(self._shown_input, side))
+        if getattr(self, "_shown_output", None) is not None and self._output is not None:
+            self.output_view.setPixmap(_pixmap(self._shown_output, side))
 
     def _request_step(self) -> None:
         image, w = self.image(), self.kernel()

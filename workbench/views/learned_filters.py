@@ -63,7 +63,10 @@ class LearnedFiltersView(QWidget):
             self.grid.clear()
             return
         self._matches = nearest_named(weight)
-        captions = [f"≈ {m.name}{' (inverted)' if m.score < 0 else ''}" for m in self._matches]
+        captions = [
+            f"≈ {m.name}{' (inverted)' if m.score < 0 else ''}\nr = {m.score:+.2f}"
+            for m in self._matches
+        ]
         tooltips = [
             f"filter {i}: correlation {m.score:+.2f} with {m.name}"
             for i, m in enumerate(self._matches)
@@ -71,12 +74,20 @@ class LearnedFiltersView(QWidget):
         self.grid.set_images([m.filter for m in self._matches], captions, tooltips=tooltips)
         close = sum(abs(m.score) >= RESEMBLES for m in self._matches)
         names = sorted({m.name for m in self._matches if abs(m.score) >= RESEMBLES})
-        self.summary.setText(
-            f"<b>Compare with the learned filters</b>: {close} of {len(self._matches)} conv1 "
-            f"filters correlate at |r| ≥ {RESEMBLES} with a named kernel"
-            + (f" ({', '.join(names)})" if names else "")
-            + ". Nobody programmed them: training found them. Double-click one to try it."
-        )
+        head = "<b>Compare with the learned filters</b>: "
+        if close:
+            text = (
+                f"{close} of {len(self._matches)} conv1 filters correlate at |r| ≥ {RESEMBLES} "
+                f"with a named kernel ({', '.join(names)}). Nobody programmed them: training "
+                "found them."
+            )
+        else:
+            text = (
+                f"none of the {len(self._matches)} conv1 filters is close to a named kernel yet "
+                f"(|r| < {RESEMBLES}): each shows its nearest one. Longer training on more "
+                "images makes them smoother."
+            )
+        self.summary.setText(head + text + " Double-click a filter to try it in the playground.")
 
     def matches(self) -> list:
         """The :class:`engine.named_kernels.Resemblance` of each filter shown."""
