@@ -108,6 +108,9 @@ class ShapeTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and col == COL_LAYER:
             return style.layer_icon(layer.type)
         formula = info.formula if info is not None else ""
+        if info is not None and info.notes:
+            # Notes (a floor-rounded size, say) do not block training: shown with the arithmetic.
+            formula = "; ".join([formula, *(n.split(": ", 1)[-1] for n in info.notes)])
         return self._problem_roles(role, col, layer.kind.label, formula, problems)
 
     def _problem_roles(
