@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QTabWidget,
+    QToolBar,
     QWidget,
 )
 
@@ -42,6 +42,7 @@ from workbench.project import (
 )
 from workbench.views.design_page import DesignPage
 from workbench.views.inspector import Inspector
+from workbench.views.page_tabs import PageTabs
 from workbench.views.palette import PaletteView
 from workbench.views.template_dialog import TemplateDialog
 from workbench.window_menus import PRESET_TITLES, make_actions, make_menus
@@ -76,11 +77,18 @@ class MainWindow(QMainWindow):
         self.stack, self.shape_table = self.design.stack, self.design.shape_table
         self.problems, self.lock_banner = self.design.problems, self.design.lock_banner
         self.design_splitter = self.design.splitter
-        self.pages = QTabWidget(self)
+        self.pages = PageTabs(self)
         self.pages.setObjectName("pages")
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.design, "Design")
         self.setCentralWidget(self.pages)
+        # The tabs sit above the docks, so they stay put when the docks step aside.
+        tabs = QToolBar("Pages", self, objectName="pagesToolBar")
+        tabs.setMovable(False)
+        tabs.setFloatable(False)
+        tabs.toggleViewAction().setVisible(False)
+        tabs.addWidget(self.pages.bar)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tabs)
         # Before the window closes: guards may refuse (asked before the unsaved-changes
         # prompt); actions run once the close is certain (before the project is saved).
         self.close_guards: list[Callable[[], bool]] = []

@@ -303,3 +303,30 @@ def test_the_read_only_banner_draws_a_lock_icon_not_an_emoji(make_window, qtbot)
     )
     assert blue > 20
     window.document.set_locked(False)
+
+
+def test_page_tabs_stay_in_one_place_across_pages(make_window, qtbot):
+    from PySide6.QtWidgets import QTabBar
+
+    window = make_window()
+    window.resize(1440, 900)
+    qtbot.wait(20)
+
+    def shown_tabs() -> QTabBar:
+        (bar,) = [b for b in window.findChildren(QTabBar)
+                  if b.isVisible() and b.count() and b.tabText(0) == "Design"]  # fmt: skip
+        return bar
+
+    def train_tab_x() -> int:
+        bar = shown_tabs()
+        return bar.mapTo(window, bar.tabRect(2).center()).x()
+
+    at_design = train_tab_x()
+    bar = shown_tabs()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())  # Train
+    qtbot.wait(20)
+    assert window.pages.currentIndex() == 2 and not window.palette_dock.isVisible()
+    assert abs(train_tab_x() - at_design) <= 2
+    bar = shown_tabs()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())  # Design
+    assert window.pages.currentIndex() == 0 and window.palette_dock.isVisible()
