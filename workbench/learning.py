@@ -54,6 +54,22 @@ def baseline_record(result, data: str, now: datetime | None = None) -> dict:
     }
 
 
+def _add_beside(view, widget, panel) -> None:
+    """Add ``panel`` to the layout of ``view`` that holds ``widget`` (its row), else at the
+    end of ``view``'s own layout."""
+
+    def holder(layout):
+        for i in range(layout.count()):
+            item = layout.itemAt(i)
+            if item.widget() is widget:
+                return layout
+            if item.layout() is not None and (found := holder(item.layout())) is not None:
+                return found
+        return None
+
+    (holder(view.layout()) or view.layout()).addWidget(panel, 0, Qt.AlignmentFlag.AlignTop)
+
+
 class LearningController(QObject):
     """Owns the Learn page of one window and its connections to the training pages."""
 
@@ -86,7 +102,8 @@ class LearningController(QObject):
         panel_layout = training.training_panel.layout()
         panel_layout.insertWidget(panel_layout.count() - 1, self.baselines_button)
         # The overlay beside the Predict view's bars.
-        training.predict.layout().addWidget(self.saliency)
+        self.saliency.setMaximumWidth(300)
+        _add_beside(training.predict, training.predict.plot, self.saliency)
         self._connect()
 
     def _connect(self) -> None:

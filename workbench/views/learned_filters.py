@@ -84,8 +84,8 @@ class LearnedFiltersView(QWidget):
         else:
             text = (
                 f"none of the {len(self._matches)} conv1 filters is close to a named kernel yet "
-                f"(|r| < {RESEMBLES}): each shows its nearest one. Longer training on more "
-                "images makes them smoother."
+                f"(all |r| below {RESEMBLES}; a short run on few images leaves them noisy): each "
+                "shows its nearest one."
             )
         self.summary.setText(head + text + " Double-click a filter to try it in the playground.")
 

@@ -124,7 +124,7 @@ class NumberGrid(QWidget):
         painter.drawText(QRectF(0, 0, self.width(), 20), Qt.AlignmentFlag.AlignLeft, self.title)
         a = self._values
         h, w = a.shape
-        size = max(4.0, min((self.width() - 4) / w, (self.height() - 26) / h, 64.0))
+        size = max(4.0, min((self.width() - 4) / w, (self.height() - 26) / h, 96.0))
         x0, y0 = 2.0, 22.0
         finite = a[np.isfinite(a)]
         if self._levels is not None:

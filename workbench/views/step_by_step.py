@@ -97,6 +97,9 @@ class StepByStepView(QWidget):
             grids.setColumnStretch(col, 3 if grid is self.input_grid else 2)
         self.formula = QLabel(objectName="stepFormula")
         self.formula.setWordWrap(True)
+        bigger = self.formula.font()
+        bigger.setPointSizeF(bigger.pointSizeF() * 1.3)
+        self.formula.setFont(bigger)
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.size_text = QLabel(objectName="stepSizeFormula")
 
