@@ -129,6 +129,8 @@ def test_baselines_join_the_run_history_and_the_shift_plot(trained):
     # The CNN's row and its curve come from the same weights on the same test images.
     assert panel.table.item(2, 1).text() == f"{curves['CNN'][0]:.1%}"
     assert panel.table.item(0, 1).text() == f"{curves['kNN'][0]:.1%}"
+    learning.refresh()  # coming back to the page keeps the results and the status
+    assert panel.curves() == curves and "Shift test done" in panel.status.text()
     added = window.document.runs[runs_before:]
     assert [r["config"]["baseline"] for r in added] == ["knn", "linear"]
     rec = RunRecord.from_dict(added[0])

@@ -174,12 +174,17 @@ class BaselinesPanel(QWidget):
 
     def set_source(self, dataset, model=None, cnn: tuple | None = None) -> None:
         """The data set to fit on, the CNN to compare with (``ModelWeights`` or None) and its
-        (validation, test) accuracy when known."""
+        (validation, test) accuracy when known (from the run history; the panel's own fit
+        measures it again on the same splits). The same data and model change nothing."""
+        if dataset is self._dataset and model is self._model and dataset is not None:
+            return
         if dataset is not self._dataset:
             self._fitted, self._curves = {}, {}
             for name in ("kNN", "linear"):
                 self._set_row(name, None, None)
             self.set_curves({})
+        elif "CNN" in self._curves:  # another network: its old curve would mislead
+            self.set_curves({k: v for k, v in self._curves.items() if k != "CNN"})
         self._dataset, self._model = dataset, model
         self._set_row("CNN", *(cnn or (None, None)))
         self.run_button.setEnabled(dataset is not None)
