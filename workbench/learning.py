@@ -176,7 +176,7 @@ class LearningController(QObject):
         self.steps.set_input(
             patch,
             kernel,
-            title="A 7×7 patch from the middle of the playground's image, with its kernel.",
+            title="A 7×7 patch from the middle of the playground's image (grey), with its kernel.",
         )
         self.show_tab(self.steps)
 

@@ -367,7 +367,9 @@ class KernelPlayground(QWidget):
         _, h, wd = image.shape
         size = min(7, h, wd)
         top, left = (h - size) // 2, (wd - size) // 2
-        self.stepRequested.emit(image[:1, top : top + size, left : left + size], w)
+        # One plane to step through: the grey image (the mean of R, G and B for colour).
+        grey = image.mean(axis=0, keepdims=True)
+        self.stepRequested.emit(grey[:, top : top + size, left : left + size], w)
 
 
 if __name__ == "__main__":
