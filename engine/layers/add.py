@@ -68,5 +68,11 @@ class AddDef(LayerDef):
     def build(self, layer, in_shapes, rng):
         return Add(len(in_shapes))
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        out = xs[0]
+        for k, x in enumerate(xs[1:], 1):  # ONNX's Add takes two inputs
+            out = g.node("Add", [out, x], suffix=None if k == len(xs) - 1 else f"add{k}")
+        return out
+
 
 ADD = AddDef()

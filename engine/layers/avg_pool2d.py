@@ -46,5 +46,10 @@ class AvgPool2DDef(PoolDef):
         g = self.window(layer)
         return AvgPool2D(g.kernel, g.stride, g.padding)
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        w = self.window(layer)
+        return g.node("AveragePool", xs, kernel_shape=list(w.kernel), strides=list(w.stride),
+                      pads=[*w.padding, *w.padding], count_include_pad=1)  # fmt: skip
+
 
 AVG_POOL2D = AvgPool2DDef()

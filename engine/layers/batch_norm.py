@@ -157,5 +157,11 @@ class BatchNormDef(LayerDef):
     def build(self, layer, in_shapes, rng):
         return BatchNorm(in_shapes[0][0], layer["eps"], layer["momentum"])
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        # Inference form (running statistics); ONNX's momentum weighs the running value.
+        inputs = [xs[0]] + [g.param(n) for n in ("weight", "bias", "running_mean", "running_var")]
+        return g.node("BatchNormalization", inputs, epsilon=float(layer["eps"]),
+                      momentum=1.0 - float(layer["momentum"]))  # fmt: skip
+
 
 BATCH_NORM = BatchNormDef()

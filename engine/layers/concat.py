@@ -67,5 +67,8 @@ class ConcatDef(LayerDef):
     def build(self, layer, in_shapes, rng):
         return Concat([s[0] for s in in_shapes])
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        return g.node("Concat", xs, axis=1)
+
 
 CONCAT = ConcatDef()

@@ -400,5 +400,11 @@ class Conv2DDef(LayerDef):
             in_shapes[0][0], layer["filters"], g.kernel, g.stride, g.padding, layer["bias"]
         )
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        w = self.window(layer)
+        inputs = [xs[0], g.param("weight")] + ([g.param("bias")] if layer["bias"] else [])
+        return g.node("Conv", inputs, kernel_shape=list(w.kernel), strides=list(w.stride),
+                      pads=[*w.padding, *w.padding])  # fmt: skip
+
 
 CONV2D = Conv2DDef()

@@ -223,6 +223,15 @@ class LayerDef(ABC):
         """For a layer without a module: its output for the torch tensors ``xs``."""
         raise TypeError(f"{self.name} has a torch module; call it")
 
+    # ---- ONNX (engine.interop.onnx_export hands in the graph being written; the onnx package
+    # is imported only there)
+    def to_onnx(self, layer: Any, g: Any, xs: list[str], in_shapes: list[tuple[int, ...]]) -> str:
+        """Write this layer into ``g`` (an ``engine.interop.onnx_export.OnnxGraph``): ``xs``
+        are its input tensors' names, ``in_shapes`` their per-image shapes; returns the name
+        of its output. ``g.node(op, inputs, **attributes)`` adds a node, ``g.param(name)``
+        the layer's parameter as an initializer. Default: the one operator ``onnx``."""
+        return g.node(self.onnx, xs)
+
     # ---- compute
     @abstractmethod
     def build(self, layer: Any, in_shapes: list[tuple[int, ...]], rng: np.random.Generator):

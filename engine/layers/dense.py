@@ -203,5 +203,12 @@ class DenseDef(LayerDef):
     def build(self, layer, in_shapes, rng):
         return Dense(math.prod(in_shapes[0]), layer["units"], layer["bias"])
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        x = xs[0]
+        if len(in_shapes[0]) != 1:  # feature maps are flattened in C order first, as ours
+            x = g.node("Flatten", [x], axis=1, suffix="flatten")
+        inputs = [x, g.param("weight")] + ([g.param("bias")] if layer["bias"] else [])
+        return g.node("Gemm", inputs, transB=1)  # weight (units, in), PyTorch's layout
+
 
 DENSE = DenseDef()

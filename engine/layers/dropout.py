@@ -88,5 +88,8 @@ class DropoutDef(LayerDef):
     def build(self, layer, in_shapes, rng):
         return Dropout(layer["rate"], rng)
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        return g.node("Dropout", xs)  # inference: the identity
+
 
 DROPOUT = DropoutDef()

@@ -63,5 +63,8 @@ class FlattenDef(LayerDef):
     def build(self, layer, in_shapes, rng):
         return Flatten()
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        return g.node("Flatten", xs, axis=1)
+
 
 FLATTEN = FlattenDef()

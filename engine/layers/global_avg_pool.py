@@ -63,5 +63,9 @@ class GlobalAvgPoolDef(LayerDef):
     def build(self, layer, in_shapes, rng):
         return GlobalAvgPool()
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        maps = g.node("GlobalAveragePool", xs, suffix="pool")  # (N, C, 1, 1)
+        return g.node("Flatten", [maps], axis=1)  # (N, C), as ours
+
 
 GLOBAL_AVG_POOL = GlobalAvgPoolDef()

@@ -64,5 +64,8 @@ class LeakyReLUDef(ActivationDef):
     def build(self, layer, in_shapes, rng):
         return LeakyReLU(layer["slope"])
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        return g.node("LeakyRelu", xs, alpha=float(layer["slope"]))
+
 
 LEAKY_RELU = LeakyReLUDef()

@@ -4,6 +4,8 @@ Definition and compute layer, forward and backward."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from engine.fields import FieldInfo
 from engine.kernels.lp_pool import lp_pool_backward, lp_pool_forward
 from engine.layers.window import Pool2D, PoolDef, pool_fields
@@ -67,6 +69,22 @@ class LpPool2DDef(PoolDef):
     def build(self, layer, in_shapes, rng):
         g = self.window(layer)
         return LpPool2D(layer["p"], g.kernel, g.stride)
+
+    def to_onnx(self, layer, g, xs, in_shapes):
+        w = self.window(layer)
+        p = float(layer["p"])
+        if p.is_integer() and int(p) % 2 == 0:
+            # ONNX's LpPool is (Σ|x|^p)^(1/p): ours, (Σx^p)^(1/p), only for an even p.
+            return g.node("LpPool", xs, kernel_shape=list(w.kernel), strides=list(w.stride),
+                          p=int(p))  # fmt: skip
+        # Otherwise exactly what we compute: x^p, summed over the window (the mean times its
+        # size), to the power 1/p.
+        powered = g.node("Pow", [xs[0], g.constant("p", np.float32(p))], suffix="pow")
+        mean = g.node("AveragePool", [powered], kernel_shape=list(w.kernel),
+                      strides=list(w.stride), suffix="mean")  # fmt: skip
+        area = np.float32(w.kernel[0] * w.kernel[1])
+        total = g.node("Mul", [mean, g.constant("area", area)], suffix="sum")
+        return g.node("Pow", [total, g.constant("inverse_p", np.float32(1.0 / p))])
 
 
 LP_POOL2D = LpPool2DDef()

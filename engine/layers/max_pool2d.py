@@ -52,5 +52,10 @@ class MaxPool2DDef(PoolDef):
         g = self.window(layer)
         return MaxPool2D(g.kernel, g.stride, g.padding)
 
+    def to_onnx(self, layer, g, xs, in_shapes):
+        w = self.window(layer)  # ONNX's MaxPool ignores padding as our -inf does
+        return g.node("MaxPool", xs, kernel_shape=list(w.kernel), strides=list(w.stride),
+                      pads=[*w.padding, *w.padding])  # fmt: skip
+
 
 MAX_POOL2D = MaxPool2DDef()
