@@ -64,7 +64,8 @@ def add_residual(spec: NetworkSpec, indices: Iterable[int]) -> tuple[NetworkSpec
     """Wrap layers ``indices`` (consecutive positions) in a shortcut: an ``add`` after the
     last of them takes its output and the block's input. When the block changes the shape
     (C×H×W → K×H'×W'), the shortcut is a 1×1 convolution with K filters and stride
-    ⌈H/H'⌉ (no bias, and batch norm after it, when the block has batch norm).
+    ⌈H/H'⌉ (no bias, and batch norm after it, when the block has batch norm); where no 1×1
+    lands on H' (valid convolutions, exact rounding) its kernel grows until it does.
 
     Returns the new spec and the position of the ``add``. GraphEditError when the layers are
     not consecutive, when the block takes more than one outside input, or when a shortcut
@@ -103,13 +104,13 @@ def add_residual(spec: NetworkSpec, indices: Iterable[int]) -> tuple[NetworkSpec
                 f"the block turns {_shape(x)} into {_shape(y)}: a shortcut cannot be "
                 "projected between flat tensors; select convolutional layers"
             )
-        stride = (max(1, math.ceil(x[1] / y[1])), max(1, math.ceil(x[2] / y[2])))
+        (kh, sh), (kw, sw) = (_window(x[a], y[a], spec.floor_rounding) for a in (1, 2))
         with_bn = any(spec.layers[i].type == "batch_norm" for i in chosen)
         conv_id = spec.unique_id("shortcut")
         new.append(
             LayerSpec.create(
-                "conv2d", id=conv_id, inputs=[source_ref], filters=y[0], kernel=1,
-                stride=stride[0] if stride[0] == stride[1] else list(stride), bias=not with_bn,
+                "conv2d", id=conv_id, inputs=[source_ref], filters=y[0], kernel=_pair(kh, kw),
+                stride=_pair(sh, sw), bias=not with_bn,
             )
         )  # fmt: skip
         shortcut_ref = conv_id
@@ -131,6 +132,26 @@ def add_residual(spec: NetworkSpec, indices: Iterable[int]) -> tuple[NetworkSpec
     at = last + 1
     layers[at:at] = new
     return spec.with_layers(layers), at + len(new) - 1
+
+
+def _window(n: int, out: int, floor: bool) -> tuple[int, int]:
+    """(kernel, stride) of the shortcut's convolution along one axis, from ``n`` to ``out``:
+    1×1 with stride ⌈n/out⌉ (the ResNet paper's) where that lands on ``out`` under the
+    network's rounding; else the stride ⌊n/out⌋ with the kernel that makes the size exact
+    (a 5×5 valid convolution takes 14 to 10: no 1×1 can, so the shortcut is 5×5 too)."""
+    if out >= n:
+        return 1, 1
+    s = max(1, math.ceil(n / out))
+    if ((n - 1) // s + 1 == out) and (floor or (n - 1) % s == 0):
+        return 1, s
+    s = max(1, n // out)
+    while s > 1 and n - (out - 1) * s < 1:
+        s -= 1
+    return max(1, n - (out - 1) * s), s
+
+
+def _pair(a: int, b: int):
+    return a if a == b else [a, b]
 
 
 def _shape(shape) -> str:

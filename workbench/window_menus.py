@@ -72,7 +72,15 @@ def make_actions(window: QMainWindow) -> None:
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         window.removeAction(action)
         window.stack.addAction(action)
+        window.design.canvas.addAction(action)  # the graph shares the stack's selection
     window.actionDelete.setShortcuts([QKeySequence(K.Delete), QKeySequence(Qt.Key.Key_Backspace)])
+    window.actionAddResidual = a(
+        "actionAddResidual",
+        "Add &residual connection",
+        window.design.canvas.add_residual,
+        None,
+        "Wrap the selected consecutive layers in a shortcut that ends in an add",
+    )
 
 
 def make_menus(window: QMainWindow) -> None:
@@ -102,6 +110,8 @@ def make_menus(window: QMainWindow) -> None:
             window.actionDelete,
         ]
     )
+    edit.addSeparator()
+    edit.addAction(window.actionAddResidual)
     view = bar.addMenu("&View")
     view.addActions(
         [window.palette_dock.toggleViewAction(), window.inspector_dock.toggleViewAction()]

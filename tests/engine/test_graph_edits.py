@@ -42,14 +42,17 @@ def test_residual_on_same_shape_layers_is_a_plain_shortcut():
 
 def test_residual_across_a_shape_change_gets_a_projection_shortcut():
     spec = load_spec("lenet5")
-    new, at = add_residual(spec, [3, 4])  # 6×14×14 → 16×10×10
+    new, at = add_residual(spec, [3, 4])  # 6×14×14 → 16×10×10 (a valid 5×5 conv)
     conv = new.layers[5]
-    assert conv.type == "conv2d" and conv["kernel"] == (1, 1)
-    assert conv["filters"] == 16 and conv["stride"] == (2, 2) and conv["bias"] is True
+    assert conv.type == "conv2d" and conv["filters"] == 16 and conv["bias"] is True
+    # no 1×1 takes 14 to 10; the shortcut's kernel grows to the block's: 5×5, stride 1
+    assert conv["kernel"] == (5, 5) and conv["stride"] == (1, 1)
     assert new.layers[at].type == "add"
-    # 5×5 valid conv: 14 → 10 while a stride-2 1×1 gives 7; the engine reports the mismatch
-    # (not hidden): shortcuts match exactly where the block halves the size, as in ResNet.
-    assert infer_shapes(new)[at].problems
+    assert not infer_shapes(new).problems
+    halving, at = add_residual(spec, [0, 1, 2])  # 1×32×32 → 6×14×14 (conv, relu, pool)
+    conv = halving.layers[3]
+    assert (conv["kernel"], conv["stride"]) == ((6, 6), (2, 2))
+    assert not infer_shapes(halving).problems
 
 
 def test_residual_on_a_resnet_stage_with_batch_norm_projects_with_batch_norm():

@@ -1,5 +1,6 @@
-"""The Design tab: the layer stack beside the shape table, with the network's problems below
-the table and a banner while the network is read-only.
+"""The Design tab: the layer stack beside the network's graph (workbench.views.network_canvas)
+above the shape table, with the network's problems below the table and a banner while the
+network is read-only.
 
 The problems take one line while the network is fine and grow with each problem (up to
 about half the page, then they scroll), so the table keeps the room. The stack keeps its
@@ -14,21 +15,27 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from workbench.document import Document
 from workbench.views.layer_stack import LayerStackView
+from workbench.views.network_canvas import NetworkCanvas
 from workbench.views.problems import Banner, ProblemsArea, ProblemsPanel
 from workbench.views.shape_table import ShapeTable
 
 STACK_WIDTH = 290  # the stack's default width; blocks stay readable down to its minimum, 280
+GRAPH_SHARE = 0.55  # of the height beside the stack, for the graph at first (the table below)
 
 
 class DesignPage(QWidget):
-    """``stack``, ``shape_table``, ``problems`` and ``lock_banner``; ``splitter`` between
-    the stack and the rest (its state is what the main window remembers)."""
+    """``stack``, ``canvas`` (the graph, above the table), ``shape_table``, ``problems`` and
+    ``lock_banner``; ``splitter`` between the stack and the rest (its state is what the main
+    window remembers)."""
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("designPage")
         self.lock_banner = Banner(self)
         self.stack = LayerStackView(document, self)
+        # The graph shares the stack's selection: a click there selects here (and the
+        # inspector follows); the stack's edits act on what is selected in either.
+        self.canvas = NetworkCanvas(document, self.stack.selectionModel(), self)
         self.shape_table = ShapeTable(document, self)
         self.problems = ProblemsPanel(document, self)
         self.problems_area = ProblemsArea(self.problems, self)
@@ -37,8 +44,16 @@ class DesignPage(QWidget):
         right_col = QVBoxLayout(right)
         right_col.setContentsMargins(0, 0, 0, 0)
         right_col.setSpacing(0)
-        right_col.addWidget(self.shape_table, 1)
-        right_col.addWidget(self.problems_area)
+        self.graph_splitter = QSplitter(Qt.Orientation.Vertical, right)
+        self.graph_splitter.setObjectName("designGraphSplitter")
+        self.graph_splitter.setChildrenCollapsible(False)
+        self.graph_splitter.addWidget(self.canvas)
+        self.graph_splitter.addWidget(self.shape_table)
+        self.graph_splitter.setStretchFactor(0, 1)  # the graph and the table share the height
+        self.graph_splitter.setStretchFactor(1, 1)
+        self._graph_sized = False
+        right_col.addWidget(self.graph_splitter, 1)
+        right_col.addWidget(self.problems_area)  # below both: its limit is half the column
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("designSplitter")
@@ -65,6 +80,10 @@ class DesignPage(QWidget):
         if not self._sized:  # later growth goes to the table (stretch factor 1)
             self._sized = True
             self.splitter.setSizes([STACK_WIDTH, max(1, self.splitter.width() - STACK_WIDTH)])
+        if not self._graph_sized:  # a little more than half for the graph, the rest the table's
+            self._graph_sized = True
+            h = self.graph_splitter.height()
+            self.graph_splitter.setSizes([round(h * GRAPH_SHARE), h - round(h * GRAPH_SHARE)])
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

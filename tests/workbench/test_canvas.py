@@ -1,0 +1,220 @@
+"""The network canvas driven as a person would: clicks, Ctrl+click, Ctrl+wheel, Ctrl+0, a drag
+from an output port, Delete on a connection, a palette drop on an arrow, Edit ▸ Add residual
+connection, and Undo. The layout is checked where a person would see it go wrong: a chain is
+one column, a shortcut runs beside its block, Inception branches stand side by side."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication, QGraphicsView
+
+from engine.spec import load_spec
+from workbench.views.canvas_items import BlockItem
+
+
+def types(window) -> list[str]:
+    return [layer.type for layer in window.document.spec.layers]
+
+
+def open_preset(window, name: str):
+    window.document.replace_network(load_spec(name), f"Load {name}")
+    return window.design.canvas
+
+
+def click(qtbot, canvas, row: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    block = canvas.blocks[row]
+    canvas.ensureVisible(block)
+    at = canvas.mapFromScene(block.sceneBoundingRect().center() + QPointF(-40, 0))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, at)
+
+
+def edge(canvas, src: int, dst: int):
+    return next(e for e in canvas.edges if (e.src, e.dst) == (src, dst))
+
+
+def test_canvas_is_on_the_design_page_and_draws_a_chain_as_a_column(make_window):
+    window = make_window()
+    canvas = window.findChild(QGraphicsView, "networkCanvas")
+    assert canvas is window.design.canvas and canvas.isVisible()
+    n = len(window.document.spec.layers)
+    assert sorted(canvas.blocks) == list(range(n + 1))
+    xs = {round(item.pos().x()) for item in canvas.blocks.values()}
+    ys = [item.pos().y() for _, item in sorted(canvas.blocks.items())]
+    assert len(xs) == 1 and ys == sorted(ys)  # one column, input on top
+    # every arrow carries the shape that flows along it, as the shape table computes it
+    report = window.document.report
+    assert len(canvas.edges) == n
+    for e in canvas.edges:
+        src_shape = (
+            window.document.spec.input.shape if e.src == 0 else report[e.src - 1].output_shape
+        )
+        assert e.label == "×".join(map(str, src_shape))
+    assert edge(canvas, 3, 4).label == "6×14×14"
+
+
+def test_resnet_shortcut_runs_beside_its_block_and_inception_branches_side_by_side(make_window):
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    spec = window.document.spec
+    add = types(window).index("add")
+    _main, shortcut = spec.inputs_of(add)
+    lane = edge(canvas, shortcut + 1, add + 1)
+    between = [canvas.blocks[r + 1] for r in range(shortcut + 1, add)]
+    assert len(lane.points) > 3  # it passes the block's ranks...
+    for p in lane.points[1:-1]:  # ... beside them, never through one
+        assert not any(b.sceneBoundingRect().contains(p) for b in between)
+
+    canvas = open_preset(window, "inception-cifar")
+    spec = window.document.spec
+    concat = types(window).index("concat")
+    firsts = []
+    for src in spec.inputs_of(concat):  # walk each branch back to where it starts
+        at = src
+        while spec.inputs_of(at) and len(spec.wiring.consumers[spec.inputs_of(at)[0]]) == 1:
+            at = spec.inputs_of(at)[0]
+        firsts.append(canvas.blocks[at + 1].pos())
+    assert len({round(p.y()) for p in firsts}) == 1  # the branches start on one rank
+    assert len({round(p.x()) for p in firsts}) == 4  # side by side
+
+
+def test_a_click_selects_the_layer_everywhere_and_the_inspector_edits_it(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    click(qtbot, canvas, 4)  # the second convolution
+    assert window.stack.currentIndex().row() == 4
+    assert window.stack.selected_layers() == [3]
+    assert "Convolution" in window.inspector.title.text()
+    window.inspector.editors["filters"].box.setValue(20)
+    assert window.document.spec.layers[3]["filters"] == 20
+    assert canvas.blocks[4].isSelected()  # still selected after the rebuild
+    window.stack.select_row(2)  # and the other way round
+    assert canvas.blocks[2].isSelected() and not canvas.blocks[4].isSelected()
+
+
+def test_delete_and_undo_from_the_canvas(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    before = types(window)
+    click(qtbot, canvas, 7)  # flatten
+    canvas.setFocus()
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Delete)
+    assert types(window) == before[:6] + before[7:]
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert types(window) == before
+
+
+def test_add_residual_on_two_selected_blocks_and_undo(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    before = window.document.spec
+    click(qtbot, canvas, 4)  # conv 16@5×5
+    click(qtbot, canvas, 5, Qt.KeyboardModifier.ControlModifier)  # its relu
+    assert window.stack.selected_layers() == [3, 4]
+    edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    assert window.actionAddResidual in edit_menu.actions()
+    window.actionAddResidual.trigger()
+    spec = window.document.spec
+    assert types(window)[3:8] == ["conv2d", "relu", "conv2d", "add", "max_pool2d"]
+    assert spec.layers[5]["filters"] == 16  # the projection shortcut to 16×10×10
+    assert not window.document.report.problems
+    assert window.stack.currentIndex().row() == 7  # the add is selected
+    assert edge(canvas, 3, 6).label == "6×14×14"  # the shortcut's arrow, drawn
+    assert window.document.undo_stack.undoText() == "Add residual connection"
+    window.actionUndo.trigger()
+    assert window.document.spec == before
+
+
+def test_add_residual_refusal_is_shown_on_the_canvas(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    click(qtbot, canvas, 2)
+    click(qtbot, canvas, 4, Qt.KeyboardModifier.ControlModifier)
+    before = window.document.spec
+    window.actionAddResidual.trigger()
+    assert window.document.spec == before
+    assert canvas.message.isVisible() and "consecutive" in canvas.message.text()
+
+
+def test_drag_from_an_output_port_connects_with_the_chosen_merge(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    canvas.choose_merge = lambda src, dst: "concat"  # the person picks Concatenate
+    src, dst = canvas.blocks[2], canvas.blocks[3]  # relu (6×28×28) → max pool
+    canvas.ensureVisible(src)
+    start = canvas.mapFromScene(src.output_port())
+    end = canvas.mapFromScene(dst.sceneBoundingRect().center())
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, start + QPoint(30, 20))
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    # relu already feeds the pool; from the first conv instead:
+    assert canvas.message.isVisible() and "already" in canvas.message.text()
+    src = canvas.blocks[1]
+    start = canvas.mapFromScene(src.output_port())
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    spec = window.document.spec
+    assert types(window)[2] == "concat" and spec.inputs_of(2) == (1, 0)
+    assert window.document.report[2].output_shape == (12, 28, 28)
+    # select the new connection and press Delete: the network is as it was
+    concat_in = edge(canvas, 1, 3)
+    canvas.scene().clearSelection()
+    concat_in.setSelected(True)
+    canvas.setFocus()
+    qtbot.keyClick(viewport, Qt.Key.Key_Delete)
+    assert types(window) == [layer.type for layer in load_spec("lenet5").layers]
+    assert window.document.spec.is_chain
+
+
+def test_palette_drop_on_a_shortcut_arrow_inserts_on_that_connection(make_window):
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    add = types(window).index("add")
+    main, shortcut = window.document.spec.inputs_of(add)
+    lane = edge(canvas, shortcut + 1, add + 1)
+    point = lane.points[2]  # on the lane, beside the block
+    canvas.ensureVisible(point.x() - 5, point.y() - 5, 10, 10)
+    pos = canvas.mapFromScene(point)
+    data = window.palette_view.mime_data_for("dropout")
+    actions = Qt.DropAction.CopyAction
+    args = (actions, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    viewport = canvas.viewport()
+    enter = QDragEnterEvent(pos, *args)
+    QApplication.sendEvent(viewport, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(viewport, QDragMoveEvent(pos, *args))
+    assert canvas.edge_at(pos) is not None
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(pos), *args, QEvent.Type.Drop))
+    spec = window.document.spec
+    assert spec.layers[add].type == "dropout" and spec.inputs_of(add) == (shortcut,)
+    assert spec.inputs_of(add + 1) == (main, add)
+
+
+def test_ctrl_wheel_zooms_and_ctrl_0_fits(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "densenet121")
+    assert canvas.layout_ms < 1000
+    viewport = canvas.viewport()
+    centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+    zoom = canvas.zoom()
+
+    def wheel(steps: int, modifiers) -> None:
+        event = QWheelEvent(
+            centre, canvas.mapToGlobal(centre.toPoint()).toPointF(), QPoint(0, 0),
+            QPoint(0, 120 * steps), Qt.MouseButton.NoButton, modifiers,
+            Qt.ScrollPhase.NoScrollPhase, False,
+        )  # fmt: skip
+        QApplication.sendEvent(viewport, event)
+
+    wheel(-2, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom() < zoom * 0.8
+    wheel(1, Qt.KeyboardModifier.ControlModifier)
+    assert zoom * 0.8 < canvas.zoom() < zoom
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    seen = canvas.mapToScene(viewport.rect()).boundingRect()
+    assert seen.contains(canvas.scene().itemsBoundingRect().adjusted(1, 1, -1, -1))
+    assert all(isinstance(b, BlockItem) for b in canvas.blocks.values())

@@ -1,0 +1,219 @@
+"""What the network canvas draws: a block per layer and an arrow per connection.
+
+A block looks as it does in the layer stack (workbench.views.layer_stack): rounded, tinted
+by its family, with the family stripe and icon, the layer's name, its key hyperparameters
+and parameter count, its output shape in a pill, and the red outline and message of a broken
+layer. It has an input port on top and an output port below; dragging from the output port
+draws a new connection (workbench.views.network_canvas). An arrow carries the shape of the
+tensor that flows along it (``64×56×56``) beside its head.
+
+Items only paint: they hold what the shared LayerStackModel says about their row, and the
+canvas turns every gesture on them into a document edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPalette,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QStyleOptionGraphicsItem,
+)
+
+from workbench import style
+from workbench.models.graph_layout import BLOCK_H, BLOCK_W
+
+PORT_R = 5.0  # radius of a port's dot; the grip around it is larger
+PORT_GRIP = 11.0
+
+
+@dataclass(frozen=True)
+class BlockData:
+    """What a block shows, read from the stack model's roles for its row."""
+
+    row: int
+    type: str
+    family: str
+    title: str
+    detail: str
+    shape: str
+    problems: tuple[str, ...]
+    tooltip: str
+
+
+class BlockItem(QGraphicsItem):
+    """One layer (or the input) at its layout position; ``row`` as the stack numbers rows."""
+
+    def __init__(self, data: BlockData, centre: tuple[float, float]):
+        super().__init__()
+        self.data_ = data
+        self.row = data.row
+        self.setPos(QPointF(*centre))
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setAcceptHoverEvents(True)
+        self.setToolTip(data.tooltip)
+        self.setZValue(1)
+        self.setData(0, f"block:{data.row}")
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(
+            -BLOCK_W / 2 - 5, -BLOCK_H / 2 - PORT_R - 4, BLOCK_W + 10, BLOCK_H + 2 * PORT_R + 8
+        )
+
+    def block_rect(self) -> QRectF:
+        return QRectF(-BLOCK_W / 2, -BLOCK_H / 2, BLOCK_W, BLOCK_H)
+
+    def output_port(self) -> QPointF:
+        """The output port's centre, in scene coordinates."""
+        return self.mapToScene(QPointF(0, BLOCK_H / 2))
+
+    def input_port(self) -> QPointF:
+        return self.mapToScene(QPointF(0, -BLOCK_H / 2))
+
+    def on_output_port(self, scene_pos: QPointF) -> bool:
+        d = scene_pos - self.output_port()
+        return d.x() ** 2 + d.y() ** 2 <= PORT_GRIP**2
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        d = self.data_
+        pal = widget.palette() if widget is not None else QApplication.palette()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        red = style.problem_color(pal)
+        colour = red if d.problems else style.accent(d.family)
+        fill = style.problem_fill(pal) if d.problems else style.block_fill(d.family, pal)
+        block = self.block_rect()
+        selected = self.isSelected()
+        path = QPainterPath()
+        path.addRoundedRect(block, 7, 7)
+        painter.fillPath(path, fill)
+        base = pal.color(QPalette.ColorRole.Base)
+        border = colour if (d.problems or selected) else style.mix(base, colour, 0.45)
+        painter.setPen(QPen(border, 2.2 if (selected or d.problems) else 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(path)
+        if selected:  # the stack's dashed halo in the highlight colour
+            halo = QPen(pal.color(QPalette.ColorRole.Highlight), 1.2, Qt.PenStyle.DashLine)
+            painter.setPen(halo)
+            painter.drawRoundedRect(block.adjusted(-3.5, -3.5, 3.5, 3.5), 9, 9)
+        painter.save()
+        painter.setClipRect(QRectF(block.left(), block.top(), 6, block.height()))
+        painter.fillPath(path, colour)
+        painter.restore()
+
+        font = QFont(widget.font() if widget is not None else QApplication.font())
+        fm = QFontMetrics(font)
+        bold = QFont(font)
+        bold.setBold(True)
+        bfm = QFontMetrics(bold)
+        icon = QRectF(block.left() + 12, -11, 22, 22).toRect()
+        style.layer_icon(d.type).paint(painter, icon)
+        left = icon.right() + 8
+        pill_w = bfm.horizontalAdvance(d.shape) + 14
+        pill = QRectF(block.right() - pill_w - 7, block.top() + 6, pill_w, fm.height() + 4)
+        line1 = QRectF(left, block.top() + 6, pill.left() - left - 5, fm.height() + 4)
+        line2 = QRectF(left, line1.bottom() + 3, block.right() - left - 8, fm.height() + 2)
+        painter.setFont(bold)
+        painter.setPen(pal.color(QPalette.ColorRole.Text))
+        title = bfm.elidedText(d.title, Qt.TextElideMode.ElideRight, int(line1.width()))
+        painter.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(style.mix(fill, colour, 0.22))
+        painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+        painter.setPen(red if d.problems else pal.color(QPalette.ColorRole.Text))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, d.shape)
+        painter.setFont(font)
+        if d.problems:
+            painter.setPen(red)
+            text = "⚠ " + d.problems[0]
+        else:
+            painter.setPen(style.muted_text(pal))
+            text = d.detail
+        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(line2.width()))
+        painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+
+        painter.setPen(QPen(border, 1.2))
+        painter.setBrush(base)
+        if d.row > 0:
+            painter.drawEllipse(QPointF(0, block.top()), PORT_R - 1.5, PORT_R - 1.5)
+        painter.setBrush(colour)
+        painter.drawEllipse(QPointF(0, block.bottom()), PORT_R, PORT_R)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """The connection from ``src`` into ``dst`` (rows), labelled with its tensor's shape.
+    Selectable, so that Delete can remove it."""
+
+    def __init__(self, src: int, dst: int, slot: int, points, label: str, tooltip: str):
+        super().__init__()
+        self.src, self.dst, self.slot, self.label = src, dst, slot, label
+        self.points = [QPointF(x, y) for x, y in points]
+        path = QPainterPath(self.points[0])
+        for p in self.points[1:]:
+            path.lineTo(p)
+        self.setPath(path)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setToolTip(tooltip)
+        self.setZValue(0)
+        self.setData(0, f"edge:{src}->{dst}")
+        self._hit = None
+
+    def shape(self) -> QPainterPath:
+        if self._hit is None:  # a grip wide enough to hit with a mouse
+            stroker = QPainterPathStroker()
+            stroker.setWidth(12)
+            self._hit = stroker.createStroke(self.path())
+        return self._hit
+
+    def boundingRect(self) -> QRectF:
+        return self.path().boundingRect().adjusted(-110, -8, 110, 8)
+
+    def label_anchor(self) -> tuple[QPointF, bool]:
+        """Where the shape is written: beside the middle of the last segment, on the side
+        away from where the segment comes from (so the labels of two arrows into one merge
+        do not overlap). ``True``: the text ends at the point (it stands to the left)."""
+        a, b = self.points[-2], self.points[-1]
+        middle = QPointF((a.x() + b.x()) / 2, (a.y() + b.y()) / 2)
+        to_left = b.x() - a.x() > 1.0  # coming from the left: write on the left
+        return QPointF(middle.x() + (-7 if to_left else 7), middle.y()), to_left
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        pal = widget.palette() if widget is not None else QApplication.palette()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        selected = self.isSelected()
+        colour = pal.color(QPalette.ColorRole.Highlight) if selected else style.muted_text(pal)
+        painter.setPen(QPen(colour, 2.6 if selected else 1.5))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())
+        tip = self.points[-1]
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        a = self.points[-2]
+        direction = tip - a
+        length = max(1e-6, (direction.x() ** 2 + direction.y() ** 2) ** 0.5)
+        ux, uy = direction.x() / length, direction.y() / length
+        base = QPointF(tip.x() - 8 * ux, tip.y() - 8 * uy)
+        normal = QPointF(-uy * 4.5, ux * 4.5)
+        painter.drawPolygon(QPolygonF([tip, base + normal, base - normal]))
+        if self.label:
+            font = QFont(widget.font() if widget is not None else QApplication.font())
+            font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+            painter.setFont(font)
+            painter.setPen(colour if selected else QColor(style.muted_text(pal)))
+            fm = QFontMetrics(font)
+            at, to_left = self.label_anchor()
+            x = at.x() - fm.horizontalAdvance(self.label) if to_left else at.x()
+            painter.drawText(QPointF(x, at.y() + fm.ascent() / 2 - 1), self.label)
