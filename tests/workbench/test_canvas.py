@@ -218,3 +218,18 @@ def test_ctrl_wheel_zooms_and_ctrl_0_fits(make_window, qtbot):
     seen = canvas.mapToScene(viewport.rect()).boundingRect()
     assert seen.contains(canvas.scene().itemsBoundingRect().adjusted(1, 1, -1, -1))
     assert all(isinstance(b, BlockItem) for b in canvas.blocks.values())
+
+
+def test_typing_a_field_moves_no_block_and_a_new_network_is_shown_from_its_top(make_window):
+    window = make_window()
+    canvas = open_preset(window, "inception-cifar")
+    assert canvas.zoom() < 1.0  # four branches side by side: zoomed out to show them all
+    top = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    assert top.contains(canvas.blocks[0].sceneBoundingRect())
+    where = {row: item.pos() for row, item in canvas.blocks.items()}
+    conv = types(window).index("conv2d")
+    window.stack.select_row(conv + 1)
+    window.inspector.editors["filters"].box.setValue(40)
+    assert window.document.spec.layers[conv]["filters"] == 40
+    assert {row: item.pos() for row, item in canvas.blocks.items()} == where
+    assert canvas.blocks[conv + 1].data_.shape == "40×32×32"

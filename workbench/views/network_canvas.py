@@ -6,39 +6,37 @@ shape of the tensor that flows along them. The canvas shares the stack's selecti
 a click here selects the layer there and the inspector edits it, and the stack's edits
 (Delete, Cut, Copy, Paste, Duplicate, Undo) act on what is selected here too.
 
-Gestures, each one undoable document edit (engine.graph_edits does the rewiring):
-- Ctrl+wheel zooms about the mouse, Ctrl+0 fits the graph, the middle button pans, the wheel
-  scrolls; a drag on the background selects blocks with a rubber band;
-- a drag from a block's output port to a later block connects them (the person chooses add
-  or concat); Delete on a selected connection removes it;
-- a drop from the palette on an arrow inserts the layer on that connection (on a block:
-  after it; elsewhere: at the end);
-- ``add_residual`` (Edit ▸ Add residual connection) wraps the selected blocks in a shortcut.
+Ctrl+wheel zooms about the mouse, Ctrl+0 fits the graph, the middle button pans, the wheel
+scrolls, a drag on the background selects blocks with a rubber band, and a drag from a
+block's output port draws a new connection. The gestures that edit the network (connect,
+Delete on a connection, Add residual connection, palette drops on an arrow) are in
+workbench.views.canvas_edits. The layout is kept while the wiring stays the same, so typing
+a kernel size moves no block.
 
 Run alone: ``python -m workbench.views.network_canvas [SPEC]``.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QPoint, QPointF, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QPainter, QPen, QShortcut
-from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsScene, QGraphicsView, QLabel, QMenu
+import time
 
-from engine import graph_edits
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt
+from PySide6.QtGui import QKeySequence, QPainter, QPen, QShortcut
+from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsScene, QGraphicsView
+
 from workbench import style
 from workbench.document import Document
 from workbench.models import format as fmt
 from workbench.models.graph_layout import layout
 from workbench.models.layer_stack_model import LayerStackModel, StackRole
-from workbench.models.mime import decode
+from workbench.views.canvas_edits import CanvasEdits
 from workbench.views.canvas_items import BlockData, BlockItem, EdgeItem
 
 MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
 WHEEL_STEP = 1.15
-MERGE_CHOICES = (("add", "Add (sum the two)"), ("concat", "Concatenate channels"))
 
 
-class NetworkCanvas(QGraphicsView):
+class NetworkCanvas(CanvasEdits, QGraphicsView):
     """``blocks[row]`` and ``edges`` are the scene's items after each rebuild; ``selection``
     is the (shared) selection model of the stack's rows; ``layout_ms`` the last layout's
     time."""
@@ -62,17 +60,13 @@ class NetworkCanvas(QGraphicsView):
         self.blocks: dict[int, BlockItem] = {}
         self.edges: list[EdgeItem] = []
         self.layout_ms = 0.0
+        self._placed: tuple[tuple, object] | None = None  # (wiring, layout) of the last build
+        self._kinds: tuple[str, ...] | None = None  # the layer types of the last build
         self._syncing = False
         self._pressed_row: int | None = None
         self._wire: tuple[int, QGraphicsLineItem] | None = None  # a connection being drawn
         self._pan: QPoint | None = None
-        self._drop_edge: EdgeItem | None = None
-        self.message = QLabel(self.viewport())  # why a gesture was refused, for a while
-        self.message.setObjectName("canvasMessage")
-        self.message.setWordWrap(True)
-        self.message.hide()
-        self._message_timer = QTimer(self, singleShot=True, interval=5000)
-        self._message_timer.timeout.connect(self.message.hide)
+        self._init_edits()
         fit = QShortcut(QKeySequence("Ctrl+0"), self, self.fit)
         fit.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.scene().selectionChanged.connect(self._scene_selection)
@@ -85,12 +79,19 @@ class NetworkCanvas(QGraphicsView):
 
     def rebuild(self) -> None:
         """Lay the current spec out again and redraw every block and arrow."""
-        import time
-
         spec, report = self.document.spec, self.document.report
-        start = time.perf_counter()
-        placed = layout(list(spec.wiring.inputs))
-        self.layout_ms = (time.perf_counter() - start) * 1000
+        wiring = spec.wiring.inputs
+        previous = self._placed
+        if previous is not None and previous[0] == wiring:
+            placed = previous[1]  # same wiring (a field typed): every block stays where it was
+        else:
+            start = time.perf_counter()
+            placed = layout(list(wiring))
+            self.layout_ms = (time.perf_counter() - start) * 1000
+            self._placed = (wiring, placed)
+        kinds = tuple(layer.type for layer in spec.layers)
+        fresh = _another_network(self._kinds, kinds)
+        self._kinds = kinds
         self._syncing = True
         try:
             scene = self.scene()
@@ -114,6 +115,16 @@ class NetworkCanvas(QGraphicsView):
         finally:
             self._syncing = False
         self._model_selection()
+        if fresh:
+            self.show_top(placed.width)
+
+    def show_top(self, width: float) -> None:
+        """Natural size, or as much smaller (down to half) as shows the graph's width."""
+        self.resetTransform()
+        room = self.viewport().width()
+        if self.isVisible() and width + 80 > room > 0:
+            self.zoom_by(max(0.5, room / (width + 80)))
+        self.centerOn(width / 2, 0)
 
     # ------------------------------------------------------------------ selection
 
@@ -251,144 +262,20 @@ class NetworkCanvas(QGraphicsView):
                 return item
         return None
 
-    def view_pos(self, item, scene_point: QPointF | None = None) -> QPoint:
-        """Viewport coordinates of ``scene_point`` (default: the item's centre), for tests."""
-        point = scene_point if scene_point is not None else item.sceneBoundingRect().center()
-        return self.mapFromScene(point)
 
-    # ------------------------------------------------------------------ edits
-
-    def choose_merge(self, src: int, dst: int) -> str | None:
-        """Ask how the two outputs meet: "add", "concat" or None (cancelled)."""
-        menu = QMenu(self)
-        menu.setObjectName("mergeChoice")
-        for kind, text in MERGE_CHOICES:
-            menu.addAction(text).setData(kind)
-        chosen = menu.exec(self.cursor().pos())
-        return chosen.data() if chosen is not None else None
-
-    def connect_rows(self, src: int, dst: int) -> bool:
-        """Connect row ``src``'s output into row ``dst`` (an earlier row into a later one)."""
-        if dst < src:
-            src, dst = dst, src
-        if dst == 0:
-            return False
-        merge = self.choose_merge(src, dst)
-        if merge is None:
-            return False
-        return self._apply(lambda s: graph_edits.connect(s, src - 1, dst - 1, merge),
-                           f"Connect with {merge}")  # fmt: skip
-
-    def delete_connection(self, edge: EdgeItem) -> bool:
-        return self._apply(
-            lambda s: (graph_edits.remove_connection(s, edge.src - 1, edge.dst - 1), None),
-            "Delete connection",
-        )
-
-    def add_residual(self) -> bool:
-        """Edit ▸ Add residual connection, on the selected (consecutive) blocks."""
-        layers = [row - 1 for row in self.selected_rows() if row > 0]
-        return self._apply(lambda s: graph_edits.add_residual(s, layers), "Add residual connection")
-
-    def _apply(self, edit, text: str) -> bool:
-        if self.document.locked:
-            self.show_message(self.document.lock_reason or "the network cannot be changed now")
-            return False
-        try:
-            spec, at = edit(self.document.spec)
-        except graph_edits.GraphEditError as e:
-            self.show_message(str(e))
-            return False
-        focus = None if at is None else at + 1
-        return self.document.edit(
-            spec, text, focus=focus if focus is not None else self.document.focus_row
-        )
-
-    def show_message(self, text: str) -> None:
-        self.message.setText("⚠ " + text)
-        self.message.setStyleSheet(
-            f"background: {style.rgba(self.palette().base().color(), 0.94)};"
-            f"border: 1px solid {style.PROBLEM_COLOR}; border-radius: 6px; padding: 6px;"
-        )
-        self.message.setFixedWidth(max(160, min(420, self.viewport().width() - 24)))
-        self.message.adjustSize()
-        self.message.move(12, 12)
-        self.message.show()
-        self.message.raise_()
-        self._message_timer.start()
-
-    def event(self, event) -> bool:
-        # Delete on a selected connection removes it, before the stack's Delete shortcut.
-        if event.type() == QEvent.Type.ShortcutOverride and event.key() in (
-            Qt.Key.Key_Delete, Qt.Key.Key_Backspace
-        ) and self._selected_edge() is not None:  # fmt: skip
-            event.accept()
-            return True
-        return super().event(event)
-
-    def keyPressEvent(self, event) -> None:
-        edge = self._selected_edge()
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and edge is not None:
-            self.delete_connection(edge)
-            return
-        super().keyPressEvent(event)
-
-    def _selected_edge(self) -> EdgeItem | None:
-        edges = [i for i in self.scene().selectedItems() if isinstance(i, EdgeItem)]
-        return edges[0] if len(edges) == 1 else None
-
-    # ------------------------------------------------------------------ palette drops
-
-    def dragEnterEvent(self, event) -> None:
-        self.dragMoveEvent(event)
-
-    def dragMoveEvent(self, event) -> None:
-        if self.document.locked or decode(event.mimeData()) is None:
-            event.ignore()
-            return
-        edge = self.edge_at(event.position().toPoint())
-        if edge is not self._drop_edge:
-            for item in (self._drop_edge, edge):
-                if item is not None:
-                    item.setSelected(item is edge)
-            self._drop_edge = edge
-        event.setDropAction(Qt.DropAction.CopyAction)
-        event.accept()
-
-    def dragLeaveEvent(self, event) -> None:
-        if self._drop_edge is not None:
-            self._drop_edge.setSelected(False)
-        self._drop_edge = None
-
-    def dropEvent(self, event) -> None:
-        dropped = decode(event.mimeData())
-        pos = event.position().toPoint()
-        self.dragLeaveEvent(event)
-        if dropped is None or self.document.locked:
-            event.ignore()
-            return
-        if self.drop_layers(dropped.layers, pos):
-            event.setDropAction(Qt.DropAction.CopyAction)
-            event.accept()
-            self.setFocus()
-        else:
-            event.ignore()
-
-    def drop_layers(self, layers, pos: QPoint) -> bool:
-        """Insert ``layers`` where a drop at ``pos`` (viewport) puts them: on the arrow there,
-        after the block there (on its first outgoing arrow), or at the end."""
-        edge = self.edge_at(pos)
-        block = self.block_at(pos)
-        if edge is None and block is not None:
-            edge = next((e for e in self.edges if e.src == block.row), None)
-        doc = self.document
-        if edge is None or len(layers) != 1:
-            at = len(doc.spec.layers) if edge is None else edge.dst - 1
-            if len(layers) == 1:
-                return doc.insert_layer(at, layers[0])
-            return doc.insert_layers(at, layers, f"Insert {len(layers)} layers")
-        new = graph_edits.insert_on_edge(doc.spec, edge.src - 1, edge.dst - 1, layers[0])
-        return doc.edit(new, f"Insert {layers[0].kind.label}", focus=edge.dst)
+def _another_network(before: tuple[str, ...] | None, after: tuple[str, ...]) -> bool:
+    """Whether the spec is another network altogether (a preset, a file), shown from its top,
+    rather than an edit: an edit keeps all but a few layers of the shorter list at the start
+    and at the end, whatever it inserted or deleted in between."""
+    if before is None:
+        return True
+    shorter = min(len(before), len(after))
+    head = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), shorter)
+    tail = next(
+        (i for i, (a, b) in enumerate(zip(before[::-1], after[::-1], strict=False)) if a != b),
+        shorter,
+    )
+    return head + tail < shorter - 6
 
 
 def _block_data(model, row: int) -> BlockData:

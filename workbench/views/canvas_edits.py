@@ -1,0 +1,168 @@
+"""The network canvas's gestures that change the network, each one undoable document edit
+(engine.graph_edits does the rewiring): a connection drawn from an output port (add or
+concat, as the person chooses), Delete on a selected connection, Edit ▸ Add residual
+connection on the selected blocks, and drops from the palette (on an arrow: on that
+connection; on a block: after it; elsewhere: at the end). A gesture that does not apply says
+why on the canvas, briefly, instead of a dialog.
+
+A mixin of workbench.views.network_canvas.NetworkCanvas: it uses the canvas's ``document``,
+``blocks``, ``edges``, ``selected_rows``, ``block_at`` and ``edge_at``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer
+from PySide6.QtWidgets import QLabel, QMenu
+
+from engine import graph_edits
+from workbench import style
+from workbench.models.mime import decode
+from workbench.views.canvas_items import EdgeItem
+
+MERGE_CHOICES = (("add", "Add (sum the two)"), ("concat", "Concatenate channels"))
+MESSAGE_MS = 5000
+
+
+class CanvasEdits:
+    """Network edits from the canvas; ``message`` shows why one was refused."""
+
+    def _init_edits(self) -> None:
+        self.message = QLabel(self.viewport())
+        self.message.setObjectName("canvasMessage")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self._message_timer = QTimer(self, singleShot=True, interval=MESSAGE_MS)
+        self._message_timer.timeout.connect(self.message.hide)
+        self._drop_edge: EdgeItem | None = None
+
+    def choose_merge(self, src: int, dst: int) -> str | None:
+        """Ask how the two outputs meet: "add", "concat" or None (cancelled)."""
+        menu = QMenu(self)
+        menu.setObjectName("mergeChoice")
+        for kind, text in MERGE_CHOICES:
+            menu.addAction(text).setData(kind)
+        chosen = menu.exec(self.cursor().pos())
+        return chosen.data() if chosen is not None else None
+
+    def connect_rows(self, src: int, dst: int) -> bool:
+        """Connect row ``src``'s output into row ``dst`` (an earlier row into a later one)."""
+        if dst < src:
+            src, dst = dst, src
+        if dst == 0:
+            return False
+        merge = self.choose_merge(src, dst)
+        if merge is None:
+            return False
+        return self._apply(lambda s: graph_edits.connect(s, src - 1, dst - 1, merge),
+                           f"Connect with {merge}")  # fmt: skip
+
+    def delete_connection(self, edge: EdgeItem) -> bool:
+        return self._apply(
+            lambda s: (graph_edits.remove_connection(s, edge.src - 1, edge.dst - 1), None),
+            "Delete connection",
+        )
+
+    def add_residual(self) -> bool:
+        """Edit ▸ Add residual connection, on the selected (consecutive) blocks."""
+        layers = [row - 1 for row in self.selected_rows() if row > 0]
+        return self._apply(lambda s: graph_edits.add_residual(s, layers), "Add residual connection")
+
+    def _apply(self, edit, text: str) -> bool:
+        if self.document.locked:
+            self.show_message(self.document.lock_reason or "the network cannot be changed now")
+            return False
+        try:
+            spec, at = edit(self.document.spec)
+        except graph_edits.GraphEditError as e:
+            self.show_message(str(e))
+            return False
+        focus = None if at is None else at + 1
+        return self.document.edit(
+            spec, text, focus=focus if focus is not None else self.document.focus_row
+        )
+
+    def show_message(self, text: str) -> None:
+        self.message.setText("⚠ " + text)
+        self.message.setStyleSheet(
+            f"background: {style.rgba(self.palette().base().color(), 0.94)};"
+            f"border: 1px solid {style.PROBLEM_COLOR}; border-radius: 6px; padding: 6px;"
+        )
+        self.message.setFixedWidth(max(160, min(420, self.viewport().width() - 24)))
+        self.message.adjustSize()
+        self.message.move(12, 12)
+        self.message.show()
+        self.message.raise_()
+        self._message_timer.start()
+
+    def event(self, event) -> bool:
+        # Delete on a selected connection removes it, before the stack's Delete shortcut.
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in (
+            Qt.Key.Key_Delete, Qt.Key.Key_Backspace
+        ) and self._selected_edge() is not None:  # fmt: skip
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        edge = self._selected_edge()
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and edge is not None:
+            self.delete_connection(edge)
+            return
+        super().keyPressEvent(event)
+
+    def _selected_edge(self) -> EdgeItem | None:
+        edges = [i for i in self.scene().selectedItems() if isinstance(i, EdgeItem)]
+        return edges[0] if len(edges) == 1 else None
+
+    # ------------------------------------------------------------------ palette drops
+
+    def dragEnterEvent(self, event) -> None:
+        self.dragMoveEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if self.document.locked or decode(event.mimeData()) is None:
+            event.ignore()
+            return
+        edge = self.edge_at(event.position().toPoint())
+        if edge is not self._drop_edge:
+            for item in (self._drop_edge, edge):
+                if item is not None:
+                    item.setSelected(item is edge)
+            self._drop_edge = edge
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+
+    def dragLeaveEvent(self, event) -> None:
+        if self._drop_edge is not None:
+            self._drop_edge.setSelected(False)
+        self._drop_edge = None
+
+    def dropEvent(self, event) -> None:
+        dropped = decode(event.mimeData())
+        pos = event.position().toPoint()
+        self.dragLeaveEvent(event)
+        if dropped is None or self.document.locked:
+            event.ignore()
+            return
+        if self.drop_layers(dropped.layers, pos):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self.setFocus()
+        else:
+            event.ignore()
+
+    def drop_layers(self, layers, pos: QPoint) -> bool:
+        """Insert ``layers`` where a drop at ``pos`` (viewport) puts them: on the arrow there,
+        after the block there (on its first outgoing arrow), or at the end."""
+        edge = self.edge_at(pos)
+        block = self.block_at(pos)
+        if edge is None and block is not None:
+            edge = next((e for e in self.edges if e.src == block.row), None)
+        doc = self.document
+        if edge is None or len(layers) != 1:
+            at = len(doc.spec.layers) if edge is None else edge.dst - 1
+            if len(layers) == 1:
+                return doc.insert_layer(at, layers[0])
+            return doc.insert_layers(at, layers, f"Insert {len(layers)} layers")
+        new = graph_edits.insert_on_edge(doc.spec, edge.src - 1, edge.dst - 1, layers[0])
+        return doc.edit(new, f"Insert {layers[0].kind.label}", focus=edge.dst)
