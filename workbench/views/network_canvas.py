@@ -78,17 +78,18 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
     # ------------------------------------------------------------------ building
 
     def rebuild(self) -> None:
-        """Lay the current spec out again and redraw every block and arrow."""
+        """Lay the current spec out again and redraw every block and arrow (with the same
+        wiring as last time, only the texts change)."""
         spec, report = self.document.spec, self.document.report
         wiring = spec.wiring.inputs
         previous = self._placed
-        if previous is not None and previous[0] == wiring:
-            placed = previous[1]  # same wiring (a field typed): every block stays where it was
-        else:
-            start = time.perf_counter()
-            placed = layout(list(wiring))
-            self.layout_ms = (time.perf_counter() - start) * 1000
-            self._placed = (wiring, placed)
+        if previous is not None and previous[0] == wiring and self._wire is None:
+            self._refresh(spec, report)  # a field typed: every block stays, only texts change
+            return
+        start = time.perf_counter()
+        placed = layout(list(wiring))
+        self.layout_ms = (time.perf_counter() - start) * 1000
+        self._placed = (wiring, placed)
         kinds = tuple(layer.type for layer in spec.layers)
         fresh = _another_network(self._kinds, kinds)
         self._kinds = kinds
@@ -103,12 +104,7 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
                 scene.addItem(item)
                 self.blocks[row] = item
             for e in placed.edges:
-                row = report[e.dst - 1] if e.dst - 1 < len(report) else None
-                shapes = row.input_shapes if row is not None else ()
-                shape = fmt.shape_text(shapes[e.slot]) if e.slot < len(shapes) else "—"
-                source = "the input" if e.src == 0 else spec.wiring.ids[e.src - 1]
-                tip = f"{shape}: the output of {source} into {spec.wiring.ids[e.dst - 1]}"
-                item = EdgeItem(e.src, e.dst, e.slot, e.points, shape, tip)
+                item = EdgeItem(e.src, e.dst, e.slot, e.points, *_edge_text(spec, report, e))
                 scene.addItem(item)
                 self.edges.append(item)
             scene.setSceneRect(-40, -30, placed.width + 80, placed.height + 60)
@@ -117,6 +113,23 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self._model_selection()
         if fresh:
             self.show_top(placed.width)
+
+    def _refresh(self, spec, report) -> None:
+        """Same wiring, new fields: new texts on the items that are there."""
+        model = self.selection.model()
+        for row, item in self.blocks.items():
+            data = _block_data(model, row)
+            if data != item.data_:
+                item.data_ = data
+                item.setToolTip(data.tooltip)
+                item.update()
+        for edge in self.edges:
+            label, tip = _edge_text(spec, report, edge)
+            if label != edge.label:
+                edge.label = label
+                edge.setToolTip(tip)
+                edge.update()
+        self._model_selection()
 
     def show_top(self, width: float) -> None:
         """Natural size, or as much smaller (down to half) as shows the graph's width."""
@@ -276,6 +289,15 @@ def _another_network(before: tuple[str, ...] | None, after: tuple[str, ...]) -> 
         shorter,
     )
     return head + tail < shorter - 6
+
+
+def _edge_text(spec, report, edge) -> tuple[str, str]:
+    """An arrow's label (the shape along it) and its hover text; ``edge`` has src, dst, slot."""
+    row = report[edge.dst - 1] if edge.dst - 1 < len(report) else None
+    shapes = row.input_shapes if row is not None else ()
+    shape = fmt.shape_text(shapes[edge.slot]) if edge.slot < len(shapes) else "—"
+    source = "the input" if edge.src == 0 else spec.wiring.ids[edge.src - 1]
+    return shape, f"{shape}: the output of {source} into {spec.wiring.ids[edge.dst - 1]}"
 
 
 def _block_data(model, row: int) -> BlockData:
