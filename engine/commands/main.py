@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # Subcommand modules in engine/commands/, in the order --help lists them.
-COMMANDS = ("summary", "data", "train", "predict", "export", "baseline")
+COMMANDS = ("summary", "data", "train", "predict", "export", "import_model", "baseline")
 
 
 def build_parser() -> argparse.ArgumentParser:

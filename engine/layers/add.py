@@ -69,10 +69,7 @@ class AddDef(LayerDef):
         return Add(len(in_shapes))
 
     def to_onnx(self, layer, g, xs, in_shapes):
-        out = xs[0]
-        for k, x in enumerate(xs[1:], 1):  # ONNX's Add takes two inputs
-            out = g.node("Add", [out, x], suffix=None if k == len(xs) - 1 else f"add{k}")
-        return out
+        return g.node("Add" if len(xs) == 2 else "Sum", xs)  # ONNX's Add takes two inputs
 
 
 ADD = AddDef()

@@ -51,5 +51,12 @@ class AvgPool2DDef(PoolDef):
         return g.node("AveragePool", xs, kernel_shape=list(w.kernel), strides=list(w.stride),
                       pads=[*w.padding, *w.padding], count_include_pad=1)  # fmt: skip
 
+    def from_onnx(self, node):
+        fields = self._onnx_window(node, count_include_pad=None)
+        if fields["padding"] != (0, 0) and not node.attr("count_include_pad", 0):
+            raise node.unsupported("count_include_pad=0 with padding (the mean of the pixels "
+                                   "inside the image only) is not supported")  # fmt: skip
+        return fields, {}
+
 
 AVG_POOL2D = AvgPool2DDef()

@@ -163,5 +163,13 @@ class BatchNormDef(LayerDef):
         return g.node("BatchNormalization", inputs, epsilon=float(layer["eps"]),
                       momentum=1.0 - float(layer["momentum"]))  # fmt: skip
 
+    def from_onnx(self, node):
+        node.check_attrs({"epsilon": None, "momentum": None, "training_mode": 0, "spatial": 1})
+        names = ("weight", "bias", "running_mean", "running_var")
+        params = {n: node.const(k, n.replace("_", " ")) for k, n in enumerate(names, 1)}
+        eps = float(f"{node.attr('epsilon', 1e-5):.7g}")  # a float32 attribute
+        momentum = round(1.0 - float(node.attr("momentum", 0.9)), 6)
+        return {"eps": eps, "momentum": momentum}, params
+
 
 BATCH_NORM = BatchNormDef()

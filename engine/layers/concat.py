@@ -70,5 +70,12 @@ class ConcatDef(LayerDef):
     def to_onnx(self, layer, g, xs, in_shapes):
         return g.node("Concat", xs, axis=1)
 
+    def from_onnx(self, node):
+        node.check_attrs({"axis": None})
+        if any(r != 4 for r in node.ranks) or node.attr("axis") not in (1, -3):
+            raise node.unsupported(f"axis={node.attr('axis')} is not supported: only the "
+                                   "channels of feature maps (axis 1)")  # fmt: skip
+        return {}, {}
+
 
 CONCAT = ConcatDef()

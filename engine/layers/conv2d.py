@@ -406,5 +406,21 @@ class Conv2DDef(LayerDef):
         return g.node("Conv", inputs, kernel_shape=list(w.kernel), strides=list(w.stride),
                       pads=[*w.padding, *w.padding])  # fmt: skip
 
+    def from_onnx(self, node):
+        node.check_attrs({"kernel_shape": None, "strides": None, "pads": None,
+                          "dilations": None, "auto_pad": None, "group": None})  # fmt: skip
+        weight, bias = node.const(1, "weight"), node.const(2, "bias")
+        groups = node.attr("group", 1)
+        if groups != 1:
+            what = "depthwise" if weight.shape[1] == 1 else "grouped"
+            raise node.unsupported(f"group={groups} ({what} convolution) is not supported")
+        kernel, stride, padding = node.window()
+        if weight.shape[2:] != kernel:
+            raise node.unsupported(f"weight {weight.shape} does not match kernel {kernel}")
+        fields = {"filters": int(weight.shape[0]), "kernel": kernel, "stride": stride,
+                  "padding": padding, "bias": bias is not None}  # fmt: skip
+        params = {"weight": weight} | ({"bias": bias} if bias is not None else {})
+        return fields, params
+
 
 CONV2D = Conv2DDef()

@@ -232,6 +232,14 @@ class LayerDef(ABC):
         the layer's parameter as an initializer. Default: the one operator ``onnx``."""
         return g.node(self.onnx, xs)
 
+    def from_onnx(self, node: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The fields and parameters of the layer that ONNX ``node`` (an
+        ``engine.interop.onnx_import.OnnxNode`` of operator ``onnx``) is; raises
+        ``node.unsupported(...)`` for what this type cannot represent. Default: no
+        attributes, no fields, no parameters."""
+        node.check_attrs({})
+        return {}, {}
+
     # ---- compute
     @abstractmethod
     def build(self, layer: Any, in_shapes: list[tuple[int, ...]], rng: np.random.Generator):

@@ -210,5 +210,21 @@ class DenseDef(LayerDef):
         inputs = [x, g.param("weight")] + ([g.param("bias")] if layer["bias"] else [])
         return g.node("Gemm", inputs, transB=1)  # weight (units, in), PyTorch's layout
 
+    def from_onnx(self, node):
+        node.check_attrs({"alpha": None, "beta": None, "transA": 0, "transB": None})
+        if node.ranks[0] != 2:
+            raise node.unsupported("its input must be (batch, features)")
+        weight = node.const(1, "weight")
+        if not node.attr("transB", 0):
+            weight = weight.T
+        weight = weight * np.float32(node.attr("alpha", 1.0))
+        bias = node.const(2, "bias")
+        units = int(weight.shape[0])
+        params = {"weight": weight}
+        if bias is not None:
+            bias = np.broadcast_to(np.asarray(bias).reshape(-1), (units,))
+            params["bias"] = bias * np.float32(node.attr("beta", 1.0))
+        return {"units": units, "bias": bias is not None}, params
+
 
 DENSE = DenseDef()

@@ -89,7 +89,8 @@ class DropoutDef(LayerDef):
         return Dropout(layer["rate"], rng)
 
     def to_onnx(self, layer, g, xs, in_shapes):
-        return g.node("Dropout", xs)  # inference: the identity
+        # The identity in inference; the rate goes along for an importer (and training).
+        return g.node("Dropout", [xs[0], g.constant("ratio", np.float32(layer["rate"]))])
 
 
 DROPOUT = DropoutDef()

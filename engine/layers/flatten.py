@@ -66,5 +66,9 @@ class FlattenDef(LayerDef):
     def to_onnx(self, layer, g, xs, in_shapes):
         return g.node("Flatten", xs, axis=1)
 
+    def from_onnx(self, node):
+        node.check_attrs({"axis": 1})
+        return {}, {}
+
 
 FLATTEN = FlattenDef()

@@ -67,5 +67,9 @@ class LeakyReLUDef(ActivationDef):
     def to_onnx(self, layer, g, xs, in_shapes):
         return g.node("LeakyRelu", xs, alpha=float(layer["slope"]))
 
+    def from_onnx(self, node):
+        node.check_attrs({"alpha": None})
+        return {"slope": float(f"{node.attr('alpha', 0.01):.7g}")}, {}  # a float32 attribute
+
 
 LEAKY_RELU = LeakyReLUDef()

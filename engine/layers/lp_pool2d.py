@@ -86,5 +86,16 @@ class LpPool2DDef(PoolDef):
         total = g.node("Mul", [mean, g.constant("area", area)], suffix="sum")
         return g.node("Pow", [total, g.constant("inverse_p", np.float32(1.0 / p))])
 
+    def from_onnx(self, node):
+        fields = self._onnx_window(node, p=None)
+        padding = fields.pop("padding")
+        p = int(node.attr("p", 2))
+        if p % 2:
+            raise node.unsupported(f"p={p}: ONNX's LpPool sums |x|^p, this one x^p; they "
+                                   "agree only for an even p")  # fmt: skip
+        if padding != (0, 0):
+            raise node.unsupported(f"pads {padding}: a padded Lp pool is not supported")
+        return {"p": float(p), **fields}, {}
+
 
 LP_POOL2D = LpPool2DDef()

@@ -57,5 +57,8 @@ class MaxPool2DDef(PoolDef):
         return g.node("MaxPool", xs, kernel_shape=list(w.kernel), strides=list(w.stride),
                       pads=[*w.padding, *w.padding])  # fmt: skip
 
+    def from_onnx(self, node):
+        return self._onnx_window(node, storage_order=0), {}
+
 
 MAX_POOL2D = MaxPool2DDef()

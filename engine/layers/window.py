@@ -86,6 +86,14 @@ class PoolDef(LayerDef):
         return Inferred(Tensor.maps(x.channels, sizes["height"], sizes["width"]),
                         formula + "; no parameters")  # fmt: skip
 
+    def _onnx_window(self, node, **attrs):
+        """size, stride and padding of an ONNX pool node, which may also carry ``attrs``
+        (name: the only accepted value, or None for any)."""
+        window = ("kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad")
+        node.check_attrs(dict.fromkeys(window) | attrs)
+        kernel, stride, padding = node.window()
+        return {"size": kernel, "stride": None if stride == kernel else stride, "padding": padding}
+
 
 class Pool2D(Layer):
     """Compute base of the windowed pools: (N, C, H, W) -> (N, C, OH, OW)."""
