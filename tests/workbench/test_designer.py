@@ -76,10 +76,11 @@ def test_window_has_named_parts_and_room_for_more_pages(make_window):
         "Data",
         "Train",
         "Inspect",
+        "Learn",
     ]
     page = QPushButton("extra")
     index = window.add_page(page, "Extra")
-    assert index == 4 and window.pages.tabText(index) == "Extra"
+    assert index == 5 and window.pages.tabText(index) == "Extra"
     assert types(window) == [layer.type for layer in load_spec("lenet5").layers]
 
 
