@@ -233,3 +233,22 @@ def test_typing_a_field_moves_no_block_and_a_new_network_is_shown_from_its_top(m
     assert window.document.spec.layers[conv]["filters"] == 40
     assert {row: item.pos() for row, item in canvas.blocks.items()} == where
     assert canvas.blocks[conv + 1].data_.shape == "40×32×32"
+
+
+def test_the_overview_shows_while_the_graph_does_not_fit_and_moves_the_view(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert not canvas.minimap.isVisible()  # lenet5 fits once zoomed out: no overview
+    canvas = open_preset(window, "densenet121")
+    minimap = canvas.minimap
+    assert minimap.isVisible() and minimap.objectName() == "canvasMinimap"
+    before = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    bottom = QPoint(minimap.width() // 2, minimap.height() - 4)
+    qtbot.mouseClick(minimap.viewport(), Qt.MouseButton.LeftButton, pos=bottom)
+    after = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    assert after.center().y() > before.center().y() + 10_000  # near the classifier now
+    assert canvas.blocks[len(window.document.spec.layers)].sceneBoundingRect().intersects(after)
+    qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert not minimap.isVisible()  # everything fits: no overview needed

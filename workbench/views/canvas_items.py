@@ -39,6 +39,7 @@ from workbench.models.graph_layout import BLOCK_H, BLOCK_W
 
 PORT_R = 5.0  # radius of a port's dot; the grip around it is larger
 PORT_GRIP = 11.0
+OVERVIEW_LOD = 0.3  # below this scale, blocks are coloured boxes and arrows bare lines
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ class BlockItem(QGraphicsItem):
         fill = style.problem_fill(pal) if d.problems else style.block_fill(d.family, pal)
         block = self.block_rect()
         selected = self.isSelected()
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:
+            painter.fillRect(block, colour)  # too small to read: a box in its colour
+            return
         path = QPainterPath()
         path.addRoundedRect(block, 7, 7)
         painter.fillPath(path, fill)
@@ -198,6 +202,8 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(QPen(colour, 2.6 if selected else 1.5))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:
+            return
         tip = self.points[-1]
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)

@@ -31,6 +31,7 @@ from workbench.models.graph_layout import layout
 from workbench.models.layer_stack_model import LayerStackModel, StackRole
 from workbench.views.canvas_edits import CanvasEdits
 from workbench.views.canvas_items import BlockData, BlockItem, EdgeItem
+from workbench.views.canvas_minimap import Minimap
 
 MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
 WHEEL_STEP = 1.15
@@ -67,6 +68,7 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self._wire: tuple[int, QGraphicsLineItem] | None = None  # a connection being drawn
         self._pan: QPoint | None = None
         self._init_edits()
+        self.minimap = Minimap(self)
         fit = QShortcut(QKeySequence("Ctrl+0"), self, self.fit)
         fit.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.scene().selectionChanged.connect(self._scene_selection)
@@ -113,6 +115,7 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self._model_selection()
         if fresh:
             self.show_top(placed.width)
+        self.minimap.refresh()
 
     def _refresh(self, spec, report) -> None:
         """Same wiring, new fields: new texts on the items that are there."""
@@ -191,12 +194,18 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
     def zoom_by(self, factor: float) -> None:
         factor = max(MIN_ZOOM / self.zoom(), min(MAX_ZOOM / self.zoom(), factor))
         self.scale(factor, factor)
+        self.minimap.refresh()
 
     def fit(self) -> None:
         """The whole graph in view (never enlarged beyond its natural size)."""
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom() > 1.0:
             self.zoom_by(1.0 / self.zoom())
+        self.minimap.refresh()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.minimap.refresh()
 
     def wheelEvent(self, event) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
