@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMainWindow
 
 from engine.spec import preset_names
 from workbench import style
+from workbench.export_onnx import export_onnx_dialog
 
 PRESET_TITLES = {
     "lenet5": "LeNet-5",
@@ -50,6 +51,10 @@ def make_actions(window: QMainWindow) -> None:
     window.actionOpen = a("actionOpen", "&Open…", window.open_dialog, K.Open)
     window.actionSave = a("actionSave", "&Save", window.save, K.Save)
     window.actionSaveAs = a("actionSaveAs", "Save &As…", window.save_as, K.SaveAs)
+    window.actionExportOnnx = a(
+        "actionExportOnnx", "&ONNX…", lambda: export_onnx_dialog(window), None,
+        "Write the network (trained weights of its newest run) as an ONNX model",
+    )  # fmt: skip
     window.actionQuit = a("actionQuit", "&Quit", window.close, K.Quit)
     stack = window.document.undo_stack
     window.actionUndo = a("actionUndo", "&Undo", stack.undo, K.Undo)
@@ -96,6 +101,7 @@ def make_menus(window: QMainWindow) -> None:
     file.addAction(window.actionOpen)
     window.recent_menu = file.addMenu("Open &Recent")
     file.addActions([window.actionSave, window.actionSaveAs])
+    file.addMenu("&Export").addAction(window.actionExportOnnx)
     file.addSeparator()
     file.addAction(window.actionQuit)
     edit = bar.addMenu("&Edit")

@@ -226,8 +226,8 @@ def load_source(source: str | os.PathLike[str], seed: int = 0):
     from engine.data import Preprocessing
     from engine.network import StateDictError
 
-    p = Path(source)
-    if p.is_dir() or p.name == "checkpoint.json":
+    p = Path(source) if isinstance(source, str | os.PathLike) else None
+    if p is not None and (p.is_dir() or p.name == "checkpoint.json"):
         ckpt = load_checkpoint(p)
         net = engine.build(ckpt.spec, seed=0)
         try:
