@@ -192,7 +192,9 @@ class FeatureMapsView(QWidget):
                 f"<b>{cell.title}</b>&nbsp;&nbsp;{shape}", row=2 * r, col=c, color=fg.name()
             )
             self.overview.addItem(cell.view, row=2 * r + 1, col=c)
-        first_conv = next((i for i, layer in enumerate(spec.layers) if layer.type == "conv2d"), 0)
+        first_conv = next(
+            (i for i, layer in enumerate(spec.layers) if layer.kind.family == "conv"), 0
+        )
         self.select_layer(first_conv)
         if self._probe is not None:
             self.set_probe(self._probe)
