@@ -289,7 +289,9 @@ def explain_pixel(net, image, layer_index: int, channel: int, oy: int, ox: int):
         raise ValueError(f"layer {layer_index} has no feature maps (output shape {out.shape})")
     if not 0 <= channel < out.shape[0]:
         raise ValueError(f"channel {channel} outside 0..{out.shape[0] - 1}")
-    below = image if layer_index == 0 else activations[layer_index - 1][0]
+    # The layer's own input: in a graph not always the entry before it.
+    source = net.spec.inputs_of(layer_index)[0] if net.spec.layers else layer_index - 1
+    below = image if source < 0 else activations[source][0]
     layer = net.layers[layer_index]
     kind = net.spec.layers[layer_index].type
     geometry = ((1, 1), (1, 1), (0, 0))

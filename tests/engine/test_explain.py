@@ -179,3 +179,13 @@ def test_explain_pixel_refuses_a_dense_layer():
     net = _small_net()
     with pytest.raises(ValueError, match="feature maps"):
         explain_pixel(net, np.zeros((2, 8, 8), np.float32), 4, 0, 0, 0)
+
+
+def test_explain_pixel_reads_the_layers_own_input_in_a_graph():
+    # resnet20: layer 10 (a conv) reads the relu after the first residual add (9), and
+    # layer 9 (relu) reads that add (8): what the network computed must be what is explained.
+    net = engine.build("resnet20", seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 32, 32)).astype(np.float32)
+    for index in (9, 10):
+        e = explain_pixel(net, x, index, 0, 3, 3)
+        assert e.step.value == pytest.approx(e.actual, rel=1e-4, abs=1e-5)
