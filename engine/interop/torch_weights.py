@@ -1,0 +1,231 @@
+"""PyTorch weights into a matching spec: a ``state_dict`` saved with safetensors, or with
+``torch.save`` (its zip format), read without running code from the file.
+
+    weights = read_weights("resnet.safetensors")      # name -> float32 array
+    state = match_weights(spec, weights)              # our names ("3.weight"), checked
+
+safetensors is read by its published layout (an 8-byte header length, a JSON header, the
+raw little-endian data), so neither torch nor the safetensors package is needed. A
+``torch.save`` file is a zip whose ``data.pkl`` is unpickled by an unpickler that knows only
+the handful of names a tensor dictionary uses (OrderedDict, torch's tensor rebuild and
+storage types) and builds numpy arrays from the zip's data files instead: any other name in
+the pickle (a class, a function, ``os.system``) refuses the file. Neither torch nor numpy's
+pickle support is ever handed the file.
+
+Matching (:func:`match_weights`): by name when the file uses our names ("0.weight", as
+``engine.interop.torch_module`` writes them); otherwise layer by layer, in order, by the
+names and shapes of each module's tensors. Every mismatch is listed, not only the first.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import re
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from engine.io import read_regular_bytes
+
+__all__ = ["WeightsError", "match_weights", "read_weights"]
+
+#: What a weights file may weigh (VGG-16 in float32 is 528 MiB).
+MAX_WEIGHTS_BYTES = 4 * 2**30
+_SAFETENSORS_DTYPES = {"F32": "<f4", "F64": "<f8", "F16": "<f2", "I64": "<i8", "I32": "<i4",
+                       "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}  # fmt: skip
+_STORAGES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2",
+             "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2",
+             "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?"}  # fmt: skip
+#: Buffers PyTorch keeps that the engine has no use for.
+_IGNORED = ("num_batches_tracked",)
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be read or does not fit the spec; the message names the
+    file and lists every mismatch."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The tensors of a ``.safetensors`` file or a ``torch.save`` zip (.pt, .pth, .bin), by
+    name, in the file's order. Raises :class:`WeightsError` naming the file."""
+    p = Path(path)
+    try:
+        data = read_regular_bytes(p, MAX_WEIGHTS_BYTES)
+    except OSError as e:
+        raise WeightsError(f"{p}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
+    try:
+        if data[:2] == b"PK":
+            return _read_torch_zip(data)
+        return _read_safetensors(data)
+    except WeightsError as e:
+        raise WeightsError(f"{p}: {e}") from None
+    except (ValueError, KeyError, struct.error, zipfile.BadZipFile, pickle.UnpicklingError,
+            EOFError, TypeError, IndexError) as e:  # fmt: skip
+        raise WeightsError(f"{p}: not a safetensors or torch.save file ({e})") from None
+
+
+def _read_safetensors(data: bytes) -> dict[str, np.ndarray]:
+    if len(data) < 8:
+        raise WeightsError("too short to be a safetensors file")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > len(data) - 8:
+        raise WeightsError(f"its header claims {size} bytes; the file has {len(data) - 8}")
+    header = json.loads(data[8 : 8 + size])
+    body = memoryview(data)[8 + size :]
+    out = {}
+    # Its writer sorts the names ("features.10" before "features.2"): natural order instead.
+    for name, info in sorted(header.items(), key=lambda kv: _natural(kv[0])):
+        if name == "__metadata__":
+            continue
+        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise WeightsError(f"tensor {name!r}: dtype {info['dtype']} is not supported")
+        start, end = (int(v) for v in info["data_offsets"])
+        shape = tuple(int(v) for v in info["shape"])
+        count = int(np.prod(shape))
+        if not 0 <= start <= end <= len(body) or end - start != count * np.dtype(dtype).itemsize:
+            raise WeightsError(f"tensor {name!r}: its offsets do not fit the file")
+        out[name] = np.frombuffer(body[start:end], dtype).reshape(shape).copy()
+    return out
+
+
+class _Storage:
+    def __init__(self, dtype: str) -> None:
+        self.dtype = dtype
+
+
+class _StateDict(dict):
+    """OrderedDict's stand-in; it may carry ``_metadata`` (PyTorch's version numbers)."""
+
+
+def _rebuild_tensor(storage, offset, size, stride, *rest):
+    itemsize = storage.itemsize
+    if not size:
+        return np.array(storage[offset])  # a 0-d tensor (num_batches_tracked)
+    span = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True)) + 1
+    if offset < 0 or span > storage.size:
+        raise WeightsError("a tensor reaches past its storage")
+    view = np.lib.stride_tricks.as_strided(
+        storage[offset:], shape=tuple(size), strides=tuple(st * itemsize for st in stride)
+    )
+    return np.array(view)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Knows the names of a tensor dictionary and nothing else."""
+
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str) -> None:
+        super().__init__(io.BytesIO(data))
+        self._archive, self._prefix = archive, prefix
+
+    def find_class(self, module, name):
+        if (module, name) == ("collections", "OrderedDict"):
+            return _StateDict
+        if (module, name) in (("torch._utils", "_rebuild_tensor_v2"),
+                              ("torch._utils", "_rebuild_tensor")):  # fmt: skip
+            return _rebuild_tensor
+        if module == "torch" and name in _STORAGES:
+            return _Storage(_STORAGES[name])
+        raise WeightsError(
+            f"its pickle asks for {module}.{name}; only tensors are read from a torch.save "
+            "file (never code): save the state_dict, or use safetensors"
+        )
+
+    def persistent_load(self, pid):
+        kind, storage, key, _location, _numel = pid
+        if kind != "storage" or not isinstance(storage, _Storage):
+            raise WeightsError(f"unexpected persistent id {kind!r}")
+        raw = self._archive.read(f"{self._prefix}data/{key}")
+        return np.frombuffer(raw, storage.dtype)
+
+
+def _read_torch_zip(data: bytes) -> dict[str, np.ndarray]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    pkl = [n for n in archive.namelist() if n.endswith("data.pkl")]
+    if len(pkl) != 1:
+        raise WeightsError("a torch.save zip holds exactly one data.pkl")
+    prefix = pkl[0][: -len("data.pkl")]
+    obj = _SafeUnpickler(archive.read(pkl[0]), archive, prefix).load()
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]  # a training checkpoint that wraps it
+    if not isinstance(obj, dict) or not all(isinstance(v, np.ndarray) for v in obj.values()):
+        raise WeightsError("it does not hold a state_dict (a dictionary of tensors)")
+    return dict(obj)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _natural(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _groups(state: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Tensors by module ("features.0" -> {"weight": ..., "bias": ...}), in order."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in state.items():
+        module, _, leaf = key.rpartition(".")
+        if leaf not in _IGNORED:
+            out.setdefault(module, {})[leaf] = value
+    return out
+
+
+def _signature(group: dict[str, np.ndarray]):
+    return tuple(sorted((k, tuple(v.shape)) for k, v in group.items()))
+
+
+def _text(module: str, group: dict[str, np.ndarray]) -> str:
+    return ", ".join(f"{module}.{k} {tuple(v.shape)}" for k, v in group.items())
+
+
+def match_weights(spec, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``weights`` under our names for ``spec``, float32. By name when the file uses ours;
+    otherwise each of our layers with parameters, in order, takes the first module of the
+    file not taken yet whose tensors have the same names and shapes (modules in the file's
+    order: a PyTorch module lists its layers in the order they run; safetensors files, whose
+    writer sorts the names, in natural order). Raises :class:`WeightsError` listing every
+    layer that finds no fit and every module of the file left over."""
+    import engine
+
+    ours = engine.build(spec, seed=0).state_dict()
+    theirs = {k: v for k, v in weights.items() if k.rpartition(".")[2] not in _IGNORED}
+    if set(theirs) == set(ours):
+        bad = [f"{k} is {tuple(ours[k].shape)} but the file's is {tuple(theirs[k].shape)}"
+               for k in ours if ours[k].shape != theirs[k].shape]  # fmt: skip
+        if bad:
+            raise WeightsError(f"{len(bad)} mismatches with the spec: " + "; ".join(bad))
+        return {k: np.ascontiguousarray(theirs[k], np.float32) for k in ours}
+    mine, available = _groups(ours), _groups(theirs)
+    ids = spec.wiring.ids
+    out: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for position, group in mine.items():
+        want = _signature(group)
+        found = next((m for m, g in available.items() if _signature(g) == want), None)
+        if found is not None:
+            for leaf, value in available.pop(found).items():
+                out[f"{position}.{leaf}"] = np.ascontiguousarray(value, np.float32)
+            continue
+        layer = spec.layers[int(position)]
+        line = (
+            f"layer {position} ({ids[int(position)]}, {layer.type}) needs {_text(position, group)}"
+        )
+        near = next((m for m, g in available.items() if set(g) == set(group)), None)
+        if near is not None:
+            line += f"; the next such module in the file has {_text(near, available.pop(near))}"
+        problems.append(line)
+    problems += [f"{_text(m, g)} fits no layer of the spec" for m, g in available.items()]
+    if problems:
+        raise WeightsError(
+            f"{len(problems)} mismatch{'es' if len(problems) > 1 else ''} with the spec: "
+            + "; ".join(problems)
+        )
+    return out
