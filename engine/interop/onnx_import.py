@@ -7,7 +7,8 @@ Each layer type reads its own operator (``LayerDef.from_onnx`` in ``engine/layer
 by its ``onnx`` name); this module follows the graph and folds the common equivalent
 patterns into one layer: MatMul + Add (a dense layer and its bias), Gemm with alpha, beta or
 an untransposed weight, GlobalAveragePool followed by Flatten, Reshape or Squeeze, a
-Reshape to (N, -1) as a flatten, Identity, Dropout, Sum, Constant nodes, the Pow ·
+Reshape to (N, -1) as a flatten (also when the target is computed from the shape, as
+x.view(x.size(0), -1) exports), Identity, Dropout, Sum, Constant nodes, the Pow ·
 AveragePool · Mul · Pow chain our exporter writes for an odd p, and a Softmax at the end
 (dropped: the engine's output is the logits; predict applies the softmax).
 
@@ -229,6 +230,9 @@ def _convert(model: onnx.ModelProto) -> Imported:
     skip: set[int] = set()
     nodes = list(graph.node)
     softmaxes: dict[str, str] = {}  # output -> node name
+    # Shape arithmetic (x.view(x.size(0), -1) exports Shape → Gather → Unsqueeze → Concat):
+    # tensor name -> its elements, "batch" or "dim" where the graph does not fix them.
+    shapes: dict[str, list] = {}
 
     def add(kind, onode: OnnxNode, ins: list[int], fields, params) -> int:
         fields = _without_defaults(kind.name, fields)
@@ -249,7 +253,10 @@ def _convert(model: onnx.ModelProto) -> Imported:
                                       "supported")  # fmt: skip
             consts[node.output[0]] = numpy_helper.to_array(attr["value"].t)
             continue
-        data = [name for name in node.input if name and name not in consts]
+        if op == "Shape" or (op != "Reshape" and any(name in shapes for name in node.input)):
+            _shape_arithmetic(node, values, shapes, consts)
+            continue
+        data = [name for name in node.input if name and name not in consts and name not in shapes]
         for name in data:
             if name not in values:
                 raise OnnxImportError(f'node "{node.name}" ({op}): its input {name!r} comes from '
@@ -274,9 +281,10 @@ def _convert(model: onnx.ModelProto) -> Imported:
                                      src[0].flat_already and op == "Identity")  # fmt: skip
             continue
         if op == "Reshape":
-            target = onode.const(1, "shape")
-            feats = None if target is None else [int(v) for v in target]
-            if not (feats and len(feats) == 2 and (feats[0] in (0, -1) or feats[1] == -1)):
+            given = node.input[1] if len(node.input) > 1 else ""
+            target = shapes[given] if given in shapes else onode.const(1, "shape")
+            feats = None if target is None else [_dim(v) for v in target]
+            if not (feats and len(feats) == 2 and (feats[0] in (0, -1, "batch") or feats[1] == -1)):
                 raise onode.unsupported(
                     f"shape {feats} is not supported; only a flatten to (batch, -1)"
                 )
@@ -374,6 +382,46 @@ def _convert(model: onnx.ModelProto) -> Imported:
         raise OnnxImportError(f"the imported network has a problem: {problems[0].message}")
     pre, names = _metadata(meta, spec, notes)
     return Imported(spec, weights, pre, names, tuple(notes))
+
+
+def _dim(v: Any) -> Any:
+    return v if isinstance(v, str) else int(v)
+
+
+def _shape_arithmetic(node, values, shapes, consts) -> None:
+    """Follow the integer arithmetic on a tensor's shape that a Reshape target is made of;
+    anything else on shapes is refused, naming the node."""
+    name = node.name or node.output[0]
+    op = node.op_type
+
+    def elements(k: int) -> list:
+        ref = node.input[k]
+        if ref in shapes:
+            return shapes[ref]
+        if ref in consts:
+            return [int(v) for v in np.asarray(consts[ref]).reshape(-1)]
+        raise OnnxImportError(f'node "{name}" ({op}): shape arithmetic on a computed tensor '
+                              "is not supported")  # fmt: skip
+
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    if op == "Shape":
+        rank = values[node.input[0]].rank if node.input[0] in values else None
+        if rank is None:
+            raise OnnxImportError(f'node "{name}" (Shape): of {node.input[0]!r}, not a tensor')
+        dims = ["batch"] + ["dim"] * (rank - 1)
+        out = dims[attrs.get("start", 0) : attrs.get("end", rank)]
+    elif op == "Gather" and attrs.get("axis", 0) == 0:
+        picked = elements(1)
+        source = elements(0)
+        out = [source[int(i)] for i in picked]
+    elif op in ("Unsqueeze", "Squeeze", "Cast", "Identity"):
+        out = elements(0)
+    elif op == "Concat" and attrs.get("axis", 0) == 0:
+        out = [v for k in range(len(node.input)) for v in elements(k)]
+    else:
+        raise OnnxImportError(f'node "{name}" ({op}): is computed from a tensor\'s shape, '
+                              "which is supported only for a Reshape to (batch, -1)")  # fmt: skip
+    shapes[node.output[0]] = out
 
 
 def _without_defaults(type_name: str, fields: dict[str, Any]) -> dict[str, Any]:

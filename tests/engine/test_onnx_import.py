@@ -145,6 +145,39 @@ def test_a_pytorch_network_exported_by_torch_onnx_export_gives_the_same_logits(t
     assert np.abs(ours - theirs).max() / np.abs(theirs).max() < TOLERANCE
 
 
+def test_a_view_to_batch_by_minus_one_with_a_dynamic_batch_is_a_flatten(tmp_path):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(4 * 6 * 6, 5)
+
+        def forward(self, x):
+            y = torch.relu(self.conv(x))
+            return self.fc(y.view(y.size(0), -1))  # Shape → Gather → Unsqueeze → Concat
+
+    torch.manual_seed(1)
+    model = Net().eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(1, 3, 8, 8),), buf, dynamo=False,
+                          input_names=["x"], dynamic_axes={"x": {0: "n"}})  # fmt: skip
+    path = tmp_path / "view.onnx"
+    path.write_bytes(buf.getvalue())
+    assert "Shape" in [n.op_type for n in onnx.load(str(path)).graph.node]
+    imp = read_onnx(path)
+    assert [layer.type for layer in imp.spec.layers] == ["conv2d", "relu", "flatten", "dense"]
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        theirs = model(x).numpy()
+    np.testing.assert_allclose(imported_net(imp).forward(x.numpy()), theirs, rtol=1e-4,
+                               atol=1e-5)  # fmt: skip
+
+
 # ---------------------------------------------------------------- equivalent patterns
 
 
