@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMainWindow
 
 from engine.spec import preset_names
 from workbench import style
-from workbench.export_onnx import export_onnx_dialog
+from workbench.model_files import export_onnx_dialog, import_model_dialog
 
 PRESET_TITLES = {
     "lenet5": "LeNet-5",
@@ -54,6 +54,10 @@ def make_actions(window: QMainWindow) -> None:
     window.actionExportOnnx = a(
         "actionExportOnnx", "&ONNX…", lambda: export_onnx_dialog(window), None,
         "Write the network (trained weights of its newest run) as an ONNX model",
+    )  # fmt: skip
+    window.actionImportModel = a(
+        "actionImportModel", "&Import Model…", lambda: import_model_dialog(window), None,
+        "Read an ONNX model: its network and weights become a run of this project",
     )  # fmt: skip
     window.actionQuit = a("actionQuit", "&Quit", window.close, K.Quit)
     stack = window.document.undo_stack
@@ -101,6 +105,7 @@ def make_menus(window: QMainWindow) -> None:
     file.addAction(window.actionOpen)
     window.recent_menu = file.addMenu("Open &Recent")
     file.addActions([window.actionSave, window.actionSaveAs])
+    file.addAction(window.actionImportModel)
     file.addMenu("&Export").addAction(window.actionExportOnnx)
     file.addSeparator()
     file.addAction(window.actionQuit)

@@ -71,3 +71,57 @@ def test_a_failed_export_says_why(make_window, monkeypatch, tmp_path, dialogs):
     choose(monkeypatch, blocker / "m.onnx")
     window.actionExportOnnx.trigger()
     assert str(blocker / "m.onnx") in dialogs.last
+
+
+def test_import_model_makes_its_network_the_open_one_with_its_weights(make_window, monkeypatch,
+                                                                      tmp_path):  # fmt: skip
+    from engine.data import Preprocessing
+    from engine.interop.onnx_export import onnx_model, write_onnx
+    from engine.network import build
+
+    window = make_window()
+    window.training.runs_root = tmp_path / "runs"
+    net = build("resnet20", seed=9)
+    names = [f"kind {k}" for k in range(10)]
+    model = onnx_model(net, preprocessing=Preprocessing(3, 32, 32).to_dict(), class_names=names)
+    write_onnx(model, tmp_path / "r20.onnx")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(tmp_path / "r20.onnx"), ""))  # fmt: skip
+    file_menu = next(a for a in window.menuBar().actions() if a.text() == "&File").menu()
+    assert window.actionImportModel in file_menu.actions()
+    window.actionImportModel.trigger()
+    assert "Imported r20.onnx: " in window.statusBar().currentMessage()
+    assert [layer.type for layer in window.document.spec.layers] == [
+        layer.type for layer in net.spec.layers
+    ]
+    (run,) = window.document.runs
+    assert run["status"] == "completed" and run["checkpoint"].startswith(str(tmp_path / "runs"))
+    window.document.undo_stack.undo()  # the import is one undoable edit
+    assert window.document.spec != net.spec
+    window.document.undo_stack.redo()
+    choose(monkeypatch, tmp_path / "again.onnx")
+    window.actionExportOnnx.trigger()
+    assert "trained weights of run imported-" in window.statusBar().currentMessage()
+    x = np.random.default_rng(2).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(logits(tmp_path / "again.onnx", x), net.forward(x), rtol=1e-4,
+                               atol=1e-5)  # fmt: skip
+
+
+def test_a_refused_import_names_the_node_and_changes_nothing(make_window, tmp_path, dialogs):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from workbench.model_files import import_model_dialog
+
+    window = make_window()
+    before = window.document.spec
+    graph = helper.make_graph(
+        [helper.make_node("Erf", ["x"], ["y"], name="erf_7")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1, 4, 4])],
+    )  # fmt: skip
+    path = tmp_path / "erf.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    assert import_model_dialog(window, str(path)) is None
+    assert 'node "erf_7" (Erf): operator Erf is not supported' in dialogs.last
+    assert window.document.spec == before and not window.document.runs
