@@ -124,9 +124,18 @@ class OnnxNode:
             raise self.unsupported("ceil_mode=1 is not supported (sizes round down here)")
         auto = self.attr("auto_pad", "NOTSET")
         pads = self.attr("pads", [0, 0, 0, 0])
-        if auto not in ("NOTSET", "VALID"):
-            raise self.unsupported(f"auto_pad={auto} is not supported; give explicit pads")
-        if auto == "VALID":
+        if (
+            auto in ("SAME_UPPER", "SAME_LOWER")
+            and all(s == 1 for s in strides)
+            and all(k % 2 for k in kernel)
+        ):  # at stride 1 an odd window pads (k - 1) / 2 on each side
+            pads = [(k - 1) // 2 for k in kernel] * 2
+        elif auto not in ("NOTSET", "VALID"):
+            raise self.unsupported(
+                f"auto_pad={auto} is supported only at stride 1 with odd windows; give "
+                "explicit pads"
+            )
+        elif auto == "VALID":
             pads = [0, 0, 0, 0]
         if list(pads[:2]) != list(pads[2:]):
             raise self.unsupported(

@@ -256,6 +256,22 @@ def test_gemm_with_alpha_beta_and_an_untransposed_weight_after_a_squeezed_global
     assert [layer.type for layer in imp.spec.layers] == ["conv2d", "global_avg_pool", "dense"]
 
 
+def test_same_padding_at_stride_one_is_symmetric_padding(tmp_path):
+    rng = np.random.default_rng(3)
+    nodes = [
+        helper.make_node("Conv", ["x", "k"], ["c"], name="conv", kernel_shape=[3, 3],
+                         auto_pad="SAME_UPPER"),
+        helper.make_node("MaxPool", ["c"], ["p"], name="pool", kernel_shape=[3, 3],
+                         auto_pad="SAME_LOWER"),
+        helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+        helper.make_node("Gemm", ["f", "w"], ["y"], name="fc", transB=1),
+    ]  # fmt: skip
+    model = graph_model(nodes, {"k": rng.standard_normal((2, 1, 3, 3)),
+                                "w": rng.standard_normal((3, 32))})  # fmt: skip
+    imp = agrees(model, tmp_path)
+    assert imp.spec.layers[0].kind.window(imp.spec.layers[0]).padding == (1, 1)
+
+
 def test_a_sum_of_three_and_a_softmax_at_the_end(tmp_path):
     rng = np.random.default_rng(2)
     k = {f"k{i}": rng.standard_normal((2, 1, 1, 1)) for i in range(3)}
@@ -315,6 +331,9 @@ def test_a_depthwise_convolution_is_named_with_its_node(tmp_path, capsys):
         (helper.make_node("MaxPool", ["x"], ["c"], name="mp", kernel_shape=[1, 1],
                           dilations=[2, 2]),
          'node "mp" (MaxPool): dilations=[2, 2] (dilated windows) is not supported'),
+        (helper.make_node("MaxPool", ["x"], ["c"], name="mp", kernel_shape=[2, 2],
+                          auto_pad="SAME_UPPER"),
+         'node "mp" (MaxPool): auto_pad=SAME_UPPER is supported only at stride 1 with odd'),
         (helper.make_node("AveragePool", ["x"], ["c"], name="ap", kernel_shape=[3, 3],
                           pads=[1, 1, 1, 1]),
          'node "ap" (AveragePool): count_include_pad=0 with padding'),
