@@ -177,4 +177,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cnn-workbench: cannot write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
     window.offer_recovery()
-    return app.exec()
+    code = app.exec()
+    from workbench.workers.background import running
+
+    if running():
+        # Only a warm-up, an estimate or a prediction is left (a training run was stopped and
+        # joined at quit): nothing of the person's is in it. Waiting for a numba compile kept
+        # the process alive for seconds after the window closed; leave without it (a QThread
+        # destroyed while running would abort the interpreter's own exit).
+        window.settings.sync()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

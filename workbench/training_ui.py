@@ -607,9 +607,6 @@ class TrainingController(QObject):
         self._estimate_timer.stop()
         self.dataset_panel.wait()
         self._predictor.wait()
-        self._inspecting.wait()
-        self._dead_counter.wait()
-        self._batch.wait()
 
     def _message(self, title: str, text: str) -> None:
         QMessageBox.warning(self.window, title, text)

@@ -89,3 +89,14 @@ def empty_clipboard_afterwards(qapp):
     """
     yield
     qapp.clipboard().clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_thread_outlives_the_tests():
+    """Background threads (a warm-up compiling kernels, an estimate) may still run when the
+    last test ends; the app leaves them behind at quit, but an interpreter exiting under a
+    running QThread aborts. Join them before pytest exits."""
+    yield
+    from workbench.workers.background import join_all
+
+    join_all()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-__all__ = ["BackgroundCall", "join_all", "keep_until_finished"]
+__all__ = ["BackgroundCall", "join_all", "join_stoppable", "keep_until_finished", "running"]
 
 
 class _Registry(QObject):
@@ -49,7 +49,7 @@ def _registry() -> _Registry:
         _REGISTRY = _Registry()
         app = QCoreApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(join_all)
+            app.aboutToQuit.connect(join_stoppable)
     return _REGISTRY
 
 
@@ -72,6 +72,26 @@ def join_all(timeout_ms: int = 60000) -> bool:
     ok = all(thread.wait(timeout_ms) for thread in list(_REGISTRY.live))
     _REGISTRY.reap()
     return ok
+
+
+def join_stoppable(timeout_ms: int = 60000) -> bool:
+    """At quit: stop and wait for the threads that hold the person's work (a training run
+    writing its checkpoint). Warm-ups, estimates and predictions are not waited for: a
+    numba compile cannot be interrupted and kept the closed window's process alive for
+    seconds; ``workbench.app.main`` ends the process without them (see ``running``)."""
+    if _REGISTRY is None:
+        return True
+    stoppable = [t for t in _REGISTRY.live if t in _REGISTRY.stops]
+    for thread in stoppable:
+        _REGISTRY.stops[thread]()
+    ok = all(thread.wait(timeout_ms) for thread in stoppable)
+    _REGISTRY.reap()
+    return ok
+
+
+def running() -> bool:
+    """Whether any background thread is still running."""
+    return _REGISTRY is not None and any(t.isRunning() for t in _REGISTRY.live)
 
 
 class _Call(QObject):
