@@ -92,7 +92,7 @@ def layout(inputs: list[tuple[int, ...]]) -> GraphLayout:
         sug.dw, sug.dh = LANE_W, BLOCK_H
         roots = [v for v in component.sV if not v.e_in()]
         roots.sort(key=lambda v: v.data)
-        sug.init_all(roots=roots)
+        sug.init_all(roots=roots)  # longest-path ranks: branches start together, as drawn in papers
         sug.draw(CROSSING_ROUNDS)
         xs = [v.view.xy[0] for v in component.sV]
         x0 = min(xs) - BLOCK_W / 2

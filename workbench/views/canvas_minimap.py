@@ -12,7 +12,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
-SIZE = (150, 210)  # width, height in pixels
+SIZE = (124, 180)  # width, height in pixels
 MARGIN = 10  # from the canvas's corner
 
 
