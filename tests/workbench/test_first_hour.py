@@ -330,3 +330,14 @@ def test_page_tabs_stay_in_one_place_across_pages(make_window, qtbot):
     bar = shown_tabs()
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(0).center())  # Design
     assert window.pages.currentIndex() == 0 and window.palette_dock.isVisible()
+
+
+@pytest.mark.parametrize("preset", ["lenet5", "vgg16", "alexnet"])
+def test_shape_table_fits_without_scrolling_at_the_smallest_default_size(
+    make_window, qtbot, preset
+):
+    window = make_window(preset)
+    window.resize(1200, 800)  # what a 1366×768 laptop screen gets by default
+    qtbot.wait(30)
+    bar = window.shape_table.horizontalScrollBar()
+    assert bar.maximum() == 0 and not bar.isVisible()

@@ -25,7 +25,8 @@ from workbench.models.shape_table_model import (
 
 #: Columns that narrow (eliding their text) when the table lacks room, in order, and the
 #: width each keeps at least (an icon and a short name; a short setting).
-SHRINKABLE = ((COL_LAYER, 96), (COL_SETTINGS, 64))
+# Narrowed in this order, never below these widths (whole on hover); numbers never.
+SHRINKABLE = ((COL_LAYER, 72), (COL_SETTINGS, 56), (COL_OUTPUT, 64))
 
 
 class ShapeTable(QTableView):
