@@ -21,9 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``import`` subcommand to ``subparsers``; its default ``func`` is ``run``."""
     p = subparsers.add_parser(
         "import",
-        help="turn an ONNX model into a run folder",
+        help="turn an ONNX model (or PyTorch weights) into a run folder",
         description="Read MODEL (an .onnx file) and write it into the run folder DIR: its "
-        "spec, weights, class names and preprocessing.",
+        "spec, weights, class names and preprocessing. PyTorch weights (a state_dict saved "
+        "with safetensors or torch.save) go with --spec, the network they fit.",
     )
     p.add_argument(
         "model",
