@@ -384,3 +384,14 @@ def test_an_imported_run_folder_predicts_and_exports_like_any_other(tmp_path, ca
     assert main(["export", str(run), "--out", str(again)]) == 0
     back = onnx.load(str(again))
     assert {m.key: m.value for m in back.metadata_props}["class_names"] == meta["class_names"]
+
+
+def test_weights_in_an_external_file_are_refused_by_name(tmp_path):
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    net = build("lenet5", seed=0)
+    model = exported(net)
+    convert_model_to_external_data(model, location="weights.bin", size_threshold=0)
+    onnx.save(model, str(tmp_path / "ext.onnx"))
+    with pytest.raises(OnnxImportError, match=r"initializer '0\.weight' lives in an external file"):
+        read_onnx(tmp_path / "ext.onnx")

@@ -132,3 +132,23 @@ def test_a_pickle_that_asks_for_code_is_refused_without_running_it(tmp_path):
     with pytest.raises(WeightsError, match=r"asks for (posix|os)\.system; only tensors"):
         read_weights(path)
     assert not marker.exists()
+
+
+def test_a_crafted_safetensors_header_is_refused_with_the_file_named(tmp_path):
+    import json
+    import struct
+
+    header = json.dumps({"0.weight": {"dtype": "F32", "shape": [60000, 60000],
+                                      "data_offsets": [0, 16]}}).encode()  # fmt: skip
+    path = tmp_path / "crafted.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 16)
+    with pytest.raises(
+        WeightsError, match=r"crafted\.safetensors: tensor '0\.weight': its offsets"
+    ):
+        read_weights(path)
+    path.write_bytes(struct.pack("<Q", 10**12) + b"{}")
+    with pytest.raises(WeightsError, match="its header claims 1000000000000 bytes"):
+        read_weights(path)
+    path.write_bytes(b"")
+    with pytest.raises(WeightsError, match="too short"):
+        read_weights(path)
