@@ -6,8 +6,14 @@ one column, a shortcut runs beside its block, Inception branches stand side by s
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication, QGraphicsView
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu
 
 from engine.spec import load_spec
 from workbench.views.canvas_items import BlockItem
@@ -252,3 +258,43 @@ def test_the_overview_shows_while_the_graph_does_not_fit_and_moves_the_view(make
     assert canvas.blocks[len(window.document.spec.layers)].sceneBoundingRect().intersects(after)
     qtbot.keyClick(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert not minimap.isVisible()  # everything fits: no overview needed
+
+
+def test_a_mismatched_add_is_marked_and_fixed_from_the_canvas_menu(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    canvas.choose_merge = lambda src, dst: "add"
+    viewport = canvas.viewport()
+    src, dst = canvas.blocks[1], canvas.blocks[6]  # conv 1 (6×28×28) into pool 2 (16×10×10)
+    canvas.ensureVisible(src)
+    start = canvas.mapFromScene(src.output_port())
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    canvas.ensureVisible(dst)  # the view scrolls along as a person's drag would make it
+    start = canvas.mapFromScene(src.output_port())
+    end = canvas.mapFromScene(dst.sceneBoundingRect().center())
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    add = types(window).index("add")
+    assert window.document.spec.inputs_of(add) == (4, 0)
+    assert canvas.blocks[add + 1].data_.problems  # the merge is marked
+    red = [(e.src, e.dst) for e in canvas.edges if e.mismatch]
+    assert red == [(1, add + 1)]  # the shortcut, not the main path
+    shown: list[str] = []
+
+    def choose(menu: QMenu, at) -> None:  # the person reads the menu and picks the fix
+        shown.extend(a.text() for a in menu.actions())
+        fixes = [a for a in menu.actions() if a.text().startswith("Fix: projection")]
+        if fixes:  # (an exception raised here would cross Qt's event handling)
+            fixes[0].trigger()
+
+    canvas.popup = choose
+    block = canvas.blocks[add + 1]
+    canvas.ensureVisible(block)
+    pos = canvas.mapFromScene(block.sceneBoundingRect().center())
+    QApplication.sendEvent(
+        viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, canvas.mapToGlobal(pos))
+    )
+    assert "Add residual connection" in shown and "&Delete" in shown
+    assert not window.document.report.problems
+    assert "conv2d" in types(window)[add : add + 2]  # the projection shortcut came with it
+    assert not any(e.mismatch for e in canvas.edges)

@@ -67,6 +67,39 @@ class CanvasEdits:
         layers = [row - 1 for row in self.selected_rows() if row > 0]
         return self._apply(lambda s: graph_edits.add_residual(s, layers), "Add residual connection")
 
+    def contextMenuEvent(self, event) -> None:
+        """The stack's edits, Add residual connection, Delete connection, and the engine's
+        fixes for the block (or the merge an arrow goes into), one click away."""
+        pos = event.pos()
+        block, edge = self.block_at(pos), self.edge_at(pos)
+        menu = QMenu(self)
+        menu.setObjectName("canvasMenu")
+        if block is not None and not block.isSelected():
+            self.scene().clearSelection()
+            block.setSelected(True)
+        if block is not None or edge is None:
+            menu.addActions(self.actions())  # Cut, Copy, Paste, Duplicate, Delete
+            menu.addAction("Add residual connection", self.add_residual)
+        if edge is not None and block is None:
+            menu.addAction("Delete connection", lambda e=edge: self.delete_connection(e))
+        row = block.row if block is not None else edge.dst if edge is not None else None
+        for fix in self.fixes_for(row):
+            menu.addAction(f"Fix: {fix.label}", lambda f=fix: self.document.apply_fix(f))
+        if not menu.isEmpty():
+            self.popup(menu, event.globalPos())
+
+    def popup(self, menu: QMenu, at) -> None:
+        """Show ``menu`` at ``at`` (global) until a choice is made (tests answer here)."""
+        menu.exec(at)
+
+    def fixes_for(self, row: int | None) -> list:
+        """The engine's fixes for the problems of block ``row`` (0: the input)."""
+        if row is None:
+            return []
+        layer = None if row == 0 else row - 1
+        report = self.document.report
+        return [fix for p in report.problems if p.layer == layer for fix in p.fixes]
+
     def _apply(self, edit, text: str) -> bool:
         if self.document.locked:
             self.show_message(self.document.lock_reason or "the network cannot be changed now")

@@ -164,6 +164,7 @@ class EdgeItem(QGraphicsPathItem):
     def __init__(self, src: int, dst: int, slot: int, points, label: str, tooltip: str):
         super().__init__()
         self.src, self.dst, self.slot, self.label = src, dst, slot, label
+        self.mismatch = False  # its shape does not meet the merge's other inputs (drawn red)
         self.points = [QPointF(x, y) for x, y in points]
         path = QPainterPath(self.points[0])
         for p in self.points[1:]:
@@ -199,7 +200,9 @@ class EdgeItem(QGraphicsPathItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = self.isSelected()
         colour = pal.color(QPalette.ColorRole.Highlight) if selected else style.muted_text(pal)
-        painter.setPen(QPen(colour, 2.6 if selected else 1.5))
+        if self.mismatch and not selected:
+            colour = style.problem_color(pal)
+        painter.setPen(QPen(colour, 2.6 if (selected or self.mismatch) else 1.5))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
         if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:
@@ -218,7 +221,7 @@ class EdgeItem(QGraphicsPathItem):
             font = QFont(widget.font() if widget is not None else QApplication.font())
             font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
             painter.setFont(font)
-            painter.setPen(colour if selected else QColor(style.muted_text(pal)))
+            painter.setPen(colour if (selected or self.mismatch) else QColor(style.muted_text(pal)))
             fm = QFontMetrics(font)
             at, to_left = self.label_anchor()
             x = at.x() - fm.horizontalAdvance(self.label) if to_left else at.x()

@@ -110,6 +110,7 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
                 scene.addItem(item)
                 self.edges.append(item)
             scene.setSceneRect(-40, -30, placed.width + 80, placed.height + 60)
+            self._mark_mismatches(spec, report)
         finally:
             self._syncing = False
         self._model_selection()
@@ -132,7 +133,28 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
                 edge.label = label
                 edge.setToolTip(tip)
                 edge.update()
+        self._mark_mismatches(spec, report)
         self._model_selection()
+
+    def _mark_mismatches(self, spec, report) -> None:
+        """Red arrows into a broken merge: those whose shape differs from the input that
+        comes from furthest down (the main path; the one the engine's fixes keep)."""
+        for edge in self.edges:
+            i = edge.dst - 1
+            row = report[i] if i < len(report) else None
+            wrong = False
+            if row is not None and row.problems and spec.layers[i].type in ("add", "concat"):
+                shapes, sources = row.input_shapes, spec.inputs_of(i)
+                if len(shapes) == len(sources) and edge.slot < len(shapes):
+                    main = shapes[max(range(len(sources)), key=lambda k: sources[k])]
+                    mine = shapes[edge.slot]
+                    if spec.layers[i].type == "concat":
+                        wrong = None not in (main, mine) and tuple(mine[1:]) != tuple(main[1:])
+                    else:
+                        wrong = mine != main
+            if wrong != edge.mismatch:
+                edge.mismatch = wrong
+                edge.update()
 
     def show_top(self, width: float) -> None:
         """Natural size, or as much smaller (down to half) as shows the graph's width."""
