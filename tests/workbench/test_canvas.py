@@ -202,7 +202,6 @@ def test_palette_drop_on_a_shortcut_arrow_inserts_on_that_connection(make_window
 def test_ctrl_wheel_zooms_and_ctrl_0_fits(make_window, qtbot):
     window = make_window()
     canvas = open_preset(window, "densenet121")
-    assert canvas.layout_ms < 1000
     viewport = canvas.viewport()
     centre = QPointF(viewport.width() / 2, viewport.height() / 2)
     zoom = canvas.zoom()
