@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.spec import SpecError, load_spec
-from workbench import style
+from workbench import gc_guard, style
 from workbench.document import Document
 from workbench.project import (
     FILE_FILTER,
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         autosave: Autosave | None = None,
     ):
         super().__init__()
+        gc_guard.install()  # cycles with Qt objects are freed on this thread only
         self.setObjectName("mainWindow")
         self.setWindowIcon(style.app_icon())
         self.setAcceptDrops(True)
@@ -243,7 +244,11 @@ class MainWindow(QMainWindow):
         self.stack.selectionModel().selectionChanged.connect(self._update_actions)
         doc.fixApplied.connect(self._focus_stack)
         doc.specChanged.connect(self._update_title)  # a preset renames an unsaved network
-        QApplication.instance().installEventFilter(self)  # Undo/Redo from any field
+        # Undo/Redo from any field: each widget of this window that takes the focus gets the
+        # filter below. Not an application-wide filter: PySide wraps the receiver of every
+        # event the application sends, and a receiver in the middle of its destruction
+        # (a timer's, a closed window's) crashes that wrapping.
+        QApplication.instance().focusChanged.connect(self._watch_focus)
         self.shape_table.rowSelected.connect(self.stack.select_row)
         self.palette_view.layerActivated.connect(self.stack.insert_type)
 
@@ -252,6 +257,10 @@ class MainWindow(QMainWindow):
         back to the stack (on the Design page), not to whatever widget comes next."""
         if self.pages.currentWidget() is self.design:
             self.stack.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _watch_focus(self, _old, new) -> None:
+        if new is not None and new.window() is self:
+            new.installEventFilter(self)  # installing twice keeps one filter
 
     def eventFilter(self, obj, event) -> bool:
         """Ctrl+Z / Shift+Ctrl+Z reach the document's undo stack from anywhere in the window.
