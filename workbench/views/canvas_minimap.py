@@ -3,7 +3,7 @@ or a drag there moves the view. Shown only while the graph does not fit.
 
 It draws the canvas's own scene (no copy to keep in step); blocks draw themselves as plain
 coloured boxes at its scale (workbench.views.canvas_items' level of detail), so it stays
-cheap on DenseNet-121. Run alone: ``python -m workbench.views.canvas_minimap [SPEC]``.
+cheap on DenseNet-121. Run alone: ``python -m workbench.views.canvas_minimap [BOXES]``.
 """
 
 from __future__ import annotations
@@ -86,19 +86,24 @@ class Minimap(QGraphicsView):
 
 
 if __name__ == "__main__":
+    # A tall scene of coloured boxes stands in for a network (the canvas imports this module;
+    # ``python -m workbench.views.network_canvas densenet121`` shows it on a real one).
     import sys
 
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QGraphicsScene
 
-    from engine.spec import load_spec
     from workbench import style
-    from workbench.document import Document
-    from workbench.views.network_canvas import NetworkCanvas
 
     app = QApplication(sys.argv)
     style.apply_theme(app, "system")
-    view = NetworkCanvas(Document(load_spec(sys.argv[1] if len(sys.argv) > 1 else "resnet20")))
-    view.resize(700, 800)
+    scene = QGraphicsScene()
+    families = list(style.FAMILY_COLORS)
+    for i in range(int(sys.argv[1]) if len(sys.argv) > 1 else 200):
+        scene.addRect(0, i * 90, 240, 54, QPen(Qt.PenStyle.NoPen), style.accent(families[i % 8]))
+    view = QGraphicsView(scene)
+    view.resize(600, 800)
     view.show()
-    view.minimap.refresh()
+    minimap = Minimap(view)
+    view.horizontalScrollBar().rangeChanged.connect(minimap.refresh)
+    minimap.refresh()
     sys.exit(app.exec())
