@@ -5,10 +5,6 @@ against central differences in float64."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -93,14 +89,8 @@ def test_lp_pool_equals_pytorch():
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-def test_merge_kernels_match_references_with_the_jit_disabled():
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        return  # this is the subprocess run itself
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout
+def test_merge_kernels_match_references_with_the_jit_disabled(rerun_without_jit):
+    rerun_without_jit(__file__)
 
 
 # --------------------------------------------------------------------------- gradients

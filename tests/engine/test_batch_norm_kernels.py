@@ -3,10 +3,6 @@ the evaluation-mode fold of batch norm into the convolution before it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -80,12 +76,5 @@ def test_evaluation_folds_batch_norm_into_the_convolution_without_changing_outpu
     np.testing.assert_allclose(net.forward(x), unfused, rtol=1e-4, atol=1e-5)
 
 
-def test_batch_norm_kernels_match_references_with_the_jit_disabled():
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        return  # this is the subprocess run itself
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__,
-           "-k", "not folds"]  # fmt: skip
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout
+def test_batch_norm_kernels_match_references_with_the_jit_disabled(rerun_without_jit):
+    rerun_without_jit(__file__, "-k", "not folds")

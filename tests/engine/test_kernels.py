@@ -6,10 +6,6 @@ Python bodies (what a debugger steps through) are checked too.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -326,12 +322,5 @@ def test_adam_update_matches_reference():
         np.testing.assert_allclose(fast, ref, RTOL, ATOL)
 
 
-def test_kernels_match_references_with_the_jit_disabled():
-    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
-        return  # this is the subprocess run itself
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    # -p no:cacheprovider: the child must not race the parent on .pytest_cache.
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout
+def test_kernels_match_references_with_the_jit_disabled(rerun_without_jit):
+    rerun_without_jit(__file__)
