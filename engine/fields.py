@@ -56,6 +56,15 @@ INIT = FieldInfo(
     "zeros makes every unit learn the same thing",
     choices=INIT_CHOICES,
 )
+#: A convolution may also start from the tutorials' named kernels (engine.named_kernels).
+CONV_INIT = FieldInfo(
+    "init",
+    "choice",
+    "auto",
+    INIT.description + "; kernels = the tutorials' named kernels (edge detectors, blurs, "
+    "sharpen, Sobel, emboss), one per filter in turn",
+    choices=(*INIT_CHOICES, "kernels"),
+)
 STD = FieldInfo(
     "std",
     "float",

@@ -7,6 +7,8 @@ Kinds (the spec's ``init`` field):
 - ``"gaussian"``: normal with mean 0 and the layer's ``std``.
 - ``"xavier"``: Glorot uniform, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).
 - ``"he"``: Kaiming normal for ReLU, N(0, 2 / fan_in) (PyTorch's kaiming_normal_, fan_in mode).
+- ``"kernels"`` (convolutions): the tutorials' named kernels, one per filter in turn
+  (engine.named_kernels.named_filters).
 - ``"auto"`` is resolved by ``engine.spec.resolved_init`` before it gets here.
 
 For a conv weight (K, C, KH, KW), fan_in = C*KH*KW and fan_out = K*KH*KW; for a dense weight
@@ -49,6 +51,10 @@ def initialise(
     ``layer`` names the layer in the zero-init warning and in errors (e.g. "layers[0] conv2d").
     Raises ValueError for an unknown kind (including an unresolved "auto").
     """
+    if kind == "kernels":
+        from engine.named_kernels import named_filters
+
+        return named_filters(shape)
     if kind == "zeros":
         warnings.warn(
             f"{layer}: weights initialised to zeros; every unit gets the same gradient and "

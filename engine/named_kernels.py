@@ -138,3 +138,41 @@ def nearest_named(weights) -> list[Resemblance]:
         best = int(np.argmax(np.abs(scores)))
         out.append(Resemblance(names[best], float(scores[best]), f.astype(np.float32)))
     return out
+
+
+def named_filters(shape: tuple[int, ...]) -> np.ndarray:
+    """Conv weights (K, C, F, F) float32 that start from the named kernels: filter k is the
+    k-th named kernel that fits F×F (in the order of NAMED_KERNELS, cycling), centred,
+    the same on every input channel, and scaled to the L2 norm sqrt(2) that He
+    initialisation gives a filter on average, so training starts at the usual scale.
+    Raises ValueError for a shape that is not 4-D or a kernel no named kernel fits."""
+    if len(shape) != 4:
+        raise ValueError(f'init "kernels" is for conv weights (K, C, F, F), got shape {shape}')
+    k_out, channels, fh, fw = shape
+    bank = [p for p in (_centred(k.astype(np.float64), (fh, fw)) for k in NAMED_KERNELS.values())
+            if p is not None]  # fmt: skip
+    if not bank:
+        raise ValueError(f'init "kernels": no named kernel fits a {fh}×{fw} filter')
+    out = np.empty(shape, np.float32)
+    for k in range(k_out):
+        f = np.broadcast_to(bank[k % len(bank)], (channels, fh, fw))
+        out[k] = f * (np.sqrt(2.0) / np.linalg.norm(f))
+    return out
+
+
+def start_first_conv_from_named(spec):
+    """``spec`` (engine.spec.NetworkSpec) with its first convolution set to start from the
+    named kernels (init "kernels", recorded in the spec so every run starts from them), and
+    that layer's index. Raises ValueError when there is no convolution, or its kernel is
+    smaller than 3×3 (none of the named kernels fits it)."""
+    index = next((i for i, layer in enumerate(spec.layers) if layer.kind.family == "conv"), None)
+    if index is None:
+        raise ValueError("the network has no convolution to start from the named kernels")
+    layer = spec.layers[index]
+    kh, kw = layer["kernel"]
+    if min(kh, kw) < 3 or (kh - 3) % 2 or (kw - 3) % 2:
+        raise ValueError(
+            f"{layer.type} #{index + 1} has a {kh}×{kw} kernel; the named kernels need an odd "
+            "kernel of 3×3 or more"
+        )
+    return spec.replace_layer(index, layer.replace(init="kernels")), index

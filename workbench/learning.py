@@ -21,7 +21,7 @@ from datetime import datetime
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QPushButton, QSplitter, QTabWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QTabWidget, QWidget
 
 from workbench.views.baselines_view import BaselinesPanel
 from workbench.views.kernel_playground import KernelPlayground
@@ -86,6 +86,20 @@ class LearningController(QObject):
         play = QSplitter(Qt.Orientation.Vertical, objectName="playgroundPage")
         play.addWidget(self.playground)
         play.addWidget(self.learned)
+        # "Start conv1 from these kernels": one undoable edit of the network (init "kernels").
+        self.start_from_kernels = QPushButton(
+            "Start conv1 from the named kernels", objectName="startFromKernels"
+        )
+        self.start_from_kernels.setToolTip(
+            "The first convolution's filters start as the named kernels (edge detectors, "
+            "blurs, sharpen, Sobel, emboss), one per filter in turn; Undo takes it back"
+        )
+        row = QWidget()
+        row_layout = QHBoxLayout(row)
+        row_layout.setContentsMargins(4, 2, 4, 2)
+        row_layout.addWidget(self.start_from_kernels)
+        row_layout.addStretch(1)
+        play.addWidget(row)
         play.setStretchFactor(0, 3)
         play.setStretchFactor(1, 1)
         self.tabs = QTabWidget(objectName="learnTabs")
@@ -111,6 +125,7 @@ class LearningController(QObject):
         self.baselines_button.clicked.connect(lambda: self.show_tab(self.baselines))
         self.playground.stepRequested.connect(self._step_patch)
         self.learned.filterChosen.connect(self.playground.set_kernel)
+        self.start_from_kernels.clicked.connect(self.start_conv1_from_kernels)
         t.dataset_panel.datasetChanged.connect(self._dataset_loaded)
         t.feature_maps.explainRequested.connect(self.explain)
         t.confusion.exampleActivated.connect(self.explain_example)
@@ -119,6 +134,25 @@ class LearningController(QObject):
         )
         self.baselines.baselineFinished.connect(self._baseline_finished)
         self.window.pages.currentChanged.connect(self._page_changed)
+
+    def start_conv1_from_kernels(self) -> bool:
+        """Set the first convolution's init to the named kernels, as one undoable edit."""
+        from engine.named_kernels import start_first_conv_from_named
+
+        document = self.window.document
+        try:
+            after, index = start_first_conv_from_named(document.spec)
+        except ValueError as e:
+            self.window.statusBar().showMessage(str(e), 8000)
+            return False
+        done = document.edit(after, "Start conv1 from the named kernels", focus=index + 1)
+        if done:
+            self.window.statusBar().showMessage(
+                f"{after.layers[index].type} #{index + 1} starts from the named kernels: "
+                "train to see where they go",
+                8000,
+            )
+        return done
 
     # ------------------------------------------------------------------ navigation
 

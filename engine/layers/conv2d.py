@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from engine.fields import BIAS, INIT, MAX_SIZE, STD, FieldInfo
+from engine.fields import BIAS, CONV_INIT, MAX_SIZE, STD, FieldInfo
 from engine.kernels import conv as kernels
 from engine.kernels.conv import rows_to_weight, weight_to_rows
 from engine.kernels.geometry import output_size
@@ -344,7 +344,7 @@ class Conv2DDef(LayerDef):
             choices=("same", "valid"),
         ),
         BIAS,
-        INIT,
+        CONV_INIT,
         STD,
     )
 
@@ -375,6 +375,13 @@ class Conv2DDef(LayerDef):
         g = self.window(layer)
         sizes, formula = ctx.window(layer, g, layer["padding"] == "same", False, x)
         k, (kh, kw), c = layer["filters"], g.kernel, x.channels
+        if layer["init"] == "kernels" and (min(kh, kw) < 3 or (kh - 3) % 2 or (kw - 3) % 2):
+            ctx.problem(
+                f'init "kernels" needs an odd kernel of 3×3 or more to centre the named '
+                f"kernels in, got {kh}×{kw}",
+                "init_kernels",
+                (ctx.fix_field("init auto", ctx.index, "init", "auto"),),
+            )
         bias = k if layer["bias"] else 0
         params = macs = 0
         if c is None:

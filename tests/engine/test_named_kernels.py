@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import engine
 from engine.named_kernels import NAMED_KERNELS, kernel, nearest_named, playground_convolve
 
 
@@ -87,3 +88,37 @@ def test_nearest_named_compares_5x5_filters_with_centred_3x3_kernels():
     assert blank.score == 0
     with pytest.raises(ValueError, match="no named kernel"):
         nearest_named(np.zeros((1, 1, 2, 2)))
+
+
+def test_conv_weights_start_from_the_named_kernels():
+    from engine.named_kernels import NAMED_KERNELS, named_filters, nearest_named
+
+    w = named_filters((12, 3, 3, 3))
+    names = [r.name for r in nearest_named(w)]
+    fits = [n for n, k in NAMED_KERNELS.items() if k.shape == (3, 3)]
+    assert names == [fits[k % len(fits)] for k in range(12)]
+    assert all(r.score == pytest.approx(1.0) for r in nearest_named(w))
+    np.testing.assert_allclose(np.linalg.norm(w.reshape(12, -1), axis=1), np.sqrt(2), rtol=1e-6)
+    with pytest.raises(ValueError, match="no named kernel fits"):
+        named_filters((2, 1, 2, 2))
+
+
+def test_the_choice_is_recorded_in_the_spec_and_training_starts_from_it(tmp_path):
+    from engine.named_kernels import named_filters, start_first_conv_from_named
+
+    spec, index = start_first_conv_from_named(engine.load_spec("lenet5"))
+    assert index == 0 and spec.layers[0]["init"] == "kernels"
+    spec.save(tmp_path / "net.json")
+    again = engine.load_spec(str(tmp_path / "net.json"))
+    assert again == spec
+    net = engine.build(again, seed=3)
+    np.testing.assert_array_equal(net.parameters()["0.weight"], named_filters((6, 1, 5, 5)))
+    small = spec.replace_layer(0, spec.layers[0].replace(kernel=2))
+    (problem,) = [p for p in engine.infer_shapes(small).problems if p.kind == "init_kernels"]
+    assert problem.layer == 0 and problem.fixes[0].label == "init auto"
+    with pytest.raises(ValueError, match="2×2 kernel"):
+        start_first_conv_from_named(small.replace_layer(0, small.layers[0].replace(init="auto")))
+    with pytest.raises(ValueError, match="no convolution"):
+        flat = {"input": {"channels": 1, "height": 4, "width": 4},
+                "layers": [{"type": "flatten"}, {"type": "dense", "units": 2}]}  # fmt: skip
+        start_first_conv_from_named(engine.load_spec(flat))

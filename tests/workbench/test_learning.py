@@ -158,3 +158,18 @@ def test_grad_cam_overlay_for_a_confusion_cell_image(trained):
     learning.saliency.method.setCurrentText("Occlusion")
     learning.saliency.wait()
     assert "Occlusion" in learning.saliency.note.text()
+
+
+def test_start_conv1_from_the_named_kernels_is_one_undoable_edit(trained):
+    window, _training, learning, bot = trained
+    window.pages.setCurrentIndex(learning.page_index)
+    document = window.document
+    before = document.spec
+    assert before.layers[0]["init"] != "kernels"
+    button = window.findChild(QPushButton, "startFromKernels")
+    bot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert document.spec.layers[0]["init"] == "kernels"
+    assert document.spec.layers[1:] == before.layers[1:]
+    assert document.undo_stack.undoText() == "Start conv1 from the named kernels"
+    document.undo_stack.undo()
+    assert document.spec == before
