@@ -297,3 +297,25 @@ def test_a_mismatched_add_is_marked_and_fixed_from_the_canvas_menu(make_window, 
     assert not window.document.report.problems
     assert "conv2d" in types(window)[add : add + 2]  # the projection shortcut came with it
     assert not any(e.mismatch for e in canvas.edges)
+
+
+def test_repeated_residual_blocks_collapse_to_one_block_until_expanded(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    every = len(canvas.blocks)
+    canvas.set_collapsed(True)
+    groups = [item for item in canvas.blocks.values() if len(item.rows) > 1]
+    titles = sorted(item.data_.title for item in groups)
+    assert titles == ["2× Residual block", "3× Residual block"]  # stage 3 ends in the head
+    assert len(canvas.blocks) == every - sum(len(g.rows) - 1 for g in groups)
+    stage = next(g for g in groups if g.data_.title.startswith("3×"))
+    assert stage.data_.shape == "16×32×32"
+    assert [e.label for e in canvas.edges if e.dst == stage.row] == ["16×32×32"]
+    click(qtbot, canvas, stage.row)  # selecting it selects its 21 layers in the stack
+    assert window.stack.selected_layers() == [r - 1 for r in stage.rows]
+    at = canvas.mapFromScene(stage.sceneBoundingRect().center())
+    qtbot.mouseDClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert not any(item.data_.title.startswith("3×") for item in canvas.blocks.values())
+    assert len(canvas.blocks) == every - sum(len(g.rows) - 1 for g in groups if g is not stage)
+    canvas.set_collapsed(False)
+    assert len(canvas.blocks) == every

@@ -67,21 +67,27 @@ class _EdgeView:
         self.points = [tuple(p) for p in points]
 
 
-def layout(inputs: list[tuple[int, ...]]) -> GraphLayout:
+def layout(inputs: list[tuple[int, ...]], merged: dict[int, int] | None = None) -> GraphLayout:
     """Lay out a network whose layer ``i`` takes the layers at positions ``inputs[i]``
-    (-1: the network input), as ``NetworkSpec.wiring.inputs`` gives them."""
+    (-1: the network input), as ``NetworkSpec.wiring.inputs`` gives them. ``merged`` maps
+    nodes drawn as one (a collapsed repeat) to the node that stands for them; an edge
+    between merged nodes goes, and of parallel edges the first stays (with its slot)."""
+    merged = merged or {}
     n = len(inputs) + 1
-    vertices = [Vertex(node) for node in range(n)]
-    for v in vertices:
+    vertices = {node: Vertex(node) for node in range(n) if merged.get(node, node) == node}
+    for v in vertices.values():
         v.view = _View(BLOCK_W, BLOCK_H)
     edges: list[tuple[Edge, int, int, int]] = []
+    seen: set[tuple[int, int]] = set()
     for i, sources in enumerate(inputs):
         for slot, j in enumerate(sources):
-            if -1 <= j < i:
-                e = Edge(vertices[j + 1], vertices[i + 1])
+            src, dst = merged.get(j + 1, j + 1), merged.get(i + 1, i + 1)
+            if -1 <= j < i and src != dst and (src, dst) not in seen:
+                seen.add((src, dst))
+                e = Edge(vertices[src], vertices[dst])
                 e.view = _EdgeView()
-                edges.append((e, j + 1, i + 1, slot))
-    graph = Graph(vertices, [e for e, *_ in edges])
+                edges.append((e, src, dst, slot))
+    graph = Graph(list(vertices.values()), [e for e, *_ in edges])
 
     centres: dict[int, tuple[float, float]] = {}
     left = 0.0

@@ -82,6 +82,10 @@ class CanvasEdits:
             menu.addAction("Add residual connection", self.add_residual)
         if edge is not None and block is None:
             menu.addAction("Delete connection", lambda e=edge: self.delete_connection(e))
+        collapse = menu.addAction("Collapse repeated blocks")
+        collapse.setCheckable(True)
+        collapse.setChecked(self.collapse_repeats)
+        collapse.toggled.connect(self.set_collapsed)
         row = block.row if block is not None else edge.dst if edge is not None else None
         for fix in self.fixes_for(row):
             menu.addAction(f"Fix: {fix.label}", lambda f=fix: self.document.apply_fix(f))

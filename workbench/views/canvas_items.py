@@ -35,7 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 from workbench import style
+from workbench.models import format as fmt
 from workbench.models.graph_layout import BLOCK_H, BLOCK_W
+from workbench.models.layer_stack_model import StackRole
 
 PORT_R = 5.0  # radius of a port's dot; the grip around it is larger
 PORT_GRIP = 11.0
@@ -63,6 +65,7 @@ class BlockItem(QGraphicsItem):
         super().__init__()
         self.data_ = data
         self.row = data.row
+        self.rows: tuple[int, ...] = (data.row,)  # a collapsed repeat stands for many
         self.setPos(QPointF(*centre))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
@@ -72,7 +75,7 @@ class BlockItem(QGraphicsItem):
 
     def boundingRect(self) -> QRectF:
         return QRectF(
-            -BLOCK_W / 2 - 5, -BLOCK_H / 2 - PORT_R - 4, BLOCK_W + 10, BLOCK_H + 2 * PORT_R + 8
+            -BLOCK_W / 2 - 5, -BLOCK_H / 2 - PORT_R - 8, BLOCK_W + 18, BLOCK_H + 2 * PORT_R + 12
         )
 
     def block_rect(self) -> QRectF:
@@ -103,8 +106,13 @@ class BlockItem(QGraphicsItem):
             return
         path = QPainterPath()
         path.addRoundedRect(block, 7, 7)
-        painter.fillPath(path, fill)
         base = pal.color(QPalette.ColorRole.Base)
+        if len(self.rows) > 1:  # a collapsed repeat: a stack of cards behind it
+            for k in (2, 1):
+                painter.setPen(QPen(style.mix(base, colour, 0.45), 1.0))
+                painter.setBrush(fill)
+                painter.drawRoundedRect(block.translated(4 * k, -4 * k), 7, 7)
+        painter.fillPath(path, fill)
         border = colour if (d.problems or selected) else style.mix(base, colour, 0.45)
         painter.setPen(QPen(border, 2.2 if (selected or d.problems) else 1.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -226,3 +234,33 @@ class EdgeItem(QGraphicsPathItem):
             at, to_left = self.label_anchor()
             x = at.x() - fm.horizontalAdvance(self.label) if to_left else at.x()
             painter.drawText(QPointF(x, at.y() + fm.ascent() / 2 - 1), self.label)
+
+
+def edge_text(spec, report, edge) -> tuple[str, str]:
+    """An arrow's label (the shape of its source's output) and its hover text; ``edge`` has
+    src and dst rows (a collapsed repeat's arrows too)."""
+    if edge.src == 0:
+        shape = fmt.shape_text(spec.input.shape)
+    else:
+        row = report[edge.src - 1] if edge.src - 1 < len(report) else None
+        shape = fmt.shape_text(row.output_shape if row is not None else None)
+    source = "the input" if edge.src == 0 else spec.wiring.ids[edge.src - 1]
+    return shape, f"{shape}: the output of {source} into {spec.wiring.ids[edge.dst - 1]}"
+
+
+def block_data(model, row: int) -> BlockData:
+    ix = model.index(row, 0)
+    params = ix.data(StackRole.PARAMS)
+    detail = " · ".join(
+        p for p in (ix.data(StackRole.DETAIL), f"{params} params" if params else "") if p
+    )
+    return BlockData(
+        row=row,
+        type=ix.data(StackRole.TYPE),
+        family=ix.data(StackRole.FAMILY),
+        title=ix.data(),
+        detail=detail or ("image in" if row == 0 else "no parameters"),
+        shape=ix.data(StackRole.OUTPUT),
+        problems=tuple(ix.data(StackRole.PROBLEMS) or ()),
+        tooltip=ix.data(Qt.ItemDataRole.ToolTipRole) or "",
+    )

@@ -19,18 +19,20 @@ Run alone: ``python -m workbench.views.network_canvas [SPEC]``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QKeySequence, QPainter, QPen, QShortcut
 from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsScene, QGraphicsView
 
+from engine.layers import LAYER_TYPES
 from workbench import style
 from workbench.document import Document
-from workbench.models import format as fmt
 from workbench.models.graph_layout import layout
-from workbench.models.layer_stack_model import LayerStackModel, StackRole
+from workbench.models.layer_stack_model import LayerStackModel
+from workbench.models.repeats import find_repeats
 from workbench.views.canvas_edits import CanvasEdits
-from workbench.views.canvas_items import BlockData, BlockItem, EdgeItem
+from workbench.views.canvas_items import BlockData, BlockItem, EdgeItem, block_data, edge_text
 from workbench.views.canvas_minimap import Minimap
 
 MIN_ZOOM, MAX_ZOOM = 0.04, 3.0
@@ -68,6 +70,9 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self._wire: tuple[int, QGraphicsLineItem] | None = None  # a connection being drawn
         self._pan: QPoint | None = None
         self._init_edits()
+        self.collapse_repeats = False  # runs of identical blocks drawn as one "×n"
+        self._expanded: set = set()  # keys of the repeats shown in full anyway
+        self._group_items: dict = {}
         self.minimap = Minimap(self)
         fit = QShortcut(QKeySequence("Ctrl+0"), self, self.fit)
         fit.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -83,15 +88,18 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         """Lay the current spec out again and redraw every block and arrow (with the same
         wiring as last time, only the texts change)."""
         spec, report = self.document.spec, self.document.report
-        wiring = spec.wiring.inputs
+        groups = self._groups(spec)
+        merged = {row: g.last for g in groups.values() for row in g.rows}
+        wiring = (spec.wiring.inputs, tuple(sorted(merged.items())))
         previous = self._placed
         if previous is not None and previous[0] == wiring and self._wire is None:
             self._refresh(spec, report)  # a field typed: every block stays, only texts change
             return
         start = time.perf_counter()
-        placed = layout(list(wiring))
+        placed = layout(list(spec.wiring.inputs), merged)
         self.layout_ms = (time.perf_counter() - start) * 1000
         self._placed = (wiring, placed)
+        self._group_items = groups
         kinds = tuple(layer.type for layer in spec.layers)
         fresh = _another_network(self._kinds, kinds)
         self._kinds = kinds
@@ -102,11 +110,13 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
             self.blocks, self.edges, self._wire, self._drop_edge = {}, [], None, None
             model = self.selection.model()
             for row, centre in placed.centres.items():
-                item = BlockItem(_block_data(model, row), centre)
+                item = BlockItem(self._data(model, row), centre)
+                if row in groups:
+                    item.rows = groups[row].rows
                 scene.addItem(item)
                 self.blocks[row] = item
             for e in placed.edges:
-                item = EdgeItem(e.src, e.dst, e.slot, e.points, *_edge_text(spec, report, e))
+                item = EdgeItem(e.src, e.dst, e.slot, e.points, *edge_text(spec, report, e))
                 scene.addItem(item)
                 self.edges.append(item)
             scene.setSceneRect(-40, -30, placed.width + 80, placed.height + 60)
@@ -122,13 +132,13 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         """Same wiring, new fields: new texts on the items that are there."""
         model = self.selection.model()
         for row, item in self.blocks.items():
-            data = _block_data(model, row)
+            data = self._data(model, row)
             if data != item.data_:
                 item.data_ = data
                 item.setToolTip(data.tooltip)
                 item.update()
         for edge in self.edges:
-            label, tip = _edge_text(spec, report, edge)
+            label, tip = edge_text(spec, report, edge)
             if label != edge.label:
                 edge.label = label
                 edge.setToolTip(tip)
@@ -156,6 +166,50 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
                 edge.mismatch = wrong
                 edge.update()
 
+    # ------------------------------------------------------------------ repeats
+
+    def set_collapsed(self, collapsed: bool) -> None:
+        """Draw each run of identical blocks as one block "×n" (or every layer again)."""
+        self.collapse_repeats = collapsed
+        self._expanded.clear()
+        self.rebuild()
+
+    def expand(self, item: BlockItem) -> None:
+        group = self._group_items.get(item.row)
+        if group is not None:
+            self._expanded.add(group.key)
+            self.rebuild()
+
+    def _groups(self, spec) -> dict:
+        if not self.collapse_repeats:
+            return {}
+        found = find_repeats(spec)
+        return {g.last: g for g in found if g.key not in self._expanded}
+
+    def _data(self, model, row: int) -> BlockData:
+        group = self._group_items.get(row) if hasattr(self, "_group_items") else None
+        data = block_data(model, row)
+        if group is None:
+            return data
+        problems = tuple(p for r in group.rows for p in (block_data(model, r).problems))
+        return replace(
+            data,
+            type=group.types[-2] if group.types[-1] == "relu" else group.types[-1],
+            family="merge",
+            title=f"{group.count}× {group.title}",  # the count first: it survives eliding
+            detail=" → ".join(LAYER_TYPES[t].short or t for t in group.types),
+            problems=problems,
+            tooltip=f"{group.count} identical blocks of {len(group.types)} layers: "
+            "double-click to show them",
+        )
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        block = self.block_at(event.position().toPoint())
+        if block is not None and len(block.rows) > 1:
+            self.expand(block)
+            return
+        super().mouseDoubleClickEvent(event)
+
     def show_top(self, width: float) -> None:
         """Natural size, or as much smaller (down to half) as shows the graph's width."""
         self.resetTransform()
@@ -174,7 +228,10 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         if self._syncing:
             return
         rows = sorted(
-            item.row for item in self.scene().selectedItems() if isinstance(item, BlockItem)
+            row
+            for item in self.scene().selectedItems()
+            if isinstance(item, BlockItem)
+            for row in item.rows
         )
         model = self.selection.model()
         chosen = QItemSelection()
@@ -198,8 +255,8 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         rows = set(self.selected_rows())
         self._syncing = True
         try:
-            for row, item in self.blocks.items():
-                item.setSelected(row in rows)
+            for item in self.blocks.values():
+                item.setSelected(any(row in rows for row in item.rows))
         finally:
             self._syncing = False
 
@@ -320,33 +377,6 @@ def _another_network(before: tuple[str, ...] | None, after: tuple[str, ...]) -> 
         shorter,
     )
     return head + tail < shorter - 6
-
-
-def _edge_text(spec, report, edge) -> tuple[str, str]:
-    """An arrow's label (the shape along it) and its hover text; ``edge`` has src, dst, slot."""
-    row = report[edge.dst - 1] if edge.dst - 1 < len(report) else None
-    shapes = row.input_shapes if row is not None else ()
-    shape = fmt.shape_text(shapes[edge.slot]) if edge.slot < len(shapes) else "—"
-    source = "the input" if edge.src == 0 else spec.wiring.ids[edge.src - 1]
-    return shape, f"{shape}: the output of {source} into {spec.wiring.ids[edge.dst - 1]}"
-
-
-def _block_data(model, row: int) -> BlockData:
-    ix = model.index(row, 0)
-    params = ix.data(StackRole.PARAMS)
-    detail = " · ".join(
-        p for p in (ix.data(StackRole.DETAIL), f"{params} params" if params else "") if p
-    )
-    return BlockData(
-        row=row,
-        type=ix.data(StackRole.TYPE),
-        family=ix.data(StackRole.FAMILY),
-        title=ix.data(),
-        detail=detail or ("image in" if row == 0 else "no parameters"),
-        shape=ix.data(StackRole.OUTPUT),
-        problems=tuple(ix.data(StackRole.PROBLEMS) or ()),
-        tooltip=ix.data(Qt.ItemDataRole.ToolTipRole) or "",
-    )
 
 
 if __name__ == "__main__":
