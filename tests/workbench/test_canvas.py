@@ -319,3 +319,19 @@ def test_repeated_residual_blocks_collapse_to_one_block_until_expanded(make_wind
     assert len(canvas.blocks) == every - sum(len(g.rows) - 1 for g in groups if g is not stage)
     canvas.set_collapsed(False)
     assert len(canvas.blocks) == every
+
+
+def test_repeats_are_found_between_forks_of_identical_blocks():
+    from workbench.models.repeats import find_repeats
+
+    assert find_repeats(load_spec("lenet5")) == []  # a chain has no forks
+    assert find_repeats(load_spec("inception-cifar")) == []  # its modules differ in filters
+    dense = find_repeats(load_spec("densenet121"))
+    assert {r.title for r in dense} == {"Dense layer"}
+    assert [r.count for r in dense] == [
+        5,
+        11,
+        23,
+        15,
+    ]  # each block's last layer ends in a transition
+    assert all(len(r.rows) == 7 * r.count for r in dense)  # bn relu conv bn relu conv concat
