@@ -506,6 +506,8 @@ def warm_up() -> None:
         Conv2D(8, 4, (1, 1)),
         AvgPool2D((2, 2), (1, 1), (1, 1)),
         Sigmoid(),
+        Conv2D(4, 4, (1, 1)),  # row patches into the fused relu + max pool epilogue
+        ReLU(),
         MaxPool2D((2, 2)),
         GlobalAvgPool(),
         Flatten(),
