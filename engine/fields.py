@@ -16,7 +16,7 @@ from typing import Any
 #: [h, w], or "same"/"valid".
 FIELD_KINDS = ("int", "float", "bool", "choice", "pair", "optional_pair", "padding")
 
-INIT_CHOICES = ("auto", "he", "xavier", "gaussian", "zeros")
+INIT_CHOICES = ("auto", "uniform", "he", "xavier", "gaussian", "zeros")
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,9 @@ INIT = FieldInfo(
     "init",
     "choice",
     "auto",
-    "init: how the weights start. auto = he before a ReLU, xavier otherwise; "
-    "zeros makes every unit learn the same thing",
+    "init: how the weights start. auto = uniform, PyTorch's default: weights and biases "
+    "uniform in ±1/√fan_in; he and xavier are the papers' choices; zeros makes every unit "
+    "learn the same thing",
     choices=INIT_CHOICES,
 )
 #: A convolution may also start from the tutorials' named kernels (engine.named_kernels).

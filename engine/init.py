@@ -1,4 +1,4 @@
-"""Weight initialisers. Biases always start at zero; weights are drawn from a seeded RNG.
+"""Weight initialisers, drawn from a seeded RNG. Biases start at zero, except with "uniform".
 
 Kinds (the spec's ``init`` field):
 
@@ -6,6 +6,12 @@ Kinds (the spec's ``init`` field):
   layer then computes the same thing and receives the same gradient, so they never differ.
 - ``"gaussian"``: normal with mean 0 and the layer's ``std``.
 - ``"xavier"``: Glorot uniform, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).
+- ``"uniform"``: PyTorch's default for Conv2d and Linear (kaiming_uniform_ with a = √5):
+  U(-b, b) with b = 1 / sqrt(fan_in), and the biases drawn from the same range
+  (:func:`bias_bound`). What "auto" means: on Fashion-MNIST with mnist-2conv (Adam 1e-3,
+  batch 64, 3 epochs, seeds 0-2) it reached 0.905 mean test accuracy, against 0.900 for the
+  earlier "he before a ReLU, xavier otherwise" and 0.907 for PyTorch itself
+  (benchmarks/init_recipe.py).
 - ``"he"``: Kaiming normal for ReLU, N(0, 2 / fan_in) (PyTorch's kaiming_normal_, fan_in mode).
 - ``"kernels"`` (convolutions): the tutorials' named kernels, one per filter in turn
   (engine.named_kernels.named_filters).
@@ -24,7 +30,7 @@ import numpy as np
 
 __all__ = ["INITIALISERS", "ZeroInitWarning", "initialise"]
 
-INITIALISERS = ("zeros", "gaussian", "xavier", "he")
+INITIALISERS = ("zeros", "gaussian", "xavier", "he", "uniform", "kernels")
 
 # numpy's Generator holds the GIL for a whole call: 3.2 M normals (mnist-2conv's dense layer)
 # take ~35 ms, during which a GUI thread cannot paint. Drawing in chunks gives it the GIL
@@ -68,12 +74,21 @@ def initialise(
     if kind == "xavier":
         bound = math.sqrt(6.0 / (fan_in + fan_out))
         return _draw(shape, lambda n: rng.uniform(-bound, bound, size=n))
+    if kind == "uniform":
+        bound = 1.0 / math.sqrt(fan_in)
+        return _draw(shape, lambda n: rng.uniform(-bound, bound, size=n))
     if kind == "he":
         scale = math.sqrt(2.0 / fan_in)
         return _draw(shape, lambda n: rng.standard_normal(n) * scale)
     raise ValueError(
         f"{layer}: unknown initialiser {kind!r} (expected one of {', '.join(INITIALISERS)})"
     )
+
+
+def bias_bound(kind: str, fan_in: int) -> float | None:
+    """The half-width of the uniform range biases are drawn from for initialiser ``kind``,
+    or None when they start at zero (every kind but "uniform", PyTorch's default)."""
+    return 1.0 / math.sqrt(fan_in) if kind == "uniform" else None
 
 
 def _draw(shape: tuple[int, ...], sample) -> np.ndarray:

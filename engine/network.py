@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from engine.init import initialise
+from engine.init import bias_bound, initialise
 from engine.kernels.workers import run, split
 from engine.layers import (
     AvgPool2D,
@@ -97,8 +97,9 @@ def build(spec, seed: int = 0) -> Network:
         shapes[index] = shape
         if kind.has_weights_to_initialise:
             weight = layer.params["weight"]
+            init = resolved_init(spec, index)
             weight[...] = initialise(
-                resolved_init(spec, index),
+                init,
                 init_rng,
                 weight.shape,
                 layer.fan_in,
@@ -106,6 +107,10 @@ def build(spec, seed: int = 0) -> Network:
                 std=layer_spec["std"],
                 layer=f"layers[{index}] ({layer_spec.type})",
             )
+            bound = bias_bound(init, layer.fan_in)
+            if bound is not None and "bias" in layer.params:
+                bias = layer.params["bias"]
+                bias[...] = init_rng.uniform(-bound, bound, size=bias.shape)
         layers.append(layer)
     if len(shapes[len(layers) - 1]) != 1:
         raise SpecError(

@@ -563,21 +563,10 @@ def _materialise(spec: NetworkSpec) -> NetworkSpec:
 
 
 def resolved_init(spec: NetworkSpec, index: int) -> str:
-    """The initialiser of layer ``index``, with "auto" resolved: he when the layer its output
-    flows into (past any batch norm or dropout, along the first consumer) is a ReLU-like
-    activation, xavier otherwise."""
+    """The initialiser of layer ``index``, with "auto" resolved to "uniform" (PyTorch's
+    default, which trained better than He/Xavier on the tutorials' recipe; engine.init)."""
     init = spec.layers[index]["init"]
-    if init != "auto":
-        return init
-    consumers = spec.wiring.consumers
-    at = index
-    while consumers[at]:
-        at = consumers[at][0]
-        kind = spec.layers[at].kind
-        if kind.init_transparent:
-            continue
-        return "he" if kind.relu_like else "xavier"
-    return "xavier"
+    return "uniform" if init == "auto" else init
 
 
 # --------------------------------------------------------------------------- loading

@@ -58,7 +58,12 @@ def test_lenet5_state_dict_uses_pytorch_names_and_shapes(lenet):
     assert list(sd) == list(LENET5_SHAPES)  # PyTorch's order
     assert all(v.dtype == np.float32 for v in sd.values())
     assert lenet.num_classes == 10
-    assert all(np.all(sd[k] == 0) for k in sd if k.endswith("bias"))
+    # "auto" is PyTorch's default: biases uniform within ±1/sqrt(fan_in), like the weights.
+    for i, layer in enumerate(lenet.layers):
+        if "bias" in layer.params:
+            bound = 1 / np.sqrt(layer.fan_in)
+            b, w = sd[f"{i}.bias"], sd[f"{i}.weight"]
+            assert 0 < np.abs(b).max() <= bound and 0 < np.abs(w).max() <= bound
     sd["0.weight"][...] = 7  # a copy, not the live array
     assert not np.any(lenet.parameters()["0.weight"] == 7)
 
