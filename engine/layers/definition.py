@@ -134,8 +134,8 @@ class LayerDef(ABC):
     - ``arity``: (fewest, most) inputs; most None for any number;
     - ``needs_maps``: its input must be C×H×W feature maps;
     - ``spatial``: its output keeps a spatial layout that a receptive field can follow back;
-    - ``relu_like``: an activation that "auto" initialisation prepares for with He;
-    - ``init_transparent``: "auto" initialisation looks past it (batch norm, dropout);
+    - ``init_transparent``: it only rescales the layer before it (batch norm, dropout), so
+      reports name that layer (dead units are "conv2's", not "bn2's");
     - ``zeroes_negatives``: its units can die (relu);
     - ``ends_network``: a network may end in it (its output is then the logits);
     - ``random``: it draws from the network's random generator while training (dropout).
@@ -152,7 +152,6 @@ class LayerDef(ABC):
     arity: tuple[int, int | None] = (1, 1)
     needs_maps = False
     spatial = True
-    relu_like = False
     init_transparent = False
     zeroes_negatives = False
     ends_network = False

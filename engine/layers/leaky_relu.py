@@ -40,7 +40,6 @@ class LeakyReLUDef(ActivationDef):
     short = "lrelu"
     torch = "nn.LeakyReLU"
     onnx = "LeakyRelu"
-    relu_like = True
     fields = (
         FieldInfo(
             "slope",

@@ -20,7 +20,6 @@ class ReLUDef(ActivationDef):
     short = "relu"
     torch = "nn.ReLU"
     onnx = "Relu"
-    relu_like = True
     zeroes_negatives = True
 
     def torch_module(self, layer, in_shapes):
