@@ -9,7 +9,9 @@ when the gesture does not apply.
 - :func:`connect`: a new connection from one layer's output into a later layer, met there by
   an ``add`` or a ``concat``;
 - :func:`remove_connection`: the opposite; a merge left with one input goes away;
-- :func:`insert_on_edge`: put a layer on one connection (a palette drop on an edge).
+- :func:`insert_on_edge`: put a layer on one connection (a palette drop on an edge);
+- :func:`move_to_edge`: lift a layer out of its place and put it on another connection (a
+  block dragged on the canvas and dropped on an arrow).
 
 Positions are indices into ``spec.layers``; -1 is the network input. Every function keeps
 every other connection: ids are made explicit (``NetworkSpec._anchored``) wherever positions
@@ -29,6 +31,7 @@ __all__ = [
     "add_residual",
     "connect",
     "insert_on_edge",
+    "move_to_edge",
     "remove_connection",
 ]
 
@@ -213,18 +216,51 @@ def remove_connection(spec: NetworkSpec, src: int, dst: int) -> NetworkSpec:
     return out
 
 
-def insert_on_edge(spec: NetworkSpec, src: int, dst: int, layer: LayerSpec) -> NetworkSpec:
+def insert_on_edge(spec: NetworkSpec, src: int, dst: int, layer: LayerSpec,
+                   keep_id: bool = False) -> NetworkSpec:  # fmt: skip
     """Put ``layer`` (its own wiring ignored) on the connection from ``src`` into ``dst``:
-    it takes ``src``'s output and ``dst`` takes its output instead, at that input only."""
+    it takes ``src``'s output and ``dst`` takes its output instead, at that input only.
+    ``keep_id``: the layer keeps its own id (a moved layer); else it gets a new one (a pasted
+    copy must not bring its id along)."""
     if not 0 <= dst < len(spec.layers) or src not in spec.inputs_of(dst):
         raise GraphEditError("there is no such connection")
-    layer = layer.without_wiring()  # a pasted copy must not bring its id along
+    own_id = layer.id if keep_id else None
+    layer = layer.without_wiring().wired(id=own_id)
     if spec.inputs_of(dst) == (dst - 1,) and src == dst - 1:
         return spec.insert_layer(dst, layer)  # a chain stays a chain
     layers = spec._anchored()
     src_ref = _ref(spec, layers, src)
     refs = _refs_of(spec, layers, dst)
-    new_id = spec.unique_id(layer.kind.short or layer.type)
+    new_id = own_id or spec.unique_id(layer.kind.short or layer.type)
     layers[dst] = layers[dst].wired(inputs=[new_id if r == src_ref else r for r in refs])
     layers.insert(dst, layer.wired(id=new_id, inputs=[src_ref]))
     return spec.with_layers(layers)
+
+
+def move_to_edge(spec: NetworkSpec, index: int, src: int, dst: int) -> tuple[NetworkSpec, int]:
+    """Move layer ``index`` onto the connection from ``src`` (-1: the input) into ``dst``:
+    lifted out of its place (what took its output takes what it took) and put on that
+    connection, keeping its id and fields. On a chain this is ``spec.move_layer``.
+
+    Returns the new spec and the layer's new position. GraphEditError when the connection
+    does not exist, touches the layer itself (it is there already), or the layer merges
+    several inputs (a merge belongs to its branches: move them instead).
+    """
+    n = len(spec.layers)
+    if not 0 <= index < n:
+        raise GraphEditError(f"there is no layer #{index + 1}")
+    if not 0 <= dst < n or src not in spec.inputs_of(dst):
+        raise GraphEditError("there is no such connection")
+    if index in (src, dst):
+        raise GraphEditError(f"{_name(index, spec)} is on that connection already")
+    if len(spec.inputs_of(index)) != 1:
+        raise GraphEditError(
+            f"{_name(index, spec)} joins {len(spec.inputs_of(index))} inputs: it cannot be "
+            "moved alone; move the layers of its branches instead"
+        )
+    layer = spec.layers[index]
+    lifted = spec.remove_layer(index)
+    src2 = src - (src > index)
+    dst2 = dst - (dst > index)
+    kept = layer.wired(id=spec.wiring.ids[index] if layer.id is not None else None)
+    return insert_on_edge(lifted, src2, dst2, kept, keep_id=True), dst2

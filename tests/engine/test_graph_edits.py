@@ -10,6 +10,7 @@ from engine.graph_edits import (
     add_residual,
     connect,
     insert_on_edge,
+    move_to_edge,
     remove_connection,
 )
 from engine.shapes import infer_shapes
@@ -134,3 +135,47 @@ def test_insert_on_a_shortcut_edge_changes_only_that_edge():
     chain = load_spec("lenet5")
     dropped = insert_on_edge(chain, 0, 1, LayerSpec.create("batch_norm"))
     assert dropped.is_chain and _types(dropped)[:3] == ["conv2d", "batch_norm", "relu"]
+
+
+# --------------------------------------------------------------------------- move
+
+
+@pytest.mark.parametrize(("index", "src", "dst"), [(6, 4, 5), (1, 3, 4), (4, -1, 0), (0, 10, 11)])
+def test_moving_a_layer_of_a_chain_is_the_chain_move(index, src, dst):
+    spec = load_spec("lenet5")
+    new, at = move_to_edge(spec, index, src, dst)
+    assert new.layers[at] == spec.layers[index]
+    assert new == spec.move_layer(index, at)
+    assert new.is_chain
+
+
+def test_a_layer_moved_onto_a_shortcut_keeps_every_other_connection():
+    spec = load_spec("resnet20")
+    add = _types(spec).index("add")
+    main, shortcut = spec.inputs_of(add)  # (batch norm 7, stem relu 2)
+    relu = shortcut + 3  # the relu inside the first block
+    assert spec.layers[relu].type == "relu" and spec.inputs_of(relu + 1) == (relu,)
+    new, at = move_to_edge(spec, relu, shortcut, add)
+    assert new.layers[at].type == "relu" and new.inputs_of(at) == (shortcut,)
+    assert new.inputs_of(at + 1) == (main - 1, at)  # the add takes the moved relu's output
+    assert new.inputs_of(relu) == (relu - 1,)  # the block's second conv takes the bn now
+    assert len(new.layers) == len(spec.layers)
+    assert not infer_shapes(new).problems
+    _roundtrip(new)
+    # a named layer keeps its id where it goes
+    out = add + 1
+    named, at = move_to_edge(spec, out, -1, 0)
+    assert at == 0 and named.layers[0].id == spec.layers[out].id
+    assert named.inputs_of(out + 1) == (add + 1,)  # what took it takes the add instead
+    _roundtrip(named)
+
+
+def test_moves_that_do_not_apply_say_why():
+    spec = load_spec("resnet20")
+    add = _types(spec).index("add")
+    with pytest.raises(GraphEditError, match="already"):
+        move_to_edge(spec, 3, 2, 3)
+    with pytest.raises(GraphEditError, match="no such connection"):
+        move_to_edge(spec, 3, 5, 9)
+    with pytest.raises(GraphEditError, match="joins 2 inputs"):
+        move_to_edge(spec, add, -1, 0)
