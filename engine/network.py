@@ -15,6 +15,14 @@ Forward runs the layers in list order, keeping each output only until its last c
 run; backward adds up the gradients that every consumer of an output sends back. A conv
 followed by relu and/or max pool runs as one fused stage wherever nothing else reads the
 intermediate outputs, in a chain or inside a branch.
+
+Frozen layers (``"trainable": false`` in the spec, engine.transfer.freeze_up_to): their
+parameters get no gradient (:meth:`Network.loss_and_grads` returns the trainable ones only,
+so an optimiser never touches them), a frozen batch norm normalises with its running
+statistics in training too and leaves them as they are, and wherever nothing before an
+output trains, that part of the network is run forward without recording and its backward is
+skipped (the first trainable layer does not compute its input gradient). A frozen conv →
+batch norm prefix then folds the batch norm into the convolution, as evaluation does.
 """
 
 from __future__ import annotations
@@ -153,13 +161,25 @@ class Network:
         for i, layer in enumerate(layers):
             shapes[i] = tuple(layer.output_shape(*[shapes[j] for j in self.sources[i]]))
         self.output_shape = shapes[len(layers) - 1] if layers else self.input_shape
-        # An output needs a gradient when it or anything before it has parameters; a layer
-        # computes its input gradient only when one of its inputs needs it.
+        #: frozen[i]: layer i is not trained (its spec says "trainable": false).
+        self.frozen: tuple[bool, ...] = (
+            tuple(not layer.trainable for layer in spec.layers)
+            if len(spec.layers) == len(layers)
+            else (False,) * len(layers)
+        )
+        # An output needs a gradient when it or anything before it has trainable parameters;
+        # a layer computes its input gradient only when one of its inputs needs it. Outputs
+        # that need none are computed without recording and never run backward.
         needs = {-1: False}
         for i, layer in enumerate(layers):
-            needs[i] = bool(layer.params) or any(needs[j] for j in self.sources[i])
+            trains = bool(layer.params) and not self.frozen[i]
+            needs[i] = trains or any(needs[j] for j in self.sources[i])
             layer.input_grad = any(needs[j] for j in self.sources[i])
         self._needs_grad = needs
+        # Frozen batch norms run as in evaluation (running statistics, not updated).
+        self._eval_always = frozenset(
+            i for i, layer in enumerate(layers) if self.frozen[i] and isinstance(layer, BatchNorm)
+        )
         # Each output's last reader (the final output is read by the loss).
         last = {j: max(c) for j, c in enumerate(self.consumers) if c}
         last[-1] = max((i for i, ins in enumerate(self.sources) if -1 in ins), default=-1)
@@ -182,14 +202,24 @@ class Network:
     # ------------------------------------------------------------------ parameters
 
     def parameters(self) -> dict[str, np.ndarray]:
-        """Trainable parameters by PyTorch name ("0.weight", "0.bias", ...), live arrays:
-        an optimiser updates them in place."""
+        """Every learnable parameter by PyTorch name ("0.weight", "0.bias", ...), frozen
+        layers' included, live arrays: an optimiser updates them in place (only those
+        :meth:`loss_and_grads` returns gradients for)."""
         return {
             f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()
         }
 
+    def trainable_parameters(self) -> dict[str, np.ndarray]:
+        """The parameters of the layers that are not frozen, live, in forward order."""
+        return {
+            f"{i}.{k}": v
+            for i, layer in enumerate(self.layers)
+            if not self.frozen[i]
+            for k, v in layer.params.items()
+        }
+
     def num_parameters(self) -> int:
-        """Number of trainable scalars."""
+        """Number of learnable scalars, frozen ones included."""
         return sum(v.size for v in self.parameters().values())
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
@@ -302,6 +332,8 @@ class Network:
         With ``fold`` (evaluation without recording), a batch norm right after the
         convolution joins the stage too: its running statistics fold into the convolution's
         weights and bias (``fused["affine"]``), so the relu and pool after it fuse as well.
+        In training, a frozen batch norm after a convolution whose output needs no gradient
+        (a frozen prefix, run without recording) folds the same way.
         Recomputed per call (microseconds), so edits to ``layers`` count.
         """
         stages: list[tuple[int, int, dict]] = []
@@ -314,7 +346,8 @@ class Network:
         while i < len(layers):
             stop, fused = i + 1, {}
             if type(layers[i]) is Conv2D:
-                if fold and sole_reader(stop - 1, stop) and type(layers[stop]) is BatchNorm:
+                fold_bn = fold or (stop in self._eval_always and not self._needs_grad[i])
+                if fold_bn and sole_reader(stop - 1, stop) and type(layers[stop]) is BatchNorm:
                     fused["affine"] = layers[stop].folded()
                     stop += 1
                 if sole_reader(stop - 1, stop) and type(layers[stop]) is ReLU:
@@ -339,7 +372,10 @@ class Network:
         for start, stop, fused in stages:
             sources = self.sources[start]
             y = self.layers[start].forward(
-                *[outs[j] for j in sources], train=train, record=record, **fused
+                *[outs[j] for j in sources],
+                train=train and start not in self._eval_always,
+                record=record and self._needs_grad[stop - 1],
+                **fused,
             )
             for j in set(sources):
                 if self._last_use.get(j, -1) <= stop - 1:
@@ -360,8 +396,9 @@ class Network:
                 continue
             layer = self.layers[start]
             dx = layer.backward(g)
-            for k, v in layer.grads.items():
-                grads[f"{start}.{k}"] = v
+            if not self.frozen[start]:
+                for k, v in layer.grads.items():
+                    grads[f"{start}.{k}"] = v
             layer.grads = {}
             parts = dx if getattr(layer, "multi_input", False) else [dx]
             for j, d in zip(self.sources[start], parts, strict=True):
@@ -439,7 +476,8 @@ class Network:
         train: bool = True,
         return_logits: bool = False,
     ) -> tuple:
-        """Mean loss over the batch and the gradient of every trainable parameter.
+        """Mean loss over the batch and the gradient of every trainable parameter (frozen
+        layers' parameters get none: see the module docstring).
 
         ``y``: integer labels (N,) (or an (N, classes) target array). ``loss``:
         "cross_entropy" (default) or "total_error". ``train``: forward in training mode
@@ -459,7 +497,7 @@ class Network:
         for layer in self.layers:
             layer.clear()
         # Report in forward order, like parameters().
-        ordered = {k: grads[k] for k in self.parameters() if k in grads}
+        ordered = {k: grads[k] for k in self.trainable_parameters() if k in grads}
         return (value, ordered, logits) if return_logits else (value, ordered)
 
     # ------------------------------------------------------------------ randomness

@@ -68,6 +68,10 @@ class LayerSpec:
     #: Fields its document wrote out although they hold their default: written again, so a
     #: file loads and saves byte for byte. Not part of what the layer is (not compared).
     written: frozenset[str] = field(default=frozenset(), compare=False)
+    #: False: a frozen layer (transfer learning). Its parameters get no gradient and are not
+    #: updated, and a batch norm uses its running statistics in training too (engine.network).
+    #: Written to JSON only when False.
+    trainable: bool = True
 
     @classmethod
     def create(cls, type: str, **fields: Any) -> LayerSpec:
@@ -85,7 +89,13 @@ class LayerSpec:
         the layer then answers to a generated id / takes the entry before it)."""
         new_id = self.id if id is KEEP else id
         new_inputs = self.inputs if inputs is KEEP else (None if inputs is None else tuple(inputs))
-        return LayerSpec(self.type, self.params, new_id, new_inputs, self.written)
+        return LayerSpec(self.type, self.params, new_id, new_inputs, self.written, self.trainable)
+
+    def with_trainable(self, trainable: bool) -> LayerSpec:
+        """A copy that is frozen (``False``) or trained (``True``), all else kept."""
+        return LayerSpec(
+            self.type, self.params, self.id, self.inputs, self.written, bool(trainable)
+        )
 
     def __getitem__(self, name: str) -> Any:
         for k, v in self.params:
@@ -108,10 +118,10 @@ class LayerSpec:
         d = self.to_dict(full=True)
         d.update(fields)
         new = _layer_from_dict(d, self.type)
-        return LayerSpec(new.type, new.params, new.id, new.inputs, self.written)
+        return LayerSpec(new.type, new.params, new.id, new.inputs, self.written, new.trainable)
 
     def without_wiring(self) -> LayerSpec:
-        return LayerSpec(self.type, self.params, written=self.written)
+        return LayerSpec(self.type, self.params, written=self.written, trainable=self.trainable)
 
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         """JSON form. Fields equal to their default are left out unless ``full``;
@@ -133,6 +143,8 @@ class LayerSpec:
             if isinstance(v, tuple):
                 v = v[0] if v[0] == v[1] else list(v)
             out[info.name] = v
+        if not self.trainable:
+            out["trainable"] = False
         return out
 
     def describe(self) -> str:
@@ -176,6 +188,10 @@ def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
         if key not in _WIRING_KEYS and key not in kind.field_names:
             errors.append(unknown_key(path, str(key), kind.field_names))
     layer_id, inputs = _parse_wiring(d, path, errors)
+    trainable = d.get("trainable", True)
+    if not isinstance(trainable, bool):
+        errors.append(f"{path}.trainable: must be true or false (false freezes the layer's "
+                      f"parameters), got {show(trainable)}")  # fmt: skip
     params = []
     for info in kind.fields:
         if info.name in d:
@@ -189,10 +205,10 @@ def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
     if len(errors) > n:
         return None
     written = frozenset(info.name for info in kind.fields if info.name in d)
-    return LayerSpec(t, tuple(params), layer_id, inputs, written)
+    return LayerSpec(t, tuple(params), layer_id, inputs, written, trainable)
 
 
-_WIRING_KEYS = ("type", "id", "inputs")
+_WIRING_KEYS = ("type", "id", "inputs", "trainable")
 _MAX_ID = 100
 
 
@@ -418,9 +434,10 @@ class NetworkSpec:
     @property
     def version(self) -> int:
         """The version its document needs: 1 for a chain (as it always was), 2 with wiring,
-        a rounding or a description (which version 1 readers would refuse)."""
+        a rounding, a description or a frozen layer (which version 1 readers would refuse)."""
         wired = any(layer.id is not None or layer.inputs is not None for layer in self.layers)
-        extra = self.rounding is not None or bool(self.description)
+        frozen = any(not layer.trainable for layer in self.layers)
+        extra = self.rounding is not None or bool(self.description) or frozen
         return VERSION if wired or extra else CHAIN_VERSION
 
     def to_dict(self) -> dict[str, Any]:
