@@ -1,7 +1,8 @@
 """The network canvas's gestures that change the network, each one undoable document edit
 (engine.graph_edits does the rewiring): a connection drawn from an output port (add or
 concat, as the person chooses), Delete on a selected connection, Edit ▸ Add residual
-connection on the selected blocks, and drops from the palette (on an arrow: on that
+connection on the selected blocks, a block dragged onto an arrow (or onto a block: after
+it) to move that layer there, and drops from the palette (on an arrow: on that
 connection; on a block: after it; elsewhere: at the end). A gesture that does not apply says
 why on the canvas, briefly, instead of a dialog.
 
@@ -11,16 +12,27 @@ A mixin of workbench.views.network_canvas.NetworkCanvas: it uses the canvas's ``
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPoint, Qt, QTimer
-from PySide6.QtWidgets import QLabel, QMenu
+import itertools
+
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRect, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsPathItem,
+    QGraphicsSimpleTextItem,
+    QLabel,
+    QMenu,
+)
 
 from engine import graph_edits
 from workbench import style
+from workbench.models.graph_layout import BLOCK_H, BLOCK_W
 from workbench.models.mime import decode
-from workbench.views.canvas_items import EdgeItem
+from workbench.views.canvas_items import BlockItem, EdgeItem
 
 MERGE_CHOICES = (("add", "Add (sum the two)"), ("concat", "Concatenate channels"))
 MESSAGE_MS = 5000
+NEAR_EDGE_PX = 18  # a block dropped this close to an arrow (in the viewport) goes on it
 
 
 class CanvasEdits:
@@ -34,6 +46,8 @@ class CanvasEdits:
         self._message_timer = QTimer(self, singleShot=True, interval=MESSAGE_MS)
         self._message_timer.timeout.connect(self.message.hide)
         self._drop_edge: EdgeItem | None = None
+        self._press: tuple[QPoint, BlockItem] | None = None  # a left press on a block
+        self._moving: _Move | None = None  # a block being dragged to another place
 
     def choose_merge(self, src: int, dst: int) -> str | None:
         """Ask how the two outputs meet: "add", "concat" or None (cancelled)."""
@@ -141,6 +155,8 @@ class CanvasEdits:
         return super().event(event)
 
     def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.cancel_move():
+            return
         edge = self._selected_edge()
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and edge is not None:
             self.delete_connection(edge)
@@ -150,6 +166,87 @@ class CanvasEdits:
     def _selected_edge(self) -> EdgeItem | None:
         edges = [i for i in self.scene().selectedItems() if isinstance(i, EdgeItem)]
         return edges[0] if len(edges) == 1 else None
+
+    # ------------------------------------------------------------------ moving a block
+
+    def press_block(self, pos: QPoint, block: BlockItem | None) -> None:
+        """A left press at ``pos`` (viewport): on a block, a move may start from it."""
+        self._press = (pos, block) if block is not None else None
+
+    def drag_block(self, pos: QPoint) -> bool:
+        """The mouse moved with the button held: start or follow a block's move. True when
+        the move takes the event (the view must not rubber-band or select)."""
+        if self._moving is None:
+            if self._press is None:
+                return False
+            start, block = self._press
+            if (pos - start).manhattanLength() < QApplication.startDragDistance():
+                return False
+            self._press = None
+            if block.row == 0 or len(block.rows) > 1 or self.document.locked:
+                if self.document.locked:
+                    self.show_message(self.document.lock_reason or "the network cannot change now")
+                return False
+            self._moving = _Move(self, block, self.mapToScene(start))
+        self._moving.follow(self.mapToScene(pos), self.move_target(pos))
+        return True
+
+    def drop_block(self, pos: QPoint) -> bool | None:
+        """The button released: finish a move (True when the layer moved, False when it
+        could not); None when no move was under way."""
+        self._press = None
+        moving, self._moving = self._moving, None
+        if moving is None:
+            return None
+        target = self.move_target(pos)
+        row = moving.block.row
+        moving.finish()
+        if target is None:
+            return False
+        return self.move_block(row, target)
+
+    def cancel_move(self) -> bool:
+        moving, self._moving = self._moving, None
+        if moving is not None:
+            moving.finish()
+        return moving is not None
+
+    def move_target(self, pos: QPoint) -> EdgeItem | None:
+        """The arrow a block dropped at ``pos`` (viewport) goes on: the one there (or within
+        a few pixels), else the first arrow out of the block there; never one of the moved
+        block's own arrows (it is there already)."""
+        row = self._moving.block.row if self._moving is not None else None
+        edge = self.edge_at(pos)
+        if edge is None:
+            block = self.block_at(pos)
+            if block is not None and block.row != row:
+                edge = next((e for e in self.edges if e.src == block.row), None)
+            elif block is None:
+                edge = self._edge_near(pos)
+        if edge is not None and row in (edge.src, edge.dst):
+            return None
+        return edge
+
+    def _edge_near(self, pos: QPoint) -> EdgeItem | None:
+        d = QPoint(NEAR_EDGE_PX, NEAR_EDGE_PX)
+        box = QRect(pos - d, pos + d)
+        near = [item for item in self.items(box) if isinstance(item, EdgeItem)]
+        at = QPointF(pos)
+
+        def distance(edge: EdgeItem) -> float:
+            points = [QPointF(self.mapFromScene(p)) for p in edge.points]
+            return min(_to_segment(at, a, b) for a, b in itertools.pairwise(points))
+
+        best = min(near, key=distance, default=None)
+        return best if best is not None and distance(best) <= NEAR_EDGE_PX else None
+
+    def move_block(self, row: int, edge: EdgeItem) -> bool:
+        """Move the layer of block ``row`` onto the arrow ``edge`` (one undo step)."""
+        label = self.document.spec.layers[row - 1].kind.label
+        return self._apply(
+            lambda s: graph_edits.move_to_edge(s, row - 1, edge.src - 1, edge.dst - 1),
+            f"Move {label}",
+        )
 
     # ------------------------------------------------------------------ palette drops
 
@@ -203,3 +300,58 @@ class CanvasEdits:
             return doc.insert_layers(at, layers, f"Insert {len(layers)} layers")
         new = graph_edits.insert_on_edge(doc.spec, edge.src - 1, edge.dst - 1, layers[0])
         return doc.edit(new, f"Insert {layers[0].kind.label}", focus=edge.dst)
+
+
+class _Move:
+    """What a block's move draws while the mouse is held: the block dimmed in its place, a
+    translucent copy under the cursor, and the arrow it would go on, highlighted."""
+
+    def __init__(self, canvas, block: BlockItem, grab: QPointF):
+        self.canvas, self.block = canvas, block
+        self.offset = block.pos() - grab
+        scene = canvas.scene()
+        highlight = canvas.palette().highlight().color()
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(-BLOCK_W / 2, -BLOCK_H / 2, BLOCK_W, BLOCK_H), 7, 7)
+        self.ghost = QGraphicsPathItem(path)
+        fill = QColor(highlight)
+        fill.setAlphaF(0.18)
+        self.ghost.setBrush(fill)
+        self.ghost.setPen(QPen(highlight, 1.6, Qt.PenStyle.DashLine))
+        self.ghost.setZValue(5)
+        self.ghost.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        text = QGraphicsSimpleTextItem(f"Move {block.data_.title}", self.ghost)
+        text.setBrush(canvas.palette().text().color())
+        text.setPos(-text.boundingRect().width() / 2, -text.boundingRect().height() / 2)
+        scene.addItem(self.ghost)
+        self.mark = QGraphicsPathItem()
+        self.mark.setPen(QPen(highlight, 5.0, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        self.mark.setZValue(4)
+        self.mark.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        scene.addItem(self.mark)
+        block.setOpacity(0.35)
+        canvas.viewport().setCursor(Qt.CursorShape.DragMoveCursor)
+
+    def follow(self, scene_pos: QPointF, target: EdgeItem | None) -> None:
+        self.ghost.setPos(scene_pos + self.offset)
+        self.target = target
+        self.mark.setPath(target.path() if target is not None else QPainterPath())
+
+    def finish(self) -> None:
+        scene = self.canvas.scene()
+        for item in (self.ghost, self.mark):
+            if item.scene() is scene:
+                scene.removeItem(item)
+        if self.block.scene() is scene:
+            self.block.setOpacity(1.0)
+        self.canvas.viewport().unsetCursor()
+
+
+def _to_segment(p: QPointF, a: QPointF, b: QPointF) -> float:
+    """Distance from ``p`` to the segment ``a``-``b``."""
+    line = QLineF(a, b)
+    length2 = line.dx() ** 2 + line.dy() ** 2
+    if length2 <= 1e-9:
+        return QLineF(p, a).length()
+    t = max(0.0, min(1.0, ((p.x() - a.x()) * line.dx() + (p.y() - a.y()) * line.dy()) / length2))
+    return QLineF(p, QPointF(a.x() + t * line.dx(), a.y() + t * line.dy())).length()

@@ -8,7 +8,8 @@ a click here selects the layer there and the inspector edits it, and the stack's
 
 Ctrl+wheel zooms about the mouse, Ctrl+0 fits the graph, the middle button pans, the wheel
 scrolls, a drag on the background selects blocks with a rubber band, and a drag from a
-block's output port draws a new connection. The gestures that edit the network (connect,
+block's output port draws a new connection, and a drag of a block itself onto an arrow moves
+that layer there. The gestures that edit the network (connect,
 Delete on a connection, Add residual connection, palette drops on an arrow) are in
 workbench.views.canvas_edits. The layout is kept while the wiring stays the same, so typing
 a kernel size moves no block.
@@ -103,6 +104,8 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         kinds = tuple(layer.type for layer in spec.layers)
         fresh = _another_network(self._kinds, kinds)
         self._kinds = kinds
+        self.cancel_move()  # its items go with the scene
+        self._press = None
         self._syncing = True
         try:
             scene = self.scene()
@@ -306,6 +309,9 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         block = self.block_at(pos)
         self._pressed_row = block.row if block is not None else None
         scene_pos = self.mapToScene(pos)
+        if event.button() == Qt.MouseButton.LeftButton:
+            on_port = block is not None and block.on_output_port(scene_pos)
+            self.press_block(pos, None if on_port else block)
         if (event.button() == Qt.MouseButton.LeftButton and block is not None
                 and block.on_output_port(scene_pos) and not self.document.locked):  # fmt: skip
             line = QGraphicsLineItem(
@@ -333,6 +339,9 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
             line.setP2(end)
             self._wire[1].setLine(line)
             return
+        if event.buttons() & Qt.MouseButton.LeftButton and self.drag_block(pos):
+            event.accept()
+            return
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
@@ -347,6 +356,9 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
             target = self.block_at(event.position().toPoint())
             if target is not None and target.row != src:
                 self.connect_rows(src, target.row)
+            return
+        if self.drop_block(event.position().toPoint()) is not None:
+            event.accept()
             return
         super().mouseReleaseEvent(event)
 
