@@ -94,7 +94,16 @@ def _time(fn, iterations: int) -> float:
 
 
 def bench_preset(name: str, rounds: int, seconds: float) -> list[tuple[str, str, float, float]]:
-    spec = engine.load_spec(EXTRA.get(name, name))
+    """(name, task, engine images/s, PyTorch images/s) for "train" and "infer" of a preset
+    (or of a network in EXTRA)."""
+    return [(name, *row) for row in compare(EXTRA.get(name, name), rounds, seconds)]
+
+
+def compare(spec, rounds: int, seconds: float) -> list[tuple[str, float, float]]:
+    """(task, engine images/s, PyTorch images/s) for "train" and "infer" of ``spec`` (a
+    NetworkSpec, preset name, path or dict), timed in ``rounds`` alternating rounds within
+    about ``seconds`` per task; each figure is the median over rounds."""
+    spec = engine.load_spec(spec)
     rng = np.random.default_rng(0)
     classes = engine.build(spec, seed=0).num_classes
     x_train = rng.standard_normal((TRAIN_BATCH, *spec.input.shape)).astype(np.float32)
@@ -141,7 +150,7 @@ def bench_preset(name: str, rounds: int, seconds: float) -> list[tuple[str, str,
             theirs_t.append(_time(theirs, iterations))
         ours_ips = batch / statistics.median(ours_t)
         theirs_ips = batch / statistics.median(theirs_t)
-        results.append((name, task, ours_ips, theirs_ips))
+        results.append((task, ours_ips, theirs_ips))
     return results
 
 
