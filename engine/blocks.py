@@ -19,6 +19,7 @@ from engine.spec import InputSpec, LayerSpec, NetworkSpec
 __all__ = [
     "GraphBuilder",
     "bottleneck_block",
+    "built_layers",
     "dense_block",
     "inception_module",
     "residual_block",
@@ -104,20 +105,27 @@ def bottleneck_block(g: GraphBuilder, x: str, width: int, stride: int, in_channe
 
 
 def inception_module(g: GraphBuilder, x: str, c1: int, c3_reduce: int, c3: int,
-                     c5_reduce: int, c5: int, pool_proj: int, five: int = 5,
-                     eps: float = 1e-5, name: str = "inception") -> str:  # fmt: skip
+                     c5_reduce: int, c5: int, pool_proj: int, five: int = 5, eps: float = 1e-5,
+                     name: str = "inception", bn: bool = True) -> str:  # fmt: skip
     """GoogLeNet's module: four branches side by side, joined by a concat along channels:
     1×1; 1×1 → 3×3; 1×1 → five×five (torchvision's GoogLeNet uses 3×3 here); 3×3 max pool
-    → 1×1. Each conv is conv → batch norm → relu. Output: c1 + c3 + c5 + pool_proj channels.
+    → 1×1. Each conv is conv → batch norm → relu (conv with bias → relu without ``bn``, as
+    the 2014 paper had it). Output: c1 + c3 + c5 + pool_proj channels, the input's H×W.
     """
-    b1 = g.conv(x, c1, 1, bn=True, relu=True, eps=eps, name=f"{name}_1x1")
-    r3 = g.conv(x, c3_reduce, 1, bn=True, relu=True, eps=eps, name=f"{name}_3x3r")
-    b3 = g.conv(r3, c3, 3, padding=1, bn=True, relu=True, eps=eps, name=f"{name}_3x3")
-    r5 = g.conv(x, c5_reduce, 1, bn=True, relu=True, eps=eps, name=f"{name}_5x5r")
-    b5 = g.conv(r5, c5, five, padding=five // 2, bn=True, relu=True, eps=eps, name=f"{name}_5x5")
+    b1 = g.conv(x, c1, 1, bn=bn, relu=True, eps=eps, name=f"{name}_1x1")
+    r3 = g.conv(x, c3_reduce, 1, bn=bn, relu=True, eps=eps, name=f"{name}_3x3r")
+    b3 = g.conv(r3, c3, 3, padding=1, bn=bn, relu=True, eps=eps, name=f"{name}_3x3")
+    r5 = g.conv(x, c5_reduce, 1, bn=bn, relu=True, eps=eps, name=f"{name}_5x5r")
+    b5 = g.conv(r5, c5, five, padding=five // 2, bn=bn, relu=True, eps=eps, name=f"{name}_5x5")
     p = g.layer("max_pool2d", x, f"{name}_pool", size=3, stride=1, padding=1)
-    bp = g.conv(p, pool_proj, 1, bn=True, relu=True, eps=eps, name=f"{name}_poolproj")
+    bp = g.conv(p, pool_proj, 1, bn=bn, relu=True, eps=eps, name=f"{name}_poolproj")
     return g.layer("concat", [b1, b3, b5, bp], f"{name}_cat")
+
+
+def built_layers(g: GraphBuilder) -> list[tuple[str, str, list[str], dict]]:
+    """What ``g`` has appended so far: (id, type, input ids, fields) per layer, in order
+    (for edits that splice a block into an existing network, engine.inception_edit)."""
+    return [(lid, type, list(refs), dict(fields)) for lid, type, refs, fields in g._layers]
 
 
 def dense_block(g: GraphBuilder, x: str, layers: int, growth: int, bottleneck: int = 4,
