@@ -547,7 +547,7 @@ class TrainingController(QObject):
 
     def _on_prediction(self, result) -> None:
         model, p = result
-        self.predict.show_prediction(p.path, p.probs, model.class_names)
+        self.predict.show_prediction(p.source, p.probabilities, model.class_names)
         if not self.runner.is_active():
             self.feed.show_spec(model.spec)
             self.feature_maps.set_probe(p.image)

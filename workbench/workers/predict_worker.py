@@ -1,26 +1,28 @@
-"""Predictions for dropped images, computed in a worker thread on copies of the weights.
+"""What the GUI computes with a trained network, run in worker threads on copies of weights.
 
 ``ModelWeights`` is what the GUI may hold of a network: a snapshot's (or a checkpoint's)
-state-dict copies with the spec, the fitted preprocessing and the class names. ``predict_file``
-builds a private network from it, so the training thread's live network is never touched.
+state-dict copies with the spec, the fitted preprocessing and the class names. Its
+``predictor()`` is the engine's ``engine.predict.Predictor`` over those weights, built once
+(on first use, in whichever worker thread asks) and shared by every later prediction,
+inspection and dead-unit count of the same weights; the Predictor's lock keeps two threads
+from running its network at once. The training thread's live network is never touched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.data import Preprocessing, apply_image
+from engine.data import Preprocessing
 from engine.data.preprocess import apply_array
-from engine.losses import softmax
-from engine.network import build
+from engine.predict import ImageActivations, Predictor
 from engine.spec import NetworkSpec
 
 __all__ = [
     "DEAD_SAMPLE",
     "ModelWeights",
-    "Prediction",
     "RunInspection",
     "balanced_indices",
     "dead_units_of",
@@ -32,6 +34,8 @@ __all__ = [
 #: Validation images the dead-unit count looks at (class-balanced).
 DEAD_SAMPLE = 500
 
+_BUILDING = threading.Lock()  # one network built per ModelWeights, whoever asks first
+
 
 @dataclass(frozen=True)
 class ModelWeights:
@@ -41,28 +45,25 @@ class ModelWeights:
     weights: dict[str, np.ndarray]
     preprocessing: Preprocessing
     class_names: tuple[str, ...]
+    _predictor: list = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def predictor(self) -> Predictor:
+        """The engine's Predictor of these weights, built on the first call (SpecError or
+        StateDictError when they do not fit the spec)."""
+        with _BUILDING:
+            if not self._predictor:
+                self._predictor.append(Predictor.from_weights(
+                    self.spec, self.weights, self.preprocessing, self.class_names
+                ))  # fmt: skip
+            return self._predictor[0]
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """``image``: float32 (C, H, W) as the network saw it; ``probs``: float (K,);
-    ``activations``: one (1, ...) array per layer."""
-
-    path: str
-    image: np.ndarray
-    probs: np.ndarray
-    activations: list[np.ndarray]
-
-
-def predict_file(model: ModelWeights, path: str) -> Prediction:
-    """Preprocess ``path`` as training did and run it through ``model``.
+def predict_file(model: ModelWeights, path: str) -> ImageActivations:
+    """Preprocess ``path`` as training did and run it through ``model``: the image as the
+    network saw it, its class probabilities and every layer's activations.
 
     Raises DatasetError naming the file when it is not a usable image."""
-    x = apply_image(model.preprocessing, path)[None]
-    net = build(model.spec, seed=0)
-    net.load_state_dict(model.weights)
-    activations = net.forward_activations(x)
-    return Prediction(str(path), x[0], softmax(activations[-1])[0], activations)
+    return model.predictor().explain_image(str(path))
 
 
 @dataclass(frozen=True)
@@ -100,15 +101,14 @@ def inspect_run(
     if n == 0 or tuple(raw.shape[1:]) != tuple(model.spec.input.shape):
         return RunInspection(model, reason="the loaded data's images are not the run's size")
     x = apply_array(model.preprocessing, raw)
-    net = build(model.spec, seed=0)
-    net.load_state_dict(model.weights)
-    probs = np.concatenate([softmax(net.forward(x[i : i + 256])) for i in range(0, n, 256)], axis=0)
+    predictor = model.predictor()
+    probs = np.concatenate([predictor.probabilities(x[i : i + 256]) for i in range(0, n, 256)])
     labels = np.asarray(labels)
     picks = balanced_indices(labels, 16) if probe_indices is None else np.asarray(probe_indices)
     picks = picks[picks < n]
     probe = x[picks]
     return RunInspection(
-        model, probe, net.forward_activations(probe), probs, np.asarray(labels), raw
+        model, probe, predictor.activations(probe), probs, np.asarray(labels), raw
     )
 
 
@@ -135,34 +135,31 @@ def dead_units_of(model: ModelWeights, dataset, count: int = DEAD_SAMPLE, batch:
     if len(split) == 0:
         return []
     picks = balanced_indices(split.labels, count)
-    net = build(model.spec, seed=0)
-    net.load_state_dict(model.weights)
+    predictor = model.predictor()
     maxima: list[list[np.ndarray]] = []
     for i in range(0, len(picks), batch):
         raw, _ = split.take(picks[i : i + batch])
         if tuple(raw.shape[1:]) != tuple(model.spec.input.shape):
             return []
-        acts = net.forward_activations(apply_array(model.preprocessing, raw))
+        acts = predictor.activations(apply_array(model.preprocessing, raw))
         maxima.append([a.max(axis=(2, 3), keepdims=True) if a.ndim == 4 else a for a in acts])
     per_layer = [np.concatenate(layer, axis=0) for layer in zip(*maxima, strict=True)]
     return dead_relu_fractions(per_layer, model.spec)
 
 
 def predict_paths(model: ModelWeights, paths) -> list[tuple[str, str, float | None]]:
-    """(path, top class, confidence) for each image file in ``paths``, the network built
-    once; an unusable file gets (path, "unreadable: why", None) and the rest go on."""
+    """(path, top class, confidence) for each image file in ``paths``, with the network of
+    ``model`` built once; an unusable file gets (path, "unreadable: why", None) and the
+    rest go on."""
     from engine.data import DatasetError
 
-    net = build(model.spec, seed=0)
-    net.load_state_dict(model.weights)
+    predictor = model.predictor()
     rows: list[tuple[str, str, float | None]] = []
     for path in paths:
         try:
-            x = apply_image(model.preprocessing, str(path))[None]
+            (name, p), = predictor.predict_image(str(path), top=1).top
         except (DatasetError, OSError, ValueError) as e:
             rows.append((str(path), f"unreadable: {e}", None))
             continue
-        p = softmax(net.forward(x))[0]
-        top = int(p.argmax())
-        rows.append((str(path), model.class_names[top], float(p[top])))
+        rows.append((str(path), name, p))
     return rows
