@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass, fields
 from typing import Any
 
-from engine.fields import INIT_CHOICES
-from engine.losses import LOSSES
+from engine.train_settings import SETTINGS
 
 _POLL_S = 0.1  # how often a paused loop looks for a stop request
 
@@ -22,13 +20,19 @@ class TrainingError(RuntimeError):
 class TrainConfig:
     """Every training setting, frozen; ``to_dict``/``from_dict`` for checkpoints and projects.
 
-    ``epochs`` is the total (a resumed run continues up to it). ``lr`` is the base learning
-    rate; ``schedule`` "step" multiplies it by ``gamma`` every ``step_size`` epochs, "cosine"
-    anneals it to 0 over ``epochs``. ``val_split``: fraction of the training images held out
-    when the data has no validation folder. ``augment``: items "flip", "shift" (2 pixels) or
-    "shift=N". ``init``: None keeps each layer's initialiser, else one of
-    engine.fields.INIT_CHOICES for every conv and dense layer. Raises ValueError naming the
-    field for an invalid value.
+    The fields are described once, in ``engine.train_settings.SETTINGS`` (default, valid
+    values, flag, label); this class checks every value against it. ``epochs`` is the total
+    (a resumed run continues up to it). ``lr`` is the base learning rate; ``schedule`` "step"
+    multiplies it by ``gamma`` every ``step_size`` epochs, "cosine" anneals it to 0 over
+    ``epochs``. ``val_split``: fraction of the training images held out when the data has no
+    validation folder. ``augment``: items "flip", "shift" (2 pixels), "shift=N" or "crop=N"
+    (pad N, crop back), "rotate=D" (degrees), "brightness=B", "contrast=C" (fractions).
+    ``init``: None keeps each layer's initialiser, else one of engine.fields.INIT_CHOICES for
+    every conv and dense layer. ``patience``: stop once the validation loss has not improved
+    for that many epochs (0: never). ``keep_best``: also keep the checkpoint of the epoch with
+    the lowest validation loss in ``best/``. ``init_from``: a run folder whose weights start
+    the run (matched by name and shape); ``freeze``: a layer id; it and every layer before it
+    are not trained. Raises ValueError naming the field for an invalid value.
     """
 
     epochs: int = 10
@@ -45,42 +49,27 @@ class TrainConfig:
     augment: tuple[str, ...] = ()
     loss: str = "cross_entropy"
     init: str | None = None
+    patience: int = 0
+    keep_best: bool = False
+    init_from: str | None = None
+    freeze: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.augment, str) or not isinstance(self.augment, list | tuple):
+            raise ValueError(
+                f"training setting augment: must be a list of items, got {self.augment!r}"
+            )
         object.__setattr__(self, "augment", tuple(self.augment))
-        checks = [
-            ("epochs", _is_int(self.epochs, 1), "a positive integer"),
-            ("batch_size", _is_int(self.batch_size, 1), "a positive integer"),
-            ("optimizer", self.optimizer in ("sgd", "adam"), '"sgd" or "adam"'),
-            ("lr", _is_real(self.lr) and self.lr > 0, "a positive number"),
-            ("momentum", _is_real(self.momentum) and 0 <= self.momentum < 1, "in [0, 1)"),
-            ("weight_decay", _is_real(self.weight_decay) and self.weight_decay >= 0, ">= 0"),
-            (
-                "schedule",
-                self.schedule in ("constant", "step", "cosine"),
-                '"constant", "step" or "cosine"',
-            ),
-            ("step_size", _is_int(self.step_size, 1), "a positive integer"),
-            ("gamma", _is_real(self.gamma) and 0 < self.gamma <= 1, "in (0, 1]"),
-            ("seed", _is_int(self.seed, 0), "a non-negative integer"),
-            ("val_split", _is_real(self.val_split) and 0 <= self.val_split < 1, "in [0, 1)"),
-            (
-                "augment",
-                all(_augment_item(a) for a in self.augment),
-                'items "flip", "shift" or "shift=N"',
-            ),
-            ("loss", self.loss in LOSSES, " or ".join(f'"{k}"' for k in LOSSES)),
-            (
-                "init",
-                self.init is None or (self.init in INIT_CHOICES and self.init != "auto"),
-                "null or one of " + ", ".join(c for c in INIT_CHOICES if c != "auto"),
-            ),
-        ]
-        for name, ok, what in checks:
-            if not ok:
-                raise ValueError(
-                    f"training setting {name}: must be {what}, got {getattr(self, name)!r}"
-                )
+        for s in SETTINGS:
+            value = getattr(self, s.name)
+            if not s.valid(value):
+                raise ValueError(f"training setting {s.name}: must be {s.must}, got {value!r}")
+        names = [a.partition("=")[0] for a in self.augment]
+        if "crop" in names and "shift" in names:
+            raise ValueError(
+                "training setting augment: crop=P and shift are the same operation "
+                "(pad, then crop back); give one of them"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -96,34 +85,25 @@ class TrainConfig:
             raise ValueError(
                 f"training setting {unknown[0]}: unknown (allowed: {', '.join(sorted(known))})"
             )
-        return cls(**{k: tuple(v) if k == "augment" else v for k, v in d.items()})
+        return cls(**{k: tuple(v) if k == "augment" and isinstance(v, list) else v
+                      for k, v in d.items()})  # fmt: skip
 
     def augmentation(self):
         """The data package's ``Augmentation`` for ``augment``."""
-        from engine.data.batches import Augmentation
+        from engine.data.augment import Augmentation
 
-        flip = "flip" in self.augment
-        shift = 0
+        values: dict[str, Any] = {}
         for item in self.augment:
-            if item == "shift":
-                shift = 2
-            elif item.startswith("shift="):
-                shift = int(item[6:])
-        return Augmentation(flip=flip, shift=shift)
-
-
-def _is_int(v: Any, lo: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _augment_item(a: Any) -> bool:
-    return a in ("flip", "shift") or (
-        isinstance(a, str) and a.startswith("shift=") and a[6:].isdigit()
-    )
+            name, _, value = item.partition("=")
+            if item == "flip":
+                values["flip"] = True
+            elif item == "shift":
+                values["shift"] = 2
+            elif name in ("shift", "crop"):
+                values["shift"] = int(value)
+            else:
+                values[name] = float(value)
+        return Augmentation(**values)
 
 
 class TrainControl:
