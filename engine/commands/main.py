@@ -12,7 +12,9 @@ import importlib
 import sys
 
 # Subcommand modules in engine/commands/, in the order --help lists them.
-COMMANDS = ("summary", "data", "train", "predict", "export", "import_model", "baseline")
+COMMANDS = (
+    "summary", "data", "train", "predict", "compare", "export", "import_model", "baseline",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
