@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import engine  # noqa: E402  (sets the thread pools before numpy loads its BLAS)
+import engine  # sets the thread pools before numpy loads its BLAS
 
 # isort: split
-import numpy as np  # noqa: E402
+import numpy as np
 
-from engine.network import warm_up  # noqa: E402
-from engine.optim import SGD  # noqa: E402
-from engine.spec import load_spec  # noqa: E402
-from engine.transfer import freeze_up_to  # noqa: E402
+from engine.network import warm_up
+from engine.optim import SGD
+from engine.spec import load_spec
+from engine.transfer import freeze_up_to
 
 
 def _step_time(net, opt, x, y, steps: int) -> float:

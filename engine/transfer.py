@@ -54,9 +54,7 @@ def freeze_up_to(spec: NetworkSpec, layer_id: str) -> NetworkSpec:
     ``spec.wiring.ids`` gives it, or a position. Raises TransferError naming an unknown id and
     listing the valid ones."""
     last = _position(spec, layer_id)
-    return spec.with_layers(
-        layer.with_trainable(i > last) for i, layer in enumerate(spec.layers)
-    )
+    return spec.with_layers(layer.with_trainable(i > last) for i, layer in enumerate(spec.layers))
 
 
 def replace_head(spec: NetworkSpec, num_classes: int) -> NetworkSpec:
@@ -65,8 +63,10 @@ def replace_head(spec: NetworkSpec, num_classes: int) -> NetworkSpec:
     count below 1 or a network that does not end in a dense layer."""
     from engine.head import adapt_head, final_dense
 
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer) or (
-        num_classes < 1
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int | np.integer)
+        or (num_classes < 1)
     ):
         raise TransferError(f"num_classes must be a positive integer, got {num_classes!r}")
     index = final_dense(spec)
@@ -99,8 +99,10 @@ def _read_source(source) -> tuple[str, dict[str, np.ndarray]]:
     try:
         return str(path), dict(load_checkpoint(path).weights)
     except CheckpointError as e:
-        hint = "" if path.is_dir() or path.name.endswith(".json") else (
-            f" (a weights file must end in {', '.join(WEIGHTS_SUFFIXES)})"
+        hint = (
+            ""
+            if path.is_dir() or path.name.endswith(".json")
+            else (f" (a weights file must end in {', '.join(WEIGHTS_SUFFIXES)})")
         )
         raise TransferError(f"{e}{hint}") from None
 
@@ -169,7 +171,6 @@ def initial_weights(source, spec: NetworkSpec) -> tuple[dict[str, np.ndarray], l
                      f"{shown}")  # fmt: skip
     if not weights:
         raise TransferError(
-            f"{name}: none of its {len(theirs)} tensors fits this network "
-            f"({'; '.join(notes[:3])})"
+            f"{name}: none of its {len(theirs)} tensors fits this network ({'; '.join(notes[:3])})"
         )
     return weights, notes
