@@ -90,6 +90,13 @@ def make_actions(window: QMainWindow) -> None:
         None,
         "Wrap the selected consecutive layers in a shortcut that ends in an add",
     )
+    window.actionMakeInception = a(
+        "actionMakeInception",
+        "Make &Inception block…",
+        window.design.canvas.make_inception,
+        None,
+        "Replace the selected layer with four parallel branches joined by a concat",
+    )
 
 
 def make_menus(window: QMainWindow) -> None:
@@ -122,7 +129,7 @@ def make_menus(window: QMainWindow) -> None:
         ]
     )
     edit.addSeparator()
-    edit.addAction(window.actionAddResidual)
+    edit.addActions([window.actionAddResidual, window.actionMakeInception])
     view = bar.addMenu("&View")
     view.addActions(
         [window.palette_dock.toggleViewAction(), window.inspector_dock.toggleViewAction()]

@@ -137,3 +137,77 @@ def test_a_merge_and_a_locked_network_refuse_the_move_on_the_canvas(make_window,
     drag(qtbot, canvas, 2, middle(edge(canvas, 0, 1)))
     assert window.document.spec == spec
     assert "training is running" in canvas.message.text()
+
+
+def click(qtbot, canvas, row: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    block = canvas.blocks[row]
+    canvas.ensureVisible(block)
+    at = canvas.mapFromScene(block.sceneBoundingRect().center() + QPointF(-40, 0))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, at)
+
+
+def set_box(qtbot, box, value: int) -> None:
+    """Type a number into a spin box as a person would: select all, type, Enter."""
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, str(value))
+    qtbot.keyClick(box, Qt.Key.Key_Tab)
+
+
+def test_make_inception_block_from_the_edit_menu_with_a_live_preview(make_window, qtbot):
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QSpinBox
+
+    window = make_window()
+    canvas = window.design.canvas
+    before = window.document.spec
+    edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    assert window.actionMakeInception in edit_menu.actions()
+    assert window.actionMakeInception.objectName() == "actionMakeInception"
+    click(qtbot, canvas, 4)  # the second conv: 6×14×14 in, 16×10×10 out
+    window.actionMakeInception.trigger()
+    dialog = window.findChild(QDialog, "inceptionDialog")
+    assert dialog is not None and dialog.isVisible()
+    preview = dialog.findChild(QLabel, "inceptionPreview")
+    assert "was 16×10×10" in preview.text()
+    counts = {"inceptionC1": 4, "inceptionC3Reduce": 3, "inceptionC3": 8,
+              "inceptionC5Reduce": 2, "inceptionC5": 4, "inceptionPoolProj": 5}  # fmt: skip
+    for name, value in counts.items():
+        set_box(qtbot, dialog.findChild(QSpinBox, name), value)
+    assert "21×14×14" in preview.text()  # 4 + 8 + 4 + 5 channels, H×W kept
+    assert f"{dialog.preview.params:,}" in preview.text().replace(" ", "")
+    set_box(qtbot, dialog.findChild(QSpinBox, "inceptionC3"), 16)  # the numbers follow
+    assert "29×14×14" in preview.text()
+    set_box(qtbot, dialog.findChild(QSpinBox, "inceptionC3"), 8)
+    dialog.grab().save("/tmp/inception_dialog.png")
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    spec = window.document.spec
+    concat = types(window).index("concat")
+    assert len(spec.inputs_of(concat)) == 4
+    branch_starts = [i for i in range(concat) if spec.inputs_of(i) == (2,)]  # the pool's output
+    assert [spec.layers[i].type for i in branch_starts] == ["conv2d"] * 3 + ["max_pool2d"]
+    assert not window.document.report.problems
+    assert window.document.report[concat].output_shape == (21, 14, 14)
+    assert window.document.undo_stack.undoText() == "Make Inception block"
+    assert window.stack.currentIndex().row() == concat + 1
+    assert len(canvas.blocks) == len(spec.layers) + 1  # drawn
+    window.actionUndo.trigger()
+    assert window.document.spec == before
+
+
+def test_make_inception_block_refuses_a_flat_layer_and_a_cancel_changes_nothing(make_window, qtbot):
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+    window = make_window()
+    canvas = window.design.canvas
+    before = window.document.spec
+    click(qtbot, canvas, 8)  # the first dense layer
+    window.actionMakeInception.trigger()
+    assert window.findChild(QDialog, "inceptionDialog") is None
+    assert canvas.message.isVisible() and "flat vector" in canvas.message.text()
+    click(qtbot, canvas, 1)
+    window.actionMakeInception.trigger()
+    dialog = window.findChild(QDialog, "inceptionDialog")
+    cancel = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Cancel)
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    assert window.document.spec == before

@@ -1,7 +1,8 @@
 """The network canvas's gestures that change the network, each one undoable document edit
 (engine.graph_edits does the rewiring): a connection drawn from an output port (add or
 concat, as the person chooses), Delete on a selected connection, Edit ▸ Add residual
-connection on the selected blocks, a block dragged onto an arrow (or onto a block: after
+connection on the selected blocks, Edit ▸ Make Inception block on one (through
+workbench.views.inception_dialog), a block dragged onto an arrow (or onto a block: after
 it) to move that layer there, and drops from the palette (on an arrow: on that
 connection; on a block: after it; elsewhere: at the end). A gesture that does not apply says
 why on the canvas, briefly, instead of a dialog.
@@ -48,6 +49,7 @@ class CanvasEdits:
         self._drop_edge: EdgeItem | None = None
         self._press: tuple[QPoint, BlockItem] | None = None  # a left press on a block
         self._moving: _Move | None = None  # a block being dragged to another place
+        self.inception_dialog = None  # the Make Inception block dialog last opened
 
     def choose_merge(self, src: int, dst: int) -> str | None:
         """Ask how the two outputs meet: "add", "concat" or None (cancelled)."""
@@ -81,6 +83,41 @@ class CanvasEdits:
         layers = [row - 1 for row in self.selected_rows() if row > 0]
         return self._apply(lambda s: graph_edits.add_residual(s, layers), "Add residual connection")
 
+    def make_inception(self) -> bool:
+        """Edit ▸ Make Inception block, on the one selected block: opens the dialog
+        (``inception_dialog``, window-modal) whose OK replaces the layer, one undo step.
+        False (and a message on the canvas) when it does not apply."""
+        from engine.inception_edit import default_counts, make_inception, preview_inception
+        from workbench.views.inception_dialog import InceptionDialog
+
+        layers = [row - 1 for row in self.selected_rows() if row > 0]
+        if len(layers) != 1:
+            self.show_message("select one layer to make into an Inception block")
+            return False
+        if self.document.locked:
+            self.show_message(self.document.lock_reason or "the network cannot be changed now")
+            return False
+        spec, index = self.document.spec, layers[0]
+        try:
+            preview_inception(spec, index, default_counts(spec, index))
+        except graph_edits.GraphEditError as e:
+            self.show_message(str(e))
+            return False
+        dialog = InceptionDialog(spec, index, self.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.inception_dialog = dialog
+
+        def accepted() -> None:
+            if self.document.spec != spec:  # changed meanwhile (it is window-modal)
+                self.show_message("the network changed while the dialog was open; try again")
+                return
+            counts = dialog.counts()
+            self._apply(lambda s: make_inception(s, index, counts), "Make Inception block")
+
+        dialog.accepted.connect(accepted)
+        dialog.open()
+        return True
+
     def contextMenuEvent(self, event) -> None:
         """The stack's edits, Add residual connection, Delete connection, and the engine's
         fixes for the block (or the merge an arrow goes into), one click away."""
@@ -94,6 +131,7 @@ class CanvasEdits:
         if block is not None or edge is None:
             menu.addActions(self.actions())  # Cut, Copy, Paste, Duplicate, Delete
             menu.addAction("Add residual connection", self.add_residual)
+            menu.addAction("Make Inception block…", self.make_inception)
         if edge is not None and block is None:
             menu.addAction("Delete connection", lambda e=edge: self.delete_connection(e))
         collapse = menu.addAction("Collapse repeated blocks")
