@@ -50,6 +50,8 @@ class LayerRow:
     input_shapes: tuple[Shape | None, ...] = ()
     #: Things worth knowing that do not block training (a floor-rounded size, say).
     notes: tuple[str, ...] = ()
+    #: False for a frozen layer ("trainable": false): its parameters are not trained.
+    trainable: bool = True
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,16 @@ class ShapeReport(Sequence):
     @property
     def total_params(self) -> int:
         return sum(r.params for r in self.rows)
+
+    @property
+    def trainable_params(self) -> int:
+        """Parameters of the layers that train (not frozen)."""
+        return sum(r.params for r in self.rows if r.trainable)
+
+    @property
+    def frozen_params(self) -> int:
+        """Parameters of frozen layers: kept as loaded, never updated."""
+        return sum(r.params for r in self.rows if not r.trainable)
 
     @property
     def total_buffers(self) -> int:

@@ -177,6 +177,7 @@ class _Inference:
                     result.params if result else 0, result.macs if result else 0, memory,
                     formula, tuple(ctx.problems), result.buffers if result else 0,
                     tuple(sources), tuple(x.shape for x in ins), tuple(ctx.notes),
+                    layer.trainable,
                 )
             )  # fmt: skip
         last = self.outputs.get(len(self.spec.layers) - 1)
