@@ -13,6 +13,15 @@ Determinism: epoch ``e`` (1-based) draws its order and augmentation from
 ``default_rng([seed, e, b])``. A checkpoint therefore needs no RNG stream of its own, and a
 run resumed from any checkpoint (an epoch end or a stop midway) equals an uninterrupted one
 bit for bit, given the same config.
+
+Transfer learning: ``config.freeze`` freezes that layer and every one before it
+(``engine.transfer.freeze_up_to``) before the network is built; ``config.init_from`` loads
+the tensors of a run folder or weights file that fit (``initial_weights``) over the seeded
+initial weights, and a ``Note`` event says what was left out. Early stopping
+(``config.patience``) ends the run once the validation loss has not improved for that many
+epochs (an ``EarlyStopped`` event, then ``Finished("completed")``); ``config.keep_best`` also
+writes the checkpoint of the epoch with the lowest validation loss to ``out_dir/best/``, and
+the test accuracy is then measured with those weights (the ones ``predict`` uses).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +42,12 @@ from engine.spec import NetworkSpec, load_spec
 from engine.train_config import TrainConfig, TrainControl, TrainingError
 
 __all__ = [
+    "BEST_FOLDER",
     "BatchEnd",
+    "EarlyStopped",
     "EpochEnd",
     "Finished",
+    "Note",
     "Paused",
     "Resumed",
     "Snapshot",
@@ -48,6 +60,26 @@ __all__ = [
 ]
 
 _EVAL_CHUNK = 256  # images per forward pass when evaluating
+#: The subfolder of a run folder that keeps the best epoch's checkpoint (``keep_best``).
+BEST_FOLDER = "best"
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the run wants said once, in words (what ``init_from`` left out)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class EarlyStopped:
+    """Early stopping ends the run after ``epoch``: the validation loss was lowest
+    (``best_val_loss``) at ``best_epoch`` and has not improved for ``patience`` epochs."""
+
+    epoch: int
+    best_epoch: int
+    best_val_loss: float
+    patience: int
 
 
 # --------------------------------------------------------------------------- loop
@@ -145,6 +177,10 @@ class _Run:
 
         self.ckpt = ckpt = load_checkpoint(resume) if resume is not None else None
         spec = _with_init(load_spec(spec), config.init)
+        if config.freeze is not None:
+            from engine.transfer import freeze_up_to
+
+            spec = freeze_up_to(spec, config.freeze)  # TransferError names a bad id
         if ckpt is not None:
             if ckpt.spec.to_dict() != spec.to_dict():
                 raise TrainingError(
@@ -178,7 +214,16 @@ class _Run:
         self.probe = None if probe is None else np.ascontiguousarray(probe, dtype=np.float32)
         self.interval = interval
         self.last_checkpoint = None if ckpt is None else ckpt.path
+        if (config.patience or config.keep_best) and not self._count("val"):
+            what = "early stopping" if config.patience else "keeping the best checkpoint"
+            raise TrainingError(
+                f"{what} watches the validation loss, but the data has no validation images; "
+                "set a validation split above 0 (--val-split) or add a val/ folder"
+            )
+        self.notes: list[str] = []
         self.net, self.opt, self.schedule = self._build()
+        if ckpt is None and config.init_from is not None:
+            self._load_initial_weights(config.init_from)
         if ckpt is not None:
             try:
                 self.net.load_state_dict(ckpt.weights)
@@ -187,6 +232,19 @@ class _Run:
                 raise TrainingError(f"{ckpt.path}: cannot resume: {e}") from None
 
     # ---- pieces
+    def _load_initial_weights(self, source) -> None:
+        from engine.transfer import initial_weights
+
+        weights, notes = initial_weights(source, self.spec)  # TransferError names the source
+        state = self.net.state_dict()
+        state.update(weights)
+        self.net.load_state_dict(state)
+        self.notes.append(
+            f"started from {source}: {len(weights)} of {len(state)} tensors loaded"
+            + (f"; {len(notes)} left at their initial values" if notes else "")
+        )
+        self.notes.extend(notes)
+
     def _build(self):
         import engine
         from engine.optim import ConstantLR, CosineLR, StepLR, make_optimizer
@@ -211,11 +269,13 @@ class _Run:
             schedule = ConstantLR(cfg.lr)
         return net, opt, schedule
 
-    def _save(self, net, opt, epoch: int, batch: int, history, progress) -> Path | None:
+    def _save(self, net, opt, epoch: int, batch: int, history, progress, best=False):
+        """Write the run's checkpoint (or, ``best``, the best epoch's, into best/); returns
+        the folder, or None without ``out_dir``."""
         if self.out_dir is None:
             return None
-        self.last_checkpoint = save_checkpoint(
-            self.out_dir,
+        path = save_checkpoint(
+            self.out_dir / BEST_FOLDER if best else self.out_dir,
             spec=self.spec,
             config=self.cfg,
             preprocessing=self.ds.preprocessing.to_dict(),
@@ -232,7 +292,23 @@ class _Run:
                 "dropout: default_rng([seed, epoch, batch]); epochs and batches from 1",
             },
         )
-        return self.last_checkpoint
+        if not best:
+            self.last_checkpoint = path
+        return path
+
+    def _previous_best(self, history) -> tuple[float, int, dict | None]:
+        """(lowest validation loss, its epoch, its weights) of the epochs already in
+        ``history`` (a resumed run); weights from best/ when kept, else None."""
+        losses = [(v, e) for v, e in zip(history["val_loss"], history["epoch"], strict=True)
+                  if v is not None]  # fmt: skip
+        if not losses:
+            return math.inf, 0, None
+        value, epoch = min(losses)
+        weights = None
+        folder = None if self.out_dir is None else self.out_dir / BEST_FOLDER
+        if self.cfg.keep_best and folder is not None and folder.is_dir():
+            weights = load_checkpoint(folder).weights
+        return value, epoch, weights
 
     def _count(self, name: str) -> int:
         return len(self.ds.splits[name]) if name in self.ds.splits else 0
@@ -254,6 +330,7 @@ class _Run:
         has_val = self._count("val") > 0
         has_dropout = any(layer.kind.random for layer in self.spec.layers)
         k = ds.num_classes
+        best_loss, best_epoch, best_weights = self._previous_best(history)
         yield Started(
             cfg.epochs,
             start_epoch,
@@ -265,6 +342,8 @@ class _Run:
             ds.report,
             skip,
         )
+        for text in self.notes:
+            yield Note(text)
         warm_up()
         prior_s = float(progress.get("elapsed_s", (history["elapsed_s"] or [0.0])[-1]))
         clock = _Clock(prior_s)
@@ -367,6 +446,11 @@ class _Run:
             for key, value in zip(_HISTORY_KEYS, row, strict=True):
                 history[key].append(value)
             path = self._save(net, opt, epoch, 0, history, {"elapsed_s": clock.elapsed()})
+            if val_loss is not None and val_loss < best_loss:
+                best_loss, best_epoch = val_loss, epoch
+                if cfg.keep_best:
+                    best_weights = net.state_dict()
+                    self._save(net, opt, epoch, 0, history, {"elapsed_s": clock.elapsed()}, True)
             yield EpochEnd(
                 epoch,
                 row[1],
@@ -383,7 +467,12 @@ class _Run:
             if control.stop_requested and epoch < cfg.epochs:
                 yield Finished("stopped", _copy(history), None, self.last_checkpoint)
                 return
+            if cfg.patience and epoch < cfg.epochs and epoch - best_epoch >= cfg.patience:
+                yield EarlyStopped(epoch, best_epoch, best_loss, cfg.patience)
+                break
         test_acc = None
+        if cfg.keep_best and best_weights is not None:
+            net.load_state_dict(best_weights)  # the test measures what predict will use
         if self._count("test"):
             test_acc = _evaluate(net, ds, "test", cfg.loss)[1]
         yield Finished("completed", _copy(history), test_acc, self.last_checkpoint)

@@ -19,11 +19,23 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from engine.training import BatchEnd, EpochEnd, Finished, Started, TrainConfig, TrainControl, fit
+from engine.training import (
+    BEST_FOLDER,
+    BatchEnd,
+    EarlyStopped,
+    EpochEnd,
+    Finished,
+    Note,
+    Started,
+    TrainConfig,
+    TrainControl,
+    fit,
+)
 
 __all__ = ["register", "run"]
 
 _BAR = 24
+_NOTES_SHOWN = 8  # notes of --init-from printed; the rest only in the --json summary
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -35,19 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("spec", metavar="SPEC", help="network spec file or preset name")
     p.add_argument("--data", required=True, metavar="PATH", help="image folder, IDX or CIFAR-10")
-    p.add_argument("--epochs", type=int, metavar="N", help="total epochs (default 10)")
-    p.add_argument("--batch-size", type=int, default=64, metavar="B", help="default 64")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    p.add_argument("--lr", type=float, default=0.01, metavar="X", help="default 0.01")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=float, default=0.0, metavar="X")
-    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
-    p.add_argument("--step-size", type=int, default=10, metavar="N", help="step schedule")
-    p.add_argument("--gamma", type=float, default=0.1, metavar="X", help="step schedule")
-    p.add_argument("--loss", choices=("cross_entropy", "total_error"), default="cross_entropy")
-    p.add_argument("--val-split", type=float, default=0.1, metavar="F", help="default 0.1")
-    p.add_argument("--augment", default="", metavar="LIST", help="e.g. flip,shift or shift=4")
-    p.add_argument("--seed", type=int, default=0, metavar="S")
+    _add_setting_flags(p)
     p.add_argument(
         "--resize",
         choices=("stretch", "pad", "crop"),
@@ -81,23 +81,59 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _config(args: argparse.Namespace) -> TrainConfig:
-    augment = tuple(a.strip() for a in args.augment.split(",") if a.strip() not in ("", "none"))
-    return TrainConfig(
-        epochs=10 if args.epochs is None else args.epochs,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        momentum=args.momentum,
-        weight_decay=args.weight_decay,
-        schedule=args.schedule,
-        step_size=args.step_size,
-        gamma=args.gamma,
-        seed=args.seed,
-        val_split=args.val_split,
-        augment=augment,
-        loss=args.loss,
-    )
+_METAVARS = {"int": "N", "float": "X", "augment": "LIST", "text": "PATH"}
+_EXTRA_HELP = {
+    "augment": "comma list: flip, shift, shift=N, crop=P, rotate=D, brightness=B, contrast=C "
+    "(e.g. flip,crop=2,rotate=10), or none",
+    "init_from": "a run folder (or imported model, or .safetensors/.pt weights file) whose "
+    "tensors that fit start this run; a different class count replaces the head",
+    "freeze": "freeze this layer (an id such as conv2d_3, or a position) and every one before it",
+}
+
+
+def _add_setting_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per training setting of engine.train_settings. Every default is None, so a
+    flag the user gave can be told from one left out (the preset's recommendation or the
+    setting's default then applies)."""
+    from engine.train_settings import SETTINGS
+
+    for s in SETTINGS:
+        default = "none" if s.default in (None, ()) else s.default
+        helptext = f"{_EXTRA_HELP.get(s.name, s.tip)} (default {default})"
+        if s.kind == "bool":
+            p.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=helptext)  # fmt: skip
+            continue
+        kwargs: dict = {"dest": s.name, "default": None, "help": helptext}
+        if s.kind in ("choice", "optional_choice"):
+            kwargs["choices"] = s.choices
+        else:
+            kwargs["metavar"] = "ID" if s.name == "freeze" else _METAVARS.get(s.kind, "X")
+            kwargs["type"] = {"int": int, "float": float}.get(s.kind, str)
+        p.add_argument(s.flag, **kwargs)
+
+
+def _given(args: argparse.Namespace) -> dict:
+    """The training settings given as flags, as TrainConfig values."""
+    from engine.train_settings import SETTINGS
+
+    given = {}
+    for s in SETTINGS:
+        value = getattr(args, s.name, None)
+        if value is None:
+            continue
+        if s.kind == "augment":
+            value = [a.strip() for a in value.split(",") if a.strip() not in ("", "none")]
+        given[s.name] = value
+    return given
+
+
+def _settings(args: argparse.Namespace, recommended: dict | None) -> tuple[dict, dict]:
+    """(every setting's value: defaults, then the recommendation, then the flags given;
+    the recommended settings that were used, those no flag overrode)."""
+    given = _given(args)
+    used = {k: v for k, v in (recommended or {}).items() if k not in given}
+    return {**TrainConfig().to_dict(), **(recommended or {}), **given}, used
 
 
 def _default_out(spec_arg: str) -> Path:
@@ -145,6 +181,7 @@ def _run(args: argparse.Namespace, held) -> int:
         out_problem,
         preflight_problem,
         resume_problem,
+        transfer_problem,
     )
     from engine.data import DatasetError, load_dataset
     from engine.run_lock import RunFolderBusy, RunLock
@@ -162,12 +199,24 @@ def _run(args: argparse.Namespace, held) -> int:
         print(f"cnn-workbench train: {message}", file=sys.stderr)
         return 1
 
+    from engine.presets import describe, recommended_settings
+    from engine.transfer import TransferError
+
     spec = load_spec(args.spec)
-    if problem := preflight_problem(args.epochs, args.batch_size, args.optimizer, spec):
+    try:
+        recommended = None if args.resume else recommended_settings(args.spec)
+    except ValueError as e:
+        return fail(str(e))
+    values, used = _settings(args, recommended)
+    if problem := preflight_problem(
+        args.epochs, values["batch_size"], values["optimizer"], spec
+    ):
         return fail(problem)
     out = folder = None
     try:
-        cfg = _config(args)
+        cfg = TrainConfig.from_dict(values)
+        if problem := transfer_problem(cfg.init_from, cfg.freeze, spec):
+            return fail(problem)
         pre = replace(
             default_preprocessing(spec),
             resize=args.resize,
@@ -202,6 +251,8 @@ def _run(args: argparse.Namespace, held) -> int:
         return fail(filesystem_message(e, None))
     for line in data.report.lines():
         say(line)
+    if used:
+        say(f"recommended settings of {args.spec} used: {describe(used)} (a flag overrides each)")
     from engine.head import adapt_head, head_mismatch
 
     if args.strict_head and (mismatch := head_mismatch(spec, data.num_classes)):
@@ -209,6 +260,7 @@ def _run(args: argparse.Namespace, held) -> int:
     spec, adapted = adapt_head(spec, data.num_classes)  # the checkpoint keeps the adapted spec
     if adapted:
         say(f"{adapted} (--strict-head refuses instead)")
+    notes: list[str] = []
 
     try:  # taken once nothing can refuse the run any more, so a refusal leaves no folder
         held.enter_context(RunLock(folder))  # a second train on this folder is refused
@@ -217,6 +269,7 @@ def _run(args: argparse.Namespace, held) -> int:
     except OSError as e:  # a folder we may not create or write
         return fail(filesystem_message(e, None))
     control = TrainControl()
+    early = None
     previous = signal.signal(signal.SIGINT, _Interrupt(control, say))
     finished = None
     try:
@@ -256,9 +309,22 @@ def _run(args: argparse.Namespace, held) -> int:
                     f"acc {_fmt(event.val_accuracy)}, {_clock(event.elapsed_s)} elapsed, "
                     f"ETA {_clock(event.eta_s)}"
                 )
+            elif isinstance(event, Note):
+                notes.append(event.text)
+                if len(notes) <= _NOTES_SHOWN:
+                    say(event.text)
+                elif len(notes) == _NOTES_SHOWN + 1:
+                    say("(more notes in the --json summary)")
+            elif isinstance(event, EarlyStopped):
+                early = event
+                say(
+                    f"early stopping: the validation loss has not improved for "
+                    f"{event.patience} epochs since epoch {event.best_epoch} "
+                    f"({event.best_val_loss:.4f})"
+                )
             elif isinstance(event, Finished):
                 finished = event
-    except (TrainingError, DatasetError, CheckpointError) as e:
+    except (TrainingError, DatasetError, CheckpointError, TransferError) as e:
         if tty:
             print(file=log)
         return fail(str(e))
@@ -269,11 +335,21 @@ def _run(args: argparse.Namespace, held) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     assert finished is not None
-    return _report(finished, out or Path(args.resume), as_json, say)
+    return _report(finished, out or Path(args.resume), as_json, say, cfg, early, notes)
 
 
-def _report(done: Finished, folder: Path, as_json: bool, say) -> int:
+def _best(h: dict, folder: Path, keep_best: bool) -> tuple[int | None, Path | None]:
+    """The epoch of the lowest validation loss in history ``h``, and best/ when kept."""
+    losses = [(v, e) for v, e in zip(h.get("val_loss", []), h.get("epoch", []), strict=True)
+              if v is not None]  # fmt: skip
+    epoch = min(losses)[1] if losses else None
+    best = folder / BEST_FOLDER
+    return epoch, (best if keep_best and (best / "checkpoint").is_dir() else None)
+
+
+def _report(done: Finished, folder: Path, as_json: bool, say, cfg, early, notes) -> int:
     h = done.history
+    best_epoch, best_folder = _best(h, folder, cfg.keep_best)
     last = {k: (v[-1] if v else None) for k, v in h.items()}
     summary = {
         "reason": done.reason,
@@ -285,13 +361,21 @@ def _report(done: Finished, folder: Path, as_json: bool, say) -> int:
         "test_accuracy": done.test_accuracy,
         "elapsed_s": last.get("elapsed_s"),
         "checkpoint": None if done.checkpoint is None else str(done.checkpoint),
+        "best_epoch": best_epoch,
+        "best_checkpoint": None if best_folder is None else str(best_folder),
+        "early_stopped": early is not None,
+        "notes": notes,
     }
     if done.reason == "stopped":
         say(f"stopped; a checkpoint is in {folder}: continue with --resume {folder}")
+    tested = f" (the best epoch's, {best_epoch})" if best_folder is not None else ""
     say(
         f"train loss {_fmt(summary['train_loss'])}, val accuracy "
         f"{_fmt(summary['val_accuracy'])}, test accuracy {_fmt(summary['test_accuracy'])}"
+        f"{tested}"
     )
+    if best_folder is not None:
+        say(f"best checkpoint (epoch {best_epoch}) in {best_folder}")
     if as_json:
         print(json.dumps(summary), flush=True)
     return 130 if done.reason == "stopped" else 0

@@ -13,7 +13,13 @@ import errno
 import os
 from pathlib import Path
 
-__all__ = ["filesystem_message", "out_problem", "preflight_problem", "resume_problem"]
+__all__ = [
+    "filesystem_message",
+    "out_problem",
+    "preflight_problem",
+    "resume_problem",
+    "transfer_problem",
+]
 
 
 def preflight_problem(epochs: int | None, batch_size: int, optimizer: str, spec) -> str | None:
@@ -43,6 +49,25 @@ def resume_problem(
     if batch:
         return f"--epochs {epochs}: the run in {folder} is already in epoch {done + 1}; {more}"
     return f"--epochs {epochs}: the run in {folder} has already completed {done} epochs; {more}"
+
+
+def transfer_problem(init_from: str | None, freeze: str | None, spec) -> str | None:
+    """Why ``--init-from`` / ``--freeze`` cannot be used, found before anything is written:
+    a source that does not exist, a layer id the network does not have (the message lists
+    the valid ones). Whether the source's tensors fit is said when the run starts."""
+    from engine.transfer import TransferError, freeze_up_to
+
+    if init_from is not None and not Path(init_from).exists():
+        return (
+            f"--init-from {init_from}: no such run folder or weights file; give a run folder "
+            "(runs/NAME), an imported model's folder or a .safetensors/.pt file"
+        )
+    if freeze is not None:
+        try:
+            freeze_up_to(spec, freeze)
+        except TransferError as e:
+            return f"--freeze {freeze}: {e}"
+    return None
 
 
 def out_problem(folder: str | os.PathLike[str]) -> str | None:
