@@ -116,13 +116,25 @@ class Comparison:
 
     def rows(self) -> list[list[str]]:
         """One row per run of display text: letter, name, network, parameters, multiply-adds,
-        best and final validation accuracy, epochs, seconds per epoch."""
+        best and final validation accuracy, epochs, seconds per epoch. The other runs' figures
+        carry their change against the reference: "112,186 (+82%)", "90.2% (-2.5 pts)",
+        "5.0 s (1.5×)"."""
+        ref = self.outcomes[0]
         out = []
         for k, o in enumerate(self.outcomes):
+            d = k > 0
             out.append([
-                self.letters[k], self.names[k], self.networks[k], f"{o.parameters:,}",
-                f"{o.multiply_adds:,}", _percent(o.best_val_accuracy),
-                _percent(o.final_val_accuracy), str(o.epochs), _seconds(o.mean_epoch_s),
+                self.letters[k], self.names[k], self.networks[k],
+                f"{o.parameters:,}" + (_relative_note(ref.parameters, o.parameters) if d else ""),
+                f"{o.multiply_adds:,}"
+                + (_relative_note(ref.multiply_adds, o.multiply_adds) if d else ""),
+                _percent(o.best_val_accuracy)
+                + (_points_note(ref.best_val_accuracy, o.best_val_accuracy) if d else ""),
+                _percent(o.final_val_accuracy)
+                + (_points_note(ref.final_val_accuracy, o.final_val_accuracy) if d else ""),
+                str(o.epochs),
+                _seconds(o.mean_epoch_s)
+                + (_ratio_note(ref.mean_epoch_s, o.mean_epoch_s) if d else ""),
             ])  # fmt: skip
         return out
 
@@ -224,6 +236,19 @@ def _relative(a: int, b: int, what: str) -> str | None:
         return None
     pct = 100.0 * (b - a) / a
     return f"{pct:+.0f}% {what}" if abs(pct) >= 10 else f"{pct:+.1f}% {what}"
+
+
+def _relative_note(a: int, b: int) -> str:
+    text = _relative(a, b, "")
+    return f" ({text.strip()})" if text else ""
+
+
+def _points_note(a: float | None, b: float | None) -> str:
+    return "" if a is None or b is None else f" ({100.0 * (b - a):+.1f} pts)"
+
+
+def _ratio_note(a: float | None, b: float | None) -> str:
+    return f" ({b / a:.2g}×)" if a and b else ""
 
 
 def diff_outcomes(a: RunOutcome, b: RunOutcome) -> list[str]:

@@ -3,6 +3,9 @@
 A record is plain JSON (it lives in the project's ``"runs"`` list): the network and settings it
 ran with, the data it read, how it ended, the per-epoch metrics and the checkpoint folder, so
 a run can be reopened (curves, settings, predictions) long after the window was closed.
+Selecting two or more runs (Ctrl- or Shift-click) compares them: the panel's companion
+``RunComparisonView`` (workbench.views.run_compare) shows what differs, and their curves are
+overlaid on the Train page's ``TrainingCurves``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -94,6 +99,12 @@ class RunRecord:
         best = f", best validation accuracy {acc:.1%}" if acc is not None else ""
         return f"{self.network or 'network'}: {self.status} after {self.epochs_done} epochs{best}"
 
+    def comparison_input(self):
+        """This run as ``engine.compare.RunInput`` (named by its id)."""
+        from engine.compare import RunInput
+
+        return RunInput(self.id, self.spec, self.config, self.history, self.test_accuracy)
+
     def checkpoint_exists(self) -> bool:
         return self.checkpoint is not None and Path(self.checkpoint).exists()
 
@@ -137,39 +148,88 @@ def records(runs: list[Any]) -> list[RunRecord]:
 
 
 class RunHistoryPanel(QWidget):
-    """The project's runs, newest first. Double-click or Reopen emits ``reopenRequested``."""
+    """The project's runs, newest first, and the comparison of the selected ones.
+
+    Double-click or Reopen emits ``reopenRequested`` (one run). ``selection_changed`` carries
+    the selected records (oldest first) on every change; ``comparison_requested`` the same
+    list when it holds two or more, which the panel then compares in ``comparison`` (a
+    ``RunComparisonView`` beside the list, hidden otherwise) and overlays on the curves (see
+    ``set_curves``)."""
 
     reopenRequested = Signal(object)  # RunRecord
+    selection_changed = Signal(list)  # [RunRecord], oldest first
+    comparison_requested = Signal(list)  # [RunRecord], two or more, oldest first
 
     COLUMNS = ("Run", "Network", "Status", "Epochs", "Best val acc", "Test acc", "Checkpoint")
+    COMPARE_HEIGHT = 210  # the panel's least height while comparing: four runs' rows readable
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        from workbench.views.run_compare import RunComparisonView
+
         super().__init__(parent)
         self.setObjectName("runHistory")
         self.tree = QTreeWidget(objectName="runTree")
         self.tree.setHeaderLabels(self.COLUMNS)
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
-        self.tree.itemDoubleClicked.connect(lambda _item, _col: self._reopen())
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setToolTip("Ctrl-click two or more runs to compare them")
+        self.tree.itemDoubleClicked.connect(lambda item, _col: self._reopen(item))
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.reopen_button = QPushButton("Reopen run", objectName="reopenRunButton")
         self.reopen_button.setToolTip("Show this run's curves and settings, and predict with it")
         self.reopen_button.setEnabled(False)
-        self.reopen_button.clicked.connect(self._reopen)
+        self.reopen_button.clicked.connect(lambda: self._reopen())
         title = QLabel("Run history")
         title.setStyleSheet("font-weight: 600;")
+        self.hint = QLabel("Ctrl-click runs to compare", objectName="runHistoryHint")
+        self.hint.setEnabled(False)  # drawn in the palette's muted text colour
         head = QHBoxLayout()
         head.addWidget(title)
+        head.addWidget(self.hint)
         head.addStretch(1)
         head.addWidget(self.reopen_button)
+        runs = QWidget()
+        runs_layout = QVBoxLayout(runs)
+        runs_layout.setContentsMargins(0, 0, 0, 0)
+        runs_layout.addLayout(head)
+        runs_layout.addWidget(self.tree)
+        self.comparison = RunComparisonView()
+        self.comparison.hide()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, objectName="runHistorySplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(runs)
+        self.splitter.addWidget(self.comparison)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(head)
-        layout.addWidget(self.tree)
+        layout.addWidget(self.splitter)
         self._records: list[RunRecord] = []
+        self._curves = None
+        self._curves_given = False
+
+    def set_curves(self, curves) -> None:
+        """The ``TrainingCurves`` on which compared runs are overlaid. Without this call the
+        panel uses the one in its window (the Train page has one)."""
+        self._curves, self._curves_given = curves, True
+        self.comparison.set_curves(curves)
+
+    def _find_curves(self):
+        if not self._curves_given:
+            from workbench.views.curves import TrainingCurves
+
+            found = self.window().findChild(TrainingCurves) if self.window() else None
+            if found is not self._curves:
+                self._curves = found
+                self.comparison.set_curves(found)
+        return self._curves
 
     def set_runs(self, runs: list[Any]) -> None:
+        """Show ``runs`` (records or their dicts); the runs that were selected stay selected."""
+        keep = {rec.id for rec in self.selected_records()}
         self._records = records(runs)
+        self.tree.blockSignals(True)
         self.tree.clear()
         for rec in reversed(self._records):
             best, test = rec.best_val_accuracy, _finite(rec.test_accuracy)
@@ -186,20 +246,42 @@ class RunHistoryPanel(QWidget):
             item.setToolTip(0, rec.message or rec.summary())
             item.setToolTip(6, rec.checkpoint or "no checkpoint was written")
             self.tree.addTopLevelItem(item)
+            item.setSelected(rec.id in keep)
+        self.tree.blockSignals(False)
         for col in range(len(self.COLUMNS) - 1):
             self.tree.resizeColumnToContents(col)
+        self._selection_changed()
 
     def records(self) -> list[RunRecord]:
         return list(self._records)
 
-    def _selected(self) -> RunRecord | None:
-        items = self.tree.selectedItems()
-        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+    def selected_records(self) -> list[RunRecord]:
+        """The selected runs, oldest first (the first is a comparison's reference, A)."""
+        chosen = {id(item.data(0, Qt.ItemDataRole.UserRole)) for item in self.tree.selectedItems()}
+        return [rec for rec in self._records if id(rec) in chosen]
 
     def _selection_changed(self) -> None:
-        self.reopen_button.setEnabled(self._selected() is not None)
+        chosen = self.selected_records()
+        self.reopen_button.setEnabled(len(chosen) == 1)
+        self.selection_changed.emit(chosen)
+        self._find_curves()
+        if len(chosen) >= 2:
+            self.comparison.show_runs([rec.comparison_input() for rec in chosen])
+            self.comparison.show()
+            self.hint.hide()
+            self.setMinimumHeight(self.COMPARE_HEIGHT)
+            self.comparison_requested.emit(chosen)
+        else:
+            self.comparison.clear()
+            self.comparison.hide()
+            self.hint.setVisible(len(self._records) >= 2)
+            self.setMinimumHeight(0)
 
-    def _reopen(self) -> None:
-        rec = self._selected()
+    def _reopen(self, item: QTreeWidgetItem | None = None) -> None:
+        if item is None:
+            chosen = self.selected_records()
+            rec = chosen[0] if len(chosen) == 1 else None
+        else:
+            rec = item.data(0, Qt.ItemDataRole.UserRole)
         if rec is not None:
             self.reopenRequested.emit(rec)

@@ -4,7 +4,9 @@ Calls only append to growable buffers; a 10 Hz timer redraws when something chan
 fast network sending hundreds of batches a second costs the GUI one redraw per 100 ms. The
 x axis is in epochs (a batch half-way through epoch 3 sits at 2.5), so the per-batch training
 curve and the per-epoch validation points share one scale. Smoothing is TensorBoard's
-debiased exponential moving average.
+debiased exponential moving average. Other runs' per-epoch curves can be overlaid for a
+comparison (``set_overlays``, workbench.views.curve_overlays): the live run's curves stay as
+they are, and Export PNG… shows both.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.io import atomic_write_bytes, atomic_write_text
+from workbench.views.curve_overlays import CurveOverlays
 from workbench.views.image_grid import apply_plot_theme
 
 __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
@@ -78,6 +81,7 @@ class TrainingCurves(QWidget):
         self._smooth_cache: tuple[int, float, np.ndarray, np.ndarray] | None = None
         self._dirty = False
         self._loss_top: float | None = None  # the loss axis' upper end while not log-scale
+        self._epochs: float | None = None  # the x axis' fixed length (None: auto range)
 
         self.loss_plot = self._make_plot("lossPlot", "Loss", "loss", (-10, 10))
         self.accuracy_plot = self._make_plot("accuracyPlot", "Accuracy", "accuracy (%)", (-10, -40))
@@ -100,6 +104,8 @@ class TrainingCurves(QWidget):
                 item.setDownsampling(auto=True, method="peak")
                 item.setClipToView(True)
             self._items[key] = (raw, smooth, val)
+        self.overlays = CurveOverlays(self.loss_plot, self.accuracy_plot)
+        self._live_legend = True  # the live run's entries are in the legends
 
         self._smoothing_box = QDoubleSpinBox(minimum=0.0, maximum=0.99, singleStep=0.05)
         self._smoothing_box.setValue(self._smoothing)
@@ -170,8 +176,27 @@ class TrainingCurves(QWidget):
         """Fix the x axis at 0..``epochs`` (a run's length). With both ranges fixed the axes
         stay still while points arrive: pyqtgraph repaints an axis only when its range moves,
         and axis painting was most of the GUI thread's time during a run."""
+        self._epochs = float(epochs)
+        self._fit_x_axis()
+
+    def _fit_x_axis(self) -> None:
+        """0 to the run's length, or to the longest overlaid run when that is longer."""
+        if self._epochs is None:
+            return
+        end = max(1.0, self._epochs, self.overlays.last_epoch())
         for plot in (self.loss_plot, self.accuracy_plot):
-            plot.setXRange(0, max(1.0, float(epochs)), padding=0.02)
+            plot.setXRange(0, end, padding=0.02)
+
+    def set_overlays(self, runs) -> None:
+        """Overlay other runs' per-epoch curves: ``runs`` is a list of (legend name, history)
+        with the engine's history keys ("epoch", "train_loss", "val_accuracy", ...;
+        accuracies as fractions). An empty list removes the overlays; the live curves stay."""
+        self.overlays.set_runs(runs)
+        self._sync_live_legend()
+        self._fit_x_axis()
+        self._loss_top = None
+        self._dirty = True
+        self.redraw()
 
     def clear(self) -> None:
         """Forget every point (a new run)."""
@@ -179,6 +204,7 @@ class TrainingCurves(QWidget):
         self._val.clear()
         self._smooth_cache = None
         self._loss_top = None
+        self._epochs = None
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.enableAutoRange(x=True)
         self._dirty = True
@@ -243,13 +269,32 @@ class TrainingCurves(QWidget):
         val_a.setData(vx, 100.0 * self._val.column(2))
         if not self.log_scale.isChecked():
             self._fit_loss_axis(loss_s)
+        self._sync_live_legend()
         self._update_readout(loss_s, acc_s)
+
+    def _sync_live_legend(self) -> None:
+        """While runs are overlaid and the live run has no points, its legend entries (which
+        would name empty curves) make room for the overlaid runs' names."""
+        show = not self.overlays.names() or self._train.n > 0 or self._val.n > 0
+        if show == self._live_legend:
+            return
+        self._live_legend = show
+        for key, plot in (("loss", self.loss_plot), ("acc", self.accuracy_plot)):
+            _raw, smooth, val = self._items[key]
+            legend = plot.getPlotItem().legend
+            for item, name in ((smooth, "training (smoothed)"), (val, "validation")):
+                if show:
+                    legend.addItem(item, name)
+                else:
+                    legend.removeItem(item)
 
     def _fit_loss_axis(self, smoothed: np.ndarray) -> None:
         """Loss from 0 to a round number above the smoothed and validation losses (the first
         tenth of the batches left out: the start-up spike would flatten the rest). The range,
         and so the axis, changes a few times a run instead of at every redraw."""
-        losses = np.concatenate([smoothed[len(smoothed) // 10 :], self._val.column(1)])
+        losses = np.concatenate(
+            [smoothed[len(smoothed) // 10 :], self._val.column(1), self.overlays.losses()]
+        )
         finite = losses[np.isfinite(losses)]
         if not finite.size:
             return
@@ -305,7 +350,7 @@ class TrainingCurves(QWidget):
         self.redraw()
 
     def export_png(self, path: str | os.PathLike[str]) -> None:
-        """Save both plots as one PNG picture, atomically."""
+        """Save both plots, overlaid runs included, as one PNG picture, atomically."""
         self.redraw()
         buffer = QBuffer()
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
