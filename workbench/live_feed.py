@@ -28,12 +28,14 @@ class LiveFeed(QObject):
 
     modelChanged = Signal(object)
 
-    def __init__(self, runner, views, dataset_panel, parent: QObject | None = None) -> None:
+    def __init__(self, runner, views, data, parent: QObject | None = None) -> None:
         """``views``: an object with ``curves``, ``feature_maps``, ``filters``, ``confusion``
-        and ``training_panel`` attributes (the controller)."""
+        and ``training_panel`` attributes (the pages); ``data``: the window's
+        ``LoadedDataModel`` (its preprocessing and class names go with each snapshot's
+        weights, its validation images with the confusion matrix)."""
         super().__init__(parent)
         self.views = views
-        self.dataset_panel = dataset_panel
+        self.data = data
         self.update_hidden_views = False
         self.history: dict[str, list] = {}
         self._spec = None
@@ -112,11 +114,7 @@ class LiveFeed(QObject):
         self.views.curves.add_epoch(e.epoch, e.val_loss, e.val_accuracy)
         probs, labels = e.val_predictions
         if len(labels):
-            images = None
-            loaded = self.dataset_panel.loaded
-            if loaded is not None and "val" in loaded.dataset.splits:
-                val = loaded.dataset.splits["val"]
-                images = val.images if len(val) == len(labels) else None
+            images = self.data.validation_images(len(labels))
             self._confusion = (probs, labels, self._class_names, images)
             self.feed_visible()
 
@@ -130,9 +128,8 @@ class LiveFeed(QObject):
         self._pending = None
         self._shown = (snap, spec)
         self._fed = set()
-        loaded = self.dataset_panel.loaded
-        if loaded is not None:
-            ds = loaded.dataset
+        ds = self.data.dataset
+        if ds is not None:
             self.modelChanged.emit(
                 ModelWeights(spec, snap.weights, ds.preprocessing, tuple(ds.class_names))
             )

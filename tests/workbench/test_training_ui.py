@@ -275,6 +275,54 @@ def test_dropping_an_image_predicts_and_a_folder_loads_data(app_window, qtbot):
     assert window.pages.currentIndex() == controller.data_index
 
 
+def filters(window) -> int:
+    return dict(window.document.spec.layers[0].params)["filters"]
+
+
+def test_dropping_a_spec_file_opens_it_after_the_unsaved_question(
+    app_window, qtbot, tmp_path, monkeypatch
+):
+    """The window's one drop handler also opens networks: a spec file dropped on it asks
+    about unsaved changes (Discard here), then opens; Cancel leaves the network alone."""
+    window, _controller = app_window
+    wider = dict(TINY, name="wider", layers=[dict(TINY["layers"][0], filters=6), *TINY["layers"][1:]])
+    path = tmp_path / "wider.json"
+    path.write_text(json.dumps(wider))
+    window.document.set_settings({**window.document.settings, "note": "an unsaved change"})
+    asked: list[str] = []
+
+    def question(_parent, title, *_args, answer=QMessageBox.StandardButton.Cancel, **_kw):
+        asked.append(title)
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    drop(window, path)
+    assert asked == ["Unsaved changes"] and filters(window) == 4
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: question(*a, answer=QMessageBox.StandardButton.Discard))
+    drop(window, path)
+    assert filters(window) == 6 and len(asked) == 2
+
+
+def test_the_loaded_data_model_follows_the_data_page(app_window, qtbot, tmp_path):
+    """What the Data page loads is the window's data model; a failed load empties it and
+    Train says why; a folder dropped again fills it."""
+    window, controller = app_window
+    assert controller.data.current is controller.dataset_panel.loaded is not None
+    seen: list[object] = []
+    controller.data.changed.connect(seen.append)
+    empty = tmp_path / "no-images"
+    empty.mkdir()
+    with qtbot.waitSignal(controller.dataset_panel.loadFailed, timeout=RUN_MS):
+        drop(window, empty)
+    assert controller.data.current is None and seen == [None]
+    assert "could not be loaded" in controller.training_panel.blocker_label.text()
+    with qtbot.waitSignal(controller.data.changed, timeout=RUN_MS):
+        drop(window, SAMPLE)
+    assert controller.data.current is controller.dataset_panel.loaded is seen[-1]
+    assert controller.data.split_sizes()[0] == len(controller.data.dataset.splits["train"])
+
+
 def test_a_run_can_be_reopened(app_window, qtbot):
     window, controller = app_window
     train_to_end(qtbot, controller)
