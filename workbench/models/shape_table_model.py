@@ -17,14 +17,17 @@ from workbench.models import format as fmt
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the invisible root: rows of a list or table hang from it
 
-COLUMNS = ("#", "Layer", "Settings", "Output shape", "Parameters", "Mult-adds", "Memory")
+# Inputs last: the numbers keep their places (scripts and tests read columns 0-6).
+COLUMNS = ("#", "Layer", "Settings", "Output shape", "Parameters", "Mult-adds", "Memory", "Inputs")
 COL_INDEX, COL_LAYER, COL_SETTINGS, COL_OUTPUT, COL_PARAMS, COL_MACS, COL_MEMORY = range(7)
+COL_INPUTS = 7
 _NUMERIC = (COL_PARAMS, COL_MACS, COL_MEMORY)
 _HEADER_TIPS = {
     COL_OUTPUT: "channels × height × width of what the layer passes on (one number after flatten)",
     COL_PARAMS: "learned weights and biases",
     COL_MACS: "multiply-adds for one image: a rough measure of compute",
     COL_MEMORY: "activation memory for one image (float32)",
+    COL_INPUTS: "the ids of the layers whose outputs this layer takes (input: the image)",
 }
 
 #: Extra role: the row of the layer stack (0 = input) that a table row shows; -1 for totals.
@@ -101,7 +104,10 @@ class ShapeTableModel(QAbstractTableModel):
         spec, report = self._doc.spec, self._doc.report
         problems = [p.message for p in report.problems if p.layer is None]
         if role == Qt.ItemDataRole.DisplayRole:
-            return {COL_LAYER: "Input", COL_OUTPUT: fmt.shape_text(spec.input.shape)}.get(col, "")
+            shown = {COL_LAYER: "Input", COL_OUTPUT: fmt.shape_text(spec.input.shape)}
+            return shown.get(col, "")
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_INPUTS:
+            return "The network's input; layers refer to it as “input”"
         if role == Qt.ItemDataRole.DecorationRole and col == COL_LAYER:
             return style.family_icon("input")
         return self._problem_roles(role, col, "Input", "", problems)
@@ -126,6 +132,8 @@ class ShapeTableModel(QAbstractTableModel):
                 return layer.kind.label
             if col == COL_SETTINGS:
                 return layer.describe()
+            if col == COL_INPUTS:
+                return ", ".join(self._input_ids(i))
             if info is None:
                 return "—"
             if col == COL_OUTPUT:
@@ -138,11 +146,28 @@ class ShapeTableModel(QAbstractTableModel):
                 return fmt.bytes_text(info.memory)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_LAYER:
             return style.layer_icon(layer.type)
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_INPUTS:
+            return self._inputs_tip(i)
         formula = info.formula if info is not None else ""
         if info is not None and info.notes:
             # Notes (a floor-rounded size, say) do not block training: shown with the arithmetic.
             formula = "; ".join([formula, *(n.split(": ", 1)[-1] for n in info.notes)])
         return self._problem_roles(role, col, layer.kind.label, formula, problems)
+
+    def _input_ids(self, i: int) -> list[str]:
+        spec = self._doc.spec
+        return ["input" if j < 0 else spec.wiring.ids[j] for j in spec.inputs_of(i)]
+
+    def _inputs_tip(self, i: int) -> str:
+        """Which rows those ids are, and this layer's own id (what later layers call it)."""
+        spec = self._doc.spec
+        own = spec.wiring.ids[i]
+        lines = [
+            f"{ref}: "
+            + ("the network's input" if j < 0 else f"#{j + 1} {spec.layers[j].kind.label}")
+            for j, ref in zip(spec.inputs_of(i), self._input_ids(i), strict=True)
+        ]
+        return "<br>".join([f"<b>#{i + 1} {own}</b> takes", *lines])
 
     def _problem_roles(
         self, role: int, col: int, title: str, formula: str, problems: list[str]
@@ -163,9 +188,15 @@ class ShapeTableModel(QAbstractTableModel):
 
     def _totals(self, col: int, role: int) -> Any:
         report = self._doc.report
+        trainable, frozen = report.trainable_params, report.frozen_params
         if role == Qt.ItemDataRole.DisplayRole:
             return {
                 COL_LAYER: "Total",
+                COL_SETTINGS: (
+                    f"{fmt.count_text(trainable)} trainable · {fmt.count_text(frozen)} frozen"
+                    if frozen
+                    else ""
+                ),
                 COL_OUTPUT: fmt.shape_text(report.output_shape) if report.ok else "—",
                 COL_PARAMS: fmt.count_text(report.total_params),
                 COL_MACS: fmt.compact_count(report.total_macs),
@@ -177,6 +208,8 @@ class ShapeTableModel(QAbstractTableModel):
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
+                f"Trainable parameters: {fmt.count_text(trainable)}<br>"
+                f"Frozen parameters: {fmt.count_text(frozen)}<br>"
                 f"Weights: {fmt.bytes_text(report.param_memory)} (float32)<br>"
                 f"Activations for a batch of 32: {fmt.bytes_text(report.memory_for_batch(32))}"
             )

@@ -1,5 +1,7 @@
-"""The shape table: per layer the output shape, parameters, multiply-adds and memory, with
-totals; broken rows in red; hover a row for its arithmetic. Selection follows the stack.
+"""The shape table: per layer the output shape, parameters, multiply-adds, memory and (for a
+network with branches; in a chain each layer takes the one before) the ids of its inputs,
+with totals (and the frozen parameters, when some are); broken rows in red; hover a row for
+its arithmetic. Selection follows the stack.
 
 Columns are as wide as their contents; when the table is too narrow for all of them, the
 layer names and then the settings give up width (elided, whole on hover) before anything
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 from workbench.document import Document
 from workbench.models.shape_table_model import (
     COL_INDEX,
+    COL_INPUTS,
     COL_LAYER,
     COL_OUTPUT,
     COL_SETTINGS,
@@ -26,7 +29,7 @@ from workbench.models.shape_table_model import (
 #: Columns that narrow (eliding their text) when the table lacks room, in order, and the
 #: width each keeps at least (an icon and a short name; a short setting).
 # Narrowed in this order, never below these widths (whole on hover); numbers never.
-SHRINKABLE = ((COL_LAYER, 72), (COL_SETTINGS, 56), (COL_OUTPUT, 64))
+SHRINKABLE = ((COL_LAYER, 72), (COL_SETTINGS, 56), (COL_INPUTS, 52), (COL_OUTPUT, 64))
 
 
 class ShapeTable(QTableView):
@@ -65,10 +68,12 @@ class ShapeTable(QTableView):
         self.fit_columns()
 
     def natural_widths(self) -> list[int]:
-        """The width each column needs to show its header and every cell whole."""
+        """The width each column needs to show its header and every cell whole (0: hidden)."""
         header = self.horizontalHeader()
         return [
-            max(self.sizeHintForColumn(col), header.sectionSizeHint(col))
+            0
+            if header.isSectionHidden(col)
+            else max(self.sizeHintForColumn(col), header.sectionSizeHint(col))
             for col in range(len(COLUMNS))
         ]
 
@@ -78,16 +83,21 @@ class ShapeTable(QTableView):
             return
         self._fitting = True
         try:
+            # A chain's layers each take the one before: its inputs column would say nothing.
+            chain = self.document.spec.is_chain
+            header = self.horizontalHeader()
+            if header.isSectionHidden(COL_INPUTS) != chain:
+                header.setSectionHidden(COL_INPUTS, chain)
             widths = self.natural_widths()
             excess = sum(widths) - self.viewport().width()
             for col, least in SHRINKABLE:
                 give = max(0, min(excess, widths[col] - least))
                 widths[col] -= give
                 excess -= give
-            header = self.horizontalHeader()
             header.setStretchLastSection(excess <= 0)  # when it all fits, the last one fills
             for col, width in enumerate(widths):
-                header.resizeSection(col, width)
+                if width:
+                    header.resizeSection(col, width)
         finally:
             self._fitting = False
 
