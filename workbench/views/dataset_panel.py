@@ -4,7 +4,8 @@ A source is an image folder, an IDX folder or CIFAR-10 batches (``engine.data.de
 decides). Loading runs in a ``BackgroundCall`` thread (the engine caches decoded pixels on
 disk, so a reload after a settings change is quick); the panel then shows the class counts per
 split, a row of sample images per class and the engine's health report: skipped files with
-their reasons, imbalance and train/validation leakage.
+their reasons, imbalance and train/validation leakage. Under the samples, the augmentation
+preview shows the Train page's augmentation on a few of them (``set_augmentation``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from engine.data import (
     apply_array,
 )
 from workbench.style import PROBLEM_COLOR
+from workbench.views.augment_preview import AugmentPreview
 from workbench.views.image_grid import to_qimage
 from workbench.workers.background import BackgroundCall
 from workbench.workers.train_worker import DataRequest, describe_error
@@ -49,6 +51,7 @@ from workbench.workers.train_worker import DataRequest, describe_error
 __all__ = ["DatasetPanel", "LoadedData"]
 
 SAMPLES_PER_CLASS = 8
+PREVIEW_ROWS = 4  # sample images the augmentation preview shows
 THUMB = 44
 WARN_COLOR = "#b45309"
 
@@ -183,9 +186,22 @@ class DatasetPanel(QWidget):
         samples_box = QGroupBox("Samples per class")
         QVBoxLayout(samples_box).addWidget(scroll)
 
+        # The Train page's augmentation on a few of these images, before training.
+        self.augment_preview = AugmentPreview()
+        preview_scroll = QScrollArea()
+        preview_scroll.setWidgetResizable(True)
+        preview_scroll.setWidget(self.augment_preview)
+        preview_box = QGroupBox("Augmentation preview")
+        QVBoxLayout(preview_box).addWidget(preview_scroll)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(samples_box)
+        right.addWidget(preview_box)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+
         split = QSplitter()
         split.addWidget(left)
-        split.addWidget(samples_box)
+        split.addWidget(right)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
 
@@ -232,6 +248,10 @@ class DatasetPanel(QWidget):
         if (val_fraction, seed) != self._split:
             self._split = (val_fraction, seed)
             self._settings_changed()
+
+    def set_augmentation(self, items) -> None:
+        """The training settings' ``augment`` items (TrainConfig syntax), shown on samples."""
+        self.augment_preview.set_augment(items)
 
     def request(self) -> DataRequest:
         """The current choice as a frozen request; DatasetError when there is none or the
@@ -312,7 +332,15 @@ class DatasetPanel(QWidget):
         self.skipped.setVisible(bool(report.skipped))
         self.skipped.resizeColumnToContents(0)
         self._show_samples(ds.class_names, loaded.samples)
+        self._show_preview(ds.class_names, loaded.samples)
         self.datasetChanged.emit(loaded)
+
+    def _show_preview(self, names: tuple[str, ...], samples: tuple[np.ndarray, ...]) -> None:
+        """The first image of the first PREVIEW_ROWS classes that have one."""
+        rows = [(n, imgs[0]) for n, imgs in zip(names, samples, strict=True) if len(imgs)]
+        rows = rows[:PREVIEW_ROWS]
+        if rows:
+            self.augment_preview.set_images(np.stack([r[1] for r in rows]), [r[0] for r in rows])
 
     def _clear_samples(self) -> None:
         while self._grid.count():

@@ -1,7 +1,10 @@
 """The training panel: settings, Train / Pause / Stop, progress with ETA, predicted epoch time.
 
-The panel only collects settings and shows progress; it owns no thread. ``config()`` freezes
-the form into an ``engine.training.TrainConfig`` (the engine validates it); the controller
+The panel only collects settings and shows progress; it owns no thread. Its form is made from
+the engine's catalogue of settings (``engine.train_settings``, through
+``train_settings_form``), so no setting is listed here by hand. ``config()`` freezes the form
+into an ``engine.training.TrainConfig`` (the engine validates it); ``recommend`` shows a
+preset's recommended settings except those the person changed; the controller
 (``workbench.training_ui``) starts and stops runs and feeds ``show_batches`` and friends.
 """
 
@@ -9,28 +12,28 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.fields import INIT_CHOICES
+from engine.train_settings import INITIALISERS as _INITS
+from engine.train_settings import SETTINGS, setting
 from engine.training import TrainConfig
 from workbench.style import PROBLEM_COLOR
+from workbench.views.train_settings_form import PER_LAYER, changed, editor, read, write
 
 __all__ = ["TrainingPanel", "format_duration"]
 
 #: The first entry keeps each layer's own initialiser (TrainConfig.init = None).
-INITIALISERS = ("per layer", *(c for c in INIT_CHOICES if c != "auto"))
+INITIALISERS = (PER_LAYER, *_INITS)
+_AUGMENT = ("augment",)
+_TRANSFER = ("init_from", "freeze")
 
 
 def format_duration(seconds: float | None) -> str:
@@ -43,24 +46,6 @@ def format_duration(seconds: float | None) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-
-
-def _double(lo: float, hi: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)
-    return box
-
-
-def _int(lo: int, hi: int, tip: str) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)
-    return box
 
 
 class TrainingPanel(QWidget):
@@ -78,67 +63,42 @@ class TrainingPanel(QWidget):
         self._blocker = ""
         self._total_epochs = 0
         self._first = (1, 0)
+        self._programmatic = False
+        self._touched: set[str] = set()  # settings the person changed since set_config
         self._build()
         self.set_config(TrainConfig())
 
     # ------------------------------------------------------------------ building
 
     def _build(self) -> None:
-        self.optimizer = QComboBox(objectName="optimizerBox")
-        self.optimizer.addItems(["sgd", "adam"])
-        self.optimizer.setToolTip("SGD with momentum, or Adam")
-        self.lr = _double(1e-6, 1e6, 6, 0.001, "Learning rate: the size of each step")
-        self.lr.setObjectName("lrBox")
-        self.momentum = _double(0.0, 0.999, 3, 0.05, "Momentum of SGD (ignored by Adam)")
-        self.weight_decay = _double(0.0, 1.0, 6, 1e-4, "L2 penalty on the weights")
-        self.schedule = QComboBox()
-        self.schedule.addItems(["constant", "step", "cosine"])
-        self.schedule.setToolTip("How the learning rate changes over the epochs")
-        self.step_size = _int(1, 1000, "Step schedule: epochs between decays")
-        self.gamma = _double(0.01, 1.0, 3, 0.05, "Step schedule: factor applied at each decay")
-        self.batch_size = _int(1, 8192, "Images per gradient step")
-        self.batch_size.setObjectName("batchSizeBox")
-        self.epochs = _int(1, 10000, "Passes over the training split")
-        self.epochs.setObjectName("epochsBox")
-        self.seed = _int(0, 2**31 - 1, "Seeds the initial weights, the split and the shuffles")
-        self.val_split = _double(0.0, 0.9, 2, 0.05, "Fraction of training images held out")
-        self.init = QComboBox()
-        self.init.addItems(INITIALISERS)
-        self.init.setToolTip("Weight initialiser for every layer ('per layer': each layer's own)")
-        self.flip = QCheckBox("flip")
-        self.flip.setToolTip("Mirror training images left-right at random")
-        self.shift = QCheckBox("shift")
-        self.shift.setToolTip("Shift training images by a few pixels at random")
-        self.loss = QComboBox()
-        self.loss.addItems(["cross_entropy", "total_error"])
+        self.editors: dict[str, QWidget] = {}
+        for s in SETTINGS:
+            w = editor(s)
+            self.editors[s.name] = w
+            setattr(self, s.name, w)  # panel.lr, panel.epochs, ... as before
+            changed(w).connect(lambda *_, name=s.name: self._edited(name))
+        self.flip, self.shift = self.augment.flip, self.augment.shift
 
-        aug = QHBoxLayout()
-        aug.setContentsMargins(0, 0, 0, 0)
-        aug.addWidget(self.flip)
-        aug.addWidget(self.shift)
-        aug.addStretch(1)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        for label, w in (
-            ("Optimiser", self.optimizer),
-            ("Learning rate", self.lr),
-            ("Momentum", self.momentum),
-            ("Weight decay", self.weight_decay),
-            ("Schedule", self.schedule),
-            ("Step every", self.step_size),
-            ("Decay factor", self.gamma),
-            ("Batch size", self.batch_size),
-            ("Epochs", self.epochs),
-            ("Seed", self.seed),
-            ("Validation split", self.val_split),
-            ("Initialiser", self.init),
-            ("Loss", self.loss),
-        ):
-            form.addRow(label, w)
-        form.addRow("Augmentation", aug)
-        self._form = form
-        settings = QGroupBox("Settings")
-        settings.setLayout(form)
+        def form_of(names, title):
+            form = QFormLayout()
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+            for name in names:
+                s = setting(name)
+                if s.kind == "augment":
+                    form.addRow(self.editors[name])  # its own labelled rows
+                else:
+                    form.addRow("" if s.kind == "bool" else s.label, self.editors[name])
+            box = QGroupBox(title)
+            box.setLayout(form)
+            return form, box
+
+        grouped = {*_AUGMENT, *_TRANSFER}
+        main = [s.name for s in SETTINGS if s.name not in grouped]
+        self._form, settings = form_of(main, "Settings")
+        _, self.augment_box = form_of(_AUGMENT, "Augmentation")
+        _, self.transfer_box = form_of(_TRANSFER, "Transfer learning")
+        self.recommended_label = QLabel(objectName="recommendedLabel", wordWrap=True)
+        self.recommended_label.setVisible(False)
 
         self.train_button = QPushButton("Train", objectName="trainButton")
         self.train_button.setDefault(True)
@@ -162,7 +122,10 @@ class TrainingPanel(QWidget):
         self.status_label = QLabel(objectName="statusLabel", wordWrap=True)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.recommended_label)
         layout.addWidget(settings)
+        layout.addWidget(self.augment_box)
+        layout.addWidget(self.transfer_box)
         layout.addLayout(buttons)
         layout.addWidget(self.blocker_label)
         layout.addWidget(self.blocker_fix, 0, Qt.AlignmentFlag.AlignLeft)
@@ -177,62 +140,73 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stopRequested)
         self.schedule.currentTextChanged.connect(self._update_enabled)
         self.optimizer.currentTextChanged.connect(self._update_enabled)
-        for box in (self.optimizer, self.schedule, self.init, self.loss):
-            box.currentIndexChanged.connect(self.settingsChanged)
-        for spin in (self.lr, self.momentum, self.weight_decay, self.step_size, self.gamma,
-                     self.batch_size, self.epochs, self.seed, self.val_split):  # fmt: skip
-            spin.valueChanged.connect(self.settingsChanged)
-        for check in (self.flip, self.shift):
-            check.toggled.connect(self.settingsChanged)
 
     # ------------------------------------------------------------------ settings
 
     def config(self) -> TrainConfig:
         """The form as a TrainConfig; raises the engine's error for an invalid combination."""
-        augment = tuple(n for n, c in (("flip", self.flip), ("shift", self.shift)) if c.isChecked())
-        init = self.init.currentText()
-        values = {
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch_size.value(),
-            "optimizer": self.optimizer.currentText(),
-            "lr": self.lr.value(),
-            "momentum": self.momentum.value(),
-            "weight_decay": self.weight_decay.value(),
-            "schedule": self.schedule.currentText(),
-            "step_size": self.step_size.value(),
-            "gamma": self.gamma.value(),
-            "seed": self.seed.value(),
-            "val_split": self.val_split.value(),
-            "augment": augment,
-            "loss": self.loss.currentText(),
-            "init": None if init == INITIALISERS[0] else init,
-        }
-        return TrainConfig.from_dict({**TrainConfig().to_dict(), **values})
+        values = {s.name: read(s, self.editors[s.name]) for s in SETTINGS}
+        return TrainConfig.from_dict(values)
 
     def set_config(self, config: TrainConfig | dict) -> None:
-        """Show ``config`` (a TrainConfig or its to_dict(), as saved in a project)."""
+        """Show ``config`` (a TrainConfig or its to_dict(), as saved in a project). What the
+        person changed is forgotten: a later ``recommend`` may set every setting."""
         if isinstance(config, dict):
             config = TrainConfig.from_dict({**TrainConfig().to_dict(), **config})
+        self._show(config.to_dict())
+        self._touched.clear()
+
+    def recommend(self, settings: dict | None, source: str = "") -> list[str]:
+        """Show the recommended ``settings`` (a partial TrainConfig dict, as
+        ``engine.presets.recommended_settings`` gives) of ``source`` (a preset name), except
+        the settings the person changed since the last ``set_config``; says which in
+        ``recommended_label``. Returns the names applied; emits ``settingsChanged`` when
+        any. Raises ValueError for an invalid setting (nothing is changed then)."""
+        if not settings:
+            self.recommended_label.setVisible(False)
+            return []
+        applied = {k: v for k, v in settings.items() if k not in self._touched}
+        kept = sorted(set(settings) - set(applied))
+        merged = {**self.config().to_dict(), **applied}
+        TrainConfig.from_dict(merged)  # validate before showing anything
+        self._show(merged)
+        from engine.presets import describe
+
+        words = describe(applied) if applied else "none"
+        tail = f"; kept your {', '.join(kept)}" if kept else ""
+        self.recommended_label.setText(f"Recommended for {source or 'this network'}: {words}{tail}")
+        self.recommended_label.setVisible(True)
+        if applied:
+            self.settingsChanged.emit()
+        return list(applied)
+
+    def recommend_for(self, spec_source) -> list[str]:
+        """``recommend`` what ``engine.presets`` has for ``spec_source`` (a preset name or
+        spec file); a bad sidecar is shown in the status line instead."""
+        from engine.presets import recommended_settings
+
+        try:
+            return self.recommend(recommended_settings(spec_source), str(spec_source))
+        except ValueError as exc:
+            self.set_status(str(exc))
+            return []
+
+    def _show(self, values: dict) -> None:
+        self._programmatic = True
         self.blockSignals(True)
         try:
-            self.optimizer.setCurrentText(config.optimizer)
-            self.lr.setValue(config.lr)
-            self.momentum.setValue(config.momentum)
-            self.weight_decay.setValue(config.weight_decay)
-            self.schedule.setCurrentText(config.schedule)
-            self.step_size.setValue(int(config.step_size or 1))
-            self.gamma.setValue(float(config.gamma or 0.1))
-            self.batch_size.setValue(config.batch_size)
-            self.epochs.setValue(config.epochs)
-            self.seed.setValue(config.seed)
-            self.val_split.setValue(config.val_split)
-            self.init.setCurrentText(config.init or INITIALISERS[0])
-            self.loss.setCurrentText(config.loss)
-            self.flip.setChecked("flip" in config.augment)
-            self.shift.setChecked("shift" in config.augment)
+            for s in SETTINGS:
+                write(s, self.editors[s.name], values[s.name])
         finally:
             self.blockSignals(False)
+            self._programmatic = False
         self._update_enabled()
+
+    def _edited(self, name: str) -> None:
+        if self._programmatic:
+            return
+        self._touched.add(name)
+        self.settingsChanged.emit()
 
     # ------------------------------------------------------------------ state
 
@@ -307,11 +281,7 @@ class TrainingPanel(QWidget):
         self.train_button.setToolTip(self._blocker or "Start training with these settings")
         self.pause_button.setEnabled(self._state in ("running", "paused"))
         self.stop_button.setEnabled(self._state in ("running", "paused"))
-        for i in range(self._form.rowCount()):
-            item = self._form.itemAt(i, QFormLayout.ItemRole.FieldRole)
-            if item is not None and item.widget() is not None:
-                item.widget().setEnabled(idle)
-        for w in (self.flip, self.shift):
+        for w in self.editors.values():
             w.setEnabled(idle)
         step = self.schedule.currentText() == "step"
         self.step_size.setEnabled(idle and step)
