@@ -364,7 +364,9 @@ class MainWindow(QMainWindow):
     def _spec_changed(self) -> None:
         report, blocker = self.document.report, self.document.train_blocker
         shape = "×".join(map(str, report.output_shape or ())) or "—"
-        total = f"{report.total_params:,} parameters · output {shape}"
+        frozen = report.frozen_params
+        split = f" ({report.trainable_params:,} trainable, {frozen:,} frozen)" if frozen else ""
+        total = f"{report.total_params:,} parameters{split} · output {shape}"
         self._show_train_status(blocker, total)
         self._update_actions()
 

@@ -7,6 +7,11 @@ layer. It has an input port on top and an output port below; dragging from the o
 draws a new connection (workbench.views.network_canvas). An arrow carries the shape of the
 tensor that flows along it (``64×56×56``) beside its head.
 
+A frozen layer (``"trainable": false``, transfer learning) is drawn hatched with a closed
+padlock at its lower right; a trainable layer with parameters shows the padlock open and
+faint (a layer without parameters only under the mouse). A click on the padlock freezes or
+unfreezes the layer as one undoable edit of the document (:func:`toggle_frozen`).
+
 Items only paint: they hold what the shared LayerStackModel says about their row, and the
 canvas turns every gesture on them into a document edit.
 """
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QFont,
     QFontMetrics,
@@ -42,6 +48,9 @@ from workbench.models.layer_stack_model import StackRole
 PORT_R = 5.0  # radius of a port's dot; the grip around it is larger
 PORT_GRIP = 11.0
 OVERVIEW_LOD = 0.3  # below this scale, blocks are coloured boxes and arrows bare lines
+#: The padlock at a block's lower right, in item coordinates, and the area a click finds it in.
+PADLOCK = QRectF(BLOCK_W / 2 - 24, 3, 14, 17)
+PADLOCK_GRIP = PADLOCK.adjusted(-5, -4, 5, 4)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,9 @@ class BlockData:
     shape: str
     problems: tuple[str, ...]
     tooltip: str
+    #: Its layer is frozen ("trainable": false); ``has_params``: it has any to freeze.
+    frozen: bool = False
+    has_params: bool = False
 
 
 class BlockItem(QGraphicsItem):
@@ -72,6 +84,8 @@ class BlockItem(QGraphicsItem):
         self.setToolTip(data.tooltip)
         self.setZValue(1)
         self.setData(0, f"block:{data.row}")
+        self._hovered = False
+        self._padlock_pressed = False
 
     def boundingRect(self) -> QRectF:
         return QRectF(
@@ -91,6 +105,45 @@ class BlockItem(QGraphicsItem):
     def on_output_port(self, scene_pos: QPointF) -> bool:
         d = scene_pos - self.output_port()
         return d.x() ** 2 + d.y() ** 2 <= PORT_GRIP**2
+
+    # ---- the padlock
+    def has_padlock(self) -> bool:
+        """A layer's block (not the input, not a collapsed repeat) has a padlock to click."""
+        return self.row > 0 and len(self.rows) == 1
+
+    def padlock_centre(self) -> QPointF:
+        """The padlock's centre, in scene coordinates (where a click toggles it)."""
+        return self.mapToScene(PADLOCK.center())
+
+    def on_padlock(self, item_pos: QPointF) -> bool:
+        return self.has_padlock() and PADLOCK_GRIP.contains(item_pos)
+
+    def hoverEnterEvent(self, event) -> None:
+        self._hovered = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        self._hovered = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        left = event.button() == Qt.MouseButton.LeftButton
+        self._padlock_pressed = left and self.on_padlock(event.pos())
+        if self._padlock_pressed:
+            event.accept()  # a click on the padlock neither selects nor starts a move
+            return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        pressed, self._padlock_pressed = self._padlock_pressed, False
+        if pressed:
+            event.accept()
+            if self.on_padlock(event.pos()):
+                toggle_frozen(self.scene(), self.row - 1)
+            return
+        super().mouseReleaseEvent(event)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         d = self.data_
@@ -113,6 +166,9 @@ class BlockItem(QGraphicsItem):
                 painter.setBrush(fill)
                 painter.drawRoundedRect(block.translated(4 * k, -4 * k), 7, 7)
         painter.fillPath(path, fill)
+        if d.frozen:  # frozen: hatched like frost over the tint
+            hatch = QBrush(style.mix(fill, colour, 0.28), Qt.BrushStyle.BDiagPattern)
+            painter.fillPath(path, hatch)
         border = colour if (d.problems or selected) else style.mix(base, colour, 0.45)
         painter.setPen(QPen(border, 2.2 if (selected or d.problems) else 1.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -137,7 +193,8 @@ class BlockItem(QGraphicsItem):
         pill_w = bfm.horizontalAdvance(d.shape) + 14
         pill = QRectF(block.right() - pill_w - 7, block.top() + 6, pill_w, fm.height() + 4)
         line1 = QRectF(left, block.top() + 6, pill.left() - left - 5, fm.height() + 4)
-        line2 = QRectF(left, line1.bottom() + 3, block.right() - left - 8, fm.height() + 2)
+        right = PADLOCK.left() - 4 if self.has_padlock() else block.right() - 8
+        line2 = QRectF(left, line1.bottom() + 3, right - left, fm.height() + 2)
         painter.setFont(bold)
         painter.setPen(pal.color(QPalette.ColorRole.Text))
         title = bfm.elidedText(d.title, Qt.TextElideMode.ElideRight, int(line1.width()))
@@ -153,9 +210,16 @@ class BlockItem(QGraphicsItem):
             text = "⚠ " + d.problems[0]
         else:
             painter.setPen(style.muted_text(pal))
-            text = d.detail
+            text = f"frozen · {d.detail}" if d.frozen else d.detail
         text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(line2.width()))
         painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+        if self.has_padlock() and (d.frozen or d.has_params or self._hovered):
+            text_colour = pal.color(QPalette.ColorRole.Text)
+            if d.frozen:
+                lock = text_colour
+            else:
+                lock = style.mix(fill, style.muted_text(pal), 0.9 if self._hovered else 0.55)
+            draw_padlock(painter, PADLOCK, d.frozen, lock, fill)
 
         painter.setPen(QPen(border, 1.2))
         painter.setBrush(base)
@@ -163,6 +227,60 @@ class BlockItem(QGraphicsItem):
             painter.drawEllipse(QPointF(0, block.top()), PORT_R - 1.5, PORT_R - 1.5)
         painter.setBrush(colour)
         painter.drawEllipse(QPointF(0, block.bottom()), PORT_R, PORT_R)
+
+
+def draw_padlock(
+    painter: QPainter, rect: QRectF, closed: bool, colour: QColor, hole: QColor
+) -> None:
+    """A padlock in ``rect``: a body in ``colour`` with a keyhole in ``hole``, its shackle
+    shut (``closed``) or swung open to the left."""
+    painter.save()
+    w, h = rect.width(), rect.height()
+    body = QRectF(rect.left(), rect.top() + h * 0.45, w, h * 0.55)
+    inset = w * 0.2
+    shackle = QPainterPath()
+    left, right = rect.left() + inset, rect.right() - inset
+    top, base = rect.top() + 1.0, body.top()
+    arc = QRectF(left, top, right - left, (right - left))
+    lift = 0.0 if closed else h * 0.22
+    shackle.moveTo(right, base)
+    shackle.lineTo(right, arc.center().y() - lift)
+    shackle.arcTo(arc.translated(0, -lift), 0, 180)
+    shackle.lineTo(left, (base if closed else arc.center().y() + h * 0.05) - lift)
+    pen = QPen(colour, max(1.4, w * 0.14))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawPath(shackle)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    painter.drawRoundedRect(body, 2.0, 2.0)
+    painter.setBrush(hole)
+    keyhole = body.center()
+    painter.drawEllipse(keyhole, w * 0.11, w * 0.11)
+    painter.drawRect(QRectF(keyhole.x() - w * 0.04, keyhole.y(), w * 0.08, body.height() * 0.3))
+    painter.restore()
+
+
+def toggle_frozen(scene, index: int) -> bool:
+    """Freeze layer ``index`` (or train it again) as one undoable edit of the document of the
+    canvas showing ``scene``; while the network is locked (a run holds it), the canvas says
+    why instead. True when the edit was made."""
+    canvas = next((v for v in (scene.views() if scene else ()) if hasattr(v, "document")), None)
+    if canvas is None:
+        return False
+    document = canvas.document
+    spec = document.spec
+    if not 0 <= index < len(spec.layers):
+        return False
+    if document.locked:
+        if hasattr(canvas, "show_message"):
+            canvas.show_message(document.lock_reason or "the network cannot change now")
+        return False
+    layer = spec.layers[index]
+    verb = "Unfreeze" if not layer.trainable else "Freeze"
+    new = spec.replace_layer(index, layer.with_trainable(not layer.trainable))
+    return document.edit(new, f"{verb} {layer.kind.label}", focus=index + 1)
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -254,6 +372,20 @@ def block_data(model, row: int) -> BlockData:
     detail = " · ".join(
         p for p in (ix.data(StackRole.DETAIL), f"{params} params" if params else "") if p
     )
+    index = ix.data(StackRole.LAYER_INDEX)
+    spec = model.document.spec
+    frozen = (
+        index is not None and 0 <= index < len(spec.layers) and not spec.layers[index].trainable
+    )
+    tooltip = ix.data(Qt.ItemDataRole.ToolTipRole) or ""
+    if row > 0:
+        lock = (
+            "Frozen: its parameters stay as loaded while the rest trains; click the padlock "
+            "to train it again"
+            if frozen
+            else "Click the padlock to freeze it (its parameters then stay as loaded)"
+        )
+        tooltip = f"{tooltip}<br>{lock}" if tooltip else lock
     return BlockData(
         row=row,
         type=ix.data(StackRole.TYPE),
@@ -262,5 +394,7 @@ def block_data(model, row: int) -> BlockData:
         detail=detail or ("image in" if row == 0 else "no parameters"),
         shape=ix.data(StackRole.OUTPUT),
         problems=tuple(ix.data(StackRole.PROBLEMS) or ()),
-        tooltip=ix.data(Qt.ItemDataRole.ToolTipRole) or "",
+        tooltip=tooltip,
+        frozen=bool(frozen),
+        has_params=bool(params),
     )
