@@ -114,9 +114,12 @@ class _Diff:
         return layer.id if layer.id is not None else f"the new {layer.type}"
 
     def _main_input(self, spec: NetworkSpec, index: int) -> int:
-        """The input a layer continues from: the latest one (the main path of a residual)."""
+        """The input a layer continues from: an add's first (``out = main + shortcut``, as
+        the presets and PyTorch's ResNet write it), else the latest one."""
         ins = spec.inputs_of(index)
-        return max(ins) if ins else -1
+        if not ins:
+            return -1
+        return ins[0] if spec.layers[index].type == "add" else max(ins)
 
     def _where(self, spec: NetworkSpec, index: int, name) -> str:
         main = self._main_input(spec, index)
@@ -185,14 +188,15 @@ class _Diff:
 
     def _merge_sentence(self, verb: str, spec: NetworkSpec, k: int, name) -> str:
         layer = spec.layers[k]
+        label = self.names_a[k] if verb == "removes" else _what(layer)
+        ins = spec.inputs_of(k)
+        if len(ins) > 2:  # branches joined (an inception block): no main path to speak of
+            return f"{verb} {label} joining {_and([name(s) for s in ins])}"
         main = self._main_input(spec, k)
-        others = [name(s) for s in spec.inputs_of(k) if s != main]
+        others = [name(s) for s in ins if s != main]
         what = "a residual connection" if layer.type == "add" else "a skip connection"
         if verb == "removes":
             what = what.replace("a ", "the ", 1)
-            label = self.names_a[k]
-        else:
-            label = _what(layer)
         src = f" from {_and(others)}" if others else ""
         return f"{verb} {what}{src} ({label} {self._where(spec, k, name)})"
 

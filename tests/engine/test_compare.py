@@ -262,3 +262,17 @@ def test_cli_on_runs_trained_here(tmp_path, monkeypatch, capsys):
     assert d["architecture"] == ["adds batch_norm after the 1st conv2d"]
     assert d["settings"] == ["lr 0.02 → 0.01"]
     assert any(o.endswith("epoch time") for o in d["outcome"])
+
+
+def test_branches_joined_and_a_projection_shortcut():
+    g = load_spec("googlenet")
+    i = next(k for k, layer in enumerate(g.layers) if layer.type == "concat")
+    assert diff_networks(g, g.remove_layer(i)) == [
+        "removes inception3a_cat joining inception3a_1x1_relu, inception3a_3x3_relu, "
+        "inception3a_5x5_relu and inception3a_poolproj_relu"
+    ]
+    r = load_spec("resnet50")
+    i = next(k for k, layer in enumerate(r.layers) if layer.type == "add")
+    assert diff_networks(r, r.remove_layer(i)) == [
+        "removes the residual connection from layer1.0_proj_bn (the 1st add after layer1.0_c_bn)"
+    ]
