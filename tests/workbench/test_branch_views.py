@@ -73,3 +73,52 @@ def test_the_totals_row_shows_trainable_and_frozen_parameters(make_window):
     assert model.index(total, COL_PARAMS).data().replace("\u202f", "").replace(",", "") == str(
         report.total_params
     )
+
+
+def hover_text(view, pos) -> str:
+    """What a person reads after resting the mouse at ``pos`` of ``view``'s viewport."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    viewport = view.viewport()
+    QToolTip.hideText()
+    QApplication.sendEvent(
+        viewport, QHelpEvent(QEvent.Type.ToolTip, pos, viewport.mapToGlobal(pos))
+    )
+    return QToolTip.text()
+
+
+def edge_point(canvas, src: int, dst: int, at: int | None = None):
+    """A point on the arrow: the middle of its last segment, or its point ``at``."""
+    e = next(e for e in canvas.edges if (e.src, e.dst) == (src, dst))
+    point = (e.points[-2] + e.points[-1]) / 2 if at is None else e.points[at]
+    canvas.ensureVisible(point.x() - 5, point.y() - 5, 10, 10)
+    return canvas.mapFromScene(point)
+
+
+def test_hovering_an_arrow_shows_its_shape_and_how_it_was_computed(make_window):
+    window = make_window()
+    canvas = window.design.canvas
+    text = hover_text(canvas, edge_point(canvas, 1, 2))  # the first conv's output
+    assert "6×28×28" in text and "(32 − 5 + 2·0)/1 + 1 = 28" in text
+    assert "parameters" not in text  # the shape's arithmetic, not the weights'
+    assert "#1 conv2d_0 (Convolution)" in text and "#2 relu_1 (ReLU)" in text
+    assert "the input's channels × height × width" in hover_text(canvas, edge_point(canvas, 0, 1))
+    text = hover_text(canvas, edge_point(canvas, 9, 10))  # out of relu after the first dense
+    assert "computed by #8 dense_7 (Fully connected): 120, its fields" in text
+    assert "passed on unchanged by relu_8" in text
+    # a field typed: the arithmetic on the arrow follows
+    window.document.set_layer_field(0, "padding", 2)
+    text = hover_text(canvas, edge_point(canvas, 1, 2))
+    assert "(32 − 5 + 2·2)/1 + 1 = 32" in text
+
+    window.document.replace_network(load_spec("resnet20"), "Load resnet20")
+    spec = window.document.spec
+    add = next(i for i, layer in enumerate(spec.layers) if layer.type == "add")
+    _main, shortcut = spec.inputs_of(add)
+    text = hover_text(canvas, edge_point(canvas, shortcut + 1, add + 1, at=2))  # beside the block
+    assert "16×32×32" in text and "its input 2 of 2" in text
+    # a relu and a batch norm pass their input's shape on: the conv before them made it
+    assert "computed by #1 conv2d_0 (Convolution): (32 − 3 + 2·1)/1 + 1 = 32" in text
+    assert "passed on unchanged by batch_norm_1, stem_relu" in text
