@@ -63,7 +63,11 @@ class Optimizer(ABC):
 
     def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         """Update every parameter that has a gradient, in place. Parameters must be contiguous
-        arrays (the network's are); a gradient of another shape raises ValueError."""
+        arrays (the network's are); a gradient of another shape raises ValueError.
+
+        A parameter without a gradient (a frozen layer's: ``Network.loss_and_grads`` leaves
+        them out) is not touched, weight decay included, and gets no state, so
+        :meth:`state_dict` holds buffers for the trained parameters only."""
         first = self.steps == 0
         self.steps += 1
         for name, param in params.items():

@@ -152,6 +152,43 @@ def test_a_frozen_layer_between_trained_ones_passes_the_gradient_through():
         np.testing.assert_allclose(g, grads_u[key], rtol=1e-10, atol=1e-13, err_msg=key)
 
 
+def branches() -> NetworkSpec:
+    """input → conv a → bn → relu (frozen) and input → conv b, added, then concatenated with
+    a again, flattened into a dense head: a frozen branch beside a trained one."""
+    from engine.blocks import GraphBuilder
+    from engine.graph import INPUT
+
+    g = GraphBuilder()
+    a = g.layer("conv2d", INPUT, "a", filters=4, kernel=3, padding=1)
+    a = g.layer("batch_norm", a, "a_bn")
+    a = g.layer("relu", a, "a_relu")
+    b = g.layer("conv2d", INPUT, "b", filters=4, kernel=3, padding=1)
+    s = g.layer("add", [a, b], "sum")
+    c = g.layer("concat", [s, a], "cat")
+    x = g.layer("max_pool2d", c, "pool", size=2)
+    x = g.layer("flatten", x, "flat")
+    g.layer("dense", x, "head", units=4)
+    return g.spec((1, S, S))
+
+
+def test_a_frozen_branch_beside_a_trained_one_in_a_graph():
+    spec = branches()
+    frozen = freeze_up_to(spec, "a_relu")
+    _, grads_f = _grads64(frozen, train=True)
+    _, grads_u = _grads64(spec, train=False)
+    assert sorted(grads_f) == ["3.bias", "3.weight", "8.bias", "8.weight"]
+    for key, g in grads_f.items():
+        np.testing.assert_allclose(g, grads_u[key], rtol=1e-10, atol=1e-13, err_msg=key)
+    net = engine.build(frozen, seed=0)
+    called: list[int] = []
+    for i, layer in enumerate(net.layers):
+        layer.backward = lambda dy, _b=layer.backward, _i=i: called.append(_i) or _b(dy)
+    net.loss_and_grads(*batch(), train=True)
+    assert 0 not in called and 1 not in called and 2 not in called  # the frozen branch
+    assert {3, 4, 5, 8} <= set(called)
+    assert net.layers[3].input_grad is False  # b reads the image: no gradient needed there
+
+
 def test_backward_is_skipped_where_nothing_before_trains():
     spec = freeze_up_to(small(bn=True), "conv2d_4")  # frozen: 0..4; trained: the dense (8)
     net = engine.build(spec, seed=0)
@@ -438,3 +475,23 @@ def test_shape_report_splits_the_parameters_into_trainable_and_frozen():
     plain = infer_shapes(spec)
     assert (plain.trainable_params, plain.frozen_params) == (plain.total_params, 0)
     assert report.total_params == plain.total_params
+
+
+def test_optimiser_state_round_trips_with_frozen_parameters_left_out():
+    net = engine.build(head_only(small()), seed=0)
+    opt = Adam(1e-3, weight_decay=0.1)
+    _, grads = net.loss_and_grads(*batch())
+    opt.step(net.parameters(), grads)
+    state = opt.state_dict()
+    assert sorted(k for k in state if "/" in k) == [
+        "exp_avg/8.bias",
+        "exp_avg/8.weight",
+        "exp_avg_sq/8.bias",
+        "exp_avg_sq/8.weight",
+    ]
+    again = Adam(1e-3, weight_decay=0.1)
+    again.load_state_dict(state)
+    frozen_before = net.state_dict()["0.weight"]
+    for o in (opt, again):
+        o.step(net.parameters(), net.loss_and_grads(*batch(seed=1))[1])
+    assert np.array_equal(net.state_dict()["0.weight"], frozen_before)
