@@ -205,3 +205,58 @@ class RunComparisonView(QWidget):
 
     def _ask_png(self) -> None:
         self._ask("Export compared curves", "comparison.png", "PNG (*.png)", self.export_png)
+
+
+def _demo():
+    """Three LeNet-5 runs (one adds batch norm, one also widens a conv), the last two selected:
+    the run history, its comparison and the overlaid curves, as on the Train page."""
+    import math
+
+    from PySide6.QtWidgets import QSplitter
+
+    from engine.spec import LayerSpec, load_spec
+    from engine.train_config import TrainConfig
+    from workbench.runs import RunHistoryPanel
+    from workbench.views.curves import TrainingCurves
+
+    a = load_spec("lenet5")
+    b = a.insert_layer(4, LayerSpec.create("batch_norm"))
+    c = b.replace_layer(3, b.layers[3].replace(filters=32))
+    plan = [(a, TrainConfig(), 0.4, 3.0), (b, TrainConfig(lr=0.001), 0.6, 3.3),
+            (c, TrainConfig(), 0.8, 5.0)]  # fmt: skip
+    runs = []
+    for n, (spec, config, rate, seconds) in enumerate(plan):
+        e = list(range(1, 9))
+        curve = [1 - math.exp(-rate * k) for k in e]
+        history = {"epoch": e, "train_loss": [2.3 * (1.05 - c) for c in curve],
+                   "val_loss": [2.3 * (1.1 - c) for c in curve], "train_accuracy": curve,
+                   "val_accuracy": [0.95 * c for c in curve],
+                   "elapsed_s": [seconds * k for k in e]}  # fmt: skip
+        runs.append({"id": f"run-2026120{n + 1}-120000", "started": "", "network": spec.name,
+                     "spec": spec.to_dict(), "config": config.to_dict(), "data": "demo",
+                     "status": "completed", "epochs_done": 8, "history": history})  # fmt: skip
+    page = QSplitter(Qt.Orientation.Vertical)
+    curves, panel = TrainingCurves(), RunHistoryPanel()
+    page.addWidget(curves)
+    page.addWidget(panel)
+    panel.set_curves(curves)
+    panel.set_runs(runs)
+    for row in (0, 1):
+        panel.tree.topLevelItem(row).setSelected(True)
+    return page
+
+
+if __name__ == "__main__":
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv)
+    demo = _demo()
+    demo.resize(1150, 620)
+    demo.show()
+    if len(sys.argv) > 1:
+        app.processEvents()
+        demo.grab().save(sys.argv[1])
+    else:
+        sys.exit(app.exec())
