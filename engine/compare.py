@@ -179,15 +179,21 @@ def _config(value: Any, name: str) -> TrainConfig:
         raise ValueError(f"run {name}: its training settings cannot be read: {e}") from None
 
 
+def _setting_text(name: str, value: Any) -> str:
+    # init None keeps each layer's own initialiser (the Train page says "per layer" too)
+    return "per layer" if name == "init" and value is None else value_text(value)
+
+
 def diff_settings(a: TrainConfig, b: TrainConfig) -> list[str]:
     """Every setting that differs, in TrainConfig's order: ["lr 0.01 → 0.001", ...]."""
     da, db = a.to_dict(), b.to_dict()
-    return [f"{k} {value_text(da[k])} → {value_text(db[k])}" for k in da if da[k] != db[k]]
+    return [f"{k} {_setting_text(k, da[k])} → {_setting_text(k, db[k])}"
+            for k in da if da[k] != db[k]]  # fmt: skip
 
 
 def settings_text(config: TrainConfig) -> str:
     """All settings as ``epochs=10; batch_size=64; ...`` (a CSV cell)."""
-    return "; ".join(f"{k}={value_text(v)}" for k, v in config.to_dict().items())
+    return "; ".join(f"{k}={_setting_text(k, v)}" for k, v in config.to_dict().items())
 
 
 # --------------------------------------------------------------------------- outcomes

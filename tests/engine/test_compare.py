@@ -95,7 +95,7 @@ def test_settings_diff_lists_every_differing_field():
         "optimizer sgd → adam",
         "lr 0.01 → 0.001",
         "augment none → flip, shift",
-        "init none → he",
+        "init per layer → he",
     ]
     assert diff_settings(a, TrainConfig()) == []
 
