@@ -1,12 +1,15 @@
 """`cnn-workbench export SPEC_OR_RUN --format onnx --out model.onnx [--seed N]
 [--probabilities]`: the network as an ONNX model for ONNX Runtime, OpenCV's dnn module,
-TensorRT and the mobile runtimes.
+TensorRT and the mobile runtimes. `--format pytorch --out DIR`: a PyTorch project in the
+folder DIR (model.py, weights.safetensors, train.py for torchrun, spec.json, README.md;
+see engine.interop.torch_project).
 
 From a run folder it exports the trained weights with the run's preprocessing and class
 names; from a spec (a preset name or a spec file), the initial weights of ``--seed``. The
 model's input is ``image`` (batch, C, H, W), its output ``logits`` (and ``probabilities``
 with ``--probabilities``); its metadata says how to prepare an image (README, "ONNX").
-Prints one line (the file, its size, its nodes); bad input: one line on stderr, exit 1.
+Prints one line (the file, its size, its nodes; or the folder and its files); bad input:
+one line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -21,13 +24,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``export`` subcommand to ``subparsers``; its default ``func`` is ``run``."""
     p = subparsers.add_parser(
         "export",
-        help="write a network as an ONNX model",
+        help="write a network as an ONNX model or a PyTorch project",
         description="Write the network of SPEC_OR_RUN (a run folder: its trained weights; a "
-        "spec file or preset name: the initial weights of --seed) as an ONNX model.",
+        "spec file or preset name: the initial weights of --seed) as an ONNX model, or as a "
+        "PyTorch project (model.py, weights.safetensors, train.py for torchrun) in a folder.",
     )
     p.add_argument("source", metavar="SPEC_OR_RUN", help="run folder, spec file or preset name")
-    p.add_argument("--format", choices=("onnx",), default="onnx", help="file format (onnx)")
-    p.add_argument("--out", required=True, metavar="FILE", help="the file to write (model.onnx)")
+    p.add_argument(
+        "--format",
+        choices=("onnx", "pytorch"),
+        default="onnx",
+        help="onnx (a model file) or pytorch (a project folder); default onnx",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="the file to write (model.onnx), or the folder for --format pytorch",
+    )
     p.add_argument("--seed", type=int, default=0, help="initial weights of a spec (default 0)")
     p.add_argument(
         "--probabilities",
@@ -47,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"cnn-workbench export: {message}", file=sys.stderr)
         return 1
 
+    if args.format == "pytorch":
+        return _run_pytorch(args, fail)
     try:
         from engine.interop.onnx_export import export_onnx
     except ModuleNotFoundError as e:
@@ -71,4 +87,34 @@ def run(args: argparse.Namespace) -> int:
         f"{args.out}: ONNX opset {model.opset_import[0].version}, {len(model.graph.node)} "
         f"nodes, {size_text(model.ByteSize())}; input image, output {outputs}"
     )
+    return 0
+
+
+def _run_pytorch(args: argparse.Namespace, fail) -> int:
+    from engine.checkpoint import CheckpointError
+    from engine.data import DatasetError
+    from engine.spec import SpecError
+
+    try:
+        from engine.interop.torch_project import export_torch_project
+    except ModuleNotFoundError as e:
+        if e.name not in ("torch", "onnx"):
+            raise
+        return fail(f"the {e.name} package is not installed (pip install {e.name})")
+    if args.probabilities:
+        return fail("--probabilities is for --format onnx (model.py returns logits)")
+    try:
+        project = export_torch_project(args.source, args.out, seed=args.seed)
+    except SpecError:
+        raise
+    except (CheckpointError, DatasetError) as e:
+        return fail(str(e))
+    except ValueError as e:
+        return fail(f"{args.source}: {e}")
+    except OSError as e:
+        return fail(f"cannot write {args.out}: {e.strerror or e}")
+    from engine.io import size_text
+
+    files = ", ".join(f"{k} {size_text(v)}" for k, v in project.files.items())
+    print(f"{project.folder}: PyTorch project ({project.class_name}; {project.weights}): {files}")
     return 0

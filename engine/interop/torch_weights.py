@@ -1,11 +1,14 @@
 """PyTorch weights into a matching spec: a ``state_dict`` saved with safetensors, or with
-``torch.save`` (its zip format), read without running code from the file.
+``torch.save`` (its zip format), read without running code from the file; and our weights
+out as a safetensors file.
 
     weights = read_weights("resnet.safetensors")      # name -> float32 array
     state = match_weights(spec, weights)              # our names ("3.weight"), checked
+    write_safetensors("weights.safetensors", net.state_dict(), {"source": "cnn-workbench"})
 
 safetensors is read by its published layout (an 8-byte header length, a JSON header, the
-raw little-endian data), so neither torch nor the safetensors package is needed. A
+raw little-endian data), so neither torch nor the safetensors package is needed, to read or
+to write (:func:`write_safetensors`). A
 ``torch.save`` file is a zip whose ``data.pkl`` is unpickled by an unpickler that knows only
 the handful of names a tensor dictionary uses (OrderedDict, torch's tensor rebuild and
 storage types) and builds numpy arrays from the zip's data files instead: any other name in
@@ -26,13 +29,20 @@ import pickle
 import re
 import struct
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from engine.io import read_regular_bytes
+from engine.io import atomic_write_bytes, read_regular_bytes
 
-__all__ = ["WeightsError", "match_weights", "read_weights"]
+__all__ = [
+    "WeightsError",
+    "match_weights",
+    "read_weights",
+    "safetensors_bytes",
+    "write_safetensors",
+]
 
 #: What a weights file may weigh (VGG-16 in float32 is 528 MiB).
 MAX_WEIGHTS_BYTES = 4 * 2**30
@@ -95,6 +105,57 @@ def _read_safetensors(data: bytes) -> dict[str, np.ndarray]:
             raise WeightsError(f"tensor {name!r}: its offsets do not fit the file")
         out[name] = np.frombuffer(body[start:end], dtype).reshape(shape).copy()
     return out
+
+
+# --------------------------------------------------------------------------- writing
+
+_DTYPE_NAMES = {np.dtype(v).newbyteorder("<"): k for k, v in _SAFETENSORS_DTYPES.items()}
+
+
+def safetensors_bytes(
+    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None
+) -> bytes:
+    """The safetensors file of ``tensors`` (name -> array of a dtype safetensors knows: float
+    16/32/64, int 8-64, uint8, bool), in their order, with ``metadata`` (str -> str) as its
+    ``__metadata__``. The layout, as safetensors publishes it: an unsigned 64-bit
+    little-endian header length, the JSON header (``{name: {"dtype", "shape",
+    "data_offsets": [begin, end]}}``, padded with spaces to a multiple of 8 bytes) and the
+    tensors' little-endian bytes, back to back. Raises ValueError naming a tensor of another
+    dtype or a metadata value that is not a string."""
+    header: dict[str, object] = {}
+    if metadata:
+        bad = [k for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)]
+        if bad:
+            raise ValueError(f"safetensors metadata {bad[0]!r}: keys and values must be strings")
+        header["__metadata__"] = dict(metadata)
+    chunks, offset = [], 0
+    for name, value in tensors.items():
+        array = np.asarray(value)
+        dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder != "|" else array.dtype
+        kind = _DTYPE_NAMES.get(dtype)
+        if kind is None or name == "__metadata__":
+            what = "a reserved name" if kind else f"dtype {array.dtype} has no safetensors type"
+            raise ValueError(f"tensor {name!r}: {what}")
+        data = np.ascontiguousarray(array, dtype).tobytes()
+        header[name] = {"dtype": kind, "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}  # fmt: skip
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the tensors start 8-byte aligned
+    return b"".join([struct.pack("<Q", len(text)), text, *chunks])
+
+
+def write_safetensors(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, np.ndarray],
+    metadata: Mapping[str, str] | None = None,
+) -> int:
+    """Write :func:`safetensors_bytes` to ``path`` atomically; returns its size in bytes.
+    Raises ValueError (see there) or OSError when the disk refuses."""
+    data = safetensors_bytes(tensors, metadata)
+    atomic_write_bytes(path, data)
+    return len(data)
 
 
 class _Storage:
