@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -175,7 +175,7 @@ class AugmentEditor(QWidget):
                                   "Scale each image's contrast by 1 ± up to this")  # fmt: skip
         grid = QGridLayout(self)  # two controls a row: the Train page stays short
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.flip, 0, 0, 1, 2)
+        grid.addWidget(self.flip, 0, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
         cells = (("Crop pad", self.shift, 0, 2), ("Rotate", self.rotate, 1, 0),
                  ("Bright", self.brightness, 2, 0), ("Contrast", self.contrast, 2, 2))
         for label, box, row, col in cells:

@@ -13,11 +13,14 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -121,11 +124,24 @@ class TrainingPanel(QWidget):
         self.progress_label.setMinimumHeight(2 * self.fontMetrics().lineSpacing() + 4)
         self.status_label = QLabel(objectName="statusLabel", wordWrap=True)
 
+        # The settings scroll on their own, so Train, the progress and the status stay in
+        # view and the page fits a 1200x800 window.
+        form_page = QWidget(objectName="trainSettings")
+        forms = QVBoxLayout(form_page)
+        forms.setContentsMargins(0, 0, 0, 0)
+        for w in (self.recommended_label, settings, self.augment_box, self.transfer_box):
+            forms.addWidget(w)
+        forms.addStretch(1)
+        self.settings_scroll = QScrollArea(objectName="trainSettingsScroll")
+        self.settings_scroll.setWidgetResizable(True)
+        self.settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings_scroll.setWidget(form_page)
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.settings_scroll.setMinimumWidth(form_page.sizeHint().width() + bar + 2)
+
         layout = QVBoxLayout(self)
-        layout.addWidget(self.recommended_label)
-        layout.addWidget(settings)
-        layout.addWidget(self.augment_box)
-        layout.addWidget(self.transfer_box)
+        layout.addWidget(self.settings_scroll, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.blocker_label)
         layout.addWidget(self.blocker_fix, 0, Qt.AlignmentFlag.AlignLeft)
@@ -133,7 +149,6 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
         layout.addWidget(self.status_label)
-        layout.addStretch(1)
 
         self.train_button.clicked.connect(self.trainRequested)
         self.pause_button.clicked.connect(self._pause_clicked)
