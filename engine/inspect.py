@@ -6,7 +6,8 @@ events (weights snapshots, probe activations, validation predictions) and draws 
 - ``confusion_matrix`` / ``confusion_cell`` / ``misclassified``: what the classifier confuses,
   and the examples behind each cell, most confident first.
 - ``dead_relu_fractions``: per ReLU layer, the filters (conv) or units (dense) that never
-  fired on a sample of images, with a plain-language warning when they are many.
+  fired on a sample of images, with a plain-language warning when they are many; layers are
+  named by ``layer_labels`` (a chain's conv1, relu1; a graph's ids).
 - ``histogram`` / ``weight_histograms`` / ``activation_histograms``: value distributions.
 - ``filter_images``: conv weights as images in [0, 1] for display.
 - ``receptive_field``: the box an output pixel sees in every earlier layer and in the input.
@@ -31,6 +32,7 @@ __all__ = [
     "dead_relu_fractions",
     "filter_images",
     "histogram",
+    "layer_labels",
     "layer_names",
     "misclassified",
     "receptive_field",
@@ -50,6 +52,13 @@ def layer_names(spec: NetworkSpec) -> list[str]:
         counts[short] = counts.get(short, 0) + 1
         names.append(f"{short}{counts[short]}")
     return names
+
+
+def layer_labels(spec: NetworkSpec) -> list[str]:
+    """What the views call each layer: a chain's layers by :func:`layer_names` (conv1, relu1:
+    no one wrote ids for them, and the GUI shows none); a graph's by their ids (``s1b1_add``,
+    ``conv2d_3``), as the canvas, the shape table's inputs column and the spec file do."""
+    return layer_names(spec) if spec.is_chain else list(spec.wiring.ids)
 
 
 # --------------------------------------------------------------------------- classification
@@ -164,7 +173,7 @@ def dead_relu_fractions(
     """
     if len(activations) != len(spec.layers):
         raise ValueError(f"{len(activations)} activations for {len(spec.layers)} layers")
-    names = layer_names(spec)
+    names = layer_labels(spec)
     out = []
     for i, (layer, act) in enumerate(zip(spec.layers, activations, strict=True)):
         if not layer.kind.zeroes_negatives:
@@ -175,9 +184,9 @@ def dead_relu_fractions(
         alive = fired.any(axis=(0, 2, 3)) if spatial else fired.reshape(len(a), -1).any(axis=0)
         dead = int(alive.size - alive.sum())
         fraction = dead / alive.size if alive.size else 0.0
-        source = i - 1
+        source = _feeding(spec, i)
         while source > 0 and spec.layers[source].kind.init_transparent:
-            source -= 1
+            source = _feeding(spec, source)
         name = names[source] if source >= 0 else names[i]
         unit = "filters" if spatial else "units"
         found = DeadUnits(i, name, fraction, None, dead, int(alive.size), len(a), unit)
@@ -187,6 +196,12 @@ def dead_relu_fractions(
             )
         out.append(found)
     return out
+
+
+def _feeding(spec: NetworkSpec, i: int) -> int:
+    """The layer whose output layer ``i`` takes (its first input; −1: the network input)."""
+    sources = spec.inputs_of(i)
+    return sources[0] if sources else -1
 
 
 # --------------------------------------------------------------------------- distributions

@@ -100,3 +100,34 @@ def test_layers_without_a_spatial_output_are_refused_with_a_reason():
         path_fields(spec, 0, 28, 0)
     with pytest.raises(ValueError, match="layer_index 40"):
         path_fields(spec, 40, 0, 0)
+
+
+def test_views_name_a_chains_layers_by_kind_and_a_graphs_by_id():
+    import numpy as np
+
+    from engine.inspect import dead_relu_fractions, layer_labels, layer_names
+    from engine.network import build
+
+    lenet = load_spec("lenet5")
+    assert layer_labels(lenet) == layer_names(lenet)
+    resnet = load_spec("resnet20")
+    labels = layer_labels(resnet)
+    assert labels == list(resnet.wiring.ids) and "s1b1_out" in labels
+    # a relu is named by the layer that feeds it, not by the entry before it in the list
+    # (which, in a graph, may be on another branch)
+    g = GraphBuilder()
+    a = g.conv(INPUT, 4, 3, padding=1, name="left")
+    b = g.conv(INPUT, 4, 1, name="right")
+    r = g.layer("relu", a, "left_relu")
+    j = g.layer("add", [r, b], "join")
+    f = g.layer("flatten", j, "flat")
+    g.layer("dense", f, "out", units=2)
+    spec = g.spec((1, 8, 8))
+    assert spec.inputs_of(2) == (0,)  # the relu takes "left", the entry before is "right"
+    acts = build(spec, seed=0).forward_activations(np.zeros((2, 1, 8, 8), np.float32))
+    (dead,) = dead_relu_fractions(acts, spec)
+    assert dead.index == 2 and dead.name == "left"
+    stem = labels.index("stem_relu")
+    acts = build(resnet, seed=0).forward_activations(np.zeros((1, 3, 32, 32), np.float32))
+    named = {d.index: d.name for d in dead_relu_fractions(acts, resnet)}
+    assert named[stem] == labels[0]  # through the batch norm to the stem's conv

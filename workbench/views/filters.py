@@ -20,7 +20,7 @@ from engine.inspect import (
     dead_relu_fractions,
     filter_images,
     histogram,
-    layer_names,
+    layer_labels,
 )
 from engine.spec import NetworkSpec
 from workbench.style import problem_color
@@ -161,7 +161,7 @@ class FiltersView(QWidget):
         return [d.warning for d in self._dead if d.warning]
 
     def _fill_layers(self, spec: NetworkSpec, weights: Mapping[str, np.ndarray]) -> None:
-        names = layer_names(spec)
+        names = layer_labels(spec)
         self.layer_box.blockSignals(True)
         self.layer_box.clear()
         for i, name in enumerate(names):
