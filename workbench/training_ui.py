@@ -178,8 +178,10 @@ class TrainingController(QObject):
         reason = self.document.train_blocker
         if not reason and not self.dataset_panel.path:
             reason = "choose a data set on the Data page (or drop a folder on the window)"
-        elif not reason and self.data.current is None and (
-            self._load_failed or not self.dataset_panel.is_loading()
+        elif (
+            not reason
+            and self.data.current is None
+            and (self._load_failed or not self.dataset_panel.is_loading())
         ):
             reason = "the data set could not be loaded (see the Data page)"
         if not reason:

@@ -30,7 +30,7 @@ SPEC_SUFFIXES = (".json", PROJECT_SUFFIX)
 
 
 def kind_of(path: str) -> str:
-    """"network" (a spec or project file), "folder", "image", or "" for anything else."""
+    """ "network" (a spec or project file), "folder", "image", or "" for anything else."""
     lower = path.lower()
     if lower.endswith(SPEC_SUFFIXES) and Path(path).is_file():
         return "network"

@@ -74,7 +74,7 @@ def test_one_predictor_serves_several_threads_with_the_same_answers():
 def test_weights_that_do_not_fit_name_the_entry():
     weights = build(SPEC, seed=0).state_dict()
     weights["0.weight"] = np.zeros((3, 1, 5, 5), np.float32)
-    with pytest.raises(StateDictError, match="0.weight"):
+    with pytest.raises(StateDictError, match=r"0\.weight"):
         Predictor.from_weights(SPEC, weights, Preprocessing(1, 8, 8), NAMES)
 
 
@@ -82,5 +82,5 @@ def test_an_unreadable_picture_names_the_file(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     p, _ = predictor()
-    with pytest.raises(DatasetError, match="bad.png"):
+    with pytest.raises(DatasetError, match=r"bad\.png"):
         p.explain_image(bad)

@@ -285,7 +285,8 @@ def test_dropping_a_spec_file_opens_it_after_the_unsaved_question(
     """The window's one drop handler also opens networks: a spec file dropped on it asks
     about unsaved changes (Discard here), then opens; Cancel leaves the network alone."""
     window, _controller = app_window
-    wider = dict(TINY, name="wider", layers=[dict(TINY["layers"][0], filters=6), *TINY["layers"][1:]])
+    first = dict(TINY["layers"][0], filters=6)
+    wider = dict(TINY, name="wider", layers=[first, *TINY["layers"][1:]])
     path = tmp_path / "wider.json"
     path.write_text(json.dumps(wider))
     window.document.set_settings({**window.document.settings, "note": "an unsaved change"})
@@ -298,8 +299,11 @@ def test_dropping_a_spec_file_opens_it_after_the_unsaved_question(
     monkeypatch.setattr(QMessageBox, "question", question)
     drop(window, path)
     assert asked == ["Unsaved changes"] and filters(window) == 4
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: question(*a, answer=QMessageBox.StandardButton.Discard))
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda *a, **k: question(*a, answer=QMessageBox.StandardButton.Discard),
+    )
     drop(window, path)
     assert filters(window) == 6 and len(asked) == 2
 

@@ -1,7 +1,27 @@
 """One function call in a QThread, its result or error delivered back as a queued signal.
 
-For short jobs that are not generators (loading a dataset, timing the engine): the function
-receives only plain, frozen arguments, so it cannot touch a widget.
+For short jobs that are not generators (loading a dataset, timing the engine, predictions):
+the function receives only plain, frozen arguments, so it cannot touch a widget.
+
+Why this and not superqt's ``thread_worker``/``create_worker`` (tried in place of
+``BackgroundCall``, issue 10; kept ours for these reasons):
+
+- superqt's ``WorkerBase.run`` wraps each job in ``warnings.catch_warnings()`` and replaces
+  the process-wide ``warnings.showwarning`` from the worker thread. Two jobs that overlap
+  (a training run and a prediction, a data load and an epoch estimate) restore it in the
+  wrong order and leave it pointing at a finished worker's signal: from then on every
+  warning of the process (the engine's ZeroInitWarning, numba's) is swallowed. Seen with two
+  overlapping ``create_worker`` jobs on superqt 0.9.0.
+- Its jobs run on ``QThreadPool.globalInstance()``, sized to the core count (2 on small
+  machines): a dead-unit count and an epoch-time measurement fill it, and a dropped image's
+  prediction or a data load waits behind them. Here every call gets its own thread.
+- An error goes to ``errored``, which re-raises in the GUI thread unless each caller
+  connects a handler; a job cannot be joined on its own (only the whole pool), which
+  ``wait()`` (shutdown, tests) and the quit path need.
+- Lifetimes: ``_Registry`` keeps each unparented QThread and its QObject until the thread
+  has finished and releases them from the GUI thread's event loop, so no GUI-side object
+  is freed on a worker thread (``workbench.gc_guard`` explains the segfault that causes);
+  ``join_stoppable`` stops and joins only the threads holding the person's work at quit.
 """
 
 from __future__ import annotations

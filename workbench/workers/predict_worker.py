@@ -107,9 +107,7 @@ def inspect_run(
     picks = balanced_indices(labels, 16) if probe_indices is None else np.asarray(probe_indices)
     picks = picks[picks < n]
     probe = x[picks]
-    return RunInspection(
-        model, probe, predictor.activations(probe), probs, np.asarray(labels), raw
-    )
+    return RunInspection(model, probe, predictor.activations(probe), probs, np.asarray(labels), raw)
 
 
 def balanced_indices(labels: np.ndarray, count: int) -> np.ndarray:
@@ -157,7 +155,7 @@ def predict_paths(model: ModelWeights, paths) -> list[tuple[str, str, float | No
     rows: list[tuple[str, str, float | None]] = []
     for path in paths:
         try:
-            (name, p), = predictor.predict_image(str(path), top=1).top
+            ((name, p),) = predictor.predict_image(str(path), top=1).top
         except (DatasetError, OSError, ValueError) as e:
             rows.append((str(path), f"unreadable: {e}", None))
             continue

@@ -9,6 +9,16 @@ thread-safe ``TrainControl``, which the generator consults between batches.
 Per-batch events are coalesced: the worker collects ``BatchEnd`` events and emits them as one
 tuple at most every ``batch_interval_s`` (and always before any other event), so a fast network
 cannot flood the GUI thread's event queue with thousands of tiny signals a second.
+
+Why not superqt's ``GeneratorWorker`` itself (``workers.background`` gives the reasons that
+hold for every worker: the process-wide warnings hook, the shared thread pool): its pause
+sleeps the worker between yields and its ``quit`` abandons the generator where it stands,
+so the run would end without its last checkpoint and its ``finally`` code would run whenever
+the suspended generator is collected, on any thread. Here pause, resume and stop are the
+engine's ``TrainControl`` requests: the generator honours them between batches, reports
+them as ``Paused``/``Resumed`` events, and a stop ends the loop with ``Finished`` after
+the run's last checkpoint is written. ``stop_and_wait`` joins this run's own thread
+(closing the window), which a pooled runnable does not allow.
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ class _EngineLane(QObject):
     owner (a newer request of the same owner replaces its waiting one); the warm-up runs
     once per process, before any timing. The thread of a running job is kept alive by the
     background registry, so an owner may go away while its job runs: its answer is dropped.
+    (A one-thread ``QThreadPool`` would serialise the jobs too, but not replace an owner's
+    waiting request nor run the warm-up first; see ``workers.background`` on superqt.)
     """
 
     def __init__(self) -> None:
