@@ -72,6 +72,21 @@ def _threadsafe_numba() -> bool:
         return False
 
 
+def _fusable_activation(layer: Layer) -> tuple[str, float] | None:
+    """(name, slope) of an activation a conv epilogue applies, or None. Leaky relu only with
+    a slope of at least 0 (its backward then reads the sign of x from the output)."""
+    kind = type(layer)
+    if kind is ReLU:
+        return ("relu", 0.0)
+    if kind is Tanh:
+        return ("tanh", 0.0)
+    if kind is Sigmoid:
+        return ("sigmoid", 0.0)
+    if kind is LeakyReLU and layer.slope >= 0:
+        return ("leaky_relu", layer.slope)
+    return None
+
+
 class StateDictError(ValueError):
     """A state dict that does not fit the network; the message names every offending key."""
 
@@ -161,6 +176,7 @@ class Network:
         for i, layer in enumerate(layers):
             shapes[i] = tuple(layer.output_shape(*[shapes[j] for j in self.sources[i]]))
         self.output_shape = shapes[len(layers) - 1] if layers else self.input_shape
+        self._shapes = shapes
         #: frozen[i]: layer i is not trained (its spec says "trainable": false).
         self.frozen: tuple[bool, ...] = (
             tuple(not layer.trainable for layer in spec.layers)
@@ -324,11 +340,13 @@ class Network:
     def _stages(self, fold: bool = False) -> list[tuple[int, int, dict]]:
         """The layers grouped for running: ``(start, stop, fused)`` per stage.
 
-        A convolution followed by relu and/or a max pool without padding is one stage when
-        each of them is the only reader of the one before: the convolution applies them in
-        the epilogue of each chunk's product while the chunk is in cache (``fused`` holds its
-        ``relu``/``pool`` arguments), with the same arithmetic as the separate layers, so
-        outputs and gradients are unchanged. Every other layer is a stage of its own.
+        A convolution followed by an activation (relu, leaky relu with a slope of at least 0,
+        tanh, sigmoid) and/or a pool without padding (max, average, global average) is one
+        stage when each of them is the only reader of the one before: the convolution applies
+        them in the epilogue of each chunk's product while the chunk is in cache (``fused``
+        holds its ``act``/``slope``/``pool``/``pool_mode``/``squeeze`` arguments), with the
+        same arithmetic as the separate layers, so outputs and gradients are unchanged
+        (tests/engine/test_fusion.py). Every other layer is a stage of its own.
         With ``fold`` (evaluation without recording), a batch norm right after the
         convolution joins the stage too: its running statistics fold into the convolution's
         weights and bias (``fused["affine"]``), so the relu and pool after it fuse as well.
@@ -350,19 +368,33 @@ class Network:
                 if fold_bn and sole_reader(stop - 1, stop) and type(layers[stop]) is BatchNorm:
                     fused["affine"] = layers[stop].folded()
                     stop += 1
-                if sole_reader(stop - 1, stop) and type(layers[stop]) is ReLU:
-                    fused["relu"] = True
+                act = _fusable_activation(layers[stop]) if sole_reader(stop - 1, stop) else None
+                if act is not None:
+                    fused["act"], fused["slope"] = act
                     stop += 1
-                if (
-                    sole_reader(stop - 1, stop)
-                    and type(layers[stop]) is MaxPool2D
-                    and layers[stop].padding == (0, 0)
-                ):
-                    fused["pool"] = (layers[stop].kernel, layers[stop].stride)
+                pool = (
+                    self._fusable_pool(layers[stop], stop - 1)
+                    if sole_reader(stop - 1, stop)
+                    else None
+                )
+                if pool is not None:
+                    fused.update(pool)
                     stop += 1
             stages.append((i, stop, fused))
             i = stop
         return stages
+
+    def _fusable_pool(self, layer: Layer, before: int) -> dict | None:
+        """The conv epilogue's pool arguments for ``layer`` reading output ``before``, or
+        None when it is not a pool the epilogue computes."""
+        if type(layer) is MaxPool2D and layer.padding == (0, 0):
+            return {"pool": (layer.kernel, layer.stride)}
+        if type(layer) is AvgPool2D and layer.padding == (0, 0):
+            return {"pool": (layer.kernel, layer.stride), "pool_mode": "avg"}
+        if type(layer) is GlobalAvgPool:
+            plane = tuple(self._shapes[before][1:])
+            return {"pool": (plane, (1, 1)), "pool_mode": "avg", "squeeze": True}
+        return None
 
     def _run(self, x: np.ndarray, train: bool, record: bool, stages=None) -> np.ndarray:
         """The forward pass over ``stages``; each output is dropped once its last reader ran."""

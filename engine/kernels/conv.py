@@ -26,6 +26,13 @@ import numpy as np
 from numba import njit
 
 from engine.config import JIT
+from engine.kernels.activations import (
+    act_grad_run,
+    act_run,
+    act_slope,
+    act_value_naive,
+    activation_code,
+)
 from engine.kernels.geometry import output_size
 
 __all__ = [
@@ -436,32 +443,36 @@ def rows_to_weight(matrix, weight_shape):
 
 
 @njit(**JIT)
-def _bias_act_rows_to_nchw(rows, bias, relu, zero, out):
-    # ``zero`` comes in the arrays' dtype: an integer literal 0 would widen float32 to float64.
+def _bias_act_rows_to_nchw(rows, bias, code, slope, out):
+    # ``slope`` comes in the arrays' dtype: a float64 scalar would widen float32 arithmetic.
+    # One loop per activation, so each one vectorises (the code is the same for the call).
     n_img, k_out, plane = out.shape
+    zero = slope - slope
+    one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
+    half = one / (one + one)
     for n in range(n_img):
         for k in range(k_out):
             b = bias[k]
-            for p in range(plane):
-                v = rows[k, n * plane + p] + b
-                if relu:
-                    v = v if v > zero else v * zero
-                out[n, k, p] = v
+            src = rows[k, n * plane : (n + 1) * plane]
+            dst = out[n, k]
+            act_run(src, b, dst, code, slope, zero, one, half)
 
 
-def bias_act_rows_to_nchw(rows, bias, n_img, relu, out=None):
-    """:func:`bias_rows_to_nchw` followed by relu (when ``relu``), in one pass."""
+def bias_act_rows_to_nchw(rows, bias, n_img, relu, out=None, slope=0.0):
+    """:func:`bias_rows_to_nchw` followed by an activation, in one pass: ``relu`` is True
+    (relu), False/None (none), or a name ("leaky_relu" with ``slope``, "tanh", "sigmoid";
+    see :func:`engine.kernels.activations.activation_code`)."""
     k_out, total = rows.shape
     shape = (n_img, k_out, total // n_img)
     out = _output("bias_act_rows_to_nchw", out, shape, rows.dtype)
-    _bias_act_rows_to_nchw(rows, bias, bool(relu), rows.dtype.type(0), out)
+    code = activation_code(relu, rows.dtype)
+    _bias_act_rows_to_nchw(rows, bias, code, rows.dtype.type(slope), out)
     return out
 
 
-def bias_act_rows_to_nchw_naive(rows, bias, n_img, relu):
+def bias_act_rows_to_nchw_naive(rows, bias, n_img, relu, slope=0.0):
     """Reference for :func:`bias_act_rows_to_nchw`."""
-    y = bias_rows_to_nchw_naive(rows, bias, n_img)
-    return np.where(y > 0, y, y * 0) if relu else y
+    return act_value_naive(bias_rows_to_nchw_naive(rows, bias, n_img), relu, slope)
 
 
 @njit(**JIT)
@@ -498,21 +509,21 @@ def _max_pool_2x2(act, width, out, argmax):
 
 
 @njit(**JIT)
-def _bias_act_max_pool(rows, bias, relu, zero, width, kh, kw, sh, sw, plane, out, argmax):
+def _bias_act_max_pool(rows, bias, code, slope, width, kh, kw, sh, sw, plane, out, argmax):
     n_img, k_out, oh, ow = out.shape
     act = np.empty(plane, rows.dtype)
+    zero = slope - slope
+    one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
+    half = one / (one + one)
     for n in range(n_img):
         base = n * plane
         for k in range(k_out):
-            # Pass 1, vectorised: bias and relu into a scratch plane, noting any NaN.
+            # Pass 1, vectorised: bias and the activation into a scratch plane, noting NaN.
             b = bias[k]
             has_nan = False
+            act_run(rows[k, base : base + plane], b, act, code, slope, zero, one, half)
             for p in range(plane):
-                v = rows[k, base + p] + b
-                if relu:
-                    v = v if v > zero else v * zero
-                act[p] = v
-                has_nan |= v != v
+                has_nan |= act[p] != act[p]
             # Pass 2: window maxima. Without NaN a strict ">" scan keeps the first maximum;
             # with one, the slower scan also lets the first NaN win (max_pool_forward's rule).
             if not has_nan and kh == 2 and kw == 2 and sh == 2 and sw == 2:
@@ -543,8 +554,11 @@ def _bias_act_max_pool(rows, bias, relu, zero, width, kh, kw, sh, sw, plane, out
                     argmax[n, k, oy, ox] = idx
 
 
-def bias_act_max_pool(rows, bias, n_img, relu, size, pool_kernel, pool_stride, out, argmax):
-    """Bias (+ relu) and max pooling without padding, from a GEMM result in one pass.
+def bias_act_max_pool(
+    rows, bias, n_img, relu, size, pool_kernel, pool_stride, out, argmax, slope=0.0
+):
+    """Bias, an activation (``relu`` as for :func:`bias_act_rows_to_nchw`) and max pooling
+    without padding, from a GEMM result in one pass.
 
     ``rows`` (K, N*H*W) is the convolution output before its bias; ``size`` is (H, W).
     Fills ``out`` (N, K, OH, OW) and ``argmax`` (N, K, OH, OW) int32 (flat in-plane index
@@ -563,53 +577,58 @@ def bias_act_max_pool(rows, bias, n_img, relu, size, pool_kernel, pool_stride, o
                 f"bias_act_max_pool: {name} must be C-contiguous {shape} {np.dtype(dtype)}, "
                 f"got {arr.shape} {arr.dtype}"
             )
-    zero = rows.dtype.type(0)
+    code = activation_code(relu, rows.dtype)
     _bias_act_max_pool(
-        rows, bias, bool(relu), zero, width, kh, kw, sh, sw, height * width, out, argmax
-    )
+        rows, bias, code, rows.dtype.type(slope), width, kh, kw, sh, sw, height * width, out,
+        argmax,
+    )  # fmt: skip
     return out, argmax
 
 
-def bias_act_max_pool_naive(rows, bias, n_img, relu, size, pool_kernel, pool_stride):
+def bias_act_max_pool_naive(
+    rows, bias, n_img, relu, size, pool_kernel, pool_stride, slope=0.0
+):
     """Reference for :func:`bias_act_max_pool`: the three separate references in a row."""
     from engine.kernels.pool import max_pool_forward_naive
 
-    y = bias_act_rows_to_nchw_naive(rows, bias, n_img, relu)
+    y = bias_act_rows_to_nchw_naive(rows, bias, n_img, relu, slope)
     y = y.reshape(n_img, rows.shape[0], *size)
     return max_pool_forward_naive(y, pool_kernel, pool_stride, (0, 0))
 
 
 @njit(**JIT)
-def _act_grad_to_rows(dy, y, relu, zero, rows):
+def _act_grad_to_rows(dy, y, code, slope, rows):
     n_img, k_out, plane = dy.shape
+    zero = slope - slope
+    one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
     for k in range(k_out):
         for n in range(n_img):
-            for p in range(plane):
-                g = dy[n, k, p]
-                if relu and not y[n, k, p] > zero:
-                    g = g * zero
-                rows[k, n * plane + p] = g
+            dst = rows[k, n * plane : (n + 1) * plane]
+            act_grad_run(dy[n, k], y[n, k], dst, code, slope, zero, one)
 
 
-def act_grad_to_rows(dy, y, relu, out=None):
-    """Gradient through relu (when ``relu``; ``y`` its output) moved to the GEMM layout:
-    (N, K, P) -> (K, N*P), :func:`nchw_to_rows` fused with the relu backward."""
+def act_grad_to_rows(dy, y, relu, out=None, slope=0.0):
+    """Gradient through an activation (``relu`` as for :func:`bias_act_rows_to_nchw`; ``y``
+    its output) moved to the GEMM layout: (N, K, P) -> (K, N*P), :func:`nchw_to_rows` fused
+    with the activation's backward."""
     n_img, k_out, plane = dy.shape
     shape = (k_out, n_img * plane)
     rows = _output("act_grad_to_rows", out, shape, dy.dtype)
-    zero = dy.dtype.type(0)
-    _act_grad_to_rows(np.ascontiguousarray(dy), np.ascontiguousarray(y), bool(relu), zero, rows)
+    code = activation_code(relu, dy.dtype)
+    _act_grad_to_rows(np.ascontiguousarray(dy), np.ascontiguousarray(y), code,
+                      dy.dtype.type(slope), rows)  # fmt: skip
     return rows
 
 
-def act_grad_to_rows_naive(dy, y, relu):
+def act_grad_to_rows_naive(dy, y, relu, slope=0.0):
     """Reference for :func:`act_grad_to_rows`."""
-    g = np.where(y > 0, dy, dy * 0) if relu else dy
-    return nchw_to_rows_naive(g)
+    from engine.kernels.activations import act_slope_naive
+
+    return nchw_to_rows_naive(dy * act_slope_naive(y, relu, slope))
 
 
 @njit(**JIT)
-def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows, sums):
+def _max_pool_act_grad_to_rows(dy, pooled, argmax, code, slope, plane, rows, sums):
     # Also adds each row's sum (the bias gradient) to ``sums`` (K,), from the windows' values
     # rather than the longer rows (4x for a 2x2 pool): every window's gradient lands in one
     # row position, so both sums hold the same terms, added in another order (in float64:
@@ -619,22 +638,37 @@ def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows, sums
     # back into one) mispredicted half the time and made this pass 4x slower. A position
     # that several overlapping windows pick gets the same factor from each, so the result is
     # that of zeroing the summed gradient.
+    # Any other activation is monotonic, so its output at a window's winner is the pooled
+    # value too, and its derivative there follows from it (act_slope).
     n_img, k_out, windows = dy.shape
+    zero = slope - slope
+    one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
     factor = np.empty(2, rows.dtype)
-    factor[0] = zero
-    factor[1] = zero + 1
+    factor[0] = slope if code == 2 else zero
+    factor[1] = one
     for k in range(k_out):
         rows[k, :] = 0
         total = sums.dtype.type(0)
         for n in range(n_img):
             base = n * plane
-            if relu:
+            if code == 1:
                 for q in range(windows):
                     m = factor[np.intp(pooled[n, k, q] > zero)]
                     g = dy[n, k, q]
                     pos = base + argmax[n, k, q]
                     rows[k, pos] = (rows[k, pos] + g) * m
                     total += g * m
+            elif code == 2:  # a factor other than 0 or 1 must not compound on overlaps
+                for q in range(windows):
+                    m = factor[np.intp(pooled[n, k, q] > zero)]
+                    g = dy[n, k, q] * m
+                    rows[k, base + argmax[n, k, q]] += g
+                    total += g
+            elif code != 0:
+                for q in range(windows):
+                    g = dy[n, k, q] * act_slope(pooled[n, k, q], code, slope, zero, one)
+                    rows[k, base + argmax[n, k, q]] += g
+                    total += g
             else:
                 for q in range(windows):
                     g = dy[n, k, q]
@@ -643,7 +677,7 @@ def _max_pool_act_grad_to_rows(dy, pooled, argmax, relu, zero, plane, rows, sums
         sums[k] += total
 
 
-def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None, sums=None):
+def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None, sums=None, slope=0.0):
     """Gradient of :func:`bias_act_max_pool` up to the GEMM result: max-pool backward, then
     relu backward (when ``relu``), moved to (K, N*H*W).
 
@@ -669,8 +703,8 @@ def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None, sums=Non
         np.ascontiguousarray(dy).reshape(flat),
         np.ascontiguousarray(pooled).reshape(flat),
         np.ascontiguousarray(argmax).reshape(flat),
-        bool(relu),
-        dy.dtype.type(0),
+        activation_code(relu, dy.dtype),
+        dy.dtype.type(slope),
         plane,
         rows,
         sums,
@@ -678,18 +712,19 @@ def max_pool_act_grad_to_rows(dy, pooled, argmax, relu, size, out=None, sums=Non
     return rows
 
 
-def max_pool_act_grad_to_rows_naive(dy, pooled, argmax, relu, size):
+def max_pool_act_grad_to_rows_naive(dy, pooled, argmax, relu, size, slope=0.0):
     """Reference for :func:`max_pool_act_grad_to_rows`: the separate references in a row."""
+    from engine.kernels.activations import act_slope_naive
     from engine.kernels.pool import max_pool_backward_naive
 
     n_img, k_out = dy.shape[:2]
     g = max_pool_backward_naive(dy, argmax, (n_img, k_out, *size))
     if relu:
-        # The relu output is positive at a winner exactly when its pooled value is.
-        positive = np.zeros(g.shape, bool).reshape(n_img * k_out, -1)
+        # The activation's output at a winner is its pooled value (it is monotonic).
+        factor = np.ones(g.shape, g.dtype).reshape(n_img * k_out, -1)
         rows_idx = np.repeat(np.arange(n_img * k_out), argmax[0, 0].size)
-        positive[rows_idx, argmax.reshape(-1)] = (pooled > 0).reshape(-1)
-        g = np.where(positive.reshape(g.shape), g, g * 0)
+        factor[rows_idx, argmax.reshape(-1)] = act_slope_naive(pooled, relu, slope).reshape(-1)
+        g = g * factor.reshape(g.shape)
     return nchw_to_rows_naive(g.reshape(n_img, k_out, -1))
 
 

@@ -9,6 +9,8 @@ import numpy as np
 
 from engine.fields import BIAS, CONV_INIT, MAX_SIZE, STD, FieldInfo
 from engine.kernels import conv as kernels
+from engine.kernels import epilogue
+from engine.kernels.activations import activation_code
 from engine.kernels.conv import rows_to_weight, weight_to_rows
 from engine.kernels.geometry import output_size
 from engine.kernels.workers import THREADS, run, split
@@ -164,16 +166,20 @@ class Conv2D(Layer):
         kernels._im2row(xs, *geometry, scratch, rows)
         return rows, scratch
 
-    def forward(self, x, train=False, record=False, relu=False, pool=None, affine=None):
+    def forward(self, x, train=False, record=False, relu=False, pool=None, affine=None,
+                act=None, slope=0.0, pool_mode="max", squeeze=False):  # fmt: skip
         """Output (N, K, OH, OW) for ``x`` (N, C, H, W).
 
         The network fuses what follows a convolution into the epilogue of each group's
         product, while it is in cache: ``relu=True`` applies relu (exactly as
-        :class:`engine.layers.ReLU` would); ``pool=(kernel, stride)`` then max-pools without
-        padding (exactly as :class:`engine.layers.MaxPool2D`) and returns the pooled maps.
-        :meth:`backward` then takes the gradient of that fused output. ``affine=(scale,
-        shift)`` (K,) each, an evaluation-mode batch norm, is folded into the weights and bias
-        before the product: w·scale, b·scale + shift (not with ``record``).
+        :class:`engine.layers.ReLU` would), ``act`` any activation by name ("relu",
+        "leaky_relu" with ``slope``, "tanh", "sigmoid"; exactly as its layer would);
+        ``pool=(kernel, stride)`` then pools without padding (``pool_mode`` "max" or "avg",
+        exactly as :class:`engine.layers.MaxPool2D` / :class:`engine.layers.AvgPool2D`) and
+        returns the pooled maps. :meth:`backward` then takes the gradient of that fused
+        output. ``affine=(scale, shift)`` (K,) each, an evaluation-mode batch norm, is folded
+        into the weights and bias before the product: w·scale, b·scale + shift (not with
+        ``record``). ``squeeze``: return (N, K) (a global average pool's output).
         """
         x = self._check(x)
         n_img = x.shape[0]
@@ -187,10 +193,22 @@ class Conv2D(Layer):
             scale, shift = (np.asarray(a, x.dtype) for a in affine)
             weight = weight * scale[:, None]
             bias = bias * scale + shift
-        zero = x.dtype.type(0)
-        relu = bool(relu)
+        code = activation_code(act if act is not None else bool(relu), x.dtype)
+        slope = x.dtype.type(slope)
+        avg = pool is not None and pool_mode == "avg"
+        full = None
         if pool is None:
             y = np.empty((n_img, self.filters, plane), x.dtype)
+            argmax = None
+        elif avg:
+            (pkh, pkw), (psh, psw) = pool
+            pooled = (output_size(oh, pkh, psh, 0), output_size(ow, pkw, psw, 0))
+            if min(pooled) < 1:
+                raise ValueError(f"conv2d: pool {pool} does not fit a {oh}x{ow} output")
+            y = np.empty((n_img, self.filters, *pooled), x.dtype)
+            # The activation before pooling: its derivative needs it (a 1-element dummy
+            # when nothing will run backward).
+            full = np.empty((n_img, self.filters, plane) if record else (1, 1, 1), x.dtype)
             argmax = None
         else:
             (pkh, pkw), (psh, psw) = pool
@@ -219,24 +237,32 @@ class Conv2D(Layer):
                     out = out.reshape(k_out, m)
                     np.dot(weight, patches, out=out)
                 if pool is None:
-                    kernels._bias_act_rows_to_nchw(out, bias, relu, zero, y[g0:g1])
+                    kernels._bias_act_rows_to_nchw(out, bias, code, slope, y[g0:g1])
+                elif avg:
+                    epilogue._bias_act_avg_pool(
+                        out, bias, code, slope, area, ow, pkh, pkw, psh, psw, plane,
+                        y[g0:g1], full[g0:g1] if record else full, record,
+                    )  # fmt: skip
                 else:
                     kernels._bias_act_max_pool(
-                        out, bias, relu, zero, ow, pkh, pkw, psh, psw, plane,
+                        out, bias, code, slope, ow, pkh, pkw, psh, psw, plane,
                         y[g0:g1], argmax[g0:g1],
                     )  # fmt: skip
 
+        area = x.dtype.type(pool[0][0] * pool[0][1]) if avg else x.dtype.type(1)
         run(chunks, work)
         if record:
             self._saved_x = x
-            self._saved_epilogue = (relu, pool, y, argmax)
+            self._saved_epilogue = (code, slope, pool, y, full if avg else argmax, avg)
+        if squeeze:
+            return y.reshape(n_img, k_out)
         if pool is None:
             return y.reshape(n_img, k_out, oh, ow)
         return y
 
     def backward(self, dy):
         x = self._require_saved(self._saved_x)
-        relu, pool, y, argmax = self._saved_epilogue
+        code, slope, pool, y, argmax, avg = self._saved_epilogue
         n_img = x.shape[0]
         k_out = self.filters
         dy = np.ascontiguousarray(dy, dtype=x.dtype)
@@ -245,12 +271,15 @@ class Conv2D(Layer):
         # (N, K, windows): the layout the gradient kernels index.
         dy3 = dy.reshape(n_img, k_out, -1)
         y3 = y.reshape(dy3.shape)
-        argmax3 = None if argmax is None else argmax.reshape(dy3.shape)
+        argmax3 = None if argmax is None or avg else argmax.reshape(dy3.shape)
         oh, ow, plane, group, chunks, padded_size = self._setup(x)
         geometry = (*self.kernel, *self.stride, *self.padding, oh, ow)
         weight = self._weight_matrix().astype(x.dtype, copy=False)
-        zero = x.dtype.type(0)
         dx = np.empty(x.shape, x.dtype) if self.input_grad else None
+        if avg:
+            (pkh, pkw), (psh, psw) = pool
+            area = x.dtype.type(pkh * pkw)
+            dy4 = dy.reshape(y.shape)
 
         def work(_, lo, hi):
             slot = threading.get_ident()
@@ -262,19 +291,25 @@ class Conv2D(Layer):
                 g1 = min(g0 + group, hi)
                 m = (g1 - g0) * plane
                 patches, scratch = self._fill_patches(x[g0:g1], slot, geometry, padded_size)
-                if pool is None and not relu and g1 - g0 == 1:
+                if pool is None and code == 0 and g1 - g0 == 1:
                     dy_rows = dy3[g0]
                 else:
                     dy_rows = self._buffer(("dy", slot), k_out * m, x.dtype)[: k_out * m]
                     dy_rows = dy_rows.reshape(k_out, m)
-                    if pool is not None:
+                    if avg:
+                        # argmax holds the activation before pooling; sums the bias gradient.
+                        epilogue._avg_pool_act_grad_to_rows(
+                            dy4[g0:g1], argmax[g0:g1], code, slope, area, ow, pkh, pkw,
+                            psh, psw, dy_rows, db,
+                        )  # fmt: skip
+                    elif pool is not None:
                         # Also sums the bias gradient, from the 4x smaller pooled gradient.
                         kernels._max_pool_act_grad_to_rows(
-                            dy3[g0:g1], y3[g0:g1], argmax3[g0:g1], relu, zero, plane,
+                            dy3[g0:g1], y3[g0:g1], argmax3[g0:g1], code, slope, plane,
                             dy_rows, db,
                         )  # fmt: skip
                     else:
-                        kernels._act_grad_to_rows(dy3[g0:g1], y3[g0:g1], relu, zero, dy_rows)
+                        kernels._act_grad_to_rows(dy3[g0:g1], y3[g0:g1], code, slope, dy_rows)
                 if self._row_patches:
                     dw += np.dot(dy_rows, patches, out=part)
                 else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.kernels.pool import avg_pool_forward
 from engine.layers.base import Layer
 from engine.layers.definition import Inferred, LayerDef, Tensor
 
@@ -26,7 +27,11 @@ class GlobalAvgPool(Layer):
     def forward(self, x, train=False, record=False):
         if record:
             self._saved_shape = x.shape
-        return x.mean(axis=(2, 3))
+        # The average pool kernel over the whole plane (a parallel numba loop that releases
+        # the GIL, summing in the order a conv epilogue that fuses this layer does).
+        n_img, channels, height, width = x.shape
+        y = avg_pool_forward(x, (height, width), (1, 1), (0, 0))
+        return y.reshape(n_img, channels)
 
     def backward(self, dy):
         n_img, channels, height, width = self._require_saved(self._saved_shape)

@@ -10,9 +10,21 @@ import numpy as np
 import pytest
 
 from engine.kernels import activations as act
-from engine.kernels import conv, pool, updates, workers
+from engine.kernels import conv, epilogue, pool, updates, workers
 
 RTOL, ATOL = 1e-5, 1e-5
+#: The activations a conv epilogue applies (False: none, True: relu), and the leaky slope.
+ACTS = [False, True, "leaky_relu", "tanh", "sigmoid"]
+SLOPE = 0.1
+
+
+def _same(got, want, act):
+    """Bit for bit for the exact activations; float32 tanh and sigmoid are the rational
+    approximation (within 4e-7), so within float32 tolerance there."""
+    if act in ("tanh", "sigmoid"):
+        np.testing.assert_allclose(got, want, RTOL, ATOL)
+    else:
+        np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
 
 # (N, C, H, W, kernel, stride, padding): square and non-square, strided, padded.
 WINDOWS = [
@@ -113,15 +125,15 @@ def _with_specials(a):
     return a
 
 
-@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("relu", ACTS)
 def test_bias_act_rows_to_nchw_matches_reference(relu):
     rows, bias = _with_specials(_x((5, 3 * 12))), _x((5,), 1)
-    got = conv.bias_act_rows_to_nchw(rows, bias, 3, relu)
-    want = conv.bias_act_rows_to_nchw_naive(rows, bias, 3, relu)
-    np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))  # bit for bit
+    got = conv.bias_act_rows_to_nchw(rows, bias, 3, relu, slope=SLOPE)
+    want = conv.bias_act_rows_to_nchw_naive(rows, bias, 3, relu, SLOPE)
+    _same(got, want, relu)
 
 
-@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("relu", ACTS)
 @pytest.mark.parametrize(
     ("size", "kernel", "stride"),
     [
@@ -140,16 +152,17 @@ def test_fused_bias_act_max_pool_matches_the_separate_references(relu, size, ker
     ow = conv.output_size(size[1], kernel[1], stride[1], 0)
     out = np.empty((n, k_out, oh, ow), np.float32)
     arg = np.empty((n, k_out, oh, ow), np.int32)
-    conv.bias_act_max_pool(rows, bias, n, relu, size, kernel, stride, out, arg)
-    y_ref, arg_ref = conv.bias_act_max_pool_naive(rows, bias, n, relu, size, kernel, stride)
-    np.testing.assert_array_equal(out.view(np.int32), y_ref.view(np.int32))
+    conv.bias_act_max_pool(rows, bias, n, relu, size, kernel, stride, out, arg, slope=SLOPE)
+    y_ref, arg_ref = conv.bias_act_max_pool_naive(
+        rows, bias, n, relu, size, kernel, stride, SLOPE
+    )
+    _same(out, y_ref, relu)
     np.testing.assert_array_equal(arg, arg_ref)
     dy = _x(out.shape, 2)
     sums = np.full(k_out, 0.5)
-    rows_ref = conv.max_pool_act_grad_to_rows_naive(dy, out, arg, relu, size)
-    np.testing.assert_allclose(
-        conv.max_pool_act_grad_to_rows(dy, out, arg, relu, size, sums=sums), rows_ref, RTOL, ATOL
-    )
+    rows_ref = conv.max_pool_act_grad_to_rows_naive(dy, out, arg, relu, size, SLOPE)
+    got = conv.max_pool_act_grad_to_rows(dy, out, arg, relu, size, sums=sums, slope=SLOPE)
+    np.testing.assert_allclose(got, rows_ref, RTOL, ATOL)
     # The bias gradient summed in the same pass equals the rows' sums.
     want = conv.add_row_sums_naive(rows_ref, np.full(k_out, 0.5))
     np.testing.assert_allclose(sums, want, rtol=1e-6, atol=1e-6)
@@ -167,12 +180,53 @@ def test_fused_max_pool_lets_the_first_nan_win():
     assert np.isnan(out[0, 0, 0, 1]) and arg[0, 0, 0, 1] == 6
 
 
-@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("relu", ACTS)
 def test_act_grad_to_rows_matches_reference(relu):
     dy, y = _x((3, 5, 12)), _with_specials(_x((3, 5, 12), 1))
-    np.testing.assert_array_equal(
-        conv.act_grad_to_rows(dy, y, relu), conv.act_grad_to_rows_naive(dy, y, relu)
+    np.testing.assert_allclose(
+        conv.act_grad_to_rows(dy, y, relu, slope=SLOPE),
+        conv.act_grad_to_rows_naive(dy, y, relu, SLOPE),
+        RTOL,
+        ATOL,
     )
+
+
+@pytest.mark.parametrize("act_name", [None, "relu", "leaky_relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride"),
+    [((6, 8), (2, 2), (2, 2)), ((7, 7), (3, 3), (2, 2)), ((5, 6), (5, 6), (1, 1))],
+)
+def test_fused_bias_act_avg_pool_matches_the_separate_references(act_name, size, kernel, stride):
+    n, k_out = 3, 4
+    rows, bias = _x((k_out, n * size[0] * size[1])), _x((k_out,), 1)
+    out, full = epilogue.bias_act_avg_pool(
+        rows, bias, n, act_name, size, kernel, stride, SLOPE, keep=True
+    )
+    want, full_ref = epilogue.bias_act_avg_pool_naive(
+        rows, bias, n, act_name, size, kernel, stride, SLOPE
+    )
+    np.testing.assert_allclose(out, want, RTOL, ATOL)
+    np.testing.assert_allclose(full, full_ref.reshape(full.shape), RTOL, ATOL)
+    assert out.dtype == np.float32
+    dy = _x(out.shape, 2)
+    sums = np.full(k_out, 0.5)
+    got = epilogue.avg_pool_act_grad_to_rows(
+        dy, full, act_name, size, kernel, stride, SLOPE, sums=sums
+    )
+    ref = epilogue.avg_pool_act_grad_to_rows_naive(dy, full, act_name, size, kernel, stride, SLOPE)
+    np.testing.assert_allclose(got, ref, RTOL, ATOL)
+    np.testing.assert_allclose(sums, 0.5 + ref.astype(np.float64).sum(axis=1), 1e-5, 1e-5)
+
+
+def test_fast_float32_tanh_and_sigmoid_stay_close_to_the_exact_functions():
+    x = np.linspace(-30, 30, 200_001, dtype=np.float32)
+    exact = np.tanh(x.astype(np.float64))
+    assert np.abs(act.tanh_forward(x) - exact).max() < 5e-7
+    sig = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert np.abs(act.sigmoid_forward(x) - sig).max() < 3e-7
+    special = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)
+    np.testing.assert_array_equal(act.tanh_forward(special), [np.nan, 1, -1, 0])
+    np.testing.assert_array_equal(act.sigmoid_forward(special), [np.nan, 1, 0, 0.5])
 
 
 def test_add_row_sums_matches_reference():
