@@ -1,8 +1,11 @@
-"""Models in and out of the window: File ▸ Export ▸ ONNX… and File ▸ Import model….
+"""Models in and out of the window: File ▸ Export ▸ ONNX…, File ▸ Export ▸ PyTorch project…
+and File ▸ Import model….
 
-Export writes the open network as an ONNX model (engine.interop.onnx_export) with the
-trained weights of the newest run of this very network whose checkpoint still exists, else
-its initial weights (seed 0); the status bar says which. Import reads an ONNX model
+Export writes the open network as an ONNX model (engine.interop.onnx_export), or as a
+PyTorch project folder (engine.interop.torch_project: model.py, weights.safetensors, train.py
+for torchrun), with the trained weights (and, for PyTorch, the training settings) of the
+newest run of this very network whose checkpoint still exists, else its initial weights
+(seed 0); the status bar says which. Import reads an ONNX model
 (engine.interop.onnx_import), writes it as a run folder among the project's runs, makes its
 network the open one (undoably) and lists the run, so predictions and export use its
 weights. The work is the engine's; this module only asks where and reports.
@@ -15,7 +18,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox
 
-__all__ = ["export_onnx_dialog", "export_source", "import_model_dialog"]
+__all__ = [
+    "export_onnx_dialog",
+    "export_pytorch_dialog",
+    "export_source",
+    "import_model_dialog",
+    "install_pytorch_export",
+]
 
 
 def export_source(document):
@@ -67,6 +76,78 @@ def export_onnx_dialog(window: QMainWindow) -> str | None:
         return None
     window.statusBar().showMessage(f"Exported {path} with the {what}", 10_000)
     return path
+
+
+def export_pytorch_dialog(window: QMainWindow) -> str | None:
+    """Ask for a folder and write the PyTorch project there; returns the folder, or None
+    (cancelled, or refused with a message saying why). Files of an earlier export in that
+    folder are replaced only after the user agrees."""
+    document = window.document
+    source, what = export_source(document)
+    folder = Path(document.path).parent if document.path else Path.home()
+    path = QFileDialog.getExistingDirectory(window, "Export PyTorch project", str(folder))
+    if not path:
+        return None
+    from engine.interop.torch_project import FILES
+
+    there = [f for f in FILES if (Path(path) / f).exists()]
+    if there:
+        answer = QMessageBox.question(
+            window, "Replace files?",
+            f"{path} already holds {', '.join(there)}. Replace them?",
+        )  # fmt: skip
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        from engine.checkpoint import CheckpointError
+        from engine.data import DatasetError
+        from engine.interop.torch_project import export_torch_project
+
+        project = export_torch_project(source, path)
+    except ModuleNotFoundError as e:
+        problem = f"the {e.name} package is not installed (pip install {e.name})"
+    except (CheckpointError, DatasetError, ValueError, OSError) as e:
+        problem = str(e)
+    else:
+        problem = ""
+    finally:
+        QApplication.restoreOverrideCursor()
+    if problem:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", f"{path}: {problem}",
+                          parent=window)  # fmt: skip
+        box.exec()
+        return None
+    window.statusBar().showMessage(
+        f"Exported a PyTorch project ({len(project.files)} files) to {path} with the {what}; "
+        "see its README.md", 15_000,
+    )  # fmt: skip
+    return path
+
+
+def install_pytorch_export(window: QMainWindow):
+    """``window.actionExportPytorch`` (File ▸ Export ▸ PyTorch project…), placed after
+    Export ▸ ONNX… in the menu that holds it; made once, returned every time."""
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QMenu
+
+    action = getattr(window, "actionExportPytorch", None)
+    if action is not None:
+        return action
+    action = QAction("&PyTorch project…", window)
+    action.setObjectName("actionExportPytorch")
+    tip = "Write a PyTorch project: model.py, its weights, and train.py for torchrun"
+    action.setStatusTip(tip)
+    action.setToolTip(tip)
+    action.triggered.connect(lambda: export_pytorch_dialog(window))
+    window.addAction(action)
+    window.actionExportPytorch = action
+    onnx = getattr(window, "actionExportOnnx", None)
+    for menu in window.findChildren(QMenu):
+        if onnx is not None and onnx in menu.actions():
+            menu.addAction(action)
+            break
+    return action
 
 
 def _runs_root(window) -> Path:
