@@ -208,9 +208,7 @@ def _run(args: argparse.Namespace, held) -> int:
     except ValueError as e:
         return fail(str(e))
     values, used = _settings(args, recommended)
-    if problem := preflight_problem(
-        args.epochs, values["batch_size"], values["optimizer"], spec
-    ):
+    if problem := preflight_problem(args.epochs, values["batch_size"], values["optimizer"], spec):
         return fail(problem)
     out = folder = None
     try:

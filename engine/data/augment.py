@@ -69,9 +69,7 @@ class Augmentation:
         """Inverse of ``to_dict``; raises ``DatasetError`` naming an unknown field."""
         unknown = sorted(set(data) - set(_FIELDS))
         if unknown:
-            raise DatasetError(
-                f"augmentation.{unknown[0]}: unknown field ({', '.join(_FIELDS)})"
-            )
+            raise DatasetError(f"augmentation.{unknown[0]}: unknown field ({', '.join(_FIELDS)})")
         if not isinstance(data.get("flip", False), bool):
             raise DatasetError("augmentation.flip: expected true or false")
         return cls(**data)
@@ -200,7 +198,7 @@ def augment_batch(
 def rotate_batch(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
     """float32 (B, C, H, W) -> float32 (B, C, H, W): image i turned ``angles[i]`` degrees
     counter-clockwise about its centre ((H-1)/2, (W-1)/2), bilinear, zeros outside."""
-    b, c, h, w = x.shape
+    b, _, h, w = x.shape
     t = np.deg2rad(np.asarray(angles, np.float64))[:, None, None]
     cos, sin = np.cos(t), np.sin(t)
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0

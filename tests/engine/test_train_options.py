@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import test_train_cli
 from test_training import CLASSES, SPEC, write_pattern_folder
 
 import engine.presets as presets
 from engine.checkpoint import load_checkpoint
 from engine.commands.main import main
-from engine.data import CACHE_ENV, load_dataset
+from engine.data import load_dataset
 from engine.presets import PresetSettingsError, recommended_config, recommended_settings
 from engine.spec import preset_names
 from engine.train_settings import SETTINGS
@@ -30,6 +31,7 @@ from engine.training import (
     fit,
 )
 
+setup = test_train_cli.setup  # the fixture: a data folder, tiny.json, the cwd in tmp_path
 CFG = TrainConfig(epochs=6, batch_size=8, optimizer="adam", lr=0.02, val_split=0.25)
 
 
@@ -37,16 +39,6 @@ CFG = TrainConfig(epochs=6, batch_size=8, optimizer="adam", lr=0.02, val_split=0
 def dataset(tmp_path_factory):
     root = write_pattern_folder(tmp_path_factory.mktemp("bars"))
     return load_dataset(root, default_preprocessing(SPEC), val_fraction=0.25, seed=0, cache=False)
-
-
-@pytest.fixture
-def setup(tmp_path, monkeypatch):
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    data = write_pattern_folder(tmp_path / "data")
-    spec = tmp_path / "tiny.json"
-    SPEC.save(spec)
-    return tmp_path, str(data), str(spec)
 
 
 # --------------------------------------------------------------------------- the catalogue

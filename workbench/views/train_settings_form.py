@@ -143,7 +143,7 @@ class PathEditor(QWidget):
     def text(self) -> str:
         return self.edit.text()
 
-    def setText(self, text: str) -> None:  # noqa: N802 (Qt's spelling)
+    def setText(self, text: str) -> None:
         self.edit.setText(text)
 
     def _choose(self) -> None:
@@ -176,8 +176,12 @@ class AugmentEditor(QWidget):
         grid = QGridLayout(self)  # two controls a row: the Train page stays short
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.flip, 0, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
-        cells = (("Crop pad", self.shift, 0, 2), ("Rotate", self.rotate, 1, 0),
-                 ("Bright", self.brightness, 2, 0), ("Contrast", self.contrast, 2, 2))
+        cells = (
+            ("Crop pad", self.shift, 0, 2),
+            ("Rotate", self.rotate, 1, 0),
+            ("Bright", self.brightness, 2, 0),
+            ("Contrast", self.contrast, 2, 2),
+        )
         for label, box, row, col in cells:
             grid.addWidget(QLabel(label), row, col)
             grid.addWidget(box, row, col + 1)  # fmt: skip
@@ -202,8 +206,12 @@ class AugmentEditor(QWidget):
 
     def items(self) -> tuple[str, ...]:
         out = ["flip"] if self.flip.isChecked() else []
-        for name, box in (("shift", self.shift), ("rotate", self.rotate),
-                          ("brightness", self.brightness), ("contrast", self.contrast)):
+        for name, box in (
+            ("shift", self.shift),
+            ("rotate", self.rotate),
+            ("brightness", self.brightness),
+            ("contrast", self.contrast),
+        ):
             value = box.value()
             if not value:
                 continue
@@ -219,7 +227,8 @@ class AugmentEditor(QWidget):
         values = {"shift": 0, "rotate": 0.0, "brightness": 0.0, "contrast": 0.0}
         self._spelling = {}
         for item in items:
-            name = "shift" if item.partition("=")[0] in ("shift", "crop") else item.partition("=")[0]
+            name = item.partition("=")[0]
+            name = "shift" if name == "crop" else name
             if name in values:
                 values[name] = _value(item)
                 self._spelling[name] = item
