@@ -20,8 +20,10 @@ the tensors of a run folder or weights file that fit (``initial_weights``) over 
 initial weights, and a ``Note`` event says what was left out. Early stopping
 (``config.patience``) ends the run once the validation loss has not improved for that many
 epochs (an ``EarlyStopped`` event, then ``Finished("completed")``); ``config.keep_best`` also
-writes the checkpoint of the epoch with the lowest validation loss to ``out_dir/best/``, and
-the test accuracy is then measured with those weights (the ones ``predict`` uses).
+writes the checkpoint of the epoch with the lowest validation loss to ``out_dir/best/`` (a
+checkpoint folder of its own: ``predict RUN/best``, and ``predict RUN`` prefers it when
+present), and the test accuracy is then measured with those weights. The run folder's own
+checkpoint stays the latest epoch's, which ``--resume`` continues.
 """
 
 from __future__ import annotations

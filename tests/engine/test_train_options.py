@@ -155,6 +155,7 @@ def test_patience_zero_never_stops_and_keep_best_keeps_the_lowest_val_loss(datas
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert len(epochs) == 5
     best_epoch = 1 + int(np.argmin([e.val_loss for e in epochs]))
+    assert best_epoch < 5  # so that the last weights and the best differ below
     best = load_checkpoint(tmp_path / "run" / BEST_FOLDER)
     assert best.epoch == best_epoch
     # best/ holds that epoch's weights: its validation loss is the lowest one.
@@ -166,6 +167,10 @@ def test_patience_zero_never_stops_and_keep_best_keeps_the_lowest_val_loss(datas
     x, y = zip(*dataset.iter_batches("val", 1000), strict=True)
     loss = LOSSES["cross_entropy"](net.forward(np.concatenate(x)), np.concatenate(y))[0]
     assert loss == pytest.approx(min(e.val_loss for e in epochs), rel=1e-5)
+    # The run's test accuracy is that of best/'s weights, the ones predict is to use.
+    x, y = zip(*dataset.iter_batches("test", 1000), strict=True)
+    right = np.count_nonzero(net.forward(np.concatenate(x)).argmax(1) == np.concatenate(y))
+    assert events[-1].test_accuracy == right / len(np.concatenate(y))
     assert not (tmp_path / "plain" / BEST_FOLDER).exists()
 
 
@@ -252,3 +257,18 @@ def test_bad_transfer_flags_are_one_line_and_leave_no_folder(setup, capsys, flag
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
     assert not (tmp / "never").exists()
+
+
+def test_a_resumed_run_keeps_tracking_the_best_epoch_of_the_whole_run(dataset, tmp_path):
+    cfg = TrainConfig(epochs=3, batch_size=8, optimizer="sgd", lr=0.3, momentum=0.9,
+                      val_split=0.25, keep_best=True)  # fmt: skip
+    run = tmp_path / "run"
+    list(fit(SPEC, dataset, cfg, out_dir=run, snapshot_interval_s=None))
+    first_best = load_checkpoint(run / BEST_FOLDER).epoch
+    events = list(fit(SPEC, dataset, TrainConfig(epochs=6), resume=run, snapshot_interval_s=None))
+    history = events[-1].history
+    assert history["epoch"] == [1, 2, 3, 4, 5, 6]
+    best = 1 + int(np.argmin(history["val_loss"]))
+    assert load_checkpoint(run / BEST_FOLDER).epoch == best
+    if best <= 3:  # no later epoch beat it: best/ is the one written before the resume
+        assert best == first_best
