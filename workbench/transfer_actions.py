@@ -1,4 +1,4 @@
-"""Transfer learning in the window: Edit ▸ Replace the Head.
+"""Transfer learning in the window: Edit ▸ Replace the Head, Edit ▸ Freeze Selected Layers.
 
 "Replace the head" (``actionReplaceHead``) sets the final dense layer to as many units as the
 loaded data has classes (engine.transfer.replace_head), as one undoable edit, and keeps the
@@ -6,7 +6,9 @@ rest of the weights: the newest run with a checkpoint (an imported model, or the
 training) becomes the run's starting point (the training settings' ``init_from``, when none
 is chosen yet), and the status bar says what is kept and what starts afresh
 (engine.transfer.initial_weights' notes). Freezing is the padlock on each canvas block
-(workbench.views.canvas_items).
+(workbench.views.canvas_items), or, from the keyboard, Freeze Selected Layers
+(``actionFreezeSelected``), which freezes the layers selected in the stack (or trains them
+again when all of them are frozen) in one undo step.
 
     install_transfer_actions(window)    # once, after the window's menus exist
 """
@@ -19,7 +21,7 @@ from typing import Any
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-__all__ = ["install_transfer_actions", "replace_head", "weights_source"]
+__all__ = ["freeze_selected", "install_transfer_actions", "replace_head", "weights_source"]
 
 _STATUS_MS = 12_000
 
@@ -39,22 +41,49 @@ def install_transfer_actions(window: QMainWindow) -> QAction:
     )
     action.triggered.connect(lambda: replace_head(window))
     window.actionReplaceHead = action
+    freeze = QAction("&Freeze Selected Layers", window)
+    freeze.setObjectName("actionFreezeSelected")
+    freeze.setStatusTip(
+        "Freeze the selected layers (their parameters stay as loaded), or train them again "
+        "when all of them are frozen"
+    )
+    freeze.triggered.connect(lambda: freeze_selected(window))
+    window.actionFreezeSelected = freeze
     menu = _edit_menu(window)
     if menu is not None:
         menu.addSeparator()
-        menu.addAction(action)
+        menu.addActions([freeze, action])
     else:
-        window.addAction(action)
+        window.addActions([freeze, action])
     document = window.document
 
     def update(*_args) -> None:
         action.setEnabled(_blocker(document) == "")
         action.setToolTip(_blocker(document) or action.statusTip())
+        freeze.setEnabled(not document.locked and bool(document.spec.layers))
 
     document.specChanged.connect(update)
     document.lockedChanged.connect(update)
     update()
     return action
+
+
+def freeze_selected(window: QMainWindow) -> bool:
+    """Freeze the layers selected in the stack, or, when every one of them is frozen, train
+    them again: one undo step. True when the network changed."""
+    document = window.document
+    indices = window.stack.selected_layers()
+    if not indices:
+        window.statusBar().showMessage("Select the layers to freeze first", _STATUS_MS)
+        return False
+    layers = list(document.spec.layers)
+    freeze = any(layers[i].trainable for i in indices)
+    for i in indices:
+        layers[i] = layers[i].with_trainable(not freeze)
+    what = layers[indices[0]].kind.label if len(indices) == 1 else f"{len(indices)} layers"
+    text = f"{'Freeze' if freeze else 'Unfreeze'} {what}"
+    # No focus row: the selection stays, so a second press undoes what the first did.
+    return document.edit(document.spec.with_layers(layers), text)
 
 
 def _edit_menu(window: QMainWindow) -> QMenu | None:

@@ -130,3 +130,23 @@ def test_replace_the_head_fits_the_loaded_three_classes_and_keeps_the_weights(
     window.actionUndo.trigger()
     assert document.spec.layers[-1]["units"] == 10
     np.testing.assert_equal(document.data_classes, 3)
+
+
+def test_freeze_selected_layers_from_the_keyboard_in_one_undo_step(make_window, qtbot):
+    window = make_window()
+    install_transfer_actions(window)
+    document, stack = window.document, window.stack
+    stack.setFocus()
+    stack.setCurrentIndex(stack.model().index(1, 0))  # the first convolution
+    qtbot.keyClick(stack, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(stack, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert stack.selected_layers() == [0, 1, 2]
+    freeze = window.findChild(QAction, "actionFreezeSelected")
+    freeze.trigger()
+    assert [layer.trainable for layer in document.spec.layers[:4]] == [False, False, False, True]
+    assert document.undo_stack.undoText() == "Freeze 3 layers"
+    assert all(window.design.canvas.blocks[row].data_.frozen for row in (1, 2, 3))
+    freeze.trigger()  # all of them frozen: trained again
+    assert all(layer.trainable for layer in document.spec.layers)
+    window.actionUndo.trigger()
+    assert not document.spec.layers[2].trainable
