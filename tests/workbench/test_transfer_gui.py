@@ -122,6 +122,7 @@ def test_replace_the_head_fits_the_loaded_three_classes_and_keeps_the_weights(
     message = window.statusBar().currentMessage()
     assert "10 → 3 units" in message and "imported-1: 8 tensors kept, 2 start afresh" in message
     assert document.settings["training"]["init_from"] == checkpoint
+    assert window.training.training_panel.config().init_from == checkpoint  # the Train page's
     frozen = document.report.frozen_params
     assert f"{frozen:,} frozen" in window.totals_label.text()
 
