@@ -203,7 +203,7 @@ def _line(code: str, comment: str, indent: int) -> list[str]:
 # --------------------------------------------------------------------------- model.py
 
 
-def _header(spec, name: str, graph: bool) -> str:
+def _header(spec, name: str, graph: bool, needs_torch: bool) -> str:
     c, h, w = spec.input.shape
     rows = infer_shapes(spec).rows
     k = rows[-1].output_shape[0]
@@ -228,8 +228,7 @@ Input: float32 (batch, {c}, {h}, {w}), prepared as train.py prepares it; output:
 logits (no softmax).
 """
 
-import torch
-from torch import nn
+{"import torch" + chr(10) if needs_torch else ""}from torch import nn
 
 INPUT_SHAPE = ({c}, {h}, {w})
 NUM_CLASSES = {k}
@@ -251,7 +250,9 @@ def model_source(spec) -> str:
             raise ValueError(f"layer {i} ({layer.type}) has no PyTorch source form")
     name = class_name(spec)
     graph = not spec.is_chain or any(m is None for m in modules)
-    lines = [_header(spec, name, graph), ""]
+    needs_torch = any("torch." in CALL_SOURCE[layer.type](["x"]) for layer, m
+                      in zip(spec.layers, modules, strict=True) if m is None)  # fmt: skip
+    lines = [_header(spec, name, graph, needs_torch), ""]
     out = lines.append
     if not graph:
         out(f"class {name}(nn.Sequential):")

@@ -12,16 +12,26 @@ augmentation of batches, the learning-rate schedules and the checkpoint format.
 
 from __future__ import annotations
 
-import pprint
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["train_source"]
 
 
-def _literal(value: Any, indent: int = 0) -> str:
-    text = pprint.pformat(value, width=96 - indent, sort_dicts=False)
-    return text.replace("\n", "\n" + " " * indent)
+def _literal(value: Any) -> str:
+    """Python source of a JSON-like value: a dict one item a line, as a person lays it out."""
+    if isinstance(value, dict):
+        items = "".join(f"    {_literal(k)}: {_literal(v)},\n" for k, v in value.items())
+        return "{\n" + items + "}" if value else "{}"
+    if isinstance(value, list | tuple):
+        one = "[" + ", ".join(_literal(v) for v in value) + "]"
+        if len(one) <= 80:
+            return one
+        return "[\n" + "".join(f"    {_literal(v)},\n" for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)  # a valid Python literal too, in double quotes
+    return repr(value)  # None, True, numbers
 
 
 def train_source(
@@ -100,6 +110,9 @@ CLASS_NAMES = @CLASS_NAMES@
 #: Positions of the layers that are not trained ("trainable": false in the spec).
 FROZEN = @FROZEN@
 EVAL_BATCH = 256
+#: The settings this script carries out; others of a newer CNN Workbench are reported.
+DONE = {"epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+        "step_size", "gamma", "seed", "val_split", "augment", "loss", "init"}
 
 
 def parse_args(argv=None):
@@ -279,6 +292,11 @@ def main(argv=None):
     ckpt = load_checkpoint(args.resume) if args.resume else None
     base = ckpt.config.to_dict() if ckpt else CONFIG
     config = TrainConfig.from_dict({**base, "epochs": args.epochs or base["epochs"]})
+    defaults = TrainConfig().to_dict()
+    other = {k: v for k, v in config.to_dict().items() if k not in DONE and v != defaults.get(k)}
+    if other:
+        setup.log("note: this train.py does not carry out " + ", ".join(
+            f"{k}={v!r}" for k, v in other.items()) + "; it trains without them")
     torch.manual_seed(config.seed)
     data = load_data(args.data, setup)
     train = data.split("train")
