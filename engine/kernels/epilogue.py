@@ -19,7 +19,8 @@ import numpy as np
 from numba import njit
 
 from engine.config import JIT
-from engine.kernels.activations import act_grad_run, act_run, act_slope_naive, activation_code
+from engine.kernels.activations import act_grad_run, act_slope_naive, activation_code
+from engine.kernels.conv import act_planes
 from engine.kernels.geometry import output_size
 
 __all__ = [
@@ -38,14 +39,12 @@ def _bias_act_avg_pool(rows, bias, code, slope, area, width, kh, kw, sh, sw, pla
     zero = slope - slope
     one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
     half = one / (one + one)
-    scratch = np.empty(plane, rows.dtype)
+    scratch = np.empty((k_out, plane), rows.dtype)
     for n in range(n_img):
-        base = n * plane
+        planes = full[n] if keep else scratch
+        act_planes(rows, n * plane, bias, code, slope, zero, one, half, planes)
         for k in range(k_out):
-            act = full[n, k] if keep else scratch
-            b = bias[k]
-            src = rows[k, base : base + plane]
-            act_run(src, b, act, code, slope, zero, one, half)
+            act = planes[k]
             o = out[n, k]
             for oy in range(oh):
                 for ox in range(ow):
