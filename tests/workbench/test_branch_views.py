@@ -3,7 +3,7 @@ parameters), driven on the real window at its default size."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
 from engine.spec import load_spec
@@ -122,3 +122,111 @@ def test_hovering_an_arrow_shows_its_shape_and_how_it_was_computed(make_window):
     # a relu and a batch norm pass their input's shape on: the conv before them made it
     assert "computed by #1 conv2d_0 (Convolution): (32 − 3 + 2·1)/1 + 1 = 32" in text
     assert "passed on unchanged by batch_norm_1, stem_relu" in text
+
+
+# ---------------------------------------------------------------------- feature maps
+
+
+def small_inception():
+    from engine.blocks import GraphBuilder, inception_module
+    from engine.graph import INPUT
+
+    g = GraphBuilder()
+    x = g.conv(INPUT, 6, 3, padding=1, relu=True, name="stem")
+    x = inception_module(g, x, 4, 3, 8, 2, 4, 5, bn=False)
+    x = g.layer("global_avg_pool", x, "gap")
+    g.layer("dense", x, "logits", units=10)
+    return g.spec((3, 16, 16), name="small inception")
+
+
+def feature_maps(qtbot, spec):
+    import numpy as np
+
+    from engine.network import build
+    from workbench.views.feature_maps import FeatureMapsView
+
+    view = FeatureMapsView()
+    qtbot.addWidget(view)
+    view.resize(1200, 760)
+    view.show()
+    c, h, w = spec.input.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    probe = np.repeat(((np.hypot(yy - h / 2, xx - w / 2) < h / 3) * 1.0 - 0.3)[None], c, 0)
+    probe = probe.astype(np.float32)
+    view.set_spec(spec)
+    view.set_probe(probe)
+    view.update_activations(build(spec, seed=0).forward_activations(probe[None]))
+    view.flush()
+    qtbot.waitUntil(lambda: view.cell_image(len(spec.layers) - 1).image is not None)
+    qtbot.waitExposed(view)
+    QApplication.processEvents()  # the graphics layouts take their final geometry
+    return view
+
+
+def hover_pixel(view, layer: int, channel: int, y: int, x: int) -> None:
+    """Move the mouse onto pixel (y, x) of ``channel`` in layer ``layer``'s picture."""
+    cell = view._cells[layer + 1]
+    oy, ox = cell.mosaic.tile_origin(channel)
+    scene_pos = view.cell_image(layer).mapToScene(QPointF(ox + x + 0.5, oy + y + 0.5))
+    view.overview.scene().sigMouseMoved.emit(scene_pos)
+
+
+def test_feature_maps_show_every_branch_labelled_by_id_and_every_paths_field(qtbot):
+    spec = small_inception()
+    view = feature_maps(qtbot, spec)
+    ids = spec.wiring.ids
+    assert [cell.title for cell in view._cells] == ["input", *ids]  # a graph: by id
+    place = {cell.index: _grid_place(view, cell.view) for cell in view._cells}
+    stem = ids.index("stem_relu")
+    heads = [i for i in range(len(ids)) if spec.inputs_of(i) == (stem,)]  # the 4 branches
+    assert [spec.layers[i].type for i in heads] == ["conv2d"] * 3 + ["max_pool2d"]
+    # grouped by block: each branch on a row of its own, starting at column 0
+    assert [place[i][1] for i in heads] == [0, 0, 0, 0]
+    assert len({place[i][0] for i in heads}) == 4
+    three = heads[1] + 2  # 1×1 reduce, relu, 3×3
+    assert spec.layers[three]["kernel"] == (3, 3) and place[three] == (place[heads[1]][0], 2)
+    concat = [layer.type for layer in spec.layers].index("concat")
+    assert place[concat][1] == 0 and place[concat][0] > place[heads[3]][0]
+    hover_pixel(view, concat, 9, 8, 8)  # channel 9: the 3×3 branch's output
+    paths = view.path_boxes()
+    assert sorted(b.width for b in paths[stem]) == [1, 3, 5]  # the branches' own windows
+    assert sorted(b.width for b in paths[-1]) == [3, 5, 7]  # then the stem's 3×3
+    five_reduce = heads[2]
+    assert paths[five_reduce] == [view.highlighted()[five_reduce]]  # one path there
+    # the colour probe is one picture: its three boxes are drawn on it, nested
+    assert len(view._cells[0].path.path().toSubpathPolygons()) == 3
+    assert len(view._cells[stem + 1].path.path().toSubpathPolygons()) == 3 * 6  # every tile
+    status = view._status.text()
+    assert ids[concat] in status and "4 paths: 3×3, 5×5 (2 paths), 7×7" in status
+    assert "together rows 5–11" in status
+    view.grab().save("/tmp/feature_maps_inception.png")
+
+
+def _grid_place(view, item) -> tuple[int, int]:
+    layout = view.overview.ci.layout
+    for k in range(layout.count()):
+        if layout.itemAt(k) is item:
+            return _cell_of(layout, item)
+    raise AssertionError("not in the overview")
+
+
+def _cell_of(layout, item) -> tuple[int, int]:
+    for r in range(layout.rowCount()):
+        for c in range(layout.columnCount()):
+            if layout.itemAt(r, c) is item:
+                return (r - 1) // 2, c  # a label row above each picture row
+    raise AssertionError("not placed")
+
+
+def test_feature_maps_of_resnet20_trace_the_shortcut_and_the_main_path(qtbot):
+    spec = load_spec("resnet20")
+    view = feature_maps(qtbot, spec)
+    add = [layer.type for layer in spec.layers].index("add")
+    _main, shortcut = spec.inputs_of(add)
+    hover_pixel(view, add, 0, 10, 10)
+    paths = view.path_boxes()
+    assert sorted(b.width for b in paths[shortcut]) == [1, 5]  # around the block and through it
+    assert sorted(b.width for b in paths[-1]) == [3, 7]
+    assert "2 paths: 3×3, 7×7 of the input" in view._status.text()
+    assert view._cells[add + 1].title == spec.wiring.ids[add]
+    view.grab().save("/tmp/feature_maps_resnet20.png")

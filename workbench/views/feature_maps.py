@@ -2,91 +2,52 @@
 
 Each layer is one ImageItem showing a mosaic of its channels (one item per layer, never one
 per channel, so a redraw is a handful of array copies). Vectors (flatten, dense) are shown as
-grids of units. Hovering a pixel of a conv, pool or activation output outlines, as in Adam
+grids of units. Every layer of every branch is shown, labelled as the views name layers
+(``engine.inspect.layer_labels``: conv1 in a chain, the layer's id in a graph) and grouped
+by block (``workbench.models.branch_grid``: the branches of a block one row each, their
+layers lined up). Hovering a pixel of a conv, pool or activation output outlines, as in Adam
 Harley's interactive MNIST visualisation, the pixels it depends on in every earlier layer
-and in the input (``engine.inspect.receptive_field``). Clicking a layer shows it enlarged
+and in the input, along every path (``engine.receptive_graph``: an Inception pixel shows
+the 1×1, 3×3 and 5×5 patches of its branches, nested). Clicking a layer shows it enlarged
 in the focus pane. Activations arrive at any rate; a timer draws the latest at most 5 times
 a second.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainterPath
-from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.inspect import Box, layer_names, receptive_field
+from engine.inspect import Box, layer_labels
+from engine.receptive_graph import path_fields
 from engine.shapes import infer_shapes
 from engine.spec import NetworkSpec
+from workbench.models.branch_grid import arrange
+from workbench.models.mosaic import Mosaic
 from workbench.views.image_grid import display_array, plot_colors
 
-__all__ = ["FeatureMapsView", "Mosaic"]
+__all__ = ["FeatureMapsView", "Mosaic"]  # Mosaic: from workbench.models.mosaic, as before
 
 REDRAW_MS = 200
 COLUMNS = 4
+LONG_TITLE = 14  # a longer title and shape put the shape on a line of its own
+ROW_PX = 150  # the least height of a row of pictures with its titles
+COLUMN_PX = 120  # the least width of a column (wider grids scroll sideways)
 HIGHLIGHT = "#f59e0b"
 _SIGNED = pg.colormap.get("CET-D1").getLookupTable(nPts=256)
 _POSITIVE = pg.colormap.get("inferno").getLookupTable(nPts=256)
-
-
-@dataclass(frozen=True)
-class Mosaic:
-    """How the (C, H, W) output of one layer is tiled: ``rows`` × ``cols`` tiles of H × W
-    with a one-pixel gap (left transparent) between them."""
-
-    channels: int
-    height: int
-    width: int
-    rows: int
-    cols: int
-
-    @classmethod
-    def for_shape(cls, shape: tuple[int, ...]) -> Mosaic:
-        if len(shape) == 3:
-            c, h, w = shape
-            cols = max(1, math.ceil(math.sqrt(c * h / w)))
-            return cls(c, h, w, math.ceil(c / cols), cols)
-        (f,) = shape  # a vector: one tile of units, a row when short
-        cols = f if f <= 16 else math.ceil(math.sqrt(f))
-        return cls(1, math.ceil(f / cols), cols, 1, 1)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(height, width) of the mosaic image in pixels."""
-        return self.rows * (self.height + 1) - 1, self.cols * (self.width + 1) - 1
-
-    def tile_origin(self, channel: int) -> tuple[int, int]:
-        r, c = divmod(channel, self.cols)
-        return r * (self.height + 1), c * (self.width + 1)
-
-    def locate(self, py: float, px: float) -> tuple[int, int, int] | None:
-        """(channel, y, x) under mosaic pixel coordinates, or None on a gap or outside."""
-        if py < 0 or px < 0:
-            return None
-        r, y = divmod(int(py), self.height + 1)
-        c, x = divmod(int(px), self.width + 1)
-        ch = r * self.cols + c
-        if y >= self.height or x >= self.width or c >= self.cols or ch >= self.channels:
-            return None
-        return ch, y, x
-
-    def tile(self, values: np.ndarray) -> np.ndarray:
-        """The float32 mosaic of ``values`` (C, H, W) or (F,); gaps and spare tiles are NaN."""
-        n, h, w = self.rows * self.cols, self.height, self.width
-        a = np.full((n, h, w), np.nan, dtype=np.float32)
-        if self.channels == 1 and values.ndim == 1:
-            a.reshape(n, -1)[0, : values.size] = values
-        else:
-            a[: self.channels] = values
-        out = np.full((self.rows, h + 1, self.cols, w + 1), np.nan, dtype=np.float32)
-        out[:, :h, :, :w] = a.reshape(self.rows, self.cols, h, w).transpose(0, 2, 1, 3)
-        return out.reshape(self.rows * (h + 1), self.cols * (w + 1))[:-1, :-1]
 
 
 class _Cell:
@@ -108,11 +69,14 @@ class _Cell:
         self.view.setRange(QRectF(0, 0, w, h), padding=0.02)
         self.label: pg.LabelItem | None = None
 
-    def show_boxes(self, box: Box | None, channel: int | None = None) -> None:
-        """Outline ``box`` in one channel's tile (or in every tile when channel is None)."""
+    def show_boxes(self, boxes: Sequence[Box] | Box | None, channel: int | None = None) -> None:
+        """Outline ``boxes`` (one per path that reaches this layer differently, nested) in
+        one channel's tile (or in every tile when channel is None)."""
         path = QPainterPath()
-        if box is not None:
-            channels = range(self.mosaic.channels) if channel is None else [channel]
+        if isinstance(boxes, Box):
+            boxes = [boxes]
+        channels = range(self.mosaic.channels) if channel is None else [channel]
+        for box in boxes or ():
             for ch in channels:
                 oy, ox = self.mosaic.tile_origin(ch)
                 path.addRect(QRectF(ox + box.left, oy + box.top, box.width, box.height))
@@ -138,6 +102,7 @@ class FeatureMapsView(QWidget):
         self._values: list[np.ndarray | None] = []
         self._pending: Sequence[np.ndarray] | None = None
         self._highlight: dict[int, Box] = {}
+        self._paths: dict[int, list[Box]] = {}  # the distinct boxes of every path, by layer
 
         self.overview = pg.GraphicsLayoutWidget()
         self.overview.setObjectName("featureMapsOverview")
@@ -148,8 +113,13 @@ class FeatureMapsView(QWidget):
             "double-click a pixel to explain it step by step."
         )
         self._status.setWordWrap(True)
+        # A deep network's rows scroll (each keeps a readable height) rather than shrink
+        self.overview_scroll = QScrollArea(objectName="featureMapsScroll")
+        self.overview_scroll.setWidgetResizable(True)
+        self.overview_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.overview_scroll.setWidget(self.overview)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.overview)
+        split.addWidget(self.overview_scroll)
         split.addWidget(self.focus_view)
         split.setSizes([640, 420])
         layout = QVBoxLayout(self)
@@ -171,25 +141,33 @@ class FeatureMapsView(QWidget):
         """Lay out one cell per layer of ``spec`` (call when the network changes)."""
         report = infer_shapes(spec)
         self._spec = spec
-        self._cells, self._values, self._highlight = [], [], {}
+        self._cells, self._values, self._highlight, self._paths = [], [], {}, {}
         self.overview.clear()
         self.focus_view.clear()
         self._focus = None
         if not report.ok:
             self._status.setText("Fix the network's problems to see its feature maps.")
             return
-        names = layer_names(spec)
+        names = layer_labels(spec)
         shapes = [report.input_shape] + [row.output_shape for row in report]
         titles = ["input", *names]
         for i, (title, shape) in enumerate(zip(titles, shapes, strict=True)):
-            self._cells.append(_Cell(i - 1, title, Mosaic.for_shape(shape), len(shape) == 3))
+            mosaic = Mosaic.for_shape(shape)
+            if i == 0 and shape[0] in (1, 3):  # the probe is one picture, grey or colour
+                mosaic = Mosaic(1, shape[1], shape[2], 1, 1)
+            self._cells.append(_Cell(i - 1, title, mosaic, len(shape) == 3))
             self._values.append(None)
         _bg, fg, _muted = plot_colors(self)
-        for n, cell in enumerate(self._cells):
-            r, c = divmod(n, COLUMNS)
+        places = arrange(spec, COLUMNS)
+        self.overview.setMinimumHeight(ROW_PX * (1 + max(r for r, _ in places)))
+        self.overview.setMinimumWidth(COLUMN_PX * (1 + max(c for _, c in places)))
+        for cell, (r, c) in zip(self._cells, places, strict=True):
+            n = cell.index + 1
             shape = "×".join(str(s) for s in shapes[n])
+            long = len(cell.title) + len(shape) > LONG_TITLE  # ids run long
+            gap = "<br>" if long else "&nbsp;&nbsp;"
             cell.label = self.overview.addLabel(
-                f"<b>{cell.title}</b>&nbsp;&nbsp;{shape}", row=2 * r, col=c, color=fg.name()
+                f"<b>{cell.title}</b>{gap}{shape}", row=2 * r, col=c, color=fg.name()
             )
             self.overview.addItem(cell.view, row=2 * r + 1, col=c)
         first_conv = next(
@@ -283,31 +261,43 @@ class FeatureMapsView(QWidget):
 
     def hover(self, layer_index: int, channel: int, y: int, x: int) -> dict[int, Box]:
         """Highlight the receptive field of pixel (y, x) of ``channel`` in layer
-        ``layer_index``'s output; returns the boxes by layer index (−1: the input)."""
+        ``layer_index``'s output, every path's box in every layer; returns the union box by
+        layer index (−1: the input); :meth:`path_boxes` has every path's."""
         if self._spec is None:
             raise ValueError("no network to trace: call set_spec first")
-        boxes = receptive_field(self._spec, layer_index, y, x)
-        self._highlight = {i - 1: box for i, box in enumerate(boxes)}
+        fields = path_fields(self._spec, layer_index, y, x)
+        self._highlight = {
+            i: box for i in range(-1, layer_index + 1) if (box := fields.union(i)) is not None
+        }
+        self._paths = {i: list(fields[i]) for i in self._highlight}
         for cell in self._all_cells():
-            box = self._highlight.get(cell.index)
-            cell.show_boxes(box, channel if cell.index == layer_index else None)
+            boxes = self._paths.get(cell.index)
+            cell.show_boxes(boxes, channel if cell.index == layer_index else None)
         value = self._values[layer_index + 1]
         v = f" = {value[channel, y, x]:.3g}" if value is not None else ""
-        field = boxes[0]
+        field = self._highlight[-1]
+        where = f"rows {field.top}–{field.bottom - 1}, columns {field.left}–{field.right - 1}"
+        sees = (
+            f"sees a {field.height}×{field.width} patch of the input ({where})"
+            if fields.paths() == 1
+            else f"sees the input along {fields.describe()} (together {where})"
+        )
         self._status.setText(
             f"{self._cells[layer_index + 1].title}, channel {channel}, "
-            f"pixel (row {y}, column {x}){v}"
-            f" — sees a {field.height}×{field.width} patch of the input "
-            f"(rows {field.top}–{field.bottom - 1}, columns {field.left}–{field.right - 1})"
+            f"pixel (row {y}, column {x}){v} — {sees}"
         )
         return dict(self._highlight)
+
+    def path_boxes(self) -> dict[int, list[Box]]:
+        """The receptive-field boxes shown now, every path's, by layer index (−1: input)."""
+        return {i: list(boxes) for i, boxes in self._paths.items()}
 
     def highlighted(self) -> dict[int, Box]:
         """The receptive-field boxes shown now, by layer index (−1: the input)."""
         return dict(self._highlight)
 
     def clear_highlight(self) -> None:
-        self._highlight = {}
+        self._highlight, self._paths = {}, {}
         for cell in self._all_cells():
             cell.show_boxes(None)
 

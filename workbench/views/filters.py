@@ -23,8 +23,8 @@ from engine.inspect import (
     layer_labels,
 )
 from engine.spec import NetworkSpec
+from workbench.models.mosaic import Mosaic
 from workbench.style import problem_color
-from workbench.views.feature_maps import Mosaic
 from workbench.views.image_grid import apply_plot_theme, plot_colors
 
 __all__ = ["FiltersView"]

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from engine.named_kernels import nearest_named
 from workbench.views.image_grid import ImageGrid
 
-__all__ = ["RESEMBLES", "LearnedFiltersView", "first_conv_weight"]
+__all__ = ["RESEMBLES", "LearnedFiltersView", "first_conv_label", "first_conv_weight"]
 
 #: |correlation| from which a filter is said to resemble its nearest named kernel.
 RESEMBLES = 0.6
@@ -29,6 +29,15 @@ def first_conv_weight(spec, weights: dict) -> np.ndarray | None:
         if layer.type == "conv2d":
             return weights.get(f"{i}.weight")
     return None
+
+
+def first_conv_label(spec) -> str:
+    """What the views call the first conv2d layer of ``spec`` (engine.inspect.layer_labels:
+    conv1 in a chain, its id in a graph); "conv1" when there is none."""
+    from engine.inspect import layer_labels
+
+    labels = layer_labels(spec)
+    return next((labels[i] for i, lay in enumerate(spec.layers) if lay.type == "conv2d"), "conv1")
 
 
 class LearnedFiltersView(QWidget):
@@ -56,8 +65,9 @@ class LearnedFiltersView(QWidget):
             lambda i: self.filterChosen.emit(self._matches[i].filter.copy())
         )
 
-    def set_weights(self, weight) -> None:
-        """Show ``weight`` (K, C, F, F), a conv layer's filters; None clears the view."""
+    def set_weights(self, weight, name: str = "conv1") -> None:
+        """Show ``weight`` (K, C, F, F), the filters of the conv layer called ``name``
+        (:func:`first_conv_label`); None clears the view."""
         if weight is None:
             self._matches = []
             self.grid.clear()
@@ -77,13 +87,13 @@ class LearnedFiltersView(QWidget):
         head = "<b>Compare with the learned filters</b>: "
         if close:
             text = (
-                f"{close} of {len(self._matches)} conv1 filters correlate at |r| ≥ {RESEMBLES} "
+                f"{close} of {len(self._matches)} {name} filters correlate at |r| ≥ {RESEMBLES} "
                 f"with a named kernel ({', '.join(names)}). Nobody programmed them: training "
                 "found them."
             )
         else:
             text = (
-                f"none of the {len(self._matches)} conv1 filters is close to a named kernel yet "
+                f"none of the {len(self._matches)} {name} filters is close to a named kernel yet "
                 f"(all |r| below {RESEMBLES}; a short run on few images leaves them noisy): each "
                 "shows its nearest one."
             )
