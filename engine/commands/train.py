@@ -43,7 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
         help="train a network on a data set, with a checkpoint after every epoch",
-        description="Train SPEC (a spec file or preset name) on the data set at --data.",
+        description="Train SPEC (a spec file or preset name) on the data set at --data. "
+        "A preset's recommended settings (resources/presets/training/NAME.json; for a spec "
+        "file NET.json, NET.training.json beside it) replace the defaults below wherever no "
+        "flag is given; the run says which it used.",
     )
     p.add_argument("spec", metavar="SPEC", help="network spec file or preset name")
     p.add_argument("--data", required=True, metavar="PATH", help="image folder, IDX or CIFAR-10")
