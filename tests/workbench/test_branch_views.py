@@ -230,3 +230,29 @@ def test_feature_maps_of_resnet20_trace_the_shortcut_and_the_main_path(qtbot):
     assert "2 paths: 3×3, 7×7 of the input" in view._status.text()
     assert view._cells[add + 1].title == spec.wiring.ids[add]
     view.grab().save("/tmp/feature_maps_resnet20.png")
+
+
+def test_the_filters_page_lists_a_graphs_layers_by_id(qtbot):
+    import numpy as np
+
+    from engine.network import build
+    from workbench.views.filters import FiltersView
+    from workbench.views.learned_filters import first_conv_label
+
+    spec = load_spec("resnet20")
+    net = build(spec, seed=0)
+    probes = np.random.default_rng(1).normal(size=(4, 3, 32, 32)).astype(np.float32)
+    view = FiltersView()
+    qtbot.addWidget(view)
+    view.update_snapshot(net.state_dict(), net.forward_activations(probes), spec)
+    ids = spec.wiring.ids
+    items = [view.layer_box.itemText(k) for k in range(view.layer_box.count())]
+    proj = spec.inputs_of(ids.index("s2b1_proj_bn"))[0]  # the first projection's 1×1 conv
+    assert f"{ids[proj]}  (32×16×1×1)" in items
+    assert items[0].startswith(ids[0] + "  ")
+    view.select_layer(proj)
+    view.redraw()
+    dead = view.dead_units()
+    assert [d.index for d in dead] == [i for i, la in enumerate(spec.layers) if la.type == "relu"]
+    assert all(d.name in ids for d in dead)
+    assert first_conv_label(spec) == ids[0] and first_conv_label(load_spec("lenet5")) == "conv1"
