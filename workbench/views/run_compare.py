@@ -208,15 +208,14 @@ class RunComparisonView(QWidget):
 
 
 def _demo():
-    """Three LeNet-5 runs (one adds batch norm, one also widens a conv), the last two selected:
-    the run history, its comparison and the overlaid curves, as on the Train page."""
+    """Three LeNet-5 runs compared (B adds batch norm, C also widens a conv), their curves
+    overlaid, as the run history shows them on the Train page."""
     import math
 
     from PySide6.QtWidgets import QSplitter
 
     from engine.spec import LayerSpec, load_spec
     from engine.train_config import TrainConfig
-    from workbench.runs import RunHistoryPanel
     from workbench.views.curves import TrainingCurves
 
     a = load_spec("lenet5")
@@ -232,17 +231,13 @@ def _demo():
                    "val_loss": [2.3 * (1.1 - c) for c in curve], "train_accuracy": curve,
                    "val_accuracy": [0.95 * c for c in curve],
                    "elapsed_s": [seconds * k for k in e]}  # fmt: skip
-        runs.append({"id": f"run-2026120{n + 1}-120000", "started": "", "network": spec.name,
-                     "spec": spec.to_dict(), "config": config.to_dict(), "data": "demo",
-                     "status": "completed", "epochs_done": 8, "history": history})  # fmt: skip
+        runs.append(RunInput(f"run-2026120{n + 1}-120000", spec, config, history))
     page = QSplitter(Qt.Orientation.Vertical)
-    curves, panel = TrainingCurves(), RunHistoryPanel()
+    curves, view = TrainingCurves(), RunComparisonView()
     page.addWidget(curves)
-    page.addWidget(panel)
-    panel.set_curves(curves)
-    panel.set_runs(runs)
-    for row in (0, 1):
-        panel.tree.topLevelItem(row).setSelected(True)
+    page.addWidget(view)
+    view.set_curves(curves)
+    view.show_runs(runs)
     return page
 
 
