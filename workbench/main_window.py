@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from engine.spec import SpecError, load_spec
 from workbench import gc_guard, style
 from workbench.document import Document
+from workbench.model_files import install_pytorch_export
 from workbench.project import (
     FILE_FILTER,
     PROJECT_SUFFIX,
@@ -40,6 +41,7 @@ from workbench.project import (
     load_project,
     user_settings,
 )
+from workbench.transfer_actions import install_transfer_actions
 from workbench.views.design_page import DesignPage
 from workbench.views.inspector import Inspector
 from workbench.views.page_tabs import PageTabs
@@ -108,6 +110,8 @@ class MainWindow(QMainWindow):
 
         make_actions(self)
         make_menus(self)
+        install_transfer_actions(self)
+        install_pytorch_export(self)
         self._refresh_recent()
         self.train_label = QLabel(self)
         self.train_label.setObjectName("trainStatus")

@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from engine.interop.export_source import load_source
 from engine.io import atomic_write_bytes, size_text
 from engine.shapes import infer_shapes
 
@@ -208,39 +209,6 @@ def write_onnx(model: onnx.ModelProto, path: str | os.PathLike[str]) -> int:
         )
     atomic_write_bytes(path, model.SerializeToString())
     return size
-
-
-def load_source(source: str | os.PathLike[str], seed: int = 0):
-    """What ``cnn-workbench export`` exports: a run folder (or its checkpoint/ folder or
-    checkpoint.json) with its trained weights, preprocessing and class names; otherwise a
-    spec (preset name or spec file) with the initial weights of ``seed``, the plain
-    preprocessing of its input size (pixels / 255; None when the input has neither 1 nor 3
-    channels) and classes named "0", "1", ...
-
-    Returns (network, preprocessing record, class names, where the weights come from).
-    Raises ``CheckpointError`` for a bad run folder, ``SpecError`` for a bad spec."""
-    from pathlib import Path
-
-    import engine
-    from engine.checkpoint import CheckpointError, load_checkpoint
-    from engine.data import Preprocessing
-    from engine.network import StateDictError
-
-    p = Path(source) if isinstance(source, str | os.PathLike) else None
-    if p is not None and (p.is_dir() or p.name == "checkpoint.json"):
-        ckpt = load_checkpoint(p)
-        net = engine.build(ckpt.spec, seed=0)
-        try:
-            net.load_state_dict(ckpt.weights)
-        except StateDictError as e:
-            raise CheckpointError(f"{ckpt.path / 'weights.npz'}: {e}") from None
-        where = f"trained: {ckpt.path}, {ckpt.epoch} epochs"
-        return net, dict(ckpt.preprocessing), tuple(ckpt.class_names), where
-    net = engine.build(source, seed=seed)
-    c, h, w = net.spec.input.shape
-    names = tuple(str(k) for k in range(net.num_classes))
-    pre = Preprocessing(c, h, w).to_dict() if c in (1, 3) else None
-    return net, pre, names, f"initial: seed {seed}, untrained"
 
 
 def export_onnx(source, out, *, seed: int = 0, probabilities: bool = False,

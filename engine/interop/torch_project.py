@@ -155,7 +155,7 @@ def export_torch_project(source, out, *, seed: int = 0) -> TorchProject:
     default settings) into the folder ``out`` (made if missing; our files in it are
     replaced, each atomically). Raises ``CheckpointError`` / ``SpecError`` for a bad
     source, ValueError for a network that cannot be written, OSError when the disk refuses."""
-    from engine.interop.onnx_export import load_source
+    from engine.interop.export_source import load_source
 
     net, _, _, where = load_source(source, seed)
     spec = net.spec

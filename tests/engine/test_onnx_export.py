@@ -46,6 +46,7 @@ PRESETS = {
     "inception-cifar": None,
     "densenet121": None,
     "densenet-cifar": None,
+    "fashion": None,
 }
 
 

@@ -27,7 +27,7 @@ def test_export_of_an_untrained_network_writes_its_initial_weights(make_window, 
     window = make_window()
     menu = next(a for a in window.menuBar().actions() if a.text() == "&File").menu()
     export = next(a for a in menu.actions() if a.text() == "&Export").menu()
-    assert export.actions() == [window.actionExportOnnx]
+    assert export.actions() == [window.actionExportOnnx, window.actionExportPytorch]
     choose(monkeypatch, tmp_path / "net")  # the suffix is added
     window.actionExportOnnx.trigger()
     path = tmp_path / "net.onnx"
