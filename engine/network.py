@@ -346,7 +346,8 @@ class Network:
         them in the epilogue of each chunk's product while the chunk is in cache (``fused``
         holds its ``act``/``slope``/``pool``/``pool_mode``/``squeeze`` arguments), with the
         same arithmetic as the separate layers, so outputs and gradients are unchanged
-        (tests/engine/test_fusion.py). Every other layer is a stage of its own.
+        (tests/engine/test_fusion.py). A batch norm that is not folded takes the activation
+        after it the same way. Every other layer is a stage of its own.
         With ``fold`` (evaluation without recording), a batch norm right after the
         convolution joins the stage too: its running statistics fold into the convolution's
         weights and bias (``fused["affine"]``), so the relu and pool after it fuse as well.
@@ -379,6 +380,13 @@ class Network:
                 )
                 if pool is not None:
                     fused.update(pool)
+                    stop += 1
+            elif type(layers[i]) is BatchNorm and sole_reader(i, stop):
+                # batch norm → activation: one pass each way (its statistics need the whole
+                # batch, so it cannot go into a conv's per-chunk epilogue in training).
+                act = _fusable_activation(layers[stop])
+                if act is not None:
+                    fused["act"], fused["slope"] = act
                     stop += 1
             stages.append((i, stop, fused))
             i = stop

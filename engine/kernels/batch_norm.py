@@ -12,6 +12,11 @@ channels, so no two threads ever add into one value.
 - ``affine``: evaluation, y = x·scale + shift per channel (running statistics folded in);
 - ``affine_backward``: evaluation-mode gradients (the statistics are constants).
 
+Each may apply an activation after the normalisation (``act``: None, "relu", "leaky_relu"
+with ``slope``, "tanh", "sigmoid"), so batch norm → activation is one pass each way: the
+forward writes the activation's output, and the backward multiplies the incoming gradient by
+the activation's derivative (from that output ``y``) where it reads it.
+
 ``*_naive`` are the plain numpy references the tests compare against.
 """
 
@@ -20,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.config import JIT_PARALLEL
+from engine.config import JIT, JIT_PARALLEL
+from engine.kernels.activations import act_run, act_slope, act_value_naive, activation_code
 
 __all__ = [
     "affine",
@@ -34,8 +40,15 @@ __all__ = [
 ]
 
 
+@njit(**JIT)
+def _act_inplace(v, code, slope):
+    zero = slope - slope
+    one = zero + np.float32(1.0)
+    act_run(v, zero, v, code, slope, zero, one, one / (one + one))
+
+
 @njit(**JIT_PARALLEL)
-def _train_forward(x, gamma, beta, eps, y, mean_out, var_out, invstd_out):
+def _train_forward(x, gamma, beta, eps, code, slope, y, mean_out, var_out, invstd_out):
     n_img, channels, length = x.shape
     count = n_img * length
     for c in prange(channels):
@@ -56,35 +69,42 @@ def _train_forward(x, gamma, beta, eps, y, mean_out, var_out, invstd_out):
         for n in range(n_img):
             for i in range(length):
                 y[n, c, i] = x[n, c, i] * scale + shift
+            if code != 0:
+                _act_inplace(y[n, c], code, slope)
         mean_out[c] = mean
         var_out[c] = var
         invstd_out[c] = invstd
 
 
-def train_forward(x, gamma, beta, eps):
-    """Training-mode batch norm of ``x`` (N, C, L). Returns y (x's dtype) and float64 (C,)
-    arrays mean, biased variance and 1/sqrt(var + eps)."""
+def train_forward(x, gamma, beta, eps, act=None, slope=0.0):
+    """Training-mode batch norm of ``x`` (N, C, L), then activation ``act``. Returns y (x's
+    dtype) and float64 (C,) arrays mean, biased variance and 1/sqrt(var + eps)."""
     channels = x.shape[1]
     y = np.empty_like(x)
     mean, var, invstd = (np.empty(channels, np.float64) for _ in range(3))
     _train_forward(np.ascontiguousarray(x), gamma.astype(np.float64), beta.astype(np.float64),
-                   float(eps), y, mean, var, invstd)  # fmt: skip
+                   float(eps), activation_code(act, x.dtype), x.dtype.type(slope), y, mean,
+                   var, invstd)  # fmt: skip
     return y, mean, var, invstd
 
 
-def train_forward_naive(x, gamma, beta, eps):
+def train_forward_naive(x, gamma, beta, eps, act=None, slope=0.0):
     """Reference for :func:`train_forward`, with numpy reductions."""
     mean = x.mean(axis=(0, 2), dtype=np.float64)
     var = ((x - mean[None, :, None]) ** 2).mean(axis=(0, 2), dtype=np.float64)
     invstd = 1.0 / np.sqrt(var + eps)
     y = (x - mean[None, :, None]) * (invstd * gamma)[None, :, None] + beta[None, :, None]
-    return y.astype(x.dtype), mean, var, invstd
+    return act_value_naive(y.astype(x.dtype), act, slope), mean, var, invstd
 
 
 @njit(**JIT_PARALLEL)
-def _train_backward(x, dy, mean, invstd, gamma, dx, dgamma, dbeta, need_dx):
+def _train_backward(x, dy, mean, invstd, gamma, y, code, slope, dx, dgamma, dbeta, need_dx):
+    # With an activation, the gradient reaching the normalisation is dy times its derivative
+    # at y (the activation's output), computed where dy is read.
     n_img, channels, length = x.shape
     count = n_img * length
+    zero = slope - slope
+    one = zero + np.float32(1.0)
     for c in prange(channels):
         s_dy = np.float64(0.0)
         s_dyx = np.float64(0.0)
@@ -93,6 +113,8 @@ def _train_backward(x, dy, mean, invstd, gamma, dx, dgamma, dbeta, need_dx):
         for n in range(n_img):
             for i in range(length):
                 g = dy[n, c, i]
+                if code != 0:
+                    g = g * act_slope(y[n, c, i], code, slope, zero, one)
                 s_dy += g
                 s_dyx += g * (x[n, c, i] - m) * inv
         dgamma[c] = s_dyx
@@ -104,21 +126,38 @@ def _train_backward(x, dy, mean, invstd, gamma, dx, dgamma, dbeta, need_dx):
             for n in range(n_img):
                 for i in range(length):
                     xhat = (x[n, c, i] - m) * inv
-                    dx[n, c, i] = k * (dy[n, c, i] - mean_dy - xhat * mean_dyx)
+                    g = dy[n, c, i]
+                    if code != 0:
+                        g = g * act_slope(y[n, c, i], code, slope, zero, one)
+                    dx[n, c, i] = k * (g - mean_dy - xhat * mean_dyx)
 
 
-def train_backward(x, dy, mean, invstd, gamma, need_dx=True):
-    """Gradients of :func:`train_forward`: (dx or None, dγ, dβ); dγ, dβ in x's dtype."""
+def _act_args(x, y, act, slope):
+    """(y or a dummy, code, slope) in x's dtype for the kernels."""
+    code = activation_code(act, x.dtype)
+    y = np.ascontiguousarray(y, dtype=x.dtype) if code else np.empty((1, 1, 1), x.dtype)
+    return y, code, x.dtype.type(slope)
+
+
+def train_backward(x, dy, mean, invstd, gamma, need_dx=True, y=None, act=None, slope=0.0):
+    """Gradients of :func:`train_forward`: (dx or None, dγ, dβ); dγ, dβ in x's dtype.
+    With ``act``, ``y`` is the forward's output (after the activation)."""
     channels = x.shape[1]
     dx = np.empty_like(x) if need_dx else np.empty((1, channels, 1), x.dtype)
     dgamma, dbeta = np.empty(channels, np.float64), np.empty(channels, np.float64)
     _train_backward(np.ascontiguousarray(x), np.ascontiguousarray(dy, dtype=x.dtype), mean,
-                    invstd, gamma.astype(np.float64), dx, dgamma, dbeta, need_dx)  # fmt: skip
+                    invstd, gamma.astype(np.float64), *_act_args(x, y, act, slope), dx, dgamma,
+                    dbeta, need_dx)  # fmt: skip
     return (dx if need_dx else None), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
 
-def train_backward_naive(x, dy, mean, invstd, gamma, need_dx=True):
+def train_backward_naive(x, dy, mean, invstd, gamma, need_dx=True, y=None, act=None,
+                         slope=0.0):  # fmt: skip
     """Reference for :func:`train_backward`."""
+    from engine.kernels.activations import act_slope_naive
+
+    if act:
+        dy = dy * act_slope_naive(y, act, slope)
     xhat = (x - mean[None, :, None]) * invstd[None, :, None]
     dgamma = (dy * xhat).sum(axis=(0, 2))
     dbeta = dy.sum(axis=(0, 2))
@@ -132,7 +171,7 @@ def train_backward_naive(x, dy, mean, invstd, gamma, need_dx=True):
 
 
 @njit(**JIT_PARALLEL)
-def _affine(x, scale, shift, y):
+def _affine(x, scale, shift, code, slope, y):
     n_img, channels, length = x.shape
     for nc in prange(n_img * channels):
         n = nc // channels
@@ -141,29 +180,38 @@ def _affine(x, scale, shift, y):
         b = shift[c]
         for i in range(length):
             y[n, c, i] = x[n, c, i] * a + b
+        if code != 0:
+            _act_inplace(y[n, c], code, slope)
 
 
-def affine(x, scale, shift):
-    """y = x·scale + shift per channel of ``x`` (N, C, L); scale and shift in x's dtype."""
+def affine(x, scale, shift, act=None, slope=0.0):
+    """y = x·scale + shift per channel of ``x`` (N, C, L), then activation ``act``; scale
+    and shift in x's dtype."""
     y = np.empty_like(x)
-    _affine(np.ascontiguousarray(x), scale.astype(x.dtype), shift.astype(x.dtype), y)
+    _affine(np.ascontiguousarray(x), scale.astype(x.dtype), shift.astype(x.dtype),
+            activation_code(act, x.dtype), x.dtype.type(slope), y)  # fmt: skip
     return y
 
 
-def affine_naive(x, scale, shift):
+def affine_naive(x, scale, shift, act=None, slope=0.0):
     """Reference for :func:`affine`."""
-    return (x * scale[None, :, None] + shift[None, :, None]).astype(x.dtype)
+    y = (x * scale[None, :, None] + shift[None, :, None]).astype(x.dtype)
+    return act_value_naive(y, act, slope)
 
 
 @njit(**JIT_PARALLEL)
-def _affine_backward(x, dy, mean, invstd, scale, dx, dgamma, dbeta, need_dx):
+def _affine_backward(x, dy, mean, invstd, scale, y, code, slope, dx, dgamma, dbeta, need_dx):
     n_img, channels, length = x.shape
+    zero = slope - slope
+    one = zero + np.float32(1.0)
     for c in prange(channels):
         s_dy = np.float64(0.0)
         s_dyx = np.float64(0.0)
         for n in range(n_img):
             for i in range(length):
                 g = dy[n, c, i]
+                if code != 0:
+                    g = g * act_slope(y[n, c, i], code, slope, zero, one)
                 s_dy += g
                 s_dyx += g * (x[n, c, i] - mean[c]) * invstd[c]
                 if need_dx:
@@ -172,19 +220,25 @@ def _affine_backward(x, dy, mean, invstd, scale, dx, dgamma, dbeta, need_dx):
         dbeta[c] = s_dy
 
 
-def affine_backward(x, dy, mean, invstd, scale, need_dx=True):
-    """Evaluation-mode gradients: (dx = dy·scale or None, dγ = Σ dy·x̂, dβ = Σ dy)."""
+def affine_backward(x, dy, mean, invstd, scale, need_dx=True, y=None, act=None, slope=0.0):
+    """Evaluation-mode gradients: (dx = dy·scale or None, dγ = Σ dy·x̂, dβ = Σ dy); with
+    ``act``, dy is first multiplied by the activation's derivative at ``y``."""
     channels = x.shape[1]
     dx = np.empty_like(x) if need_dx else np.empty((1, channels, 1), x.dtype)
     dgamma, dbeta = np.empty(channels, np.float64), np.empty(channels, np.float64)
     _affine_backward(np.ascontiguousarray(x), np.ascontiguousarray(dy, dtype=x.dtype),
                      mean.astype(np.float64), invstd.astype(np.float64), scale.astype(x.dtype),
-                     dx, dgamma, dbeta, need_dx)  # fmt: skip
+                     *_act_args(x, y, act, slope), dx, dgamma, dbeta, need_dx)  # fmt: skip
     return (dx if need_dx else None), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
 
-def affine_backward_naive(x, dy, mean, invstd, scale, need_dx=True):
+def affine_backward_naive(x, dy, mean, invstd, scale, need_dx=True, y=None, act=None,
+                          slope=0.0):  # fmt: skip
     """Reference for :func:`affine_backward`."""
+    from engine.kernels.activations import act_slope_naive
+
+    if act:
+        dy = dy * act_slope_naive(y, act, slope)
     xhat = (x - mean[None, :, None]) * invstd[None, :, None]
     dx = (dy * scale[None, :, None]).astype(x.dtype) if need_dx else None
     return dx, (dy * xhat).sum(axis=(0, 2)).astype(x.dtype), dy.sum(axis=(0, 2)).astype(x.dtype)

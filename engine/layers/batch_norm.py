@@ -40,6 +40,7 @@ class BatchNorm(Layer):
         self._saved_x = None
         self._saved_stats = None
         self._saved_train = None
+        self._saved_act = None
 
     def _view(self, x):
         """x as (N, C, L): a conv output's maps flattened, a dense output with L = 1."""
@@ -53,7 +54,10 @@ class BatchNorm(Layer):
             )
         return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
-    def forward(self, x, train=False, record=False):
+    def forward(self, x, train=False, record=False, act=None, slope=0.0):
+        """Normalised ``x``; the network fuses an activation that follows into the same
+        pass (``act``: "relu", "leaky_relu" with ``slope``, "tanh", "sigmoid"), exactly as
+        its layer would apply it; :meth:`backward` then takes the gradient of that output."""
         x3 = self._view(x)
         gamma, beta = self.params["weight"], self.params["bias"]
         if train:
@@ -63,7 +67,7 @@ class BatchNorm(Layer):
                     "batch_norm: training needs more than one value per channel; "
                     f"got input of shape {tuple(x.shape)} (use a batch size above 1)"
                 )
-            y, mean, var, invstd = kernels.train_forward(x3, gamma, beta, self.eps)
+            y, mean, var, invstd = kernels.train_forward(x3, gamma, beta, self.eps, act, slope)
             m = self.momentum
             running_mean = self.buffers["running_mean"]
             running_var = self.buffers["running_var"]
@@ -75,11 +79,12 @@ class BatchNorm(Layer):
         else:
             mean = self.buffers["running_mean"].astype(np.float64)
             invstd = 1.0 / np.sqrt(self.buffers["running_var"].astype(np.float64) + self.eps)
-            y = kernels.affine(x3, *self.folded())
+            y = kernels.affine(x3, *self.folded(), act, slope)
         if record:
             self._saved_x = x3
             self._saved_stats = (mean, invstd)
             self._saved_train = train
+            self._saved_act = (y, act, slope) if act else None
         return y.reshape(x.shape)
 
     def folded(self, dtype=np.float64):
@@ -95,14 +100,15 @@ class BatchNorm(Layer):
         mean, invstd = self._saved_stats
         dy3 = dy.reshape(x3.shape)
         gamma = self.params["weight"]
+        act = self._saved_act or (None, None, 0.0)
         if self._saved_train:
             dx, dgamma, dbeta = kernels.train_backward(
-                x3, dy3, mean, invstd, gamma, self.input_grad
+                x3, dy3, mean, invstd, gamma, self.input_grad, *act
             )
         else:
             # Running statistics are constants, so the layer is affine in x.
             dx, dgamma, dbeta = kernels.affine_backward(
-                x3, dy3, mean, invstd, gamma * invstd, self.input_grad
+                x3, dy3, mean, invstd, gamma * invstd, self.input_grad, *act
             )
         self.grads["weight"] = dgamma.astype(gamma.dtype)
         self.grads["bias"] = dbeta.astype(gamma.dtype)

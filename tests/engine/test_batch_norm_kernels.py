@@ -52,6 +52,29 @@ def test_evaluation_affine_and_its_backward_match_references(shape):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_with_a_fused_activation_match_references(act, dtype):
+    shape = (4, 3, 10)
+    x = _x(shape, 1, dtype)
+    gamma, beta = _x(3, 2, dtype), _x(3, 3, dtype)
+    y, mean, _, invstd = bn.train_forward(x, gamma, beta, 1e-5, act, 0.1)
+    want = bn.train_forward_naive(x, gamma, beta, 1e-5, act, 0.1)[0]
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+    dy = _x(shape, 4, dtype)
+    got = bn.train_backward(x, dy, mean, invstd, gamma, True, y, act, 0.1)
+    ref = bn.train_backward_naive(x, dy, mean, invstd, gamma, True, y, act, 0.1)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    scale, shift = _x(3, 6, dtype), _x(3, 7, dtype)
+    y = bn.affine(x, scale, shift, act, 0.1)
+    np.testing.assert_allclose(y, bn.affine_naive(x, scale, shift, act, 0.1), 1e-5, 1e-6)
+    got = bn.affine_backward(x, dy, mean, invstd, scale, True, y, act, 0.1)
+    ref = bn.affine_backward_naive(x, dy, mean, invstd, scale, True, y, act, 0.1)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_statistics_of_a_large_offset_stay_exact():
     x = (np.random.default_rng(0).standard_normal((64, 2, 256)) + 1000).astype(np.float32)
     _, mean, var, _ = bn.train_forward(x, np.ones(2, np.float32), np.zeros(2, np.float32), 0)

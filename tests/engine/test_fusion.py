@@ -70,9 +70,10 @@ def test_fused_stage_trains_and_evaluates_like_the_separate_layers(act, pool, bn
     _unfused(plain)
     x, y = _data(fused)
     # What follows the conv fuses; in training a batch norm between stops that (its batch
-    # statistics need the whole batch), in evaluation it folds into the conv.
+    # statistics need the whole batch) and takes the activation itself; in evaluation it
+    # folds into the conv.
     after = (act is not None) + (pool is not None)
-    assert _fused_layers(fused, fold=False) == (0 if bn else after)
+    assert _fused_layers(fused, fold=False) == (act is not None if bn else after)
     assert _fused_layers(fused, fold=True) == after + bn
     loss, grads = fused.loss_and_grads(x, y)
     loss_ref, grads_ref = plain.loss_and_grads(x, y)
@@ -105,6 +106,31 @@ def test_fusion_inside_a_residual_branch_matches_the_separate_layers():
     np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
     for key in grads:
         np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS[1:], ids=lambda a: a["type"])
+@pytest.mark.parametrize("frozen", [False, True])
+def test_batch_norm_after_a_dense_layer_takes_the_activation_like_the_separate_layers(
+    act, frozen
+):
+    layers = [{"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "flatten"},
+              {"type": "dense", "units": 6}, {"type": "batch_norm"}, dict(act),
+              {"type": "dense", "units": 3}]  # fmt: skip
+    if frozen:  # frozen batch norm: running statistics in training too (the affine kernels)
+        layers[3]["trainable"] = False
+    spec = {"format": "cnn-workbench/network", "version": 1,
+            "input": {"channels": 2, "height": 5, "width": 5}, "layers": layers}  # fmt: skip
+    fused, plain = engine.build(spec, seed=2), engine.build(spec, seed=2)
+    _unfused(plain)
+    assert (3, 5, {"act": act["type"], "slope": act.get("slope", 0.0)}) in fused._stages()
+    x, y = _data(fused, 8)
+    loss, grads = fused.loss_and_grads(x, y)
+    loss_ref, grads_ref = plain.loss_and_grads(x, y)
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
+    assert grads.keys() == grads_ref.keys()
+    for key in grads:
+        np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-5, atol=1e-6)
 
 
 def test_a_negative_leaky_slope_is_not_fused():
