@@ -304,6 +304,27 @@ def _spatial_sizes(spec: NetworkSpec, upto: int) -> dict[int, tuple[int, int]]:
     return sizes
 
 
+def _pixel_sizes(spec: NetworkSpec, layer_index: int, y: int, x: int) -> dict:
+    """:func:`_spatial_sizes` up to ``layer_index``, after checking that the layer exists
+    and that pixel (y, x) is inside its output (ValueError saying which does not)."""
+    if not 0 <= layer_index < len(spec.layers):
+        raise ValueError(f"layer_index {layer_index} outside 0..{len(spec.layers) - 1}")
+    sizes = _spatial_sizes(spec, layer_index)
+    h, w = sizes[layer_index]
+    if not (0 <= y < h and 0 <= x < w):
+        raise ValueError(f"pixel ({y}, {x}) outside layer {layer_index}'s {h}×{w} output")
+    return sizes
+
+
+def _check_spatial(spec: NetworkSpec, sizes: dict, j: int, layer_index: int) -> None:
+    """ValueError when layer ``j``, met on the way back from ``layer_index``, has no (H, W)."""
+    if j not in sizes:
+        raise ValueError(
+            f"layer {j} ({spec.layers[j].type}) has no spatial layout on the way back "
+            f"from layer {layer_index}"
+        )
+
+
 def receptive_field(spec: NetworkSpec, layer_index: int, y: int, x: int) -> list[Box | None]:
     """Which pixels the output pixel (y, x) of layer ``layer_index`` depends on.
 
@@ -315,23 +336,14 @@ def receptive_field(spec: NetworkSpec, layer_index: int, y: int, x: int) -> list
     layer's size, since padding zeros depend on nothing. Raises ValueError for a layer
     without a spatial output (dense, flatten, global pool) or a pixel outside it.
     """
-    if not 0 <= layer_index < len(spec.layers):
-        raise ValueError(f"layer_index {layer_index} outside 0..{len(spec.layers) - 1}")
-    sizes = _spatial_sizes(spec, layer_index)
-    h, w = sizes[layer_index]
-    if not (0 <= y < h and 0 <= x < w):
-        raise ValueError(f"pixel ({y}, {x}) outside layer {layer_index}'s {h}×{w} output")
+    sizes = _pixel_sizes(spec, layer_index, y, x)
     boxes: dict[int, tuple[int, int, int, int]] = {layer_index: (y, x, y, x)}  # inclusive
     for i in range(layer_index, -1, -1):
         if i not in boxes:
             continue
         layer = spec.layers[i]
         for j in spec.inputs_of(i):
-            if j not in sizes:
-                raise ValueError(
-                    f"layer {j} ({spec.layers[j].type}) has no spatial layout on the way back "
-                    f"from layer {layer_index}"
-                )
+            _check_spatial(spec, sizes, j, layer_index)
             back = layer.kind.receptive_step(layer, boxes[i], sizes[j])
             if back is None:
                 raise ValueError(f"layer {i} ({layer.type}) has no spatial layout")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.inspect import Box, _spatial_sizes
+from engine.inspect import Box, _check_spatial, _pixel_sizes
 from engine.spec import NetworkSpec
 
 __all__ = ["MAX_BOXES", "PathFields", "path_fields"]
@@ -76,12 +76,7 @@ def path_fields(spec: NetworkSpec, layer_index: int, y: int, x: int) -> PathFiel
     ``receptive_step`` (clipped to the layer's size, as padding zeros depend on nothing).
     ValueError as engine.inspect.receptive_field: a layer without a spatial output (dense,
     flatten, global pool), one on the way back, or a pixel outside the output."""
-    if not 0 <= layer_index < len(spec.layers):
-        raise ValueError(f"layer_index {layer_index} outside 0..{len(spec.layers) - 1}")
-    sizes = _spatial_sizes(spec, layer_index)
-    h, w = sizes[layer_index]
-    if not (0 <= y < h and 0 <= x < w):
-        raise ValueError(f"pixel ({y}, {x}) outside layer {layer_index}'s {h}×{w} output")
+    sizes = _pixel_sizes(spec, layer_index, y, x)
     # inclusive (top, left, bottom, right) -> number of paths, per position
     found: dict[int, dict[tuple[int, int, int, int], int]] = {layer_index: {(y, x, y, x): 1}}
     truncated = False
@@ -91,11 +86,7 @@ def path_fields(spec: NetworkSpec, layer_index: int, y: int, x: int) -> PathFiel
             continue
         layer = spec.layers[i]
         for j in spec.inputs_of(i):
-            if j not in sizes:
-                raise ValueError(
-                    f"layer {j} ({spec.layers[j].type}) has no spatial layout on the way back "
-                    f"from layer {layer_index}"
-                )
+            _check_spatial(spec, sizes, j, layer_index)
             into = found.setdefault(j, {})
             for box, paths in here.items():
                 back = layer.kind.receptive_step(layer, box, sizes[j])

@@ -105,12 +105,15 @@ def test_a_block_dropped_near_an_arrow_goes_on_it(make_window, qtbot):
     assert window.document.spec == load_spec("lenet5").move_layer(1, 7)
 
 
-def test_a_block_moves_onto_a_resnet_shortcut_and_shapes_stay_valid(make_window, qtbot):
+def resnet_window(make_window):
+    """A window on resnet20: (window, canvas, spec, position of the first add)."""
     window = make_window()
     window.document.replace_network(load_spec("resnet20"), "Load resnet20")
-    canvas = window.design.canvas
-    spec = window.document.spec
-    add = types(window).index("add")
+    return window, window.design.canvas, window.document.spec, types(window).index("add")
+
+
+def test_a_block_moves_onto_a_resnet_shortcut_and_shapes_stay_valid(make_window, qtbot):
+    window, canvas, spec, add = resnet_window(make_window)
     main, shortcut = spec.inputs_of(add)
     relu = shortcut + 3  # the relu inside the first block
     lane = edge(canvas, shortcut + 1, add + 1)
@@ -125,11 +128,7 @@ def test_a_block_moves_onto_a_resnet_shortcut_and_shapes_stay_valid(make_window,
 
 
 def test_a_merge_and_a_locked_network_refuse_the_move_on_the_canvas(make_window, qtbot):
-    window = make_window()
-    window.document.replace_network(load_spec("resnet20"), "Load resnet20")
-    canvas = window.design.canvas
-    spec = window.document.spec
-    add = types(window).index("add")
+    window, canvas, spec, add = resnet_window(make_window)
     drag(qtbot, canvas, add + 1, middle(edge(canvas, 0, 1)))
     assert window.document.spec == spec
     assert canvas.message.isVisible() and "joins 2 inputs" in canvas.message.text()
