@@ -35,6 +35,11 @@ from workbench.workers.train_worker import TrainRunner
 __all__ = ["TrainingController", "default_runs_root", "install_training"]
 
 
+def _part(part: str, name: str) -> property:
+    """A read-only attribute of the controller that is ``name`` of its ``part``."""
+    return property(lambda self: getattr(getattr(self, part), name))
+
+
 class TrainingController(QObject):
     """Owns the training run of one MainWindow and everything on the Data/Train/Inspect pages."""
 
@@ -107,36 +112,17 @@ class TrainingController(QObject):
     def runs_root(self, root: Path | None) -> None:
         self.runs.runs_root = root
 
-    @property
-    def estimator(self):
-        return self.estimate.estimator
-
-    @property
-    def _estimate_asked(self):
-        return self.estimate.asked
+    # The earlier names of what now lives in the parts (read only).
+    estimator = _part("estimate", "estimator")  # the EpochTimeEstimator
+    _estimate_asked = _part("estimate", "asked")  # the key being measured, or None
+    _model = _part("predictions", "model")  # the newest ModelWeights, or None
+    _predictor = _part("predictions", "single")  # the BackgroundCall of each call below
+    _batch = _part("predictions", "batch")
+    _inspecting = _part("predictions", "inspecting")
+    _dead_counter = _part("predictions", "dead_counter")
 
     def _request_estimate(self) -> None:
         self.estimate.request()
-
-    @property
-    def _model(self):
-        return self.predictions.model
-
-    @property
-    def _predictor(self):
-        return self.predictions.single
-
-    @property
-    def _batch(self):
-        return self.predictions.batch
-
-    @property
-    def _inspecting(self):
-        return self.predictions.inspecting
-
-    @property
-    def _dead_counter(self):
-        return self.predictions.dead_counter
 
     def is_training(self) -> bool:
         return self.runner.is_active()
