@@ -586,12 +586,16 @@ def warm_up() -> None:
         LpPool2D(2.0, (1, 1)),
         Add(2),
         Concat((4, 4)),
-        Conv2D(8, 4, (1, 1)),
+        Conv2D(8, 4, (2, 2)),  # short row patches: the (K, m) product
         AvgPool2D((2, 2), (1, 1), (1, 1)),
         Sigmoid(),
-        Conv2D(4, 4, (1, 1)),  # row patches into the fused relu + max pool epilogue
+        Conv2D(4, 4, (3, 3), (1, 1), (1, 1)),  # row patches, (m, K) product read transposed
+        Tanh(),
+        AvgPool2D((2, 2)),  # fused: bias + tanh + average pool
+        Conv2D(4, 4, (3, 3), (1, 1), (1, 1)),  # into the fused relu + max pool epilogue
         ReLU(),
         MaxPool2D((2, 2)),
+        Conv2D(4, 4, (1, 1)),  # column patches into a fused global average pool
         GlobalAvgPool(),
         Flatten(),
         Dense(4, 5),
