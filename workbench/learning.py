@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QTabWidget, Q
 
 from workbench.views.baselines_view import BaselinesPanel
 from workbench.views.kernel_playground import KernelPlayground
-from workbench.views.learned_filters import LearnedFiltersView, first_conv_weight
+from workbench.views.learned_filters import LearnedFiltersView, first_conv_label, first_conv_weight
 from workbench.views.saliency_view import SaliencyPanel
 from workbench.views.step_by_step import StepByStepView
 
@@ -129,7 +129,7 @@ class LearningController(QObject):
         t.dataset_panel.datasetChanged.connect(self._dataset_loaded)
         t.feature_maps.explainRequested.connect(self.explain)
         t.confusion.exampleActivated.connect(self.explain_example)
-        t._predictor.result.connect(
+        t.predictions.single.result.connect(
             lambda answer: self.saliency.set_subject(answer[0], answer[1].image)
         )
         self.baselines.baselineFinished.connect(self._baseline_finished)
@@ -158,7 +158,7 @@ class LearningController(QObject):
 
     def model(self):
         """The newest weights the training pages hold (a snapshot or a reopened run)."""
-        return getattr(self.training, "_model", None)
+        return self.training.predictions.model
 
     def show_tab(self, widget) -> None:
         self.window.pages.setCurrentIndex(self.page_index)
@@ -176,11 +176,12 @@ class LearningController(QObject):
         model = self.model()
         if model is not None and model is not self._model_seen:
             self._model_seen = model
-            self.learned.set_weights(first_conv_weight(model.spec, model.weights))
+            self.learned.set_weights(first_conv_weight(model.spec, model.weights),
+                                     first_conv_label(model.spec))
         probe = self.training.feature_maps.probe()
         if probe is not None:
             self.playground.set_source_images("Probe image", [("probe", np.asarray(probe))])
-        loaded = self.training.dataset_panel.loaded
+        loaded = self.training.data.current
         dataset = None if loaded is None else loaded.dataset
         self.baselines.set_source(dataset, model, self._cnn_scores())
 
@@ -248,7 +249,7 @@ class LearningController(QObject):
         its Grad-CAM overlay."""
         from engine.data import apply_array
 
-        model, loaded = self.model(), self.training.dataset_panel.loaded
+        model, loaded = self.model(), self.training.data.current
         if model is None or loaded is None or "val" not in loaded.dataset.splits:
             return False
         raw, _labels = loaded.dataset.splits["val"].take(np.array([index]))

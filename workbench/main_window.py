@@ -484,21 +484,3 @@ class MainWindow(QMainWindow):
         if self.autosave is not None:
             self.autosave.close()
         event.accept()
-
-    # Dropping a spec or project file on the window opens it.
-    def dragEnterEvent(self, event) -> None:
-        if _dropped_file(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        path = _dropped_file(event.mimeData())
-        if path and self.maybe_save():
-            self.open_path(path)
-            event.acceptProposedAction()
-
-
-def _dropped_file(data) -> str:
-    for url in data.urls() if data.hasUrls() else ():
-        if url.isLocalFile() and url.toLocalFile().endswith((".json", PROJECT_SUFFIX)):
-            return url.toLocalFile()
-    return ""
