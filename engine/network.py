@@ -346,8 +346,8 @@ class Network:
         them in the epilogue of each chunk's product while the chunk is in cache (``fused``
         holds its ``act``/``slope``/``pool``/``pool_mode``/``squeeze`` arguments), with the
         same arithmetic as the separate layers, so outputs and gradients are unchanged
-        (tests/engine/test_fusion.py). A batch norm that is not folded takes the activation
-        after it the same way. Every other layer is a stage of its own.
+        (tests/engine/test_fusion.py). A batch norm that is not folded, and a residual add,
+        take the activation after them the same way. Every other layer is a stage of its own.
         With ``fold`` (evaluation without recording), a batch norm right after the
         convolution joins the stage too: its running statistics fold into the convolution's
         weights and bias (``fused["affine"]``), so the relu and pool after it fuse as well.
@@ -381,9 +381,10 @@ class Network:
                 if pool is not None:
                     fused.update(pool)
                     stop += 1
-            elif type(layers[i]) is BatchNorm and sole_reader(i, stop):
+            elif type(layers[i]) in (BatchNorm, Add) and sole_reader(i, stop):
                 # batch norm → activation: one pass each way (its statistics need the whole
-                # batch, so it cannot go into a conv's per-chunk epilogue in training).
+                # batch, so it cannot go into a conv's per-chunk epilogue in training); a
+                # residual add → activation likewise.
                 act = _fusable_activation(layers[stop])
                 if act is not None:
                     fused["act"], fused["slope"] = act
@@ -597,6 +598,9 @@ def warm_up() -> None:
         MaxPool2D((2, 2)),
         Conv2D(4, 4, (1, 1)),  # column patches into a fused global average pool
         GlobalAvgPool(),
+        Dense(4, 4),
+        Add(2),  # with the global pool's output: a residual add fused with the relu after it
+        ReLU(),
         Flatten(),
         Dense(4, 5),
         BatchNorm(5),  # after a dense layer: the per-feature kernels, and unfolded in evaluation
@@ -608,9 +612,12 @@ def warm_up() -> None:
         if "weight" in layer.params and not isinstance(layer, BatchNorm):
             w = layer.params["weight"]
             w[...] = rng.standard_normal(w.shape).astype(np.float32)
-    # A chain, except for a residual add and a concatenation after the second ReLU (9).
+    # A chain, except for a residual add and a concatenation after the second ReLU (9), and
+    # a residual add after the global pool.
     inputs = [(i - 1,) for i in range(len(stack))]
     inputs[11], inputs[12] = (9, 10), (11, 9)
+    gap = next(i for i, layer in enumerate(stack) if type(layer) is GlobalAvgPool)
+    inputs[gap + 2] = (gap + 1, gap)
     spec = NetworkSpec(InputSpec(1, 8, 8), (), "warm-up")
     net = Network(spec, stack, rng, inputs)
     x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)

@@ -12,8 +12,16 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from numba import njit, prange
+
+from engine.config import JIT_PARALLEL
+from engine.kernels.activations import act_grad_run, act_run, act_value_naive, activation_code
 
 __all__ = [
+    "add_act_backward",
+    "add_act_backward_naive",
+    "add_act_forward",
+    "add_act_forward_naive",
     "add_forward",
     "add_forward_naive",
     "concat_backward",
@@ -39,6 +47,70 @@ def add_forward_naive(xs):
         for i, v in enumerate(np.asarray(x).reshape(-1)):
             flat[i] += v
     return out
+
+
+#: Values per parallel block of the fused sum + activation.
+_BLOCK = 8192
+
+
+@njit(**JIT_PARALLEL)
+def _sum_act(a, b, code, slope, out):
+    zero = slope - slope
+    one = zero + np.float32(1.0)
+    half = one / (one + one)
+    n = out.size
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        lo = blk * _BLOCK
+        hi = min(lo + _BLOCK, n)
+        o, sa, sb = out[lo:hi], a[lo:hi], b[lo:hi]
+        for t in range(hi - lo):
+            o[t] = sa[t] + sb[t]
+        act_run(o, zero, o, code, slope, zero, one, half)
+
+
+@njit(**JIT_PARALLEL)
+def _act_grad(dy, y, code, slope, dx):
+    zero = slope - slope
+    one = zero + np.float32(1.0)
+    n = dx.size
+    for blk in prange((n + _BLOCK - 1) // _BLOCK):
+        lo = blk * _BLOCK
+        hi = min(lo + _BLOCK, n)
+        act_grad_run(dy[lo:hi], y[lo:hi], dx[lo:hi], code, slope, zero, one)
+
+
+def add_act_forward(xs, act, slope=0.0):
+    """The element-wise sum of two or more arrays of one shape followed by activation
+    ``act`` ("relu", "leaky_relu" with ``slope``, "tanh", "sigmoid"), in one pass over the
+    last two inputs (a residual block's add → relu). Returns a new array."""
+    head = xs[0] if len(xs) == 2 else add_forward(xs[:-1])
+    a = np.ascontiguousarray(head).reshape(-1)
+    b = np.ascontiguousarray(xs[-1], dtype=a.dtype).reshape(-1)
+    out = np.empty(a.size, a.dtype)
+    _sum_act(a, b, activation_code(act, a.dtype), a.dtype.type(slope), out)
+    return out.reshape(np.shape(xs[0]))
+
+
+def add_act_forward_naive(xs, act, slope=0.0):
+    """Reference for :func:`add_act_forward`."""
+    return act_value_naive(add_forward_naive(xs), act, slope)
+
+
+def add_act_backward(dy, y, act, slope=0.0):
+    """The gradient that :func:`add_act_forward` sends to each input: dy times the
+    activation's derivative at its output ``y``."""
+    g = np.ascontiguousarray(dy).reshape(-1)
+    dx = np.empty(g.size, g.dtype)
+    yf = np.ascontiguousarray(y, dtype=g.dtype).reshape(-1)
+    _act_grad(g, yf, activation_code(act, g.dtype), g.dtype.type(slope), dx)
+    return dx.reshape(np.shape(dy))
+
+
+def add_act_backward_naive(dy, y, act, slope=0.0):
+    """Reference for :func:`add_act_backward`."""
+    from engine.kernels.activations import act_slope_naive
+
+    return dy * act_slope_naive(y, act, slope)
 
 
 def concat_forward(xs):

@@ -3,7 +3,7 @@ one shape. Definition and compute layer, forward and backward."""
 
 from __future__ import annotations
 
-from engine.kernels.merge import add_forward
+from engine.kernels.merge import add_act_backward, add_act_forward, add_forward
 from engine.layers.base import Layer
 from engine.layers.definition import Inferred, LayerDef
 
@@ -19,14 +19,26 @@ class Add(Layer):
     def __init__(self, count: int) -> None:
         super().__init__()
         self.count = int(count)
+        self._saved_act = None
 
     def output_shape(self, *input_shapes):
         return tuple(input_shapes[0])
 
-    def forward(self, *xs, train=False, record=False):
-        return add_forward(xs)
+    def forward(self, *xs, train=False, record=False, act=None, slope=0.0):
+        """The sum; the network fuses an activation after it (``act``: "relu", "leaky_relu"
+        with ``slope``, "tanh", "sigmoid") into the same pass, and :meth:`backward` then
+        takes the gradient of that output."""
+        self._saved_act = None
+        if act is None:
+            return add_forward(xs)
+        y = add_act_forward(xs, act, slope)
+        if record:
+            self._saved_act = (y, act, slope)
+        return y
 
     def backward(self, dy):
+        if getattr(self, "_saved_act", None) is not None:
+            dy = add_act_backward(dy, *self._saved_act)
         return [dy] * self.count
 
 

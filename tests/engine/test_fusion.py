@@ -133,6 +133,46 @@ def test_batch_norm_after_a_dense_layer_takes_the_activation_like_the_separate_l
     np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("act", ACTIVATIONS[1:], ids=lambda a: a["type"])
+def test_a_residual_add_takes_the_activation_after_it_like_the_separate_layers(act):
+    spec = {"format": "cnn-workbench/network", "version": 2,
+            "input": {"channels": 4, "height": 6, "width": 6}, "layers": [
+                {"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1, "id": "a"},
+                {"type": "batch_norm", "id": "b"},
+                {"type": "add", "inputs": ["b", "input"]},
+                dict(act, id="l3"),
+                {"type": "add", "inputs": ["a", "b", "l3"], "id": "l4"},  # three inputs
+                dict(act),
+                {"type": "flatten"},
+                {"type": "dense", "units": 3}]}  # fmt: skip
+    fused, plain = engine.build(spec, seed=4), engine.build(spec, seed=4)
+    _unfused(plain)
+    stages = fused._stages()
+    assert (2, 4, {"act": act["type"], "slope": act.get("slope", 0.0)}) in stages
+    assert (4, 6, {"act": act["type"], "slope": act.get("slope", 0.0)}) in stages
+    x, y = _data(fused)
+    loss, grads = fused.loss_and_grads(x, y)
+    loss_ref, grads_ref = plain.loss_and_grads(x, y)
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
+    for key in grads:
+        np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid"])
+def test_add_act_kernels_match_references(act):
+    from engine.kernels import merge
+
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((3, 4, 5, 7)).astype(np.float32) for _ in range(3)]
+    for inputs in (xs[:2], xs):
+        y = merge.add_act_forward(inputs, act, 0.1)
+        np.testing.assert_allclose(y, merge.add_act_forward_naive(inputs, act, 0.1), 1e-5, 1e-6)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        np.testing.assert_allclose(merge.add_act_backward(dy, y, act, 0.1),
+                                   merge.add_act_backward_naive(dy, y, act, 0.1), 1e-6, 1e-7)
+
+
 def test_a_negative_leaky_slope_is_not_fused():
     from engine.layers import LeakyReLU
     from engine.network import _fusable_activation
@@ -142,4 +182,4 @@ def test_a_negative_leaky_slope_is_not_fused():
 
 
 def test_fusion_with_the_jit_disabled(rerun_without_jit):
-    rerun_without_jit(__file__, "-k", "residual or (tanh and avg_pool2d2)")
+    rerun_without_jit(__file__, "-k", "residual or kernels or (tanh and avg_pool2d2)")
