@@ -440,32 +440,15 @@ def _bias_act_rows_to_nchw(rows, bias, code, slope, out):
         act_planes(rows, n * plane, bias, code, slope, zero, one, half, out[n])
 
 
-#: Pixels per tile of :func:`act_planes`: a tile of a (m, K) product is TILE*K values, which
-#: stay in L1 while all K channels read it.
-TILE = 64
-
-
 @njit(**JIT)
 def act_planes(rows, base, bias, code, slope, zero, one, half, dst):
-    """dst[k, p] = activation of rows[k, base + p] + bias[k] for dst (K, P), in tiles of
-    :data:`TILE` pixels. ``rows`` is usually the transpose of an (m, K) product: reading one
-    channel over the whole plane strides through all of it K times (9-10 ns a value for
-    K = 16-32, measured); a tile is read K times from L1 instead."""
+    """dst[k, p] = activation of rows[k, base + p] + bias[k] for dst (K, P): one pass per
+    channel. ``rows`` is often the transpose of an (m, K) product; tiles of 64 pixels (with
+    or without gathering them channel-major first) measured 1.3-3x slower than these plain
+    strided passes (process time, one thread), so there are none."""
     k_out, plane = dst.shape
-    if rows.strides[1] == rows.itemsize:  # rows in memory order: one pass per channel
-        for k in range(k_out):
-            act_run(rows[k, base : base + plane], bias[k], dst[k], code, slope, zero, one, half)
-        return
-    tile = np.empty((k_out, TILE), dst.dtype)
-    for p0 in range(0, plane, TILE):
-        p1 = min(p0 + TILE, plane)
-        # Gather the tile channel-major in L1 (reading the product in its memory order when
-        # ``rows`` is a transpose), then one contiguous, vectorised pass per channel.
-        for t in range(p1 - p0):
-            for k in range(k_out):
-                tile[k, t] = rows[k, base + p0 + t]
-        for k in range(k_out):
-            act_run(tile[k, : p1 - p0], bias[k], dst[k, p0:p1], code, slope, zero, one, half)
+    for k in range(k_out):
+        act_run(rows[k, base : base + plane], bias[k], dst[k], code, slope, zero, one, half)
 
 
 def bias_act_rows_to_nchw(rows, bias, n_img, relu, out=None, slope=0.0):
@@ -521,18 +504,27 @@ def _max_pool_2x2(act, width, out, argmax):
 @njit(**JIT)
 def _bias_act_max_pool(rows, bias, code, slope, width, kh, kw, sh, sw, plane, out, argmax):
     n_img, k_out, oh, ow = out.shape
-    planes = np.empty((k_out, plane), rows.dtype)
+    act = np.empty(plane, rows.dtype)
     zero = slope - slope
     one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
     half = one / (one + one)
     for n in range(n_img):
-        # Pass 1: bias and the activation of every channel into scratch planes (tiled).
-        act_planes(rows, n * plane, bias, code, slope, zero, one, half, planes)
+        base = n * plane
         for k in range(k_out):
-            act = planes[k]
+            # Pass 1, vectorised: bias and the activation into a scratch plane, noting NaN
+            # (relu in the same loop: a second pass doubled this epilogue's time).
+            b = bias[k]
             has_nan = False
-            for p in range(plane):
-                has_nan |= act[p] != act[p]
+            if code == 1:
+                for p in range(plane):
+                    v = rows[k, base + p] + b
+                    v = v if v > zero else v * zero
+                    act[p] = v
+                    has_nan |= v != v
+            else:
+                act_run(rows[k, base : base + plane], b, act, code, slope, zero, one, half)
+                for p in range(plane):
+                    has_nan |= act[p] != act[p]
             # Pass 2: window maxima. Without NaN a strict ">" scan keeps the first maximum;
             # with one, the slower scan also lets the first NaN win (max_pool_forward's rule).
             if not has_nan and kh == 2 and kw == 2 and sh == 2 and sw == 2:
