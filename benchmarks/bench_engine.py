@@ -86,11 +86,11 @@ BN_CIFAR = {
 EXTRA = {"bn-cifar": BN_CIFAR}
 
 
-def _time(fn, iterations: int) -> float:
-    start = time.perf_counter()
+def _time(fn, iterations: int, clock=time.perf_counter) -> float:
+    start = clock()
     for _ in range(iterations):
         fn()
-    return (time.perf_counter() - start) / iterations
+    return (clock() - start) / iterations
 
 
 def bench_preset(name: str, rounds: int, seconds: float) -> list[tuple[str, str, float, float]]:
@@ -99,10 +99,14 @@ def bench_preset(name: str, rounds: int, seconds: float) -> list[tuple[str, str,
     return [(name, *row) for row in compare(EXTRA.get(name, name), rounds, seconds)]
 
 
-def compare(spec, rounds: int, seconds: float) -> list[tuple[str, float, float]]:
+def compare(
+    spec, rounds: int, seconds: float, clock=time.perf_counter
+) -> list[tuple[str, float, float]]:
     """(task, engine images/s, PyTorch images/s) for "train" and "infer" of ``spec`` (a
     NetworkSpec, preset name, path or dict), timed in ``rounds`` alternating rounds within
-    about ``seconds`` per task; each figure is the median over rounds."""
+    about ``seconds`` per task; each figure is the median over rounds. ``clock``:
+    ``time.perf_counter`` (wall time) or ``time.process_time`` (CPU time of all threads,
+    which a busy machine disturbs far less; images per CPU second then)."""
     spec = engine.load_spec(spec)
     rng = np.random.default_rng(0)
     classes = engine.build(spec, seed=0).num_classes
@@ -146,8 +150,8 @@ def compare(spec, rounds: int, seconds: float) -> list[tuple[str, float, float]]
         iterations = max(3, int(seconds / rounds / 2 / max(once, 1e-4)))
         ours_t, theirs_t = [], []
         for _ in range(rounds):
-            ours_t.append(_time(ours, iterations))
-            theirs_t.append(_time(theirs, iterations))
+            ours_t.append(_time(ours, iterations, clock))
+            theirs_t.append(_time(theirs, iterations, clock))
         ours_ips = batch / statistics.median(ours_t)
         theirs_ips = batch / statistics.median(theirs_t)
         results.append((task, ours_ips, theirs_ips))

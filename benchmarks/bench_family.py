@@ -4,6 +4,7 @@ resnet20 and the three networks of issue 15, in one run.
     .venv/bin/python benchmarks/bench_family.py [--seed 0] [--count 10] [--rounds 5]
     .venv/bin/python benchmarks/bench_family.py --busy     # also beside a CPU-bound neighbour
     .venv/bin/python benchmarks/bench_family.py --only lenet5-tanh-avg --rounds 9
+    CNN_WORKBENCH_THREADS=1 .venv/bin/python benchmarks/bench_family.py --cpu-time  # per core
 
 The generated networks (:func:`family`) are drawn from ``--seed``, not picked by hand, yet
 cover every layer type of ``engine.layers.LAYER_TYPES`` and the common combinations:
@@ -20,7 +21,9 @@ training step at batch 64 (forward, mean cross-entropy, backward, SGD momentum 0
 inference at batch 256, engine and PyTorch alternating in rounds, medians, the same thread
 count and the same weights. Prints images/s, the ratio engine / PyTorch (above 1: the engine
 is faster) and the geometric mean of the ratios per task. ``--busy`` repeats the run while a
-neighbour process it starts (and stops) spins on one core, and prints both.
+neighbour process it starts (and stops) spins on one core, and prints both. ``--cpu-time``
+times CPU seconds instead of wall seconds: on a machine shared with other work that compares
+the work each library does per image, which wall time on a loaded machine does not.
 """
 
 from __future__ import annotations
@@ -36,15 +39,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bench_engine  # noqa: E402  (imports engine first: thread pools before numpy)
+import bench_engine
 
 # isort: split
-import numpy as np  # noqa: E402
+import numpy as np
 
-import engine  # noqa: E402
-from engine.layers import LAYER_TYPES  # noqa: E402
-from engine.network import warm_up  # noqa: E402
-from engine.shapes import infer_shapes  # noqa: E402
+import engine
+from engine.layers import LAYER_TYPES
+from engine.network import warm_up
+from engine.shapes import infer_shapes
 
 #: The networks of issue 15's table (resnet20 and bn-cifar come from bench_engine).
 LENET5_TANH = {
@@ -281,7 +284,7 @@ def _load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def bench(specs: dict, rounds: int, seconds: float, label: str) -> dict:
+def bench(specs: dict, rounds: int, seconds: float, label: str, clock=time.perf_counter) -> dict:
     """Time every network; prints a row per network and task; returns {(name, task): ratio}."""
     print(f"\n== {label}: load average before {_load()} on {os.cpu_count()} cores")
     print(f"{'network':<18}{'train engine':>13}{'torch':>9}{'ratio':>7}"
@@ -289,7 +292,7 @@ def bench(specs: dict, rounds: int, seconds: float, label: str) -> dict:
     ratios = {}
     for name, spec in specs.items():
         row = {task: (ours, theirs) for task, ours, theirs in
-               bench_engine.compare(spec, rounds, seconds)}  # fmt: skip
+               bench_engine.compare(spec, rounds, seconds, clock)}  # fmt: skip
         cells = ""
         for task in ("train", "infer"):
             ours, theirs = row[task]
@@ -319,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--busy", action="store_true", help="also run beside a busy neighbour")
     parser.add_argument("--only", nargs="+", help="only these networks (names as printed)")
     parser.add_argument("--list", action="store_true", help="print the networks and stop")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time CPU seconds of the process instead of wall time (images per CPU second; "
+        "a busy machine disturbs it far less: use with CNN_WORKBENCH_THREADS=1)",
+    )
     args = parser.parse_args(argv)
 
     generated = family(args.seed, args.count)
@@ -338,12 +347,15 @@ def main(argv: list[str] | None = None) -> int:
     warm_up()
     print(f"threads: engine {engine.config.THREADS}, torch {bench_engine.torch.get_num_threads()}")
     start = time.perf_counter()
-    bench(specs, args.rounds, args.seconds, "quiet (no neighbour of ours)")
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    kind = "CPU time" if args.cpu_time else "wall time"
+    bench(specs, args.rounds, args.seconds, f"quiet (no neighbour of ours), {kind}", clock)
     if args.busy:
         neighbour = _neighbour()
         try:
             time.sleep(1.0)
-            bench(specs, args.rounds, args.seconds, "busy (a CPU-bound neighbour on one core)")
+            bench(specs, args.rounds, args.seconds,
+                  f"busy (a CPU-bound neighbour on one core), {kind}", clock)  # fmt: skip
         finally:
             neighbour.kill()
             neighbour.wait()

@@ -23,10 +23,10 @@ __all__ = [
     "ACT_SIGMOID32",
     "ACT_TANH",
     "ACT_TANH32",
-    "act_slope",
-    "act_slope_naive",
     "act_grad_run",
     "act_run",
+    "act_slope",
+    "act_slope_naive",
     "act_value",
     "act_value_naive",
     "activation_code",
@@ -42,11 +42,11 @@ __all__ = [
     "sigmoid_backward_naive",
     "sigmoid_forward",
     "sigmoid_forward_naive",
+    "tanh32",
     "tanh_backward",
     "tanh_backward_naive",
     "tanh_forward",
     "tanh_forward_naive",
-    "tanh32",
 ]
 
 

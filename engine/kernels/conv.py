@@ -432,7 +432,7 @@ def rows_to_weight(matrix, weight_shape):
 def _bias_act_rows_to_nchw(rows, bias, code, slope, out):
     # ``slope`` comes in the arrays' dtype: a float64 scalar would widen float32 arithmetic.
     # One loop per activation, so each one vectorises (the code is the same for the call).
-    n_img, k_out, plane = out.shape
+    n_img, _, plane = out.shape
     zero = slope - slope
     one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
     half = one / (one + one)
@@ -586,9 +586,7 @@ def bias_act_max_pool(
     return out, argmax
 
 
-def bias_act_max_pool_naive(
-    rows, bias, n_img, relu, size, pool_kernel, pool_stride, slope=0.0
-):
+def bias_act_max_pool_naive(rows, bias, n_img, relu, size, pool_kernel, pool_stride, slope=0.0):
     """Reference for :func:`bias_act_max_pool`: the three separate references in a row."""
     from engine.kernels.pool import max_pool_forward_naive
 

@@ -133,8 +133,9 @@ def avg_pool_act_grad_to_rows(dy, full, act, size, pool_kernel, pool_stride, slo
     code = activation_code(act, dy.dtype)
     (kh, kw), (sh, sw) = pool_kernel, pool_stride
     t = dy.dtype.type
-    _avg_pool_act_grad_to_rows(np.ascontiguousarray(dy), np.ascontiguousarray(full), code,
-                               t(slope), t(kh * kw), size[1], kh, kw, sh, sw, rows, sums)  # fmt: skip
+    dy, full = np.ascontiguousarray(dy), np.ascontiguousarray(full)
+    _avg_pool_act_grad_to_rows(dy, full, code, t(slope), t(kh * kw), size[1], kh, kw, sh, sw,
+                               rows, sums)  # fmt: skip
     return rows
 
 

@@ -110,9 +110,7 @@ def test_fusion_inside_a_residual_branch_matches_the_separate_layers():
 
 @pytest.mark.parametrize("act", ACTIVATIONS[1:], ids=lambda a: a["type"])
 @pytest.mark.parametrize("frozen", [False, True])
-def test_batch_norm_after_a_dense_layer_takes_the_activation_like_the_separate_layers(
-    act, frozen
-):
+def test_batch_norm_after_a_dense_layer_takes_the_activation_like_the_separate_layers(act, frozen):
     layers = [{"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "flatten"},
               {"type": "dense", "units": 6}, {"type": "batch_norm"}, dict(act),
               {"type": "dense", "units": 3}]  # fmt: skip
@@ -169,8 +167,12 @@ def test_add_act_kernels_match_references(act):
         y = merge.add_act_forward(inputs, act, 0.1)
         np.testing.assert_allclose(y, merge.add_act_forward_naive(inputs, act, 0.1), 1e-5, 1e-6)
         dy = rng.standard_normal(y.shape).astype(np.float32)
-        np.testing.assert_allclose(merge.add_act_backward(dy, y, act, 0.1),
-                                   merge.add_act_backward_naive(dy, y, act, 0.1), 1e-6, 1e-7)
+        np.testing.assert_allclose(
+            merge.add_act_backward(dy, y, act, 0.1),
+            merge.add_act_backward_naive(dy, y, act, 0.1),
+            1e-6,
+            1e-7,
+        )
 
 
 def test_a_negative_leaky_slope_is_not_fused():

@@ -26,6 +26,7 @@ def _same(got, want, act):
     else:
         np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
 
+
 # (N, C, H, W, kernel, stride, padding): square and non-square, strided, padded.
 WINDOWS = [
     (2, 3, 7, 6, (3, 3), (1, 1), (1, 1)),
@@ -153,9 +154,7 @@ def test_fused_bias_act_max_pool_matches_the_separate_references(relu, size, ker
     out = np.empty((n, k_out, oh, ow), np.float32)
     arg = np.empty((n, k_out, oh, ow), np.int32)
     conv.bias_act_max_pool(rows, bias, n, relu, size, kernel, stride, out, arg, slope=SLOPE)
-    y_ref, arg_ref = conv.bias_act_max_pool_naive(
-        rows, bias, n, relu, size, kernel, stride, SLOPE
-    )
+    y_ref, arg_ref = conv.bias_act_max_pool_naive(rows, bias, n, relu, size, kernel, stride, SLOPE)
     _same(out, y_ref, relu)
     np.testing.assert_array_equal(arg, arg_ref)
     dy = _x(out.shape, 2)
