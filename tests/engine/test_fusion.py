@@ -59,6 +59,19 @@ def _fused_layers(net, fold):
     return sum(stop - start - 1 for start, stop, _ in net._stages(fold=fold))
 
 
+def _assert_same(fused, plain, x, y, evaluate=True):
+    """Loss, gradients (same keys) and, with ``evaluate``, evaluation outputs of ``fused``
+    equal those of ``plain`` (the same network run layer by layer) to float32 rounding."""
+    loss, grads = fused.loss_and_grads(x, y)
+    loss_ref, grads_ref = plain.loss_and_grads(x, y)
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
+    assert grads.keys() == grads_ref.keys()
+    for key in grads:
+        np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    if evaluate:
+        np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("bn", [False, True])
 @pytest.mark.parametrize(
     "pool", POOLS, ids=lambda p: p["type"] + str(p.get("size", "")) if p else "none"
@@ -75,14 +88,8 @@ def test_fused_stage_trains_and_evaluates_like_the_separate_layers(act, pool, bn
     after = (act is not None) + (pool is not None)
     assert _fused_layers(fused, fold=False) == (act is not None if bn else after)
     assert _fused_layers(fused, fold=True) == after + bn
-    loss, grads = fused.loss_and_grads(x, y)
-    loss_ref, grads_ref = plain.loss_and_grads(x, y)
-    assert grads.keys() == grads_ref.keys()
-    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
-    for key in grads:
-        np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
-    # Evaluation: batch norm (running statistics, moved by the step above) folds in.
-    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-5, atol=1e-6)
+    # Evaluation too: batch norm (running statistics, moved by the step) folds in.
+    _assert_same(fused, plain, x, y)
 
 
 def test_fusion_inside_a_residual_branch_matches_the_separate_layers():
@@ -101,11 +108,7 @@ def test_fusion_inside_a_residual_branch_matches_the_separate_layers():
     # conv+tanh fuse; conv+sigmoid fuse; the pool after the add does not (add is no conv).
     assert _fused_layers(fused, fold=False) == 2
     x, y = _data(fused)
-    loss, grads = fused.loss_and_grads(x, y)
-    loss_ref, grads_ref = plain.loss_and_grads(x, y)
-    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
-    for key in grads:
-        np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    _assert_same(fused, plain, x, y, evaluate=False)
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS[1:], ids=lambda a: a["type"])
@@ -122,13 +125,7 @@ def test_batch_norm_after_a_dense_layer_takes_the_activation_like_the_separate_l
     _unfused(plain)
     assert (3, 5, {"act": act["type"], "slope": act.get("slope", 0.0)}) in fused._stages()
     x, y = _data(fused, 8)
-    loss, grads = fused.loss_and_grads(x, y)
-    loss_ref, grads_ref = plain.loss_and_grads(x, y)
-    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
-    assert grads.keys() == grads_ref.keys()
-    for key in grads:
-        np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
-    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-5, atol=1e-6)
+    _assert_same(fused, plain, x, y)
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS[1:], ids=lambda a: a["type"])
@@ -149,12 +146,7 @@ def test_a_residual_add_takes_the_activation_after_it_like_the_separate_layers(a
     assert (2, 4, {"act": act["type"], "slope": act.get("slope", 0.0)}) in stages
     assert (4, 6, {"act": act["type"], "slope": act.get("slope", 0.0)}) in stages
     x, y = _data(fused)
-    loss, grads = fused.loss_and_grads(x, y)
-    loss_ref, grads_ref = plain.loss_and_grads(x, y)
-    np.testing.assert_allclose(loss, loss_ref, rtol=1e-6)
-    for key in grads:
-        np.testing.assert_allclose(grads[key], grads_ref[key], rtol=1e-4, atol=1e-6, err_msg=key)
-    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-5, atol=1e-6)
+    _assert_same(fused, plain, x, y)
 
 
 @pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid"])
