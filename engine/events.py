@@ -97,3 +97,21 @@ class Finished:
     history: dict[str, list] = field(default_factory=dict)
     test_accuracy: float | None = None
     checkpoint: Path | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the run wants said once, in words (what ``init_from`` left out)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class EarlyStopped:
+    """Early stopping ends the run after ``epoch``: the validation loss was lowest
+    (``best_val_loss``) at ``best_epoch`` and has not improved for ``patience`` epochs."""
+
+    epoch: int
+    best_epoch: int
+    best_val_loss: float
+    patience: int

@@ -58,6 +58,12 @@ class ImageActivations:
     activations: list[np.ndarray]
 
 
+def _prefer_best(path):
+    """A run folder's best/ checkpoint (``train --keep-best``) when present, else ``path``."""
+    best = Path(path) / "best"
+    return best if (best / "checkpoint" / "checkpoint.json").is_file() else path
+
+
 class Predictor:
     """A network with its preprocessing and class names, ready to classify pictures.
 
@@ -68,7 +74,8 @@ class Predictor:
         from engine.data import Preprocessing
         from engine.network import StateDictError
 
-        ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+        ckpt = (checkpoint if isinstance(checkpoint, Checkpoint)
+                else load_checkpoint(_prefer_best(checkpoint)))  # fmt: skip
         self.checkpoint: Checkpoint | None = ckpt
         try:
             self._setup(ckpt.spec, ckpt.weights, Preprocessing.from_dict(ckpt.preprocessing),

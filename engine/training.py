@@ -31,14 +31,24 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.checkpoint import load_checkpoint, save_checkpoint
-from engine.events import BatchEnd, EpochEnd, Finished, Paused, Resumed, Snapshot, Started
+from engine.events import (
+    BatchEnd,
+    EarlyStopped,
+    EpochEnd,
+    Finished,
+    Note,
+    Paused,
+    Resumed,
+    Snapshot,
+    Started,
+)
 from engine.losses import LOSSES, softmax
 from engine.spec import NetworkSpec, load_spec
 from engine.train_config import TrainConfig, TrainControl, TrainingError
@@ -64,24 +74,6 @@ __all__ = [
 _EVAL_CHUNK = 256  # images per forward pass when evaluating
 #: The subfolder of a run folder that keeps the best epoch's checkpoint (``keep_best``).
 BEST_FOLDER = "best"
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something the run wants said once, in words (what ``init_from`` left out)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class EarlyStopped:
-    """Early stopping ends the run after ``epoch``: the validation loss was lowest
-    (``best_val_loss``) at ``best_epoch`` and has not improved for ``patience`` epochs."""
-
-    epoch: int
-    best_epoch: int
-    best_val_loss: float
-    patience: int
 
 
 # --------------------------------------------------------------------------- loop
@@ -352,6 +344,7 @@ class _Run:
         done_here = 0  # batches this call ran, for the ETA
         ips = None
         last_snap = -math.inf
+        snapped = False  # the last batch's weights went out in a Snapshot
         for epoch in range(start_epoch, cfg.epochs + 1):
             lr = schedule.lr_at(epoch - 1)
             opt.lr = lr
@@ -407,8 +400,9 @@ class _Run:
                         clock.elapsed(),
                         clock.eta(done_here, left),
                     )
+                    snapped = False
                     if self.interval is not None and clock.now() - last_snap >= self.interval:
-                        last_snap = clock.now()
+                        last_snap, snapped = clock.now(), True
                         acts = (
                             None
                             if self.probe is None
@@ -477,6 +471,12 @@ class _Run:
             net.load_state_dict(best_weights)  # the test measures what predict will use
         if self._count("test"):
             test_acc = _evaluate(net, ds, "test", cfg.loss)[1]
+        restored = cfg.keep_best and best_weights is not None
+        if self.interval is not None and (restored or not snapped):
+            # The views end on the weights the run ends with, not on the last timed snapshot.
+            acts = None if self.probe is None else net.forward_activations(self.probe)
+            last = history["epoch"][-1] if history["epoch"] else 0
+            yield Snapshot(last, 0, net.state_dict(), acts)
         yield Finished("completed", _copy(history), test_acc, self.last_checkpoint)
 
     def _stopped(self, net, opt, epoch, batch, history, loss_sum, correct, seen, clock):

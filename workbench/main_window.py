@@ -302,6 +302,8 @@ class MainWindow(QMainWindow):
         """Replace the network by a preset, undoably (settings and file stay)."""
         spec = load_spec(name)
         self.document.replace_network(spec, f"Preset {PRESET_TITLES.get(name, name)}")
+        if getattr(self, "training", None) is not None:
+            self.training.training_panel.recommend_for(name)
 
     def new_from_template(self) -> None:
         dialog = TemplateDialog(

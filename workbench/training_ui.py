@@ -93,6 +93,7 @@ class TrainingController(QObject):
         doc.runsChanged.connect(lambda: self.runs_panel.set_runs(doc.runs))
         # The Data page announces each load; the data model is what everything else reads.
         panel.datasetChanged.connect(self.data.set_current)
+        panel.sourceChanged.connect(lambda _path: self.data.clear())
         panel.datasetChanged.connect(self._dataset_loaded)
         panel.loadFailed.connect(self._load_failed_with)
         pages = self.window.pages
@@ -203,6 +204,7 @@ class TrainingController(QObject):
                 self.training_panel.set_config(saved)
             except ValueError:
                 return  # a hand-edited project with a bad setting: keep the form as it is
+            self.dataset_panel.set_augmentation(self.training_panel.config().augment)
         data = self.document.settings.get("data")
         if data and data != self.dataset_panel.path and Path(data).exists():
             if self._may_load_project_data(data):
@@ -235,6 +237,7 @@ class TrainingController(QObject):
             self.training_panel.set_status(str(exc))
             return
         self.dataset_panel.set_split(cfg.val_split, cfg.seed)
+        self.dataset_panel.set_augmentation(cfg.augment)
         settings = self.document.settings
         if settings.get("training") != cfg.to_dict():
             settings["training"] = cfg.to_dict()

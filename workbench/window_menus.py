@@ -19,6 +19,7 @@ PRESET_TITLES = {
     "mnist-2conv": "MNIST 2-conv",
     "alexnet": "AlexNet",
     "vgg16": "VGG-16",
+    "fashion": "Fashion-MNIST compact",
 }
 
 

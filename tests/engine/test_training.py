@@ -77,6 +77,18 @@ def dataset(tmp_path_factory):
 CFG = TrainConfig(epochs=4, batch_size=8, optimizer="adam", lr=0.02, val_split=0.25)
 
 
+def test_the_last_snapshot_carries_the_final_weights(dataset, tmp_path):
+    from engine.checkpoint import load_checkpoint
+
+    cfg = TrainConfig(epochs=2, batch_size=8, optimizer="adam", lr=0.02, val_split=0.25)
+    events = list(fit(SPEC, dataset, cfg, out_dir=tmp_path, snapshot_interval_s=1e9))
+    snaps = [e for e in events if isinstance(e, Snapshot)]
+    assert len(snaps) == 2  # the first batch's (the interval has not begun) and the final one
+    assert isinstance(events[-1], Finished) and events[-2] is snaps[-1]
+    saved = load_checkpoint(tmp_path).weights
+    assert all(np.array_equal(saved[k], v) for k, v in snaps[-1].weights.items())
+
+
 def test_training_learns_and_events_come_in_order(dataset, tmp_path):
     probe = np.zeros((2, 1, 8, 8), dtype=np.float32)
     events = list(fit(SPEC, dataset, CFG, out_dir=tmp_path, probe=probe, snapshot_interval_s=0))

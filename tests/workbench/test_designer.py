@@ -419,12 +419,14 @@ def test_shape_table_shows_every_column_at_the_default_size(make_window):
 
 
 def test_shape_table_elides_names_before_scrolling(make_window):
+    from workbench.models.shape_table_model import COL_LAYER
     from workbench.views.shape_table import SHRINKABLE
 
     window = make_window("alexnet")
     table = window.shape_table
     natural = table.natural_widths()
-    narrow = sum(natural) - (natural[1] - SHRINKABLE[0][1]) // 2
+    least = dict(SHRINKABLE[::-1])[COL_LAYER]
+    narrow = sum(natural) - (natural[1] - least) // 2
     table.resize(narrow + table.width() - table.viewport().width(), table.height())
     table.fit_columns()
     header = table.horizontalHeader()

@@ -96,6 +96,7 @@ class DatasetPanel(QWidget):
 
     datasetChanged = Signal(object)
     loadFailed = Signal(str)
+    sourceChanged = Signal(str)  # a new path: what was loaded no longer stands
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -232,6 +233,7 @@ class DatasetPanel(QWidget):
         """Use the data at ``path`` (a folder, IDX folder, CIFAR-10 folder) and load it."""
         self._path = str(path)
         self._loaded = None
+        self.sourceChanged.emit(self._path)
         self.path_label.setText(self._path)
         self.reload()
 

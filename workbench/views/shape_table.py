@@ -28,8 +28,10 @@ from workbench.models.shape_table_model import (
 
 #: Columns that narrow (eliding their text) when the table lacks room, in order, and the
 #: width each keeps at least (an icon and a short name; a short setting).
-# Narrowed in this order, never below these widths (whole on hover); numbers never.
-SHRINKABLE = ((COL_LAYER, 72), (COL_SETTINGS, 56), (COL_INPUTS, 52), (COL_OUTPUT, 64))
+# Narrowed in this order, each to its floor: the inputs (ids, whole in the tooltip) give way
+# first, then the layer's name (its icon stays), the settings, and the inputs to their least.
+SHRINKABLE = ((COL_INPUTS, 120), (COL_LAYER, 72), (COL_SETTINGS, 56), (COL_INPUTS, 52),
+              (COL_OUTPUT, 64))  # fmt: skip
 
 
 class ShapeTable(QTableView):

@@ -36,8 +36,10 @@ from engine.data import Dataset, DatasetError, Preprocessing, load_dataset
 from engine.spec import NetworkSpec, SpecError
 from engine.training import (
     BatchEnd,
+    EarlyStopped,
     EpochEnd,
     Finished,
+    Note,
     Paused,
     Resumed,
     Snapshot,
@@ -175,6 +177,13 @@ class TrainWorker(QObject):
                 self.paused.emit()
             elif isinstance(event, Resumed):
                 self.resumed.emit()
+            elif isinstance(event, Note):
+                self.status.emit(event.text)
+            elif isinstance(event, EarlyStopped):
+                self.status.emit(
+                    f"Early stopping after epoch {event.epoch}: the validation loss was lowest "
+                    f"at epoch {event.best_epoch} and has not improved for {event.patience}"
+                )
             elif isinstance(event, Finished):
                 if event.checkpoint is not None:
                     self.last_checkpoint = Path(event.checkpoint)
