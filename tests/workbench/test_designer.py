@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QPushButton
@@ -477,3 +478,15 @@ def test_template_preview_has_no_selection(make_window, qtbot):
     dialog.boxes["m"].setValue(3)
     assert not dialog.preview.selectionModel().hasSelection()
     assert dialog.preview.focusPolicy() == Qt.FocusPolicy.NoFocus
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "googlenet"])
+def test_shape_table_measures_columns_as_qt_would(make_window, name):
+    window = make_window(name)
+    window.document.set_input(height=100, width=100)  # problems: bold rows
+    table = window.shape_table
+    header = table.horizontalHeader()
+    qt = [0 if header.isSectionHidden(c) else max(table.sizeHintForColumn(c),
+                                                  header.sectionSizeHint(c))
+          for c in range(header.count())]  # fmt: skip
+    assert table.natural_widths() == qt

@@ -78,13 +78,17 @@ class ShapeTableModel(QAbstractTableModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or role == Qt.ItemDataRole.CheckStateRole:
             return None
+        return self.cell(index.row(), index.column(), role)
+
+    def cell(self, row: int, col: int, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """``data`` of a cell without a QModelIndex (what the table measures columns by)."""
         if role not in _CACHED_ROLES:
-            return self._data(index.row(), index.column(), role)
-        key = (index.row(), index.column(), int(role))
+            return self._data(row, col, role)
+        key = (row, col, int(role))
         try:
             return self._cache[key]
         except KeyError:
-            value = self._cache[key] = self._data(key[0], key[1], role)
+            value = self._cache[key] = self._data(row, col, role)
             return value
 
     def _data(self, row: int, col: int, role: int) -> Any:
