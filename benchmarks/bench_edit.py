@@ -69,18 +69,30 @@ def time_edits(spec_name: str, rounds: int) -> list[float]:
     return times
 
 
-def time_open(spec_name: str) -> float:
+def time_open(spec_name: str) -> tuple[float, float]:
+    """(seconds to open ``spec_name`` in a window showing lenet5, as File > New from Preset
+    or Open does, until the canvas and the table are drawn; seconds for a fresh window on it,
+    its Train and Inspect pages built too)."""
     from workbench.app import create_main_window
 
     app = QApplication.instance() or QApplication(sys.argv)
+    window = create_main_window("lenet5", autosave=False)
+    window.resize(1600, 1000)
+    window.show()
+    settle(app, window)
+    t0 = time.perf_counter()
+    window.load_preset(spec_name)
+    settle(app, window)
+    opened = time.perf_counter() - t0
+    window.close()
     t0 = time.perf_counter()
     window = create_main_window(spec_name, autosave=False)
     window.resize(1600, 1000)
     window.show()
     settle(app, window)
-    elapsed = time.perf_counter() - t0
+    fresh = time.perf_counter() - t0
     window.close()
-    return elapsed
+    return opened, fresh
 
 
 def main() -> int:
@@ -92,12 +104,13 @@ def main() -> int:
     QApplication.instance() or QApplication(sys.argv)
     time_open("lenet5")  # imports and first window out of the way
     times = time_edits(args.spec, args.rounds)
-    opened = time_open(args.open)
+    opened, fresh = time_open(args.open)
     load = os.getloadavg()[0]
     print(f"{args.spec}: kernel typed in the inspector -> everything redrawn: median "
           f"{statistics.median(times):.0f} ms, worst {max(times):.0f} ms over {len(times)} "
           f"edits (target <= 50 ms)")  # fmt: skip
-    print(f"open {args.open}: window shown and canvas drawn in {opened:.2f} s (target <= 1 s)")
+    print(f"open {args.open} in the window: canvas and table drawn in {opened:.2f} s (target "
+          f"<= 1 s); a fresh window on it, every page built: {fresh:.2f} s")  # fmt: skip
     print(f"load average {load:.2f}")
     return 0
 

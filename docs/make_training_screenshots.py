@@ -2,9 +2,13 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_training_screenshots.py light
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_training_screenshots.py dark
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_training_screenshots.py light resnet20
 
 Trains mnist-2conv on the bundled sample for a few epochs (a few seconds) and saves PNGs in
-docs/screenshots/. The designer's pictures come from `cnn-workbench --screenshot PATH SPEC`.
+docs/screenshots/. With a second argument (a graph preset such as resnet20) it trains that on
+the sample instead (made 3x32x32 by the preprocessing) and saves only the Train page mid-run,
+as training-NAME-THEME.png. The designer's pictures come from
+`cnn-workbench --screenshot PATH SPEC`.
 """
 
 from __future__ import annotations
@@ -83,6 +87,42 @@ def main(theme: str) -> None:
     window.close()
 
 
+def graph_run(theme: str, name: str) -> None:
+    """The Train page of ``name`` training on the sample, after its second epoch."""
+    application()
+    window = create_main_window(name, theme=theme, autosave=False)
+    c = window.training
+    c.runs_root = Path(tempfile.mkdtemp(prefix="screenshots-runs-"))
+    window.resize(1440, 900)
+    window.show()
+    c.training_panel.epochs.setValue(3)
+    c.training_panel.batch_size.setValue(32)
+    c.dataset_panel.set_source(str(resource_path("sample")))
+    c.dataset_panel.wait()
+    window.pages.setCurrentIndex(c.train_index)
+    pump(700)
+    c.estimator.wait()
+    pump(100)
+
+    def on_epoch(event) -> None:
+        if event.epoch == 2:
+            c.feed.flush()
+            c.feature_maps.flush()
+            c.curves.redraw()
+            pump(50)
+            window.grab().save(str(OUT / f"training-{name}-{theme}.png"))
+
+    c.runner.epochEnded.connect(on_epoch)
+    c.start_training()
+    while c.is_training():
+        pump(100)
+    window.maybe_save = lambda prepare=None: True
+    window.close()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "light")
+    if len(sys.argv) > 2:
+        graph_run(sys.argv[1], sys.argv[2])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "light")
     os._exit(0)  # skip interpreter teardown of Qt objects: the pictures are saved
