@@ -15,6 +15,7 @@ from engine.checkpoint import save_checkpoint
 from engine.data import Preprocessing
 from engine.train_config import TrainConfig
 from engine.transfer import freeze_up_to
+from workbench.models.shape_table_model import COL_LAYER
 from workbench.transfer_actions import install_transfer_actions
 
 
@@ -43,6 +44,9 @@ def test_clicking_a_padlock_freezes_the_layer_in_one_undo_step(make_window, qtbo
     )
     assert document.report.frozen_params == 156
     assert window.stack.currentIndex().row() == 1  # the edited layer is the current one
+    table = window.shape_table.model()
+    assert table.index(1, COL_LAYER).data() == "Convolution · frozen"  # and the table row
+    assert table.index(2, COL_LAYER).data() == "ReLU"
 
     click_padlock(qtbot, canvas, 4)  # the second convolution: 5·5·6·16 + 16 = 2,416
     assert document.report.frozen_params == 156 + 2416

@@ -132,8 +132,8 @@ class ShapeTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_INDEX:
                 return str(i + 1)
-            if col == COL_LAYER:
-                return layer.kind.label
+            if col == COL_LAYER:  # a frozen layer says so here, as its block does on the canvas
+                return layer.kind.label if layer.trainable else f"{layer.kind.label} · frozen"
             if col == COL_SETTINGS:
                 return layer.describe()
             if col == COL_INPUTS:
