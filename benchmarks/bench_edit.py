@@ -36,6 +36,12 @@ def settle(app: QApplication, window) -> None:
     app.processEvents()
 
 
+def close(window) -> None:
+    """Close without the unsaved-changes question (the edits here are the benchmark's)."""
+    window.maybe_save = lambda prepare=None: True
+    window.close()
+
+
 def time_edits(spec_name: str, rounds: int) -> list[float]:
     from workbench.app import create_main_window
 
@@ -65,7 +71,7 @@ def time_edits(spec_name: str, rounds: int) -> list[float]:
         editor.editingFinished.emit()
         settle(app, window)
         times.append((time.perf_counter() - t0) * 1000)
-    window.close()
+    close(window)
     return times
 
 
@@ -84,14 +90,14 @@ def time_open(spec_name: str) -> tuple[float, float]:
     window.load_preset(spec_name)
     settle(app, window)
     opened = time.perf_counter() - t0
-    window.close()
+    close(window)
     t0 = time.perf_counter()
     window = create_main_window(spec_name, autosave=False)
     window.resize(1600, 1000)
     window.show()
     settle(app, window)
     fresh = time.perf_counter() - t0
-    window.close()
+    close(window)
     return opened, fresh
 
 
