@@ -149,6 +149,9 @@ class GuiSession:
         self.window.maybe_save = lambda prepare=None: True
         self.side.close()
         self.window.close()
+        from workbench.workers.background import join_all
+
+        join_all()  # predictions and counts the last snapshot started: no thread outlives Qt
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,10 @@ __all__ = [
 ]
 
 _EVAL_CHUNK = 256  # images per forward pass when evaluating
+#: Snapshots come at most every ``snapshot_interval_s`` and, on a network whose probe forward
+#: is slow (resnet20: tens of ms), no more often than this many times their own cost, so that
+#: watching costs the training at most about 1/20 of its time. An interval of 0 means every batch.
+_SNAPSHOT_SHARE = 20
 #: The subfolder of a run folder that keeps the best epoch's checkpoint (``keep_best``).
 BEST_FOLDER = "best"
 
@@ -345,6 +349,7 @@ class _Run:
         ips = None
         last_snap = -math.inf
         snapped = False  # the last batch's weights went out in a Snapshot
+        snap_cost = 0.0  # seconds the last snapshot took (its probe forward and weight copies)
         for epoch in range(start_epoch, cfg.epochs + 1):
             lr = schedule.lr_at(epoch - 1)
             opt.lr = lr
@@ -401,14 +406,19 @@ class _Run:
                         clock.eta(done_here, left),
                     )
                     snapped = False
-                    if self.interval is not None and clock.now() - last_snap >= self.interval:
-                        last_snap, snapped = clock.now(), True
+                    if self.interval is not None and clock.now() - last_snap >= max(
+                        self.interval, _SNAPSHOT_SHARE * snap_cost
+                    ):
+                        t_snap = time.perf_counter()
                         acts = (
                             None
                             if self.probe is None
                             else [a.copy() for a in net.forward_activations(self.probe)]
                         )
-                        yield Snapshot(epoch, b, net.state_dict(), acts)
+                        weights = net.state_dict()
+                        snap_cost = time.perf_counter() - t_snap if self.interval > 0 else 0.0
+                        last_snap, snapped = clock.now(), True
+                        yield Snapshot(epoch, b, weights, acts)
                     if control.is_paused and not control.stop_requested:
                         yield Paused()
                         clock.pause()
