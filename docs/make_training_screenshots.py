@@ -36,18 +36,23 @@ def pump(ms: int) -> None:
     loop.exec()
 
 
-def main(theme: str) -> None:
+def on_sample(theme: str, name: str, epochs: int):
+    """The window on ``name`` with the bundled sample loaded: (window, its controller)."""
     application()
-    window = create_main_window("mnist-2conv", theme=theme, autosave=False)
+    window = create_main_window(name, theme=theme, autosave=False)
     c = window.training
     c.runs_root = Path(tempfile.mkdtemp(prefix="screenshots-runs-"))
     window.resize(1440, 900)
     window.show()
-    panel = c.training_panel
-    panel.epochs.setValue(6)
-    panel.batch_size.setValue(32)
+    c.training_panel.epochs.setValue(epochs)
+    c.training_panel.batch_size.setValue(32)
     c.dataset_panel.set_source(str(resource_path("sample")))
     c.dataset_panel.wait()
+    return window, c
+
+
+def main(theme: str) -> None:
+    window, c = on_sample(theme, "mnist-2conv", 6)
     window.pages.setCurrentIndex(c.data_index)
     pump(300)
     window.grab().save(str(OUT / f"training-data-{theme}.png"))
@@ -89,16 +94,7 @@ def main(theme: str) -> None:
 
 def graph_run(theme: str, name: str) -> None:
     """The Train page of ``name`` training on the sample, after its second epoch."""
-    application()
-    window = create_main_window(name, theme=theme, autosave=False)
-    c = window.training
-    c.runs_root = Path(tempfile.mkdtemp(prefix="screenshots-runs-"))
-    window.resize(1440, 900)
-    window.show()
-    c.training_panel.epochs.setValue(3)
-    c.training_panel.batch_size.setValue(32)
-    c.dataset_panel.set_source(str(resource_path("sample")))
-    c.dataset_panel.wait()
+    window, c = on_sample(theme, name, 3)
     window.pages.setCurrentIndex(c.train_index)
     pump(700)
     c.estimator.wait()

@@ -54,25 +54,12 @@ def export_onnx_dialog(window: QMainWindow) -> str | None:
         return None
     if not path.endswith(".onnx"):
         path += ".onnx"
-    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-    try:
-        from engine.checkpoint import CheckpointError
-        from engine.data import DatasetError
+    def write():
         from engine.interop.onnx_export import export_onnx
 
-        export_onnx(source, path)
-    except ModuleNotFoundError as e:
-        problem = f"the {e.name} package is not installed (pip install 'cnn-workbench[onnx]')"
-    except (CheckpointError, DatasetError, ValueError, OSError) as e:
-        problem = str(e)
-    else:
-        problem = ""
-    finally:
-        QApplication.restoreOverrideCursor()
-    if problem:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", f"{path}: {problem}",
-                          parent=window)  # fmt: skip
-        box.exec()
+        return export_onnx(source, path)
+
+    if _exported(window, path, write, "'cnn-workbench[onnx]'") is None:
         return None
     window.statusBar().showMessage(f"Exported {path} with the {what}", 10_000)
     return path
@@ -98,31 +85,40 @@ def export_pytorch_dialog(window: QMainWindow) -> str | None:
         )  # fmt: skip
         if answer != QMessageBox.StandardButton.Yes:
             return None
-    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-    try:
-        from engine.checkpoint import CheckpointError
-        from engine.data import DatasetError
+    def write():
         from engine.interop.torch_project import export_torch_project
 
-        project = export_torch_project(source, path)
-    except ModuleNotFoundError as e:
-        problem = f"the {e.name} package is not installed (pip install {e.name})"
-    except (CheckpointError, DatasetError, ValueError, OSError) as e:
-        problem = str(e)
-    else:
-        problem = ""
-    finally:
-        QApplication.restoreOverrideCursor()
-    if problem:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", f"{path}: {problem}",
-                          parent=window)  # fmt: skip
-        box.exec()
+        return export_torch_project(source, path)
+
+    project = _exported(window, path, write, "")
+    if project is None:
         return None
     window.statusBar().showMessage(
         f"Exported a PyTorch project ({len(project.files)} files) to {path} with the {what}; "
         "see its README.md", 15_000,
     )  # fmt: skip
     return path
+
+
+def _exported(window: QMainWindow, path: str, write, package: str):
+    """Run ``write()`` under a wait cursor; its result, or None after a box saying why
+    (``package``: what to pip install when a module is missing; "" names the module)."""
+    from engine.checkpoint import CheckpointError
+    from engine.data import DatasetError
+
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        return write()
+    except ModuleNotFoundError as e:
+        problem = f"the {e.name} package is not installed (pip install {package or e.name})"
+    except (CheckpointError, DatasetError, ValueError, OSError) as e:
+        problem = str(e)
+    finally:
+        QApplication.restoreOverrideCursor()
+    box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", f"{path}: {problem}",
+                      parent=window)  # fmt: skip
+    box.exec()
+    return None
 
 
 def install_pytorch_export(window: QMainWindow):
