@@ -61,17 +61,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"cnn-workbench export: {message}", file=sys.stderr)
         return 1
 
-    if args.format == "pytorch":
-        return _run_pytorch(args, fail)
+    pytorch = args.format == "pytorch"
+    if pytorch and args.probabilities:
+        return fail("--probabilities is for --format onnx (model.py returns logits)")
     try:
-        from engine.interop.onnx_export import export_onnx
+        if pytorch:
+            from engine.interop.torch_project import export_torch_project as write
+        else:
+            from engine.interop.onnx_export import export_onnx as write
     except ModuleNotFoundError as e:
-        if e.name != "onnx":
+        if e.name not in ("torch", "onnx"):
             raise
-        return fail("the onnx package is not installed (pip install 'cnn-workbench[onnx]')")
+        extra = "pytorch" if e.name == "torch" else "onnx"
+        return fail(f"the {e.name} package is not installed (pip install 'cnn-workbench[{extra}]')")
+    options = {} if pytorch else {"probabilities": args.probabilities}
     try:
-        model = export_onnx(args.source, args.out, seed=args.seed,
-                            probabilities=args.probabilities)  # fmt: skip
+        result = write(args.source, args.out, seed=args.seed, **options)
     except SpecError:
         raise  # main prints each of its problems
     except (CheckpointError, DatasetError) as e:
@@ -82,39 +87,13 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"cannot write {args.out}: {e.strerror or e}")
     from engine.io import size_text
 
-    outputs = ", ".join(o.name for o in model.graph.output)
-    print(
-        f"{args.out}: ONNX opset {model.opset_import[0].version}, {len(model.graph.node)} "
-        f"nodes, {size_text(model.ByteSize())}; input image, output {outputs}"
-    )
-    return 0
-
-
-def _run_pytorch(args: argparse.Namespace, fail) -> int:
-    from engine.checkpoint import CheckpointError
-    from engine.data import DatasetError
-    from engine.spec import SpecError
-
-    try:
-        from engine.interop.torch_project import export_torch_project
-    except ModuleNotFoundError as e:
-        if e.name not in ("torch", "onnx"):
-            raise
-        return fail(f"the {e.name} package is not installed (pip install {e.name})")
-    if args.probabilities:
-        return fail("--probabilities is for --format onnx (model.py returns logits)")
-    try:
-        project = export_torch_project(args.source, args.out, seed=args.seed)
-    except SpecError:
-        raise
-    except (CheckpointError, DatasetError) as e:
-        return fail(str(e))
-    except ValueError as e:
-        return fail(f"{args.source}: {e}")
-    except OSError as e:
-        return fail(f"cannot write {args.out}: {e.strerror or e}")
-    from engine.io import size_text
-
-    files = ", ".join(f"{k} {size_text(v)}" for k, v in project.files.items())
-    print(f"{project.folder}: PyTorch project ({project.class_name}; {project.weights}): {files}")
+    if pytorch:
+        files = ", ".join(f"{k} {size_text(v)}" for k, v in result.files.items())
+        print(f"{result.folder}: PyTorch project ({result.class_name}; {result.weights}): {files}")
+    else:
+        outputs = ", ".join(o.name for o in result.graph.output)
+        print(
+            f"{args.out}: ONNX opset {result.opset_import[0].version}, {len(result.graph.node)} "
+            f"nodes, {size_text(result.ByteSize())}; input image, output {outputs}"
+        )
     return 0
