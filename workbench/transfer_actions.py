@@ -21,6 +21,8 @@ from typing import Any
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from workbench.window_menus import make_action
+
 __all__ = ["freeze_selected", "install_transfer_actions", "replace_head", "weights_source"]
 
 _STATUS_MS = 12_000
@@ -33,21 +35,18 @@ def install_transfer_actions(window: QMainWindow) -> QAction:
     existing = window.findChild(QAction, "actionReplaceHead")
     if existing is not None:
         return existing
-    action = QAction("Replace the &Head", window)
-    action.setObjectName("actionReplaceHead")
-    action.setStatusTip(
-        "Give the final dense layer one unit per class of the loaded data, keeping the rest "
-        "of the weights (of the newest run or imported model)"
-    )
-    action.triggered.connect(lambda: replace_head(window))
+    action = make_action(
+        window, "actionReplaceHead", "Replace the &Head", lambda: replace_head(window),
+        tip="Give the final dense layer one unit per class of the loaded data, keeping the "
+        "rest of the weights (of the newest run or imported model)",
+    )  # fmt: skip
     window.actionReplaceHead = action
-    freeze = QAction("&Freeze Selected Layers", window)
-    freeze.setObjectName("actionFreezeSelected")
-    freeze.setStatusTip(
-        "Freeze the selected layers (their parameters stay as loaded), or train them again "
-        "when all of them are frozen"
-    )
-    freeze.triggered.connect(lambda: freeze_selected(window))
+    freeze = make_action(
+        window, "actionFreezeSelected", "&Freeze Selected Layers",
+        lambda: freeze_selected(window),
+        tip="Freeze the selected layers (their parameters stay as loaded), or train them "
+        "again when all of them are frozen",
+    )  # fmt: skip
     window.actionFreezeSelected = freeze
     menu = _edit_menu(window)
     if menu is not None:

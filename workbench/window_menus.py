@@ -23,7 +23,8 @@ PRESET_TITLES = {
 }
 
 
-def _action(window: QMainWindow, name: str, text: str, slot, shortcut=None, tip="") -> QAction:
+def make_action(window: QMainWindow, name: str, text: str, slot, shortcut=None, tip="") -> QAction:
+    """An action of ``window`` (objectName ``name``; its status tip and tooltip ``tip``)."""
     action = QAction(text, window)
     action.setObjectName(name)
     if shortcut is not None:
@@ -41,7 +42,7 @@ def make_actions(window: QMainWindow) -> None:
     K = QKeySequence.StandardKey
 
     def a(*args) -> QAction:
-        return _action(window, *args)
+        return make_action(window, *args)
 
     window.actionNew = a(
         "actionNew", "&New", window.new_project, K.New, "Start from the default network"
