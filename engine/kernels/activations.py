@@ -24,6 +24,7 @@ __all__ = [
     "ACT_TANH",
     "ACT_TANH32",
     "act_grad_run",
+    "act_inplace",
     "act_run",
     "act_slope",
     "act_slope_naive",
@@ -141,11 +142,43 @@ def act_slope(y, code, slope, zero, one):
 
 
 @njit(**JIT)
+def act_inplace(v, code, slope, zero, one, half):
+    """v[p] = activation ``code`` of v[p] over a 1-D view, in place. Not :func:`act_run`
+    with ``src`` = ``dst``: the compiler's overlap check sends an aliased loop down its scalar
+    path (tanh and sigmoid 7x slower); one array has nothing to check."""
+    n = v.shape[0]
+    if code == ACT_RELU:
+        for p in range(n):
+            t = v[p]
+            v[p] = t if t > zero else t * zero
+    elif code == ACT_LEAKY:
+        for p in range(n):
+            t = v[p]
+            v[p] = t if t > zero else t * slope
+    elif code == ACT_TANH32:
+        for p in range(n):
+            v[p] = tanh32(v[p])
+    elif code == ACT_SIGMOID32:
+        for p in range(n):
+            v[p] = half * tanh32(half * v[p]) + half
+    elif code != ACT_NONE:
+        for p in range(n):
+            v[p] = act_value(v[p], code, slope, zero, one, half)
+
+
+@njit(**JIT)
 def act_run(src, b, dst, code, slope, zero, one, half):
     """dst[p] = activation ``code`` of src[p] + b over 1-D views, one loop per activation so
     that each one vectorises (a switch inside the loop kept :func:`act_value` scalar)."""
     n = dst.shape[0]
-    if code == ACT_RELU:
+    if (code == ACT_TANH32 or code == ACT_SIGMOID32) and src.strides[0] != src.itemsize:
+        # A strided source (the transpose of an (m, K) product) would make the rational
+        # approximation's loop gather: copy with the bias first, then a contiguous pass (3x
+        # faster on a 16-filter conv's tanh epilogue).
+        for p in range(n):
+            dst[p] = src[p] + b
+        act_inplace(dst, code, slope, zero, one, half)
+    elif code == ACT_RELU:
         for p in range(n):
             v = src[p] + b
             dst[p] = v if v > zero else v * zero

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from engine.config import JIT, JIT_PARALLEL
-from engine.kernels.activations import act_run, act_slope, act_value_naive, activation_code
+from engine.kernels.activations import act_inplace, act_slope, act_value_naive, activation_code
 
 __all__ = [
     "affine",
@@ -44,7 +44,7 @@ __all__ = [
 def _act_inplace(v, code, slope):
     zero = slope - slope
     one = zero + np.float32(1.0)
-    act_run(v, zero, v, code, slope, zero, one, one / (one + one))
+    act_inplace(v, code, slope, zero, one, one / (one + one))
 
 
 @njit(**JIT_PARALLEL)

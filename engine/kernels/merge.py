@@ -15,7 +15,12 @@ import numpy as np
 from numba import njit, prange
 
 from engine.config import JIT_PARALLEL
-from engine.kernels.activations import act_grad_run, act_run, act_value_naive, activation_code
+from engine.kernels.activations import (
+    act_grad_run,
+    act_inplace,
+    act_value_naive,
+    activation_code,
+)
 
 __all__ = [
     "add_act_backward",
@@ -65,7 +70,7 @@ def _sum_act(a, b, code, slope, out):
         o, sa, sb = out[lo:hi], a[lo:hi], b[lo:hi]
         for t in range(hi - lo):
             o[t] = sa[t] + sb[t]
-        act_run(o, zero, o, code, slope, zero, one, half)
+        act_inplace(o, code, slope, zero, one, half)
 
 
 @njit(**JIT_PARALLEL)

@@ -337,6 +337,30 @@ def test_activation_forwards_match_references(fast, naive, extra):
     assert np.all(np.isfinite(y))
 
 
+@pytest.mark.parametrize("name", ACTS)
+def test_act_inplace_and_strided_act_run_match_references(name):
+    # The in-place pass and the strided source (a transposed (m, K) product) take their own
+    # loops for the rational tanh / sigmoid; both must give what the contiguous pass gives.
+    f32 = np.float32
+    code = act.activation_code(name, np.float32)
+    consts = (f32(SLOPE), f32(0), f32(1), f32(0.5))
+    x = _x((37, 6)) * 6
+    x[0, :3] = [0.0, -100.0, 100.0]
+    want = act.act_value_naive(x + f32(0.25), name, SLOPE)
+    v = (x + f32(0.25)).T.copy()
+    for k in range(v.shape[0]):
+        act.act_inplace(v[k], code, *consts)
+    _same(v.T.copy(), want, name)
+    rows = x.T  # strided rows: element stride 6
+    dst = np.empty_like(rows)
+    for k in range(rows.shape[0]):
+        act.act_run(rows[k], f32(0.25), dst[k], code, *consts)
+    _same(dst.T.copy(), want, name)
+    planes = np.empty((6, 37), np.float32)
+    conv.act_planes(rows, 0, np.full(6, 0.25, np.float32), code, *consts, planes)
+    _same(planes.T.copy(), want, name)
+
+
 @pytest.mark.parametrize(
     ("fast", "naive", "extra"),
     [
