@@ -27,6 +27,9 @@ Engine flags (read once, at import):
   cores).
 - ``CNN_WORKBENCH_FASTMATH``: "1" to let numba reorder float arithmetic (default "0", so the
   kernels match their naive references to float32 rounding).
+- ``NUMBA_CACHE_DIR``: where compiled kernels are kept (default: a directory of
+  ``~/.cache/cnn-workbench/numba`` named after the kernels' source, see
+  :mod:`engine.jit_cache`).
 - ``CNN_WORKBENCH_PARALLEL``: "0" to compile the kernels without ``prange`` threads and run
   the layers on one thread (default "1").
 """
@@ -95,6 +98,12 @@ _ENV_DEFAULTS = {
 for _key, _value in _ENV_DEFAULTS.items():
     os.environ.setdefault(_key, _value)
 
+# numba's cache keyed by the kernels' source, so an edited kernel never runs stale inside
+# another file's kernel (engine/jit_cache.py says why).
+from engine.jit_cache import use_keyed_cache  # noqa: E402  (stdlib only; before numba)
+
+NUMBA_CACHE: str | None = use_keyed_cache()
+
 #: Options for serial kernels: compiled once to the on-disk cache, release the GIL.
 #: ``error_model="numpy"``: a float division by zero gives inf/nan as numpy does instead of
 #: a check that raises, which kept every loop with a division from being vectorised (a
@@ -118,6 +127,7 @@ def settings() -> dict[str, object]:
         "usable_cores": _usable_cores(),
         "env": {key: os.environ.get(key) for key in _ENV_DEFAULTS},
         "numpy_loaded_before_config": _NUMPY_WAS_LOADED,
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR"),
     }
     numba = sys.modules.get("numba")
     if numba is not None:
