@@ -4,9 +4,10 @@ batch-norm networks spend their time in, on the same shapes, interleaved in one 
     .venv/bin/python benchmarks/bench_layers.py [--rounds 5]
 
 Prints milliseconds per call (median over rounds) and the ratio PyTorch / engine (above 1
-means the engine is faster) for: 3×3 convolutions of 16, 32 and 64 filters at batch 64 on
-32×32, 16×16 and 8×8 maps, a strided one, and batch norm in training mode on the same
-maps. Both libraries run with engine.config.THREADS threads.
+means the engine is faster) for: 3×3 convolutions of 8, 16, 32 and 64 filters at batch 64
+on 32×32, 16×16 and 8×8 maps, a strided one, the same forward with a fused tanh, a residual
+add with tanh, and batch norm in training mode on the same maps. Both libraries run with
+engine.config.THREADS threads.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import engine  # noqa: F401  (sets the thread pools before numpy and torch load 
 import numpy as np
 
 from engine.config import THREADS
+from engine.kernels.merge import add_act_forward
 from engine.layers import BatchNorm, Conv2D
 
 try:
@@ -34,6 +36,7 @@ except ImportError:  # pragma: no cover
 
 BATCH = 64
 CASES = [  # (in channels, filters, size, stride)
+    (8, 8, 32, 1),
     (16, 16, 32, 1),
     (32, 32, 16, 1),
     (64, 64, 8, 1),
@@ -70,8 +73,13 @@ def _rows(c, k, size, stride, rng):
     dy = np.ones_like(y)
     tdy = torch.from_numpy(dy)
     name = f"conv {c}->{k} @{size} s{stride}"
+    other = y + np.float32(0.5)
+    t_other = torch.from_numpy(other)
     rows = [
         ("forward", lambda: ours.forward(x), lambda: theirs(tx)),
+        ("fwd+tanh", lambda: ours.forward(x, act="tanh"), lambda: torch.tanh(theirs(tx))),
+        ("add+tanh", lambda: add_act_forward([y, other], "tanh"),
+         lambda: torch.tanh(torch.from_numpy(y) + t_other)),
         ("backward", lambda: ours.backward(dy),
          lambda: theirs(tx.requires_grad_(True)).backward(tdy)),
     ]  # fmt: skip
@@ -101,7 +109,7 @@ def main(argv=None) -> int:
             torch_ms = _median_ms(ref, args.rounds)
             if task.endswith("backward") or task == "bn bwd":
                 # torch's timing includes its forward: take it out so both are backward only.
-                fwd = rows[0][2] if task == "backward" else rows[2][2]
+                fwd = rows[0][2] if task == "backward" else rows[4][2]
                 torch_ms = max(1e-6, torch_ms - _median_ms(fwd, args.rounds))
             print(f"{name:<26}{task:<10}{ours_ms:>9.2f}{torch_ms:>9.2f}{torch_ms / ours_ms:>14.2f}")
     return 0
