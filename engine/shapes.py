@@ -37,14 +37,29 @@ __all__ = ["Fix", "LayerRow", "Problem", "ShapeReport", "infer_shapes", "num"]
 _AXES = ("height", "width")
 
 
+#: The last few (spec, report) pairs, newest first. Specs and reports are immutable, so the
+#: same spec object has the same report: the GUI's document and whatever else asks about the
+#: spec it shows (the memory budget, the training estimate) share one inference per edit.
+_RECENT: tuple[tuple[NetworkSpec, ShapeReport], ...] = ()
+_KEEP = 4
+
+
 def infer_shapes(spec: NetworkSpec) -> ShapeReport:
     """Rows, problems and fixes for ``spec``. Never raises; a spec that cannot be read at all
-    gives an empty report with one problem."""
+    gives an empty report with one problem. Asked again for the same spec object (not an
+    equal one: comparing would cost what it saves), it returns the same report."""
+    global _RECENT
+    recent = _RECENT
+    for seen, report in recent:
+        if seen is spec:
+            return report
     try:
-        return _Inference(spec, with_fixes=True).report()
+        report = _Inference(spec, with_fixes=True).report()
     except Exception as e:  # the GUI calls this on every keystroke: it must not fall over
         shape = _input_shape(spec)
         return ShapeReport(shape, (), (Problem(None, f"network: cannot be read ({e})"),))
+    _RECENT = ((spec, report), *recent[: _KEEP - 1])  # one assignment: safe across threads
+    return report
 
 
 def _input_shape(spec: NetworkSpec) -> Shape:

@@ -87,6 +87,11 @@ class Document(QObject):
         self._settings = dict(project.settings)
         self._runs = list(project.runs)
         self._report = None
+        #: (spec, report) before the last change, and the rows it changed (computed once).
+        self._before: tuple[NetworkSpec, Any] | None = None
+        self._changes: frozenset[int] | bool | None = False  # False: not computed yet
+        #: Counts the changes (specChanged): a view's cache of rows knows how old it is.
+        self.generation = 0
         self._path = path
         self._extra_dirty = False
         self._locked = False
@@ -111,6 +116,19 @@ class Document(QObject):
             self._report = with_head_problem(infer_shapes(self._spec), self._spec, self._classes)
         return self._report
 
+    def changed_rows(self) -> frozenset[int] | None:
+        """The rows (0 = input, i + 1 = layer i) that look different since the last
+        ``specChanged``: their layer, wiring or report row changed (see
+        workbench.models.row_changes). None: redraw every row (rows were inserted or
+        removed, or there is nothing to compare with). Views call it from their
+        ``specChanged`` slots; it is computed once per change."""
+        if self._changes is False:
+            from workbench.models.row_changes import changed_rows
+
+            self._changes = changed_rows(self._before, (self._spec, self.report))
+            self._before = None  # compared: the old report is not needed any more
+        return self._changes
+
     @property
     def data_classes(self) -> int | None:
         """How many classes the loaded data set has (None until one is loaded)."""
@@ -120,6 +138,7 @@ class Document(QObject):
         """The data set changed: its class count is what the final dense layer must match.
         Not an edit (nothing to undo, nothing unsaved); the views re-read the report."""
         if classes != self._classes:
+            self._remember_before()
             self._classes = classes
             self._report = None
             self.specChanged.emit()
@@ -313,12 +332,19 @@ class Document(QObject):
     # ------------------------------------------------------------------ internals
 
     def _set_spec(self, spec: NetworkSpec, focus: int | None) -> None:
+        self._remember_before()
         self._spec = spec
         self._report = None
         self.specChanged.emit()
         if focus is not None:
             self.focus_row = max(0, min(focus, len(spec.layers)))
             self.focusRequested.emit(self.focus_row)
+
+    def _remember_before(self) -> None:
+        """Keep what the views showed (when they read it) to compare the next one with."""
+        self._before = (self._spec, self._report) if self._report is not None else None
+        self._changes = False
+        self.generation += 1
 
     def _set_path(self, path: str) -> None:
         if path != self._path:

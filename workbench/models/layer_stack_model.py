@@ -16,6 +16,7 @@ from workbench import style
 from workbench.document import Document
 from workbench.models import format as fmt
 from workbench.models.mime import LAYER_TYPE_MIME, LAYERS_MIME, decode, layers_mime
+from workbench.models.row_changes import RowCache, runs
 from workbench.style import family_of
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -38,6 +39,9 @@ class LayerStackModel(QAbstractListModel):
         super().__init__(parent)
         self._doc = document
         self._rows = 1 + len(document.spec.layers)
+        #: Per row, the roles asked for so far: kept until an edit changes that row (the
+        #: stack's painting and the canvas's blocks ask for the same roles over and over).
+        self._cache = RowCache(document)
         document.specChanged.connect(self._spec_changed)
         document.lockedChanged.connect(self._locked_changed)
 
@@ -57,7 +61,19 @@ class LayerStackModel(QAbstractListModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < self._rows:
             return None
-        row = index.row()
+        return self.row_data(index.row(), role)
+
+    def row_data(self, row: int, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """``data`` of row ``row`` (0 <= row < rowCount) without a QModelIndex."""
+        values = self._cache.values(row)
+        role = int(role)
+        try:
+            return values[role]
+        except KeyError:
+            value = values[role] = self._data(row, role)
+            return value
+
+    def _data(self, row: int, role: int) -> Any:
         spec, report = self._doc.spec, self._doc.report
         if row == 0:
             return self._input_data(role, spec, report)
@@ -191,13 +207,20 @@ class LayerStackModel(QAbstractListModel):
     # ------------------------------------------------------------------ updates
 
     def _locked_changed(self, _locked: bool, _reason: str) -> None:
-        self._spec_changed()  # flags (draggable, droppable) follow the lock
+        # Flags (draggable, droppable) follow the lock: every row, though none changed.
+        self.dataChanged.emit(self.index(0), self.index(self._rows - 1))
 
     def _spec_changed(self) -> None:
         rows = 1 + len(self._doc.spec.layers)
+        self._cache.sync()
+        changed = self._doc.changed_rows()
         if rows != self._rows:
+            self._cache.clear()
             self.beginResetModel()
             self._rows = rows
             self.endResetModel()
-        else:  # same rows: keep the selection (and the inspector's focus) while typing
+        elif changed is None:  # same rows: keep the selection (and the inspector's focus)
             self.dataChanged.emit(self.index(0), self.index(rows - 1))
+        else:  # only the rows that look different are drawn again
+            for first, last in runs(changed):
+                self.dataChanged.emit(self.index(first), self.index(last))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont
 
 from workbench import style
 from workbench.document import Document
 from workbench.models import format as fmt
+from workbench.models.row_changes import RowCache, runs
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the invisible root: rows of a list or table hang from it
@@ -32,27 +33,24 @@ _HEADER_TIPS = {
 
 #: Extra role: the row of the layer stack (0 = input) that a table row shows; -1 for totals.
 STACK_ROW_ROLE = Qt.ItemDataRole.UserRole + 1
-#: Roles whose values depend on the spec and its report only (not on the palette): kept
-#: until the next change. Fitting the columns asks every cell for them, several times per
-#: edit; on resnet50 (170 rows) that was 60,000 calls and most of a keystroke's 230 ms.
-_CACHED_ROLES = frozenset(
-    {
-        Qt.ItemDataRole.DisplayRole,
-        Qt.ItemDataRole.DecorationRole,
-        Qt.ItemDataRole.FontRole,
-        Qt.ItemDataRole.ToolTipRole,
-        Qt.ItemDataRole.SizeHintRole,
-    }
-)
+#: Roles that depend on the palette too (colours): computed when asked. Every other role
+#: of a row is kept until an edit changes that row (workbench.models.row_changes): fitting
+#: the columns and painting ask every visible cell for every role, several times per edit.
+_PALETTE_ROLES = frozenset({Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole})
 
 
 class ShapeTableModel(QAbstractTableModel):
+    """``rowsRefreshed`` fires once per change of the document, after the ``dataChanged``
+    of each run of changed rows (or the reset): the table fits its columns then."""
+
+    rowsRefreshed = Signal()
+
     def __init__(self, document: Document, parent=None):
         super().__init__(parent)
         self._doc = document
         self._rows = self._row_count()
-        self._cache: dict[tuple[int, int, int], Any] = {}
-        self._rows_seen: dict[int, tuple] = {}
+        self._cache = RowCache(document)  # per row: {(col, role): value, "row": ...}
+        self._cache.always = {self._rows - 1}  # the totals change with any row
         document.specChanged.connect(self._spec_changed)
 
     def _row_count(self) -> int:
@@ -82,13 +80,14 @@ class ShapeTableModel(QAbstractTableModel):
 
     def cell(self, row: int, col: int, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """``data`` of a cell without a QModelIndex (what the table measures columns by)."""
-        if role not in _CACHED_ROLES:
+        if role in _PALETTE_ROLES:
             return self._data(row, col, role)
-        key = (row, col, int(role))
+        values = self._cache.values(row)
+        key = (col, int(role))
         try:
-            return self._cache[key]
+            return values[key]
         except KeyError:
-            value = self._cache[key] = self._data(row, col, role)
+            value = values[key] = self._data(row, col, role)
             return value
 
     def _data(self, row: int, col: int, role: int) -> Any:
@@ -118,13 +117,14 @@ class ShapeTableModel(QAbstractTableModel):
 
     def _row(self, i: int):
         """(layer, its report row or None, its problem messages), kept until the next edit."""
-        got = self._rows_seen.get(i)
+        values = self._cache.values(i + 1)
+        got = values.get("row")
         if got is None:
             layer = self._doc.spec.layers[i]
             report = self._doc.report
             info = report[i] if i < len(report) else None
             problems = [p.message for p in info.problems] if info is not None else []
-            got = self._rows_seen[i] = (layer, info, problems)
+            got = values["row"] = (layer, info, problems)
         return got
 
     def _layer(self, i: int, col: int, role: int) -> Any:
@@ -222,15 +222,22 @@ class ShapeTableModel(QAbstractTableModel):
     # ------------------------------------------------------------------ updates
 
     def _spec_changed(self) -> None:
-        self._cache.clear()
-        self._rows_seen.clear()
+        self._cache.sync()
+        changed = self._doc.changed_rows()
         rows = self._row_count()
+        last = len(COLUMNS) - 1
         if rows != self._rows:
+            self._cache.clear()
             self.beginResetModel()
             self._rows = rows
+            self._cache.always = {rows - 1}
             self.endResetModel()
-        else:
-            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, len(COLUMNS) - 1))
+        elif changed is None:
+            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, last))
+        else:  # the rows that look different, and the totals
+            for first, end in runs(changed | {rows - 1}):
+                self.dataChanged.emit(self.index(first, 0), self.index(end, last))
+        self.rowsRefreshed.emit()
 
 
 def _align(col: int) -> int:

@@ -53,6 +53,11 @@ PADLOCK = QRectF(BLOCK_W / 2 - 24, 3, 14, 17)
 PADLOCK_GRIP = PADLOCK.adjusted(-5, -4, 5, 4)
 
 
+_BLOCK_BOUNDS = QRectF(
+    -BLOCK_W / 2 - 5, -BLOCK_H / 2 - PORT_R - 8, BLOCK_W + 18, BLOCK_H + 2 * PORT_R + 12
+)
+
+
 @dataclass(frozen=True)
 class BlockData:
     """What a block shows, read from the stack model's roles for its row."""
@@ -88,9 +93,7 @@ class BlockItem(QGraphicsItem):
         self._padlock_pressed = False
 
     def boundingRect(self) -> QRectF:
-        return QRectF(
-            -BLOCK_W / 2 - 5, -BLOCK_H / 2 - PORT_R - 8, BLOCK_W + 18, BLOCK_H + 2 * PORT_R + 12
-        )
+        return _BLOCK_BOUNDS  # asked for several times per paint: one shared rectangle
 
     def block_rect(self) -> QRectF:
         return QRectF(-BLOCK_W / 2, -BLOCK_H / 2, BLOCK_W, BLOCK_H)
@@ -105,6 +108,16 @@ class BlockItem(QGraphicsItem):
     def on_output_port(self, scene_pos: QPointF) -> bool:
         d = scene_pos - self.output_port()
         return d.x() ** 2 + d.y() ** 2 <= PORT_GRIP**2
+
+    # ---- the overview (workbench.views.canvas_minimap draws blocks as paint() does below
+    # OVERVIEW_LOD, without a call into Python per item)
+    def overview_key(self) -> tuple:
+        """What its look at overview scale depends on (besides the palette)."""
+        return (bool(self.data_.problems), self.data_.family)
+
+    def overview_colour(self, pal: QPalette) -> QColor:
+        """The colour of its box at overview scale: red when broken, else its family's."""
+        return style.problem_color(pal) if self.data_.problems else style.accent(self.data_.family)
 
     # ---- the padlock
     def has_padlock(self) -> bool:
@@ -151,12 +164,12 @@ class BlockItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         red = style.problem_color(pal)
         colour = red if d.problems else style.accent(d.family)
-        fill = style.problem_fill(pal) if d.problems else style.block_fill(d.family, pal)
         block = self.block_rect()
-        selected = self.isSelected()
         if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:
             painter.fillRect(block, colour)  # too small to read: a box in its colour
             return
+        fill = style.problem_fill(pal) if d.problems else style.block_fill(d.family, pal)
+        selected = self.isSelected()
         path = QPainterPath()
         path.addRoundedRect(block, 7, 7)
         base = pal.color(QPalette.ColorRole.Base)
@@ -296,6 +309,7 @@ class EdgeItem(QGraphicsPathItem):
         for p in self.points[1:]:
             path.lineTo(p)
         self.setPath(path)
+        self._bounds = path.boundingRect().adjusted(-110, -8, 110, 8)  # room for the label
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setToolTip(tooltip)
         self.setZValue(0)
@@ -310,7 +324,20 @@ class EdgeItem(QGraphicsPathItem):
         return self._hit
 
     def boundingRect(self) -> QRectF:
-        return self.path().boundingRect().adjusted(-110, -8, 110, 8)
+        return self._bounds  # its path is set once, in __init__
+
+    def overview_key(self) -> tuple:
+        """What its look at overview scale (its line alone) depends on, besides the palette."""
+        return (self.isSelected(), self.mismatch)
+
+    def line_pen(self, pal: QPalette) -> QPen:
+        """Its line: the highlight when selected, red into a broken merge, else muted."""
+        selected = self.isSelected()
+        if selected:
+            colour = pal.color(QPalette.ColorRole.Highlight)
+        else:
+            colour = style.problem_color(pal) if self.mismatch else style.muted_text(pal)
+        return QPen(colour, 2.6 if (selected or self.mismatch) else 1.5)
 
     def label_anchor(self) -> tuple[QPointF, bool]:
         """Where the shape is written: beside the middle of the last segment, on the side
@@ -325,10 +352,9 @@ class EdgeItem(QGraphicsPathItem):
         pal = widget.palette() if widget is not None else QApplication.palette()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = self.isSelected()
-        colour = pal.color(QPalette.ColorRole.Highlight) if selected else style.muted_text(pal)
-        if self.mismatch and not selected:
-            colour = style.problem_color(pal)
-        painter.setPen(QPen(colour, 2.6 if (selected or self.mismatch) else 1.5))
+        pen = self.line_pen(pal)
+        colour = pen.color()
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
         if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:

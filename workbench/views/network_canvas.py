@@ -67,6 +67,7 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self.layout_ms = 0.0
         self._placed: tuple[tuple, object] | None = None  # (wiring, layout) of the last build
         self._kinds: tuple[str, ...] | None = None  # the layer types of the last build
+        self._seen = -1  # the document's generation its items show
         self._syncing = False
         self._pressed_row: int | None = None
         self._wire: tuple[int, QGraphicsLineItem] | None = None  # a connection being drawn
@@ -101,6 +102,7 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         placed = layout(list(spec.wiring.inputs), merged)
         self.layout_ms = (time.perf_counter() - start) * 1000
         self._placed = (wiring, placed)
+        self._seen = self.document.generation
         self._group_items = groups
         kinds = tuple(layer.type for layer in spec.layers)
         fresh = _another_network(self._kinds, kinds)
@@ -130,30 +132,40 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self._model_selection()
         if fresh:
             self.show_top(placed.width)
+        self.minimap.invalidate()
         self.minimap.refresh()
 
     def _refresh(self, spec, report) -> None:
-        """Same wiring, new fields: new texts on the items that are there."""
+        """Same wiring, new fields: new texts on the items that are there, those of the rows
+        the edit changed (Document.changed_rows) when the canvas saw the spec before it."""
+        now = self.document.generation
+        changed = self.document.changed_rows() if self._seen == now - 1 else None
+        self._seen = now
         model = self.selection.model()
         for row, item in self.blocks.items():
+            if changed is not None and not changed.intersection(item.rows):
+                continue
             data = self._data(model, row)
             if data != item.data_:
                 item.data_ = data
                 item.setToolTip(data.tooltip)
                 item.update()
-        for edge in self.edges:
+        edges = self.edges if changed is None else [
+            e for e in self.edges if e.src in changed or e.dst in changed]  # fmt: skip
+        for edge in edges:
             label, tip = edge_text(spec, report, edge)
             if label != edge.label:
                 edge.label = label
                 edge.setToolTip(tip)
                 edge.update()
-        self._mark_mismatches(spec, report)
+        self._mark_mismatches(spec, report, edges)
         self._model_selection()
 
-    def _mark_mismatches(self, spec, report) -> None:
+    def _mark_mismatches(self, spec, report, edges=None) -> None:
         """Red arrows into a broken merge: those whose shape differs from the input that
-        comes from furthest down (the main path; the one the engine's fixes keep)."""
-        for edge in self.edges:
+        comes from furthest down (the main path; the one the engine's fixes keep). Only
+        ``edges`` when given (the others' rows did not change)."""
+        for edge in self.edges if edges is None else edges:
             i = edge.dst - 1
             row = report[i] if i < len(report) else None
             wrong = False

@@ -50,12 +50,19 @@ class Banner(QLabel):
         """``icon``: the name of an SVG in resources/icons drawn before the text (an icon,
         not an emoji: a desktop without an emoji font shows a box for those)."""
         self.kind = kind or self.kind
+        shown = (text, self.kind, icon)
+        if shown == getattr(self, "_shown", None):  # the same again (every edit asks)
+            self.setVisible(bool(text))
+            return
+        self._shown = shown
         colour = {"info": "#2563eb", "error": style.PROBLEM_COLOR, "ok": "#059669"}[self.kind]
-        self.setStyleSheet(
+        sheet = (
             f"QLabel#banner {{ background: {style.rgba(colour, 0.13)}; "
             # Padding, not contents margins: polishing a style sheet resets a label's margins.
             f"border-left: 4px solid {colour}; padding: 6px 10px; }}"
         )
+        if sheet != self.styleSheet():  # setting one polishes the label again
+            self.setStyleSheet(sheet)
         path = resource_path("icons", f"{icon}.svg") if icon else None
         if text and path is not None and path.exists():
             side = self.fontMetrics().height()
@@ -138,6 +145,11 @@ class FlowLayout(QLayout):
         return max(0, y - gap - rect.y())
 
 
+def card_key(problem, where: str) -> tuple:
+    """What a problem's card shows: equal keys, the same card."""
+    return (problem.layer, where, problem.message, tuple(f.label for f in problem.fixes))
+
+
 class ProblemCard(QFrame):
     """One problem: where, what (the engine's message), and a button per fix."""
 
@@ -159,11 +171,13 @@ class ProblemCard(QFrame):
         text.setToolTip("Click a fix to apply it; Undo takes it back.")
         col.addWidget(text)
         self.fix_buttons: list[QPushButton] = []
+        self.fixes = problem.fixes
+        self.key = card_key(problem, where)
         if problem.fixes:
             row = FlowLayout(spacing=6)  # wraps in a narrow inspector
             row.addWidget(QLabel("Fix:", self))
             accent = style.accent("conv").name()
-            for fix in problem.fixes:
+            for k, fix in enumerate(problem.fixes):
                 button = QPushButton(fix.label, self)
                 button.setObjectName("fixButton")
                 button.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -171,7 +185,9 @@ class ProblemCard(QFrame):
                     _FIX_BUTTON.format(accent=accent, hover=style.rgba(accent, 0.13))
                 )
                 button.setToolTip(f"Apply: {fix.label}")
-                button.clicked.connect(lambda _=False, f=fix: document.apply_fix(f))
+                # The card's current fix: a card is kept across edits that leave its
+                # problem as it was, and gets the new report's fixes (workbench ProblemList).
+                button.clicked.connect(lambda _=False, k=k: document.apply_fix(self.fixes[k]))
                 row.addWidget(button)
                 self.fix_buttons.append(button)
             col.addLayout(row)
@@ -205,11 +221,11 @@ class ProblemList(QWidget):
         self.rebuild()
 
     def rebuild(self) -> None:
-        for card in self.cards:
-            card.setParent(None)
-            card.deleteLater()
-        self.cards = []
+        """Cards for the problems now. A card whose problem reads as before is kept (with
+        the new report's fixes): an edit usually adds or removes one problem, and a new card
+        with its style sheets and wrapped text costs far more than keeping one."""
         report = self.document.report
+        wanted = []
         for problem in report.problems:
             row = 0 if problem.layer is None else problem.layer + 1
             if self.only_row and row != self.row:
@@ -220,9 +236,26 @@ class ProblemList(QWidget):
                 where = (
                     report[problem.layer].label if problem.layer < len(report) else f"layer {row}"
                 )
-            card = ProblemCard(self.document, problem, where, self)
-            self._col.addWidget(card)
-            self.cards.append(card)
+            wanted.append((problem, where))
+        keys = [card_key(problem, where) for problem, where in wanted]
+        if keys != [card.key for card in self.cards]:
+            spare: dict[tuple, list[ProblemCard]] = {}
+            for card in self.cards:
+                spare.setdefault(card.key, []).append(card)
+                self._col.removeWidget(card)
+            cards = []
+            for (problem, where), key in zip(wanted, keys, strict=True):
+                kept = spare.get(key)
+                card = kept.pop(0) if kept else ProblemCard(self.document, problem, where, self)
+                self._col.addWidget(card)
+                cards.append(card)
+            for left in spare.values():
+                for card in left:
+                    card.setParent(None)
+                    card.deleteLater()
+            self.cards = cards
+        for card, (problem, _where) in zip(self.cards, wanted, strict=True):
+            card.fixes = problem.fixes
         self.setVisible(bool(self.cards))
 
     def fix_buttons(self) -> list[QPushButton]:

@@ -16,6 +16,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from workbench.document import Document
+from workbench.models.row_changes import RowCache
 from workbench.models.shape_table_model import (
     COL_INDEX,
     COL_INPUTS,
@@ -68,8 +69,13 @@ class ShapeTable(QTableView):
         header.setMinimumSectionSize(24)
         self._fitting = False
         self._widths_seen: dict[tuple, int] = {}
+        #: Per row: its cells' texts, boldness and text widths, kept until an edit changes
+        #: the row; ``_measured_font`` the font they were measured in.
+        self._measured = RowCache(document)
+        self._measured_font = ""
         model = self.model()
-        for signal in (model.modelReset, model.dataChanged, model.layoutChanged):
+        # Once per edit (rowsRefreshed), not per run of changed rows (dataChanged).
+        for signal in (model.modelReset, model.rowsRefreshed, model.layoutChanged):
             signal.connect(self.fit_columns)
         self.selectionModel().currentRowChanged.connect(self._current)
         document.focusRequested.connect(self.select_row)
@@ -79,30 +85,51 @@ class ShapeTable(QTableView):
         """The width each column needs to show its header and every cell whole (0: hidden).
 
         Qt's ``sizeHintForColumn`` asks every cell for every role through the delegate
-        (about 1,300 model calls per row of resnet50 per fit); instead each column's texts
-        are measured with the font, and only its few widest cells go through the delegate."""
-        header, model, metrics = self.horizontalHeader(), self.model(), self.fontMetrics()
+        (about 1,300 model calls per row of resnet50 per fit); instead each cell's text is
+        measured with the font once (again only when an edit changes its row), and only
+        each column's few widest cells go through the delegate."""
+        header, model = self.horizontalHeader(), self.model()
         rows = model.rowCount()
+        font = self.font().key()
+        if font != self._measured_font:
+            self._measured.clear()
+            self._measured_font = font
+        self._measured.always = {rows - 1}  # the totals
+        measured = [self._measure(r) for r in range(rows)]
         widths = []
         for col in range(len(COLUMNS)):
             if header.isSectionHidden(col):
                 widths.append(0)
                 continue
-            texts = [model.cell(r, col) or "" for r in range(rows)]
-            fonts = [model.cell(r, col, Qt.ItemDataRole.FontRole) for r in range(rows)]
-            key = (col, tuple(texts), tuple(f is not None and f.bold() for f in fonts))
+            advances = [m[2][col] for m in measured]
+            widest = sorted(range(rows), key=lambda r: -advances[r])[:_MEASURED]
+            key = (col, font, tuple((measured[r][0][col], measured[r][1][col]) for r in widest))
             width = self._widths_seen.get(key)
             if width is None:
-                advances = [(metrics if f is None else QFontMetrics(f)).horizontalAdvance(t)
-                            for t, f in zip(texts, fonts, strict=True)]  # fmt: skip
-                widest = sorted(range(rows), key=lambda r: -advances[r])
                 width = max((self.sizeHintForIndex(model.index(r, col)).width()
-                             for r in widest[:_MEASURED]), default=0)  # fmt: skip
-                if len(self._widths_seen) > 64:
+                             for r in widest), default=0)  # fmt: skip
+                if len(self._widths_seen) > 256:
                     self._widths_seen.clear()
                 self._widths_seen[key] = width
             widths.append(max(width, header.sectionSizeHint(col)))
         return widths
+
+    def _measure(self, row: int) -> tuple[tuple, tuple, tuple]:
+        """(texts, bold flags, text widths) of ``row``'s cells, kept until it changes."""
+        values = self._measured.values(row)
+        got = values.get("cells")
+        if got is None:
+            model, metrics = self.model(), self.fontMetrics()
+            texts, bolds, advances = [], [], []
+            for col in range(len(COLUMNS)):
+                text = model.cell(row, col) or ""
+                font = model.cell(row, col, Qt.ItemDataRole.FontRole)
+                texts.append(text)
+                bolds.append(font is not None and font.bold())
+                fm = metrics if font is None else QFontMetrics(font)
+                advances.append(fm.horizontalAdvance(text))
+            got = values["cells"] = (tuple(texts), tuple(bolds), tuple(advances))
+        return got
 
     def fit_columns(self, *_args) -> None:
         """Size columns to their contents, narrowing ``SHRINKABLE`` ones to fit the width."""
