@@ -164,14 +164,17 @@ def lenet_maps(qtbot):
 
 def test_feature_maps_exist_for_every_layer(qtbot, lenet_maps):
     view, spec, activations = lenet_maps
-    qtbot.waitUntil(lambda: view.cell_image(len(spec.layers) - 1).image is not None, timeout=2000)
+    _settle(qtbot, view)  # shown: the timer renders them in the background
+    qtbot.waitUntil(lambda: view.cell_image(len(spec.layers) - 1).image is not None, timeout=3000)
     assert view.cell_image(-1).image is not None  # the probe itself
     for i, act in enumerate(activations):
         image = view.cell_image(i).image
         assert image is not None, f"layer {i} has no picture"
-        finite = image[np.isfinite(image)]
-        assert finite.size == act[0].size  # every unit of the layer is in its mosaic
-        assert set(np.round(finite, 4)) == set(np.round(act[0].reshape(-1), 4))
+        mosaic = view._cells[i + 1].mosaic
+        assert image.shape == (*mosaic.size, 4) and image.dtype == np.uint8  # RGBA bytes
+        # every unit of the layer is an opaque pixel of its mosaic; the gaps are transparent
+        assert int((image[..., 3] == 255).sum()) == act[0].size
+        np.testing.assert_array_equal(view.layer_values(i), act[0])
 
 
 def test_hovering_a_pixel_outlines_its_receptive_field(qtbot, lenet_maps):

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.io import atomic_write_bytes, atomic_write_text
 from workbench.views.curve_overlays import CurveOverlays
-from workbench.views.image_grid import apply_plot_theme
+from workbench.views.image_grid import apply_plot_theme, cache_axes
 
 __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
 
@@ -155,6 +155,7 @@ class TrainingCurves(QWidget):
         plot.addLegend(offset=legend_at)
         plot.setMenuEnabled(False)
         plot.setMinimumSize(220, 160)
+        cache_axes(plot)
         return plot
 
     # ------------------------------------------------------------------ data in

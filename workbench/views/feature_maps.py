@@ -9,8 +9,14 @@ layers lined up). Hovering a pixel of a conv, pool or activation output outlines
 Harley's interactive MNIST visualisation, the pixels it depends on in every earlier layer
 and in the input, along every path (``engine.receptive_graph``: an Inception pixel shows
 the 1×1, 3×3 and 5×5 patches of its branches, nested). Clicking a layer shows it enlarged
-in the focus pane. Activations arrive at any rate; a timer draws the latest at most 5 times
-a second.
+in the focus pane.
+
+Activations arrive at any rate and are only kept; a timer takes the latest at most 5 times a
+second, while the view is on screen, and hands it to a background call that tiles and
+colour-maps every layer (``workbench.models.map_picture``) into RGBA bytes. The GUI thread
+then only sets the pictures of the cells in the scroll area's viewport; the others are set
+when scrolled into view. So a graph network's 70 maps cost the window a few cheap image
+swaps per snapshot instead of 70 rescales, masks and colour look-ups inside its paints.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from engine.receptive_graph import path_fields
 from engine.shapes import infer_shapes
 from engine.spec import NetworkSpec
 from workbench.models.branch_grid import arrange
+from workbench.models.map_picture import layer_picture, layer_pictures
 from workbench.models.mosaic import Mosaic
 from workbench.views.image_grid import display_array, plot_colors
+from workbench.workers.background import BackgroundCall
 
 __all__ = ["FeatureMapsView", "Mosaic"]  # Mosaic: from workbench.models.mosaic, as before
 
@@ -99,8 +107,13 @@ class FeatureMapsView(QWidget):
         self._cells: list[_Cell] = []  # [0] is the input; [i + 1] is layer i
         self._focus: _Cell | None = None
         self._probe: np.ndarray | None = None
-        self._values: list[np.ndarray | None] = []
-        self._pending: Sequence[np.ndarray] | None = None
+        self._values: list[np.ndarray | None] = []  # by cell: what it shows, for hover
+        self._pictures: list[np.ndarray | None] = []  # by cell: uint8 RGBA to show
+        self._stale: set[int] = set()  # cells whose ImageItem lags their picture
+        self._pending: tuple[Sequence[np.ndarray], int] | None = None
+        self._generation = 0  # a render started before the latest change is dropped
+        self._render = BackgroundCall(self)
+        self._render.result.connect(self._rendered)
         self._highlight: dict[int, Box] = {}
         self._paths: dict[int, list[Box]] = {}  # the distinct boxes of every path, by layer
 
@@ -130,8 +143,14 @@ class FeatureMapsView(QWidget):
             view.scene().sigMouseMoved.connect(self._on_hover)
         self.overview.scene().sigMouseClicked.connect(self._on_click)
         self.focus_view.scene().sigMouseClicked.connect(self._on_focus_click)
+        self._render.error.connect(self._status.setText)
+        for bar in (
+            self.overview_scroll.verticalScrollBar(),
+            self.overview_scroll.horizontalScrollBar(),
+        ):
+            bar.valueChanged.connect(self._show_visible)
         self._timer = QTimer(self, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self._tick)
         self._timer.start()
         self._apply_theme()
 
@@ -142,6 +161,8 @@ class FeatureMapsView(QWidget):
         report = infer_shapes(spec)
         self._spec = spec
         self._cells, self._values, self._highlight, self._paths = [], [], {}, {}
+        self._pictures, self._stale = [], set()
+        self._generation += 1  # a render in flight drew another network
         self.overview.clear()
         self.focus_view.clear()
         self._focus = None
@@ -157,6 +178,7 @@ class FeatureMapsView(QWidget):
                 mosaic = Mosaic(1, shape[1], shape[2], 1, 1)
             self._cells.append(_Cell(i - 1, title, mosaic, len(shape) == 3))
             self._values.append(None)
+            self._pictures.append(None)
         _bg, fg, _muted = plot_colors(self)
         places = arrange(spec, COLUMNS)
         self.overview.setMinimumHeight(ROW_PX * (1 + max(r for r, _ in places)))
@@ -195,13 +217,30 @@ class FeatureMapsView(QWidget):
     def update_activations(self, activations: Sequence[np.ndarray], example: int = 0) -> None:
         """The output of every layer for the probe, one array per layer of the spec, with or
         without a leading batch axis (``example`` picks the image of a batch). Only kept
-        here: the timer draws the latest at most every 200 ms."""
+        here: the timer draws the latest at most every 200 ms while the view is shown."""
         self._pending = (activations, example)
 
     def flush(self) -> None:
-        """Draw pending activations now (the timer calls this; tests may too)."""
+        """Draw pending activations now, every cell, on this thread (tests and callers that
+        need the pictures at once; the timer renders in the background instead)."""
+        layers = self._take_pending()
+        if layers is not None:
+            self._generation += 1  # a background render of older activations is dropped
+            self._install([v for v, _ in layers], layer_pictures(layers, _SIGNED, _POSITIVE))
+        for i in sorted(self._stale):
+            self._put(self._cells[i], self._pictures[i])
+        self._stale.clear()
+
+    def layer_values(self, index: int) -> np.ndarray | None:
+        """What layer ``index`` (−1: the input) shows now: float32 (C, H, W) or (F,) for the
+        probe, or None before its first activations."""
+        return self._values[index + 1]
+
+    def _take_pending(self) -> list[tuple[np.ndarray, Mosaic]] | None:
+        """The pending activations as (values, mosaic) per layer, the probe's example picked;
+        None when nothing is pending or they do not fit the network (said in the status)."""
         if self._pending is None or not self._cells:
-            return
+            return None
         activations, example = self._pending
         self._pending = None
         if len(activations) != len(self._cells) - 1:
@@ -209,27 +248,69 @@ class FeatureMapsView(QWidget):
                 f"{len(activations)} activations for {len(self._cells) - 1} layers: "
                 "the network changed; waiting for the next snapshot."
             )
-            return
+            return None
+        layers = []
         for cell, act in zip(self._cells[1:], activations, strict=True):
             a = np.asarray(act)
-            rank = 3 if cell.spatial else 1
-            if a.ndim == rank + 1:
+            if a.ndim == (3 if cell.spatial else 1) + 1:
                 a = a[example]
-            self._values[cell.index + 1] = a
-            self._draw(cell, a)
-        if self._focus is not None and self._focus.index >= 0:
-            self._draw(self._focus, self._values[self._focus.index + 1])
+            layers.append((a, cell.mosaic))
+        return layers
 
-    def _draw(self, cell: _Cell, values: np.ndarray) -> None:
-        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-        if lo < 0:
-            m = max(-lo, hi, 1e-12)
-            cell.image.setLookupTable(_SIGNED)
-            levels = (-m, m)
-        else:
-            cell.image.setLookupTable(_POSITIVE)
-            levels = (0.0, max(hi, 1e-12))
-        cell.image.setImage(cell.mosaic.tile(values), autoLevels=False, levels=levels)
+    def _tick(self) -> None:
+        """The timer: start rendering the newest activations (off this thread) while the
+        view is on screen, and set the pictures of cells scrolled into view since."""
+        if not self.isVisible():
+            return  # kept pending: drawn when shown
+        if self._pending is not None and not self._render.is_busy():
+            layers = self._take_pending()
+            if layers is not None:
+                self._generation += 1
+                generation = self._generation
+
+                def render():
+                    return generation, layers, layer_pictures(layers, _SIGNED, _POSITIVE)
+
+                self._render.start(render)
+        self._show_visible()
+
+    def _rendered(self, result) -> None:
+        generation, layers, pictures = result
+        if generation == self._generation:
+            self._install([v for v, _ in layers], pictures)
+
+    def _install(self, values: list[np.ndarray], pictures: list[np.ndarray]) -> None:
+        """Keep every layer's values and picture; show those on screen now."""
+        for i, (v, picture) in enumerate(zip(values, pictures, strict=True), start=1):
+            self._values[i], self._pictures[i] = v, picture
+        self._stale.update(range(1, len(self._cells)))
+        if self._focus is not None and self._focus.index >= 0:
+            self._put(self._focus, self._pictures[self._focus.index + 1])
+        self._show_visible()
+
+    def _show_visible(self, *_args) -> None:
+        """Set the pictures of the stale cells that the overview's viewport shows."""
+        if not self._stale or not self.isVisible():
+            return
+        port = self.overview.viewport()
+        shown = port.visibleRegion().boundingRect()
+        if shown.isEmpty():
+            return
+        area = self.overview.mapToScene(shown).boundingRect()
+        for i in sorted(self._stale):
+            cell = self._cells[i]
+            if cell.view.sceneBoundingRect().intersects(area):
+                self._put(cell, self._pictures[i])
+                self._stale.discard(i)
+
+    @staticmethod
+    def _put(cell: _Cell, picture: np.ndarray | None) -> None:
+        if picture is not None:
+            cell.image.setImage(picture, autoLevels=False, levels=None)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._tick()
 
     # ------------------------------------------------------------------ focus and hover
 
@@ -250,7 +331,10 @@ class FeatureMapsView(QWidget):
         if index == -1 and values is not None:
             cell.image.setImage(display_array(values), autoLevels=False, levels=(0, 255))
         elif values is not None:
-            self._draw(cell, values)
+            picture = self._pictures[index + 1]
+            if picture is None:
+                picture = layer_picture(values, cell.mosaic, _SIGNED, _POSITIVE)[0]
+            self._put(cell, picture)
 
     def probe(self) -> np.ndarray | None:
         """The probe image shown, float32 (C, H, W) as the network sees it; None before one."""

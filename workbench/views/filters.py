@@ -25,7 +25,7 @@ from engine.inspect import (
 from engine.spec import NetworkSpec
 from workbench.models.mosaic import Mosaic
 from workbench.style import problem_color
-from workbench.views.image_grid import apply_plot_theme, plot_colors
+from workbench.views.image_grid import apply_plot_theme, cache_axes, plot_colors
 
 __all__ = ["FiltersView"]
 
@@ -108,6 +108,8 @@ class FiltersView(QWidget):
         layout.addLayout(bar)
         layout.addLayout(grid, 1)
         layout.addWidget(self.warning_label)
+        for plot in (self.filter_plot, self.weight_plot, self.activation_plot, self.dead_plot):
+            cache_axes(plot)  # redrawn when their ranges change, not with every histogram
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self._redraw_if_visible)
         self._timer.start()
