@@ -23,6 +23,7 @@ COLUMNS = ("#", "Layer", "Settings", "Output shape", "Parameters", "Mult-adds", 
 COL_INDEX, COL_LAYER, COL_SETTINGS, COL_OUTPUT, COL_PARAMS, COL_MACS, COL_MEMORY = range(7)
 COL_INPUTS = 7
 _NUMERIC = (COL_PARAMS, COL_MACS, COL_MEMORY)
+_BOLD_WHEN_BROKEN = COL_OUTPUT  # a broken row's shape is in bold
 _HEADER_TIPS = {
     COL_OUTPUT: "channels × height × width of what the layer passes on (one number after flatten)",
     COL_PARAMS: "learned weights and biases",
@@ -127,27 +128,53 @@ class ShapeTableModel(QAbstractTableModel):
             got = values["row"] = (layer, info, problems)
         return got
 
-    def _layer(self, i: int, col: int, role: int) -> Any:
-        layer, info, problems = self._row(i)
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_INDEX:
-                return str(i + 1)
-            if col == COL_LAYER:  # a frozen layer says so here, as its block does on the canvas
-                return layer.kind.label if layer.trainable else f"{layer.kind.label} · frozen"
-            if col == COL_SETTINGS:
-                return layer.describe()
-            if col == COL_INPUTS:
-                return ", ".join(self._input_ids(i))
+    def row_cells(self, row: int) -> tuple[tuple[str, ...], tuple[bool, ...]]:
+        """Every cell's text ("" for none) and whether it is bold, of table row ``row``, in
+        column order: what the table measures its columns by (kept until the row changes)."""
+        values = self._cache.values(row)
+        got = values.get("cells")
+        if got is None:
+            if 0 < row < self._rows - 1:
+                texts = self._layer_texts(row - 1)
+                broken = bool(self._row(row - 1)[2])
+                bold = tuple(broken and col == _BOLD_WHEN_BROKEN for col in range(len(COLUMNS)))
+            else:
+                texts = tuple(self.cell(row, col) or "" for col in range(len(COLUMNS)))
+                bold = tuple(
+                    self.cell(row, col, Qt.ItemDataRole.FontRole) is not None
+                    for col in range(len(COLUMNS))
+                )  # every font this model gives is bold
+            got = values["cells"] = (texts, bold)
+        return got
+
+    def _layer_texts(self, i: int) -> tuple[str, ...]:
+        """The texts of layer ``i``'s row, all columns at once (kept until it changes)."""
+        values = self._cache.values(i + 1)
+        got = values.get("texts")
+        if got is None:
+            layer, info, _problems = self._row(i)
+            texts = [""] * len(COLUMNS)
+            texts[COL_INDEX] = str(i + 1)
+            # A frozen layer says so here, as its block does on the canvas.
+            label = layer.kind.label
+            texts[COL_LAYER] = label if layer.trainable else f"{label} · frozen"
+            texts[COL_SETTINGS] = layer.describe()
+            texts[COL_INPUTS] = ", ".join(self._input_ids(i))
             if info is None:
-                return "—"
-            if col == COL_OUTPUT:
-                return fmt.shape_text(info.output_shape)
-            if col == COL_PARAMS:
-                return fmt.count_text(info.params)
-            if col == COL_MACS:
-                return fmt.compact_count(info.macs)
-            if col == COL_MEMORY:
-                return fmt.bytes_text(info.memory)
+                texts[COL_OUTPUT] = texts[COL_PARAMS] = texts[COL_MACS] = "—"
+                texts[COL_MEMORY] = "—"
+            else:
+                texts[COL_OUTPUT] = fmt.shape_text(info.output_shape)
+                texts[COL_PARAMS] = fmt.count_text(info.params)
+                texts[COL_MACS] = fmt.compact_count(info.macs)
+                texts[COL_MEMORY] = fmt.bytes_text(info.memory)
+            got = values["texts"] = tuple(texts)
+        return got
+
+    def _layer(self, i: int, col: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._layer_texts(i)[col]
+        layer, info, problems = self._row(i)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_LAYER:
             return style.layer_icon(layer.type)
         if role == Qt.ItemDataRole.ToolTipRole and col == COL_INPUTS:
@@ -184,7 +211,7 @@ class ShapeTableModel(QAbstractTableModel):
             return style.problem_fill()
         if role == Qt.ItemDataRole.ForegroundRole and col in (COL_OUTPUT, COL_LAYER):
             return style.problem_color()
-        if role == Qt.ItemDataRole.FontRole and col == COL_OUTPUT:
+        if role == Qt.ItemDataRole.FontRole and col == _BOLD_WHEN_BROKEN:
             font = QFont()
             font.setBold(True)
             return font

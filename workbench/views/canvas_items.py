@@ -113,7 +113,7 @@ class BlockItem(QGraphicsItem):
     # OVERVIEW_LOD, without a call into Python per item)
     def overview_key(self) -> tuple:
         """What its look at overview scale depends on (besides the palette)."""
-        return (bool(self.data_.problems), self.data_.family)
+        return (bool(self.data_.problems), self.data_.family, self.opacity())
 
     def overview_colour(self, pal: QPalette) -> QColor:
         """The colour of its box at overview scale: red when broken, else its family's."""
@@ -393,17 +393,22 @@ def edge_text(spec, report, edge) -> tuple[str, str]:
 
 
 def block_data(model, row: int) -> BlockData:
-    ix = model.index(row, 0)
-    params = ix.data(StackRole.PARAMS)
+    """What the block of ``row`` shows, from ``model`` (a LayerStackModel: its roles for
+    the row, read through ``row_data``, which keeps them until an edit changes the row)."""
+
+    def get(role=Qt.ItemDataRole.DisplayRole):
+        return model.row_data(row, role)
+
+    params = get(StackRole.PARAMS)
     detail = " · ".join(
-        p for p in (ix.data(StackRole.DETAIL), f"{params} params" if params else "") if p
+        p for p in (get(StackRole.DETAIL), f"{params} params" if params else "") if p
     )
-    index = ix.data(StackRole.LAYER_INDEX)
+    index = get(StackRole.LAYER_INDEX)
     spec = model.document.spec
     frozen = (
         index is not None and 0 <= index < len(spec.layers) and not spec.layers[index].trainable
     )
-    tooltip = ix.data(Qt.ItemDataRole.ToolTipRole) or ""
+    tooltip = get(Qt.ItemDataRole.ToolTipRole) or ""
     if row > 0:
         lock = (
             "Frozen: its parameters stay as loaded while the rest trains; click the padlock "
@@ -414,12 +419,12 @@ def block_data(model, row: int) -> BlockData:
         tooltip = f"{tooltip}<br>{lock}" if tooltip else lock
     return BlockData(
         row=row,
-        type=ix.data(StackRole.TYPE),
-        family=ix.data(StackRole.FAMILY),
-        title=ix.data(),
+        type=get(StackRole.TYPE),
+        family=get(StackRole.FAMILY),
+        title=get(),
         detail=detail or ("image in" if row == 0 else "no parameters"),
-        shape=ix.data(StackRole.OUTPUT),
-        problems=tuple(ix.data(StackRole.PROBLEMS) or ()),
+        shape=get(StackRole.OUTPUT),
+        problems=tuple(get(StackRole.PROBLEMS) or ()),
         tooltip=tooltip,
         frozen=bool(frozen),
         has_params=bool(params),

@@ -27,8 +27,8 @@ MAX_PATCHES = 24
 
 
 class Minimap(QGraphicsView):
-    """The overview of ``canvas`` (a NetworkCanvas: ``blocks``, ``edges`` and a scene),
-    placed in its bottom right corner.
+    """The overview of ``canvas`` (a NetworkCanvas: ``blocks``, ``edges``,
+    ``gesture_items()`` and a scene), placed in its bottom right corner.
 
     Its own scene is empty and only lends the canvas scene's rectangle (so ``mapToScene``
     and ``fitInView`` work as on the canvas); ``picture`` is the drawn overview (a QImage
@@ -125,7 +125,9 @@ class Minimap(QGraphicsView):
             for block in blocks:
                 box = block.block_rect().translated(block.pos())
                 if box.intersects(area):
+                    painter.setOpacity(block.opacity())  # dimmed while it is being moved
                     painter.fillRect(box, block.overview_colour(pal))
+            painter.setOpacity(1.0)
         painter.end()
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
@@ -141,10 +143,9 @@ class Minimap(QGraphicsView):
         painter.drawImage(QPointF(0, 0), self.picture)
         painter.restore()
         # Items of a gesture in progress (a connection drawn, a block moved), over it.
-        for item in source.items(scene_rect):
-            if not isinstance(item, (BlockItem, EdgeItem)) and item.parentItem() is None:
-                area = item.sceneBoundingRect()
-                source.render(painter, area, area)
+        for item in getattr(self.canvas, "gesture_items", list)():
+            area = item.sceneBoundingRect()
+            source.render(painter, area, area)
 
     def _update_picture(self) -> None:
         """Draw again what looks different since the last paint: a few items' areas, or

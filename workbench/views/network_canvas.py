@@ -385,6 +385,14 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
                 edge.setToolTip(edge_tip(self.document.spec, self.document.report, edge))
         return super().viewportEvent(event)
 
+    def gesture_items(self) -> list:
+        """The scene's items of a gesture in progress: the connection being drawn, the
+        moved block's copy and the arrow it would go on (the overview draws them too)."""
+        items = [self._wire[1]] if self._wire is not None else []
+        if self._moving is not None:
+            items += [self._moving.ghost, self._moving.mark]
+        return items
+
     def block_at(self, pos: QPoint) -> BlockItem | None:
         """The block under ``pos`` (viewport coordinates), if any."""
         for item in self.items(pos):

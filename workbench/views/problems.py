@@ -248,6 +248,9 @@ class ProblemList(QWidget):
                 kept = spare.get(key)
                 card = kept.pop(0) if kept else ProblemCard(self.document, problem, where, self)
                 self._col.addWidget(card)
+                # Shown now, not by the layout's queued show: then the page is laid out
+                # again before it is painted, rather than painted twice.
+                card.setVisible(True)
                 cards.append(card)
             for left in spare.values():
                 for card in left:

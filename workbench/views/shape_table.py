@@ -73,6 +73,7 @@ class ShapeTable(QTableView):
         #: the row; ``_measured_font`` the font they were measured in.
         self._measured = RowCache(document)
         self._measured_font = ""
+        self._advances: dict[tuple[str, bool], int] = {}  # (text, bold) -> its width
         model = self.model()
         # Once per edit (rowsRefreshed), not per run of changed rows (dataChanged).
         for signal in (model.modelReset, model.rowsRefreshed, model.layoutChanged):
@@ -93,6 +94,7 @@ class ShapeTable(QTableView):
         font = self.font().key()
         if font != self._measured_font:
             self._measured.clear()
+            self._advances.clear()
             self._measured_font = font
         self._measured.always = {rows - 1}  # the totals
         measured = [self._measure(r) for r in range(rows)]
@@ -119,16 +121,22 @@ class ShapeTable(QTableView):
         values = self._measured.values(row)
         got = values.get("cells")
         if got is None:
-            model, metrics = self.model(), self.fontMetrics()
-            texts, bolds, advances = [], [], []
-            for col in range(len(COLUMNS)):
-                text = model.cell(row, col) or ""
-                font = model.cell(row, col, Qt.ItemDataRole.FontRole)
-                texts.append(text)
-                bolds.append(font is not None and font.bold())
-                fm = metrics if font is None else QFontMetrics(font)
-                advances.append(fm.horizontalAdvance(text))
-            got = values["cells"] = (tuple(texts), tuple(bolds), tuple(advances))
+            texts, bolds = self.model().row_cells(row)
+            known = self._advances
+            advances = []
+            for col, (text, bold) in enumerate(zip(texts, bolds, strict=True)):
+                width = known.get((text, bold))
+                if width is None:
+                    if bold:
+                        font = self.model().cell(row, col, Qt.ItemDataRole.FontRole)
+                        width = QFontMetrics(font).horizontalAdvance(text)
+                    else:
+                        width = self.fontMetrics().horizontalAdvance(text)
+                    if len(known) > 8192:
+                        known.clear()
+                    known[(text, bold)] = width
+                advances.append(width)
+            got = values["cells"] = (texts, bolds, tuple(advances))
         return got
 
     def fit_columns(self, *_args) -> None:
@@ -148,9 +156,13 @@ class ShapeTable(QTableView):
                 give = max(0, min(excess, widths[col] - least))
                 widths[col] -= give
                 excess -= give
-            header.setStretchLastSection(excess <= 0)  # when it all fits, the last one fills
+            stretch = excess <= 0  # when it all fits, the last one fills the rest
+            header.setStretchLastSection(stretch)
+            last = max((col for col, width in enumerate(widths) if width), default=-1)
             for col, width in enumerate(widths):
-                if width:
+                # Sizing a stretched last column would undo the stretch, and each resize
+                # repaints the table once more, later.
+                if width and not (stretch and col == last):
                     header.resizeSection(col, width)
         finally:
             self._fitting = False
