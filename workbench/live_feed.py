@@ -6,7 +6,7 @@ snapshots at most once per ``snapshot_interval_s``. Here they are shaped for the
 - curves and the progress bar take every batch (the curves redraw on their own timer);
 - the newest snapshot goes to the feature maps and the filter/histogram view on a 4 Hz
   timer, older ones are dropped unseen;
-- the confusion matrix takes the newest epoch's validation results.
+- the confusion matrix takes the newest epoch's validation results, on the same timer.
 
 A view that is not on screen is not fed (unless ``update_hidden_views``); it catches up with
 the newest snapshot and epoch when it is shown. So the GUI thread only does work that can be
@@ -115,15 +115,19 @@ class LiveFeed(QObject):
         probs, labels = e.val_predictions
         if len(labels):
             images = self.data.validation_images(len(labels))
+            # Drawn by the next tick of the timer, not here: the epoch's end brings several
+            # events at once (this one, a snapshot, the run's end), and one turn of the event
+            # loop doing all their drawing was the window's longest stall.
             self._confusion = (probs, labels, self._class_names, images)
-            self.feed_visible()
 
     # ------------------------------------------------------------------ feeding
 
     def flush(self) -> None:
-        """Hand the newest snapshot to the views (the 4 Hz timer calls this)."""
+        """Hand the newest snapshot and epoch results to the views (the 4 Hz timer calls
+        this)."""
         snap, spec = self._pending, self._spec
         if snap is None or spec is None:
+            self.feed_visible()
             return
         self._pending = None
         self._shown = (snap, spec)

@@ -48,18 +48,21 @@ class _Series:
     def __init__(self, columns: int) -> None:
         self._data = np.empty((256, columns))
         self.n = 0
+        self.version = 0  # changes with every append and clear: what a redraw compares
 
     def append(self, *values: float) -> None:
         if self.n == len(self._data):
             self._data = np.concatenate([self._data, np.empty_like(self._data)])
         self._data[self.n] = values
         self.n += 1
+        self.version += 1
 
     def column(self, j: int) -> np.ndarray:
         return self._data[: self.n, j]
 
     def clear(self) -> None:
         self.n = 0
+        self.version += 1
 
 
 def _ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -77,6 +80,7 @@ class TrainingCurves(QWidget):
         self.setObjectName("trainingCurves")
         self._train = _Series(3)  # epoch, loss, accuracy
         self._val = _Series(3)
+        self._val_drawn: tuple[_Series, int] | None = None  # the validation points drawn
         self._smoothing = 0.8
         self._smooth_cache: tuple[int, float, np.ndarray, np.ndarray] | None = None
         self._dirty = False
@@ -265,9 +269,13 @@ class TrainingCurves(QWidget):
         smooth_l.setData(x, loss_s)
         raw_a.setData(x, 100.0 * self._train.column(2))
         smooth_a.setData(x, 100.0 * acc_s)
-        vx = self._val.column(0)
-        val_l.setData(vx, self._val.column(1))
-        val_a.setData(vx, 100.0 * self._val.column(2))
+        if self._val_drawn != (self._val, self._val.version):
+            # The per-epoch points change a few times a run; their scatter items are the
+            # dearest to update, so they are left alone between epochs.
+            self._val_drawn = (self._val, self._val.version)
+            vx = self._val.column(0)
+            val_l.setData(vx, self._val.column(1))
+            val_a.setData(vx, 100.0 * self._val.column(2))
         if not self.log_scale.isChecked():
             self._fit_loss_axis(loss_s)
         self._sync_live_legend()

@@ -1,0 +1,77 @@
+"""What keeps the live views cheap while a network trains, driven as the views are fed: the
+thumbnail grids fill in turns of the event loop, the curves leave the per-epoch points alone
+between epochs, and the plot axes are cached pictures."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+from PySide6.QtWidgets import QGraphicsItem, QListWidget
+
+from workbench.views.curves import TrainingCurves
+from workbench.views.image_grid import ImageGrid
+
+IMAGES = np.random.default_rng(0).random((100, 3, 16, 16)).astype(np.float32)
+
+
+def _made(grid: ImageGrid) -> int:
+    return QListWidget.count(grid)  # the items made so far, without finishing the filling
+
+
+def test_a_grid_makes_a_first_screenful_at_once_and_the_rest_in_later_turns(qtbot):
+    grid = ImageGrid()
+    qtbot.addWidget(grid)
+    grid.set_images(IMAGES, [f"#{i}" for i in range(100)], list(range(100, 200)))
+    assert _made(grid) == ImageGrid.FIRST < 100
+    assert grid.keys() == list(range(100, 200))  # every key at once
+    qtbot.waitUntil(lambda: _made(grid) == 100, timeout=2000)  # the event loop fills it
+    assert grid.captions() == [f"#{i}" for i in range(100)]
+
+
+def test_asking_a_grid_for_its_content_finishes_it_and_a_new_set_cancels_the_old(qtbot):
+    grid = ImageGrid()
+    qtbot.addWidget(grid)
+    grid.set_images(IMAGES, [f"a{i}" for i in range(100)])
+    assert grid.count() == 100 and grid.captions()[-1] == "a99"
+    grid.set_images(IMAGES[:60], [f"b{i}" for i in range(60)])
+    grid.set_images(IMAGES[:30], [f"c{i}" for i in range(30)])
+    qtbot.wait(50)
+    assert grid.captions() == [f"c{i}" for i in range(30)]  # nothing of b left behind
+    grid.set_images(IMAGES, [f"d{i}" for i in range(100)])
+    grid.clear()
+    qtbot.wait(50)
+    assert _made(grid) == 0
+
+
+def test_curves_redraw_the_validation_points_only_when_they_change(qtbot, monkeypatch):
+    view = TrainingCurves()
+    qtbot.addWidget(view)
+    _raw, _smooth, val = view._items["loss"]
+    calls = []
+    original = val.setData
+    monkeypatch.setattr(val, "setData", lambda *a, **k: (calls.append(a), original(*a, **k)))
+    view.add_epoch(1, 0.5, 0.8)
+    view.redraw()
+    assert len(calls) == 1
+    for b in range(5):
+        view.add_batch(1 + b / 5, 0.4, 0.9)
+        view.redraw()
+    assert len(calls) == 1  # batches only: the epoch points were left alone
+    view.add_epoch(2, 0.3, 0.9)
+    view.redraw()
+    assert len(calls) == 2
+    np.testing.assert_array_equal(val.getData()[1], [0.5, 0.3])
+    view.clear()
+    assert len(calls) == 3 and val.getData()[0] is None  # a new run empties them
+
+
+def test_curve_axes_are_cached_pictures(qtbot):
+    view = TrainingCurves()
+    qtbot.addWidget(view)
+    for plot in (view.loss_plot, view.accuracy_plot):
+        for name in ("left", "bottom"):
+            axis = plot.getPlotItem().getAxis(name)
+            assert axis.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache
