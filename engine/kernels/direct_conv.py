@@ -1,0 +1,291 @@
+"""Direct convolution by a register-blocked micro-kernel, generated as LLVM IR at first use.
+
+The GEMM route (:mod:`engine.kernels.conv`: patches, then a BLAS product) spends a third to a
+half of a convolution copying patches, and OpenBLAS runs products as narrow as a layer's 8-64
+filters at half its peak. This kernel computes the convolution straight from a zero-padded,
+channels-last copy of the input (implicit GEMM, as oneDNN and XNNPACK do):
+
+    out[p, k] = sum over (kh, kw, c) of  S[offset[p] + (kh*Wp + kw)*C + c] * Wpk[kh, kw, c, k]
+
+for MR output pixels at once and NR = VL*NV filters (NV vector registers of VL lanes per
+pixel), so that MR*NV accumulators stay in registers through the whole (kh, kw, c) reduction:
+per input channel, NV vector loads of packed weights and MR broadcasts of input values feed
+MR*NV fused multiply-adds. No patch matrix is built. ``offset[p]`` (a table computed once per
+geometry) locates output pixel p's window in the padded images, so any stride, any output
+size and a group of several images are one flat loop over pixels; the last tile of MR pixels
+overlaps the one before it instead of needing a tail loop (pixels computed twice get the same
+value).
+
+Why LLVM IR (llvmlite, which numba is built on and installs): numba does not keep a tile of
+accumulators in vector registers (a numba loop nest of this kernel ran at 5-10 GF/s; this one
+at 110-137 GF/s on one AVX-512 core, where OpenBLAS's products reach 60-105). The IR uses
+generic vectors (``<VL x float>``, ``llvm.fma``), so it is correct on every CPU LLVM targets;
+VL and MR are chosen from the host's vector width and register count. Compiling a variant
+takes ~60 ms, once per process (:func:`kernel`); calls go through ctypes, which releases the
+GIL, so the engine's worker threads run kernels in parallel.
+
+float32 only (the float64 gradient checks take the GEMM route). :func:`conv_forward_naive`
+is the reference the tests compare against; :func:`conv_forward` is the whole convolution
+for callers and tests, :class:`engine.layers.conv2d.Conv2D` calls the pieces itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+import numpy as np
+
+__all__ = [
+    "available",
+    "conv_forward",
+    "conv_forward_naive",
+    "kernel",
+    "pack_weight",
+    "pixel_offsets",
+    "tile",
+]
+
+_ARGS = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 6
+_PROTO = ctypes.CFUNCTYPE(None, *_ARGS)
+_lock = threading.Lock()
+_kernels: dict[tuple[int, int, int], object] = {}
+_engines: list = []  # the execution engines own the machine code: keep them alive
+_host: dict | None = None
+
+
+def _host_shape() -> dict:
+    """Vector lanes (float32) and vector register count of this CPU, from LLVM's view."""
+    global _host
+    if _host is None:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        features = llvm.get_host_cpu_features()
+        triple = llvm.get_process_triple()
+        if features.get("avx512f"):
+            lanes, regs = 16, 32
+        elif features.get("avx") or features.get("avx2"):
+            lanes, regs = 8, 16
+        else:  # SSE, NEON and the rest: 128-bit vectors
+            lanes, regs = 4, 32 if triple.startswith(("aarch64", "arm64")) else 16
+        _host = {"lanes": lanes, "regs": regs, "features": features.flatten()}
+    return _host
+
+
+def available() -> bool:
+    """Whether the direct kernel is used: llvmlite loads and ``CNN_WORKBENCH_DIRECT_CONV`` is
+    not "0" (set it to compare with the GEMM route)."""
+    if os.environ.get("CNN_WORKBENCH_DIRECT_CONV", "1").strip() == "0":
+        return False
+    try:
+        _host_shape()
+    except Exception:  # no usable LLVM: the GEMM route works everywhere
+        return False
+    return True
+
+
+def tile(filters: int) -> tuple[int, int, int]:
+    """(MR pixels, VL lanes, NV vectors) for a layer of ``filters`` output channels: as many
+    filters per tile as the layer has (up to two vectors' worth), and as many pixels as the
+    registers hold beside the accumulators, at most 8 (measured best on AVX-512)."""
+    host = _host_shape()
+    lanes = host["lanes"]
+    nv = 1 if filters <= lanes else 2
+    mr = max(1, min(8, (host["regs"] - 2 * nv - 1) // nv))
+    return mr, lanes, nv
+
+
+def _build(mr: int, vl: int, nv: int):
+    """Compile the micro-kernel for (MR, VL, NV); returns the ctypes function
+    f(S, Wpk, out, offsets, pixels, kblocks, C, KH, KW, Wp)."""
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    nr = vl * nv
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vec = ir.VectorType(f32, vl)
+    mod = ir.Module(name=f"direct_conv_{mr}_{vl}_{nv}")
+    mod.triple = llvm.get_process_triple()
+    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
+    fn = ir.Function(mod, fnty, name="direct_conv")
+    src, wts, out, offs, pixels, kblocks, chans, kh_n, kw_n, wp = fn.args
+    for arg in (src, wts, out, offs):
+        arg.add_attribute("noalias")
+    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    const = lambda v: ir.Constant(i64, v)  # noqa: E731
+    accs = [[b.alloca(vec) for _ in range(nv)] for _ in range(mr)]
+    bases = [b.alloca(i64) for _ in range(mr)]
+    zero_vec = ir.Constant(vec, [0.0] * vl)
+    splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
+
+    def loop(start, stop, body, name):
+        # A counted loop through allocas; LLVM's mem2reg turns them into registers.
+        iv = b.alloca(i64, name=name)
+        b.store(start, iv)
+        head = b.append_basic_block(name + "_head")
+        inner = b.append_basic_block(name + "_body")
+        done = b.append_basic_block(name + "_done")
+        b.branch(head)
+        b.position_at_end(head)
+        b.cbranch(b.icmp_signed("<", b.load(iv), stop), inner, done)
+        b.position_at_end(inner)
+        body(b.load(iv))
+        b.store(b.add(b.load(iv), const(1)), iv)
+        b.branch(head)
+        b.position_at_end(done)
+
+    kpad = b.mul(kblocks, const(nr))
+    tiles = b.sdiv(b.add(pixels, const(mr - 1)), const(mr))
+    last = b.sub(pixels, const(mr))
+    last = b.select(b.icmp_signed("<", last, const(0)), const(0), last)  # fewer than MR
+
+    def kb_body(kb):
+        def tile_body(t):
+            start = b.mul(t, const(mr))
+            over = b.icmp_signed(">", start, last)
+            p0 = b.select(over, last, start)  # the last tile overlaps the one before
+            for r in range(mr):
+                b.store(b.load(b.gep(offs, [b.add(p0, const(r))])), bases[r])
+                for v in range(nv):
+                    b.store(zero_vec, accs[r][v])
+            wblock = b.mul(b.mul(b.mul(b.mul(kb, kh_n), kw_n), chans), const(nr))
+
+            def kh_body(kh):
+                def kw_body(kw):
+                    shift = b.mul(b.add(b.mul(kh, wp), kw), chans)
+                    wbase = b.add(wblock, b.mul(b.mul(b.add(b.mul(kh, kw_n), kw), chans),
+                                                const(nr)))  # fmt: skip
+                    starts = [b.add(b.load(bases[r]), shift) for r in range(mr)]
+
+                    def c_body(c):
+                        woff = b.add(wbase, b.mul(c, const(nr)))
+                        wv = []
+                        for v in range(nv):
+                            ptr = b.gep(wts, [b.add(woff, const(v * vl))])
+                            wv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                        for r in range(mr):
+                            a = b.load(b.gep(src, [b.add(starts[r], c)]))
+                            av = b.insert_element(ir.Constant(vec, ir.Undefined), a,
+                                                  ir.Constant(ir.IntType(32), 0))  # fmt: skip
+                            av = b.shuffle_vector(av, ir.Constant(vec, ir.Undefined), splat)
+                            for v in range(nv):
+                                b.store(b.call(fma, [av, wv[v], b.load(accs[r][v])]), accs[r][v])
+
+                    loop(const(0), chans, c_body, "c")
+
+                loop(const(0), kw_n, kw_body, "kw")
+
+            loop(const(0), kh_n, kh_body, "kh")
+            for r in range(mr):
+                row = b.add(b.mul(b.add(p0, const(r)), kpad), b.mul(kb, const(nr)))
+                for v in range(nv):
+                    ptr = b.gep(out, [b.add(row, const(v * vl))])
+                    b.store(b.load(accs[r][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
+
+        loop(const(0), tiles, tile_body, "t")
+
+    loop(const(0), kblocks, kb_body, "kb")
+    b.ret_void()
+
+    module = llvm.parse_assembly(str(mod))
+    module.verify()
+    host = _host_shape()
+    target = llvm.Target.from_default_triple()
+    machine = target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=host["features"], opt=3
+    )
+    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
+    passes = llvm.create_pass_builder(machine, tuning)
+    passes.getModulePassManager().run(module, passes)
+    engine = llvm.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    _engines.append(engine)
+    return _PROTO(engine.get_function_address("direct_conv"))
+
+
+def kernel(mr: int, vl: int, nv: int):
+    """The compiled micro-kernel for (MR, VL, NV), built once per process (thread-safe)."""
+    key = (mr, vl, nv)
+    fn = _kernels.get(key)
+    if fn is None:
+        with _lock:
+            fn = _kernels.get(key)
+            if fn is None:
+                fn = _kernels[key] = _build(mr, vl, nv)
+    return fn
+
+
+def pack_weight(weight: np.ndarray, nr: int) -> np.ndarray:
+    """PyTorch's (K, C, KH, KW) weight as the kernel reads it: (ceil(K/NR), KH, KW, C, NR)
+    float32, C-contiguous, filters beyond K zero."""
+    k, c, kh, kw = weight.shape
+    blocks = -(-k // nr)
+    packed = np.zeros((blocks * nr, kh, kw, c), np.float32)
+    packed[:k] = weight.transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(packed.reshape(blocks, nr, kh, kw, c).transpose(0, 2, 3, 4, 1))
+
+
+def pixel_offsets(images, padded_hw, channels, out_hw, stride, mr) -> np.ndarray:
+    """int64 offsets into a (G, Hp, Wp, C) padded block of each output pixel's window, in
+    (image, oy, ox) order, with at least ``mr`` entries (a block with fewer output pixels
+    repeats its last one; the caller's output has room for ``mr`` rows)."""
+    (hp, wp), (oh, ow), (sh, sw) = padded_hw, out_hw, stride
+    n = np.arange(images, dtype=np.int64)[:, None, None] * (hp * wp)
+    oy = np.arange(oh, dtype=np.int64)[None, :, None] * (sh * wp)
+    ox = np.arange(ow, dtype=np.int64)[None, None, :] * sw
+    offs = ((n + oy + ox) * channels).reshape(-1)
+    if offs.size < mr:
+        offs = np.concatenate([offs, np.full(mr - offs.size, offs[-1], np.int64)])
+    return offs
+
+
+def run(fn, padded, packed, out, offsets, pixels, channels, kh, kw, wp) -> None:
+    """One call of a compiled kernel on contiguous float32 arrays: ``padded`` (G, Hp, Wp, C),
+    ``packed`` from :func:`pack_weight`, ``out`` (max(pixels, MR), blocks*NR) overwritten."""
+    fn(padded.ctypes.data, packed.ctypes.data, out.ctypes.data, offsets.ctypes.data,
+       pixels, packed.shape[0], channels, kh, kw, wp)  # fmt: skip
+
+
+def conv_forward(x, weight, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
+    """Convolution (no bias) of float32 ``x`` (N, C, H, W) with ``weight`` (K, C, KH, KW):
+    (N, K, OH, OW) float32, the whole path in one call (tests and benchmarks)."""
+    from engine.kernels.geometry import output_size
+
+    x = np.ascontiguousarray(x, np.float32)
+    n_img, channels, height, width = x.shape
+    filters, _, kh, kw = weight.shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
+    mr, vl, nv = tile(filters)
+    packed = pack_weight(np.asarray(weight, np.float32), vl * nv)
+    padded = np.zeros((n_img, height + 2 * ph, width + 2 * pw, channels), np.float32)
+    padded[:, ph : ph + height, pw : pw + width] = x.transpose(0, 2, 3, 1)
+    pixels = n_img * oh * ow
+    offsets = pixel_offsets(n_img, padded.shape[1:3], channels, (oh, ow), (sh, sw), mr)
+    out = np.empty((max(pixels, mr), packed.shape[0] * vl * nv), np.float32)
+    run(kernel(mr, vl, nv), padded, packed, out, offsets, pixels, channels, kh, kw,
+        padded.shape[2])  # fmt: skip
+    return np.ascontiguousarray(
+        out[:pixels, :filters].reshape(n_img, oh, ow, filters).transpose(0, 3, 1, 2)
+    )
+
+
+def conv_forward_naive(x, weight, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
+    """Reference for :func:`conv_forward`: a float64 sum over kernel offsets with numpy."""
+    n_img, _, height, width = x.shape
+    filters, _, kh, kw = weight.shape
+    (sh, sw), (ph, pw) = stride, padding
+    oh = (height + 2 * ph - kh) // sh + 1
+    ow = (width + 2 * pw - kw) // sw + 1
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((n_img, filters, oh, ow))
+    w = np.asarray(weight, np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            window = xp[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+            out += np.einsum("nchw,kc->nkhw", window, w[:, :, i, j])
+    return out.astype(np.float32)

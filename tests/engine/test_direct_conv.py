@@ -1,0 +1,86 @@
+"""The direct convolution kernel (LLVM-generated micro-kernel) against its numpy reference,
+and the convolution layer with it against the layer on the GEMM route."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.kernels import direct_conv
+from engine.layers import Conv2D
+
+
+def test_direct_kernel_is_available():
+    # llvmlite comes with numba: the fast path must be on wherever the engine installs.
+    assert direct_conv.available()
+
+
+# (N, C, H, W, K, kernel, stride, padding): odd sizes, strides, paddings, filter counts below,
+# at and above one and two vectors, outputs with fewer pixels than a tile.
+CASES = [
+    (2, 3, 7, 6, 5, (3, 3), (1, 1), (1, 1)),
+    (1, 2, 9, 8, 17, (2, 3), (2, 1), (0, 1)),
+    (3, 1, 8, 8, 33, (2, 2), (2, 2), (0, 0)),
+    (2, 4, 10, 7, 40, (3, 2), (3, 2), (1, 1)),
+    (1, 1, 5, 5, 1, (5, 5), (1, 1), (2, 2)),
+    (1, 6, 3, 3, 16, (3, 3), (1, 1), (0, 0)),
+    (2, 16, 16, 16, 64, (3, 3), (1, 1), (1, 1)),
+    (2, 8, 11, 13, 10, (5, 5), (2, 2), (2, 2)),
+    (1, 32, 4, 4, 70, (1, 1), (1, 1), (0, 0)),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_direct_forward_matches_reference(case):
+    n, c, h, w, k, kernel, stride, padding = case
+    rng = np.random.default_rng(sum(case[:5]))
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    weight = rng.standard_normal((k, c, *kernel)).astype(np.float32)
+    got = direct_conv.conv_forward(x, weight, stride, padding)
+    want = direct_conv.conv_forward_naive(x, weight, stride, padding)
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(c * kernel[0] * kernel[1]))
+
+
+def test_pack_weight_layout():
+    weight = np.arange(3 * 2 * 2 * 2, dtype=np.float32).reshape(3, 2, 2, 2)
+    packed = direct_conv.pack_weight(weight, 4)
+    assert packed.shape == (1, 2, 2, 2, 4) and packed.flags.c_contiguous
+    assert packed[0, 1, 0, 1, 2] == weight[2, 1, 1, 0]
+    assert not packed[..., 3].any()  # the filter beyond K is zero
+
+
+def test_tile_fits_the_registers():
+    for filters in (1, 8, 16, 17, 64):
+        mr, vl, nv = direct_conv.tile(filters)
+        assert 1 <= mr <= 8 and vl in (4, 8, 16) and nv in (1, 2)
+        assert mr * nv + 2 * nv + 1 <= 32
+
+
+@pytest.mark.parametrize(
+    ("c", "k", "size", "kernel", "stride", "padding", "fused"),
+    [
+        (3, 8, 12, (3, 3), (1, 1), (1, 1), {"act": "tanh", "pool": ((2, 2), (2, 2))}),
+        (8, 16, 9, (5, 5), (2, 2), (2, 2), {"act": "relu"}),
+        (16, 24, 8, (3, 3), (1, 1), (1, 1), {"act": "sigmoid", "pool": ((2, 2), (2, 2)),
+                                               "pool_mode": "avg"}),
+        (4, 10, 6, (1, 1), (1, 1), (0, 0), {}),
+    ],
+)  # fmt: skip
+def test_layer_direct_equals_gemm_route(monkeypatch, c, k, size, kernel, stride, padding, fused):
+    rng = np.random.default_rng(c * k)
+    layer = Conv2D(c, k, kernel, stride, padding)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+    layer.params["bias"][...] = rng.standard_normal(k)
+    x = rng.standard_normal((7, c, size, size)).astype(np.float32)
+    direct = layer.forward(x, **fused)
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    assert layer._direct_plan(x, layer._weight_matrix(), 1, 1, 1) is None
+    gemm = layer.forward(x, **fused)
+    np.testing.assert_allclose(direct, gemm, rtol=1e-5, atol=1e-5)
+
+
+def test_float64_takes_the_gemm_route():
+    layer = Conv2D(2, 3, (3, 3))
+    x = np.zeros((1, 2, 5, 5))
+    assert layer._direct_plan(x, layer._weight_matrix(), 1, 3, 3) is None
