@@ -310,6 +310,32 @@ def _to_padded_nhwc(x, n, ph, pw, padded):
 
 
 @njit(**JIT)
+def _rows_to_padded_nhwc(rows, n_img, oh, ow, qh, qw, padded):
+    # A gradient in the (K, N*OH*OW) layout into padded (N, OH + 2QH, OW + 2QW, K), zeros
+    # around: the input of the transposed convolution that gives the input gradient.
+    k_n = rows.shape[0]
+    plane = oh * ow
+    hp, wp = padded.shape[1], padded.shape[2]
+    for n in range(n_img):
+        p = padded[n]
+        for h in range(qh):
+            p[h] = 0
+        for h in range(oh + qh, hp):
+            p[h] = 0
+        for oy in range(oh):
+            row = p[oy + qh]
+            for w in range(qw):
+                row[w] = 0
+            for w in range(ow + qw, wp):
+                row[w] = 0
+            base = n * plane + oy * ow
+            for ox in range(ow):
+                d = row[ox + qw]
+                for k in range(k_n):
+                    d[k] = rows[k, base + ox]
+
+
+@njit(**JIT)
 def _pad_block(x, lo, hi, ph, pw, padded):
     # Images lo..hi of x (N, C, H, W) into padded (hi - lo, H + 2PH, W + 2PW, C), zeros around.
     for n in range(lo, hi):

@@ -227,6 +227,58 @@ class Conv2D(Layer):
                         self.in_channels, *self.kernel, wp)  # fmt: skip
         return out[:m, : self.filters].T
 
+    def _direct_grad_plan(self, x, group, oh, ow):
+        """The input gradient of a stride-1 convolution is a stride-1 convolution of the
+        output gradient, zero-padded by KH-1-PH, with the filters flipped and their in/out
+        channels swapped: what :meth:`_direct_input_grad` needs to take it by the direct
+        kernel, or None for the GEMM route (other strides, a padding wider than the kernel,
+        float64, no LLVM)."""
+        kh, kw = self.kernel
+        ph, pw = self.padding
+        if (
+            x.dtype != np.float32
+            or self.stride != (1, 1)
+            or ph > kh - 1
+            or pw > kw - 1
+            or not direct_conv.available()
+        ):
+            return None
+        mr, vl, nv = direct_conv.tile(self.in_channels)
+        flipped = self.params["weight"].transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+        qh, qw = kh - 1 - ph, kw - 1 - pw
+        hw = (oh + 2 * qh, ow + 2 * qw)
+        out_hw = tuple(x.shape[2:])
+        return {"kernel": direct_conv.kernel(mr, vl, nv), "mr": mr,
+                "packed": direct_conv.pack_weight(flipped, vl * nv), "q": (qh, qw), "hw": hw,
+                "out_hw": out_hw, "in_hw": (oh, ow),
+                "offsets": direct_conv.pixel_offsets(group, hw, self.filters, out_hw, (1, 1), mr),
+                "zero": np.zeros(self.in_channels, np.float32)}  # fmt: skip
+
+    def _direct_input_grad(self, dy_rows, count, slot, plan, dx):
+        """dx (count, C, H, W) of one group from its output gradient ``dy_rows`` (K, m)."""
+        (hp, wp), (oh, ow), (height, width) = plan["hw"], plan["in_hw"], plan["out_hw"]
+        k_out = self.filters
+        size = count * hp * wp * k_out
+        padded = self._buffer(("gpad", slot), size, np.float32)[:size]
+        padded = padded.reshape(count, hp, wp, k_out)
+        kernels._rows_to_padded_nhwc(dy_rows, count, oh, ow, *plan["q"], padded)
+        m = count * height * width
+        offsets = plan["offsets"]
+        if m < plan["mr"]:
+            offsets = direct_conv.pixel_offsets(
+                count, (hp, wp), k_out, (height, width), (1, 1), plan["mr"]
+            )
+        packed = plan["packed"]
+        cols = packed.shape[0] * packed.shape[-1]
+        rows = max(m, plan["mr"])
+        out = self._buffer(("gout", slot), rows * cols, np.float32)[: rows * cols]
+        out = out.reshape(rows, cols)
+        direct_conv.run(plan["kernel"], padded, packed, out, offsets, m, k_out, *self.kernel, wp)
+        kernels._bias_act_rows_to_nchw(
+            out[:m, : self.in_channels].T, plan["zero"], 0, np.float32(0.0),
+            dx.reshape(count, self.in_channels, height * width),
+        )  # fmt: skip
+
     def forward(self, x, train=False, record=False, relu=False, pool=None, affine=None,
                 act=None, slope=0.0, pool_mode="max", squeeze=False):  # fmt: skip
         """Output (N, K, OH, OW) for ``x`` (N, C, H, W).
@@ -351,6 +403,8 @@ class Conv2D(Layer):
             area = x.dtype.type(pkh * pkw)
             dy4 = dy.reshape(y.shape)
 
+        dplan = self._direct_grad_plan(x, group, oh, ow) if dx is not None else None
+
         def work(_, lo, hi):
             slot = threading.get_ident()
             # Per-thread partial sums: no two threads ever add into one array.
@@ -387,6 +441,9 @@ class Conv2D(Layer):
                 if pool is None:
                     kernels._add_row_sums(dy_rows, db)
                 if dx is None:
+                    continue
+                if dplan is not None:
+                    self._direct_input_grad(dy_rows, g1 - g0, slot, dplan, dx[g0:g1])
                     continue
                 dpatches = self._buffer(("dpatches", slot), patches.size, x.dtype)
                 dpatches = dpatches[: patches.size].reshape(patches.shape)

@@ -84,3 +84,39 @@ def test_float64_takes_the_gemm_route():
     layer = Conv2D(2, 3, (3, 3))
     x = np.zeros((1, 2, 5, 5))
     assert layer._direct_plan(x, layer._weight_matrix(), 1, 3, 3) is None
+
+
+@pytest.mark.parametrize(
+    ("c", "k", "size", "kernel", "padding", "batch", "fused"),
+    [
+        (3, 8, 12, (3, 3), (1, 1), 5, {"act": "tanh", "pool": ((2, 2), (2, 2))}),
+        (8, 16, 9, (5, 5), (2, 2), 3, {"act": "relu"}),
+        (16, 24, 8, (3, 3), (0, 1), 7, {}),
+        (5, 3, 3, (3, 2), (1, 1), 1, {"act": "sigmoid"}),  # fewer pixels than a tile
+        (4, 10, 6, (1, 1), (0, 0), 2, {}),
+    ],
+)  # fmt: skip
+def test_input_gradient_direct_equals_gemm_route(monkeypatch, c, k, size, kernel, padding,
+                                                 batch, fused):  # fmt: skip
+    rng = np.random.default_rng(c + k)
+    layer = Conv2D(c, k, kernel, (1, 1), padding)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+    x = rng.standard_normal((batch, c, size, size + 1)).astype(np.float32)
+
+    def grads():
+        y = layer.forward(x, record=True, **fused)
+        dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+        dx = layer.backward(dy)
+        return dx, layer.grads["weight"].copy()
+
+    assert layer._direct_grad_plan(x, 1, 2, 2) is not None
+    dx_direct, dw_direct = grads()
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    dx_gemm, dw_gemm = grads()
+    np.testing.assert_allclose(dx_direct, dx_gemm, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dw_direct, dw_gemm, rtol=1e-5, atol=1e-4)
+
+
+def test_strided_input_gradient_takes_the_gemm_route():
+    layer = Conv2D(2, 3, (3, 3), (2, 2), (1, 1))
+    assert layer._direct_grad_plan(np.zeros((1, 2, 8, 8), np.float32), 1, 4, 4) is None
