@@ -336,6 +336,19 @@ def _rows_to_padded_nhwc(rows, n_img, oh, ow, qh, qw, padded):
 
 
 @njit(**JIT)
+def _rows_to_pixels(rows, out):
+    # (K, m) into (m, Kpad) pixel-major, the columns beyond K zero.
+    k_n, m = rows.shape
+    width = out.shape[1]
+    for p in range(m):
+        o = out[p]
+        for k in range(k_n):
+            o[k] = rows[k, p]
+        for k in range(k_n, width):
+            o[k] = 0
+
+
+@njit(**JIT)
 def _pad_block(x, lo, hi, ph, pw, padded):
     # Images lo..hi of x (N, C, H, W) into padded (hi - lo, H + 2PH, W + 2PW, C), zeros around.
     for n in range(lo, hi):

@@ -45,6 +45,9 @@ __all__ = [
     "pack_weight",
     "pixel_offsets",
     "tile",
+    "weight_grad",
+    "weight_grad_naive",
+    "weight_grad_tile",
 ]
 
 _ARGS = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 6
@@ -98,9 +101,16 @@ def tile(filters: int) -> tuple[int, int, int]:
     return mr, lanes, nv
 
 
-def _build(mr: int, vl: int, nv: int):
+def _build(mr: int, vl: int, nv: int, weight_grad: bool = False):
     """Compile the micro-kernel for (MR, VL, NV); returns the ctypes function
-    f(S, Wpk, out, offsets, pixels, kblocks, C, KH, KW, Wp)."""
+    f(S, Wpk, out, offsets, pixels, kblocks, C, KH, KW, Wp).
+
+    With ``weight_grad`` the same arguments mean the weight gradient: the second array is the
+    output gradient G (pixels, blocks*NR) and ``out`` (KH*KW*C, blocks*NR) receives
+    dW[(kh, kw, c), k] = sum over p of S[offset[p] + (kh*Wp + kw)*C + c] * G[p, k], a tile
+    being MR consecutive channels of one kernel offset (MR <= C; the last tile overlaps)."""
+    if weight_grad:
+        return _build_weight_grad(mr, vl, nv)
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
@@ -122,21 +132,7 @@ def _build(mr: int, vl: int, nv: int):
     zero_vec = ir.Constant(vec, [0.0] * vl)
     splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
 
-    def loop(start, stop, body, name):
-        # A counted loop through allocas; LLVM's mem2reg turns them into registers.
-        iv = b.alloca(i64, name=name)
-        b.store(start, iv)
-        head = b.append_basic_block(name + "_head")
-        inner = b.append_basic_block(name + "_body")
-        done = b.append_basic_block(name + "_done")
-        b.branch(head)
-        b.position_at_end(head)
-        b.cbranch(b.icmp_signed("<", b.load(iv), stop), inner, done)
-        b.position_at_end(inner)
-        body(b.load(iv))
-        b.store(b.add(b.load(iv), const(1)), iv)
-        b.branch(head)
-        b.position_at_end(done)
+    loop = _looper(b, const)
 
     kpad = b.mul(kblocks, const(nr))
     tiles = b.sdiv(b.add(pixels, const(mr - 1)), const(mr))
@@ -191,6 +187,13 @@ def _build(mr: int, vl: int, nv: int):
     loop(const(0), kblocks, kb_body, "kb")
     b.ret_void()
 
+    return _compile(mod, "direct_conv")
+
+
+def _compile(mod, name: str):
+    """Optimise and compile an llvmlite module at -O3 for this CPU; the ctypes function."""
+    import llvmlite.binding as llvm
+
     module = llvm.parse_assembly(str(mod))
     module.verify()
     host = _host_shape()
@@ -204,19 +207,122 @@ def _build(mr: int, vl: int, nv: int):
     engine = llvm.create_mcjit_compiler(module, machine)
     engine.finalize_object()
     _engines.append(engine)
-    return _PROTO(engine.get_function_address("direct_conv"))
+    return _PROTO(engine.get_function_address(name))
 
 
-def kernel(mr: int, vl: int, nv: int):
-    """The compiled micro-kernel for (MR, VL, NV), built once per process (thread-safe)."""
-    key = (mr, vl, nv)
+def _build_weight_grad(mr: int, vl: int, nv: int):
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    nr = vl * nv
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vec = ir.VectorType(f32, vl)
+    mod = ir.Module(name=f"direct_conv_wgrad_{mr}_{vl}_{nv}")
+    mod.triple = llvm.get_process_triple()
+    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
+    fn = ir.Function(mod, fnty, name="direct_conv_wgrad")
+    src, grad, out, offs, pixels, kblocks, chans, kh_n, kw_n, wp = fn.args
+    for arg in (src, grad, out, offs):
+        arg.add_attribute("noalias")
+    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    const = lambda v: ir.Constant(i64, v)  # noqa: E731
+    accs = [[b.alloca(vec) for _ in range(nv)] for _ in range(mr)]
+    zero_vec = ir.Constant(vec, [0.0] * vl)
+    splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
+    loop = _looper(b, const)
+    kpad = b.mul(kblocks, const(nr))
+    ctiles = b.sdiv(b.add(chans, const(mr - 1)), const(mr))
+    lastc = b.sub(chans, const(mr))
+
+    def kb_body(kb):
+        def kh_body(kh):
+            def kw_body(kw):
+                shift = b.mul(b.add(b.mul(kh, wp), kw), chans)
+
+                def ct_body(ct):
+                    start = b.mul(ct, const(mr))
+                    c0 = b.select(b.icmp_signed(">", start, lastc), lastc, start)
+                    for r in range(mr):
+                        for v in range(nv):
+                            b.store(zero_vec, accs[r][v])
+                    lead = b.add(shift, c0)
+                    col = b.mul(kb, const(nr))
+
+                    def p_body(p):
+                        base = b.add(b.load(b.gep(offs, [p])), lead)
+                        goff = b.add(b.mul(p, kpad), col)
+                        gv = []
+                        for v in range(nv):
+                            ptr = b.gep(grad, [b.add(goff, const(v * vl))])
+                            gv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                        for r in range(mr):
+                            a = b.load(b.gep(src, [b.add(base, const(r))]))
+                            av = b.insert_element(ir.Constant(vec, ir.Undefined), a,
+                                                  ir.Constant(ir.IntType(32), 0))  # fmt: skip
+                            av = b.shuffle_vector(av, ir.Constant(vec, ir.Undefined), splat)
+                            for v in range(nv):
+                                b.store(b.call(fma, [av, gv[v], b.load(accs[r][v])]), accs[r][v])
+
+                    loop(const(0), pixels, p_body, "p")
+                    row0 = b.add(b.mul(b.add(b.mul(kh, kw_n), kw), chans), c0)
+                    for r in range(mr):
+                        row = b.add(b.mul(b.add(row0, const(r)), kpad), col)
+                        for v in range(nv):
+                            ptr = b.gep(out, [b.add(row, const(v * vl))])
+                            b.store(b.load(accs[r][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
+
+                loop(const(0), ctiles, ct_body, "ct")
+
+            loop(const(0), kw_n, kw_body, "kw")
+
+        loop(const(0), kh_n, kh_body, "kh")
+
+    loop(const(0), kblocks, kb_body, "kb")
+    b.ret_void()
+    return _compile(mod, "direct_conv_wgrad")
+
+
+def _looper(b, const):
+    """A counted-loop helper for builder ``b`` (allocas that LLVM's mem2reg turns into
+    registers): loop(start, stop, body, name) calls body(index) inside the loop."""
+
+    def loop(start, stop, body, name):
+        iv = b.alloca(start.type, name=name)
+        b.store(start, iv)
+        head = b.append_basic_block(name + "_head")
+        inner = b.append_basic_block(name + "_body")
+        done = b.append_basic_block(name + "_done")
+        b.branch(head)
+        b.position_at_end(head)
+        b.cbranch(b.icmp_signed("<", b.load(iv), stop), inner, done)
+        b.position_at_end(inner)
+        body(b.load(iv))
+        b.store(b.add(b.load(iv), const(1)), iv)
+        b.branch(head)
+        b.position_at_end(done)
+
+    return loop
+
+
+def kernel(mr: int, vl: int, nv: int, weight_grad: bool = False):
+    """The compiled micro-kernel for (MR, VL, NV), built once per process (thread-safe):
+    the forward one, or with ``weight_grad`` the weight-gradient one (:func:`_build`)."""
+    key = (mr, vl, nv, weight_grad)
     fn = _kernels.get(key)
     if fn is None:
         with _lock:
             fn = _kernels.get(key)
             if fn is None:
-                fn = _kernels[key] = _build(mr, vl, nv)
+                fn = _kernels[key] = _build(mr, vl, nv, weight_grad)
     return fn
+
+
+def weight_grad_tile(filters: int, channels: int) -> tuple[int, int, int]:
+    """(MR input channels, VL, NV) of the weight-gradient kernel: a tile holds MR
+    consecutive input channels of one kernel offset, so MR is at most ``channels``."""
+    mr, vl, nv = tile(filters)
+    return min(mr, channels), vl, nv
 
 
 def pack_weight(weight: np.ndarray, nr: int) -> np.ndarray:
@@ -243,11 +349,18 @@ def pixel_offsets(images, padded_hw, channels, out_hw, stride, mr) -> np.ndarray
     return offs
 
 
-def run(fn, padded, packed, out, offsets, pixels, channels, kh, kw, wp) -> None:
+def run(fn, padded, packed, out, offsets, pixels, channels, kh, kw, wp, blocks=None) -> None:
     """One call of a compiled kernel on contiguous float32 arrays: ``padded`` (G, Hp, Wp, C),
-    ``packed`` from :func:`pack_weight`, ``out`` (max(pixels, MR), blocks*NR) overwritten."""
+    ``packed`` from :func:`pack_weight`, ``out`` (max(pixels, MR), blocks*NR) overwritten
+    (the weight-gradient kernel: ``packed`` is the gradient (pixels, blocks*NR), ``out``
+    (KH*KW*C, blocks*NR), ``blocks`` given)."""
+    for name, a in (("padded", padded), ("packed", packed), ("out", out)):
+        if a.dtype != np.float32 or not a.flags.c_contiguous:
+            raise ValueError(f"direct_conv.run: {name} must be C-contiguous float32")
+    if offsets.dtype != np.int64 or not offsets.flags.c_contiguous:
+        raise ValueError("direct_conv.run: offsets must be C-contiguous int64")
     fn(padded.ctypes.data, packed.ctypes.data, out.ctypes.data, offsets.ctypes.data,
-       pixels, packed.shape[0], channels, kh, kw, wp)  # fmt: skip
+       pixels, packed.shape[0] if blocks is None else blocks, channels, kh, kw, wp)  # fmt: skip
 
 
 def conv_forward(x, weight, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
@@ -272,6 +385,41 @@ def conv_forward(x, weight, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
     return np.ascontiguousarray(
         out[:pixels, :filters].reshape(n_img, oh, ow, filters).transpose(0, 3, 1, 2)
     )
+
+
+def weight_grad(x, dy, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
+    """The weight gradient (K, C, KH, KW) float32 of a convolution (no bias) of float32
+    ``x`` (N, C, H, W) whose output gradient is ``dy`` (N, K, OH, OW), in one call."""
+    x = np.ascontiguousarray(x, np.float32)
+    n_img, channels, height, width = x.shape
+    filters, (oh, ow) = dy.shape[1], dy.shape[2:]
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    mr, vl, nv = weight_grad_tile(filters, channels)
+    nr = vl * nv
+    kpad = -(-filters // nr) * nr
+    padded = np.zeros((n_img, height + 2 * ph, width + 2 * pw, channels), np.float32)
+    padded[:, ph : ph + height, pw : pw + width] = x.transpose(0, 2, 3, 1)
+    grad = np.zeros((n_img * oh * ow, kpad), np.float32)
+    grad[:, :filters] = np.asarray(dy, np.float32).transpose(0, 2, 3, 1).reshape(-1, filters)
+    offsets = pixel_offsets(n_img, padded.shape[1:3], channels, (oh, ow), (sh, sw), 1)
+    out = np.empty((kh * kw * channels, kpad), np.float32)
+    run(kernel(mr, vl, nv, weight_grad=True), padded, grad, out, offsets, n_img * oh * ow,
+        channels, kh, kw, padded.shape[2], blocks=kpad // nr)  # fmt: skip
+    return np.ascontiguousarray(out[:, :filters].reshape(kh, kw, channels, filters)
+                                .transpose(3, 2, 0, 1))  # fmt: skip
+
+
+def weight_grad_naive(x, dy, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndarray:
+    """Reference for :func:`weight_grad`: a float64 sum over kernel offsets with numpy."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    oh, ow = dy.shape[2:]
+    xp = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((dy.shape[1], x.shape[1], kh, kw))
+    for i in range(kh):
+        for j in range(kw):
+            window = xp[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw]
+            out[:, :, i, j] = np.einsum("nchw,nkhw->kc", window, np.asarray(dy, np.float64))
+    return out.astype(np.float32)
 
 
 def conv_forward_naive(x, weight, stride=(1, 1), padding=(0, 0)) -> np.ndarray:

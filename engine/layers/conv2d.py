@@ -254,6 +254,38 @@ class Conv2D(Layer):
                 "offsets": direct_conv.pixel_offsets(group, hw, self.filters, out_hw, (1, 1), mr),
                 "zero": np.zeros(self.in_channels, np.float32)}  # fmt: skip
 
+    def _direct_weight_plan(self, x, group, oh, ow):
+        """What :meth:`_direct_weight_grad` needs (see :func:`direct_conv.weight_grad`), or
+        None for the GEMM route."""
+        if x.dtype != np.float32 or not direct_conv.available():
+            return None
+        mr, vl, nv = direct_conv.weight_grad_tile(self.filters, self.in_channels)
+        nr = vl * nv
+        hp = x.shape[2] + 2 * self.padding[0]
+        wp = x.shape[3] + 2 * self.padding[1]
+        blocks = -(-self.filters // nr)
+        return {"kernel": direct_conv.kernel(mr, vl, nv, weight_grad=True), "hw": (hp, wp),
+                "blocks": blocks, "kpad": blocks * nr, "plane": oh * ow,
+                "shape": (self.fan_in, self.filters),
+                "offsets": direct_conv.pixel_offsets(group, (hp, wp), self.in_channels,
+                                                     (oh, ow), self.stride, 1)}  # fmt: skip
+
+    def _direct_weight_grad(self, x, g0, g1, dy_rows, slot, plan):
+        """This group's weight gradient (KH*KW*C, K), (kh, kw, c) order, from ``dy_rows``."""
+        hp, wp = plan["hw"]
+        count, kpad, chans = g1 - g0, plan["kpad"], self.in_channels
+        m = count * plan["plane"]
+        padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
+        padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
+        kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+        grad = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad].reshape(m, kpad)
+        kernels._rows_to_pixels(dy_rows, grad)
+        out = self._buffer(("wout", slot), self.fan_in * kpad, np.float32)
+        out = out[: self.fan_in * kpad].reshape(self.fan_in, kpad)
+        direct_conv.run(plan["kernel"], padded, grad, out, plan["offsets"], m, chans,
+                        *self.kernel, wp, blocks=plan["blocks"])  # fmt: skip
+        return out[:, : self.filters]
+
     def _direct_input_grad(self, dy_rows, count, slot, plan, dx):
         """dx (count, C, H, W) of one group from its output gradient ``dy_rows`` (K, m)."""
         (hp, wp), (oh, ow), (height, width) = plan["hw"], plan["in_hw"], plan["out_hw"]
@@ -404,17 +436,22 @@ class Conv2D(Layer):
             dy4 = dy.reshape(y.shape)
 
         dplan = self._direct_grad_plan(x, group, oh, ow) if dx is not None else None
+        # The weight gradient by the direct kernel too, when nothing else needs the patches.
+        wplan = None
+        if dplan is not None or (dx is None and x.dtype == np.float32):
+            wplan = self._direct_weight_plan(x, group, oh, ow)
 
         def work(_, lo, hi):
             slot = threading.get_ident()
             # Per-thread partial sums: no two threads ever add into one array.
-            dw = np.zeros(weight.shape, x.dtype)
+            dw = np.zeros(weight.shape if wplan is None else wplan["shape"], x.dtype)
             db = np.zeros(k_out, np.float64)
             part = self._buffer(("dw", slot), dw.size, x.dtype)[: dw.size].reshape(dw.shape)
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
                 m = (g1 - g0) * plane
-                patches, scratch = self._fill_patches(x[g0:g1], slot, geometry, padded_size)
+                if wplan is None:
+                    patches, scratch = self._fill_patches(x[g0:g1], slot, geometry, padded_size)
                 if pool is None and code == 0 and g1 - g0 == 1:
                     dy_rows = dy3[g0]
                 else:
@@ -434,7 +471,9 @@ class Conv2D(Layer):
                         )  # fmt: skip
                     else:
                         kernels._act_grad_to_rows(dy3[g0:g1], y3[g0:g1], code, slope, dy_rows)
-                if self._row_patches:
+                if wplan is not None:
+                    dw += self._direct_weight_grad(x, g0, g1, dy_rows, slot, wplan)
+                elif self._row_patches:
                     dw += np.dot(dy_rows, patches, out=part)
                 else:
                     dw += np.dot(dy_rows, patches.T, out=part)
@@ -461,7 +500,14 @@ class Conv2D(Layer):
             dw += more_w
             db += more_b
         shape = self.params["weight"].shape
-        self.grads["weight"] = rows_to_weight(dw, shape) if self._row_patches else dw.reshape(shape)
+        if wplan is not None:  # (KH*KW*C, K) in (kh, kw, c) order
+            kh, kw = self.kernel
+            dw = dw.reshape(kh, kw, self.in_channels, k_out).transpose(3, 2, 0, 1)
+            self.grads["weight"] = np.ascontiguousarray(dw)
+        elif self._row_patches:
+            self.grads["weight"] = rows_to_weight(dw, shape)
+        else:
+            self.grads["weight"] = dw.reshape(shape)
         if "bias" in self.params:
             self.grads["bias"] = db.astype(x.dtype)
         return dx

@@ -120,3 +120,37 @@ def test_input_gradient_direct_equals_gemm_route(monkeypatch, c, k, size, kernel
 def test_strided_input_gradient_takes_the_gemm_route():
     layer = Conv2D(2, 3, (3, 3), (2, 2), (1, 1))
     assert layer._direct_grad_plan(np.zeros((1, 2, 8, 8), np.float32), 1, 4, 4) is None
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_direct_weight_grad_matches_reference(case):
+    n, c, h, w, k, kernel, stride, padding = case
+    rng = np.random.default_rng(sum(case[:5]) + 1)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    oh = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1
+    ow = (w + 2 * padding[1] - kernel[1]) // stride[1] + 1
+    dy = rng.standard_normal((n, k, oh, ow)).astype(np.float32)
+    got = direct_conv.weight_grad(x, dy, kernel, stride, padding)
+    want = direct_conv.weight_grad_naive(x, dy, kernel, stride, padding)
+    assert got.shape == (k, c, *kernel)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(n * oh * ow))
+
+
+def test_first_layer_weight_grad_direct_equals_gemm_route(monkeypatch):
+    # No input gradient (the layer reads the images): the weight gradient alone, also strided.
+    rng = np.random.default_rng(3)
+    layer = Conv2D(3, 12, (5, 5), (2, 2), (2, 2))
+    layer.input_grad = False
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.2
+    x = rng.standard_normal((6, 3, 17, 15)).astype(np.float32)
+
+    def grads():
+        y = layer.forward(x, record=True, act="relu")
+        assert layer.backward(np.ones_like(y)) is None
+        return layer.grads["weight"].copy(), layer.grads["bias"].copy()
+
+    direct = grads()
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    gemm = grads()
+    for a, b in zip(direct, gemm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
