@@ -436,10 +436,8 @@ class Conv2D(Layer):
             dy4 = dy.reshape(y.shape)
 
         dplan = self._direct_grad_plan(x, group, oh, ow) if dx is not None else None
-        # The weight gradient by the direct kernel too, when nothing else needs the patches.
-        wplan = None
-        if dplan is not None or (dx is None and x.dtype == np.float32):
-            wplan = self._direct_weight_plan(x, group, oh, ow)
+        # The weight gradient by the direct kernel too: then no group builds patches.
+        wplan = self._direct_weight_plan(x, group, oh, ow)
 
         def work(_, lo, hi):
             slot = threading.get_ident()
@@ -452,6 +450,14 @@ class Conv2D(Layer):
                 m = (g1 - g0) * plane
                 if wplan is None:
                     patches, scratch = self._fill_patches(x[g0:g1], slot, geometry, padded_size)
+                elif dx is not None and dplan is None:
+                    # The GEMM route's input gradient needs no patches, only their shape and
+                    # (row patches) the padded scratch that row2im zeroes and sums into.
+                    cut = (m, self.fan_in) if self._row_patches else (self.fan_in, m)
+                    scratch = self._buffer(("padded", slot), padded_size, x.dtype)[:padded_size]
+                    scratch = scratch.reshape(x.shape[2] + 2 * self.padding[0],
+                                              x.shape[3] + 2 * self.padding[1],
+                                              self.in_channels)  # fmt: skip
                 if pool is None and code == 0 and g1 - g0 == 1:
                     dy_rows = dy3[g0]
                 else:
@@ -484,8 +490,9 @@ class Conv2D(Layer):
                 if dplan is not None:
                     self._direct_input_grad(dy_rows, g1 - g0, slot, dplan, dx[g0:g1])
                     continue
-                dpatches = self._buffer(("dpatches", slot), patches.size, x.dtype)
-                dpatches = dpatches[: patches.size].reshape(patches.shape)
+                shape = patches.shape if wplan is None else cut
+                size = shape[0] * shape[1]
+                dpatches = self._buffer(("dpatches", slot), size, x.dtype)[:size].reshape(shape)
                 if self._row_patches:
                     np.dot(dy_rows.T, weight, out=dpatches)
                     kernels._row2im(dpatches, *geometry, scratch, dx[g0:g1])

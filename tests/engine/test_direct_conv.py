@@ -154,3 +154,23 @@ def test_first_layer_weight_grad_direct_equals_gemm_route(monkeypatch):
     gemm = grads()
     for a, b in zip(direct, gemm, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [2, 6])  # column patches and row patches
+def test_strided_layer_gradients_equal_gemm_route(monkeypatch, channels):
+    # Direct weight gradient beside the GEMM route's input gradient (stride 2).
+    rng = np.random.default_rng(channels)
+    layer = Conv2D(channels, 9, (3, 3), (2, 2), (1, 1))
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.2
+    x = rng.standard_normal((5, channels, 11, 10)).astype(np.float32)
+
+    def grads():
+        y = layer.forward(x, record=True, act="leaky_relu", slope=0.1)
+        dx = layer.backward(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))
+        return dx, layer.grads["weight"].copy()
+
+    direct = grads()
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    gemm = grads()
+    for a, b in zip(direct, gemm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
