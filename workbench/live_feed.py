@@ -54,12 +54,16 @@ class LiveFeed(QObject):
 
     # ------------------------------------------------------------------ run lifecycle
 
-    def begin(self, spec, probe) -> None:
-        """A run of ``spec`` starts; ``probe`` float32 (P, C, H, W) or None."""
+    def begin(self, spec, probe, epochs: int | None = None) -> None:
+        """A run of ``spec`` starts; ``probe`` float32 (P, C, H, W) or None; ``epochs``:
+        its length, when known (the curves' x axis is laid out once, now, rather than again
+        when the run's first event arrives)."""
         self._spec = spec
         self.history = {}
         self._pending = self._shown = self._confusion = None
         self.views.curves.clear()
+        if epochs is not None:
+            self.views.curves.set_epoch_range(epochs)
         self.views.training_panel.progress.setValue(0)
         self.show_spec(spec)
         if probe is not None:
