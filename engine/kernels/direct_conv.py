@@ -108,7 +108,8 @@ def _build(mr: int, vl: int, nv: int, weight_grad: bool = False):
     With ``weight_grad`` the same arguments mean the weight gradient: the second array is the
     output gradient G (pixels, blocks*NR) and ``out`` (KH*KW*C, blocks*NR) receives
     dW[(kh, kw, c), k] = sum over p of S[offset[p] + (kh*Wp + kw)*C + c] * G[p, k], a tile
-    being MR consecutive channels of one kernel offset (MR <= C; the last tile overlaps)."""
+    being MR consecutive (kw, c) entries of one kernel row, side by side in the scratch
+    (MR <= KW*C; the last tile overlaps)."""
     if weight_grad:
         return _build_weight_grad(mr, vl, nv)
     import llvmlite.binding as llvm
@@ -232,49 +233,48 @@ def _build_weight_grad(mr: int, vl: int, nv: int):
     splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
     loop = _looper(b, const)
     kpad = b.mul(kblocks, const(nr))
-    ctiles = b.sdiv(b.add(chans, const(mr - 1)), const(mr))
-    lastc = b.sub(chans, const(mr))
+    run = b.mul(kw_n, chans)  # a kernel row's KW*C values lie side by side in the scratch
+    jtiles = b.sdiv(b.add(run, const(mr - 1)), const(mr))
+    lastj = b.sub(run, const(mr))
 
     def kb_body(kb):
+        col = b.mul(kb, const(nr))
+
         def kh_body(kh):
-            def kw_body(kw):
-                shift = b.mul(b.add(b.mul(kh, wp), kw), chans)
+            shift = b.mul(b.mul(kh, wp), chans)
 
-                def ct_body(ct):
-                    start = b.mul(ct, const(mr))
-                    c0 = b.select(b.icmp_signed(">", start, lastc), lastc, start)
+            def jt_body(jt):
+                start = b.mul(jt, const(mr))
+                j0 = b.select(b.icmp_signed(">", start, lastj), lastj, start)
+                for r in range(mr):
+                    for v in range(nv):
+                        b.store(zero_vec, accs[r][v])
+                lead = b.add(shift, j0)
+
+                def p_body(p):
+                    base = b.add(b.load(b.gep(offs, [p])), lead)
+                    goff = b.add(b.mul(p, kpad), col)
+                    gv = []
+                    for v in range(nv):
+                        ptr = b.gep(grad, [b.add(goff, const(v * vl))])
+                        gv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
                     for r in range(mr):
+                        a = b.load(b.gep(src, [b.add(base, const(r))]))
+                        av = b.insert_element(ir.Constant(vec, ir.Undefined), a,
+                                              ir.Constant(ir.IntType(32), 0))  # fmt: skip
+                        av = b.shuffle_vector(av, ir.Constant(vec, ir.Undefined), splat)
                         for v in range(nv):
-                            b.store(zero_vec, accs[r][v])
-                    lead = b.add(shift, c0)
-                    col = b.mul(kb, const(nr))
+                            b.store(b.call(fma, [av, gv[v], b.load(accs[r][v])]), accs[r][v])
 
-                    def p_body(p):
-                        base = b.add(b.load(b.gep(offs, [p])), lead)
-                        goff = b.add(b.mul(p, kpad), col)
-                        gv = []
-                        for v in range(nv):
-                            ptr = b.gep(grad, [b.add(goff, const(v * vl))])
-                            gv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
-                        for r in range(mr):
-                            a = b.load(b.gep(src, [b.add(base, const(r))]))
-                            av = b.insert_element(ir.Constant(vec, ir.Undefined), a,
-                                                  ir.Constant(ir.IntType(32), 0))  # fmt: skip
-                            av = b.shuffle_vector(av, ir.Constant(vec, ir.Undefined), splat)
-                            for v in range(nv):
-                                b.store(b.call(fma, [av, gv[v], b.load(accs[r][v])]), accs[r][v])
+                loop(const(0), pixels, p_body, "p")
+                row0 = b.add(b.mul(kh, run), j0)
+                for r in range(mr):
+                    row = b.add(b.mul(b.add(row0, const(r)), kpad), col)
+                    for v in range(nv):
+                        ptr = b.gep(out, [b.add(row, const(v * vl))])
+                        b.store(b.load(accs[r][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
 
-                    loop(const(0), pixels, p_body, "p")
-                    row0 = b.add(b.mul(b.add(b.mul(kh, kw_n), kw), chans), c0)
-                    for r in range(mr):
-                        row = b.add(b.mul(b.add(row0, const(r)), kpad), col)
-                        for v in range(nv):
-                            ptr = b.gep(out, [b.add(row, const(v * vl))])
-                            b.store(b.load(accs[r][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
-
-                loop(const(0), ctiles, ct_body, "ct")
-
-            loop(const(0), kw_n, kw_body, "kw")
+            loop(const(0), jtiles, jt_body, "jt")
 
         loop(const(0), kh_n, kh_body, "kh")
 
@@ -318,11 +318,11 @@ def kernel(mr: int, vl: int, nv: int, weight_grad: bool = False):
     return fn
 
 
-def weight_grad_tile(filters: int, channels: int) -> tuple[int, int, int]:
-    """(MR input channels, VL, NV) of the weight-gradient kernel: a tile holds MR
-    consecutive input channels of one kernel offset, so MR is at most ``channels``."""
+def weight_grad_tile(filters: int, channels: int, width: int) -> tuple[int, int, int]:
+    """(MR, VL, NV) of the weight-gradient kernel for a kernel ``width`` (KW) wide: a tile
+    holds MR consecutive values of a kernel row's KW*C, so MR is at most KW*C."""
     mr, vl, nv = tile(filters)
-    return min(mr, channels), vl, nv
+    return min(mr, width * channels), vl, nv
 
 
 def pack_weight(weight: np.ndarray, nr: int) -> np.ndarray:
@@ -394,7 +394,7 @@ def weight_grad(x, dy, kernel_size, stride=(1, 1), padding=(0, 0)) -> np.ndarray
     n_img, channels, height, width = x.shape
     filters, (oh, ow) = dy.shape[1], dy.shape[2:]
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    mr, vl, nv = weight_grad_tile(filters, channels)
+    mr, vl, nv = weight_grad_tile(filters, channels, kw)
     nr = vl * nv
     kpad = -(-filters // nr) * nr
     padded = np.zeros((n_img, height + 2 * ph, width + 2 * pw, channels), np.float32)
