@@ -102,6 +102,12 @@ def _projection(inference, index, src, x: Tensor, target: Tensor, branch: list[i
         max(1, math.ceil(x.height / target.height)),
         max(1, math.ceil(x.width / target.width)),
     )
+    # A 1×1 convolution maps n to (n − 1)//s + 1: when no stride brings the shortcut to the
+    # branch's size (56 against 54), no projection can fix the add, and checking one would
+    # cost two more passes over the graph on every keystroke that breaks a ResNet.
+    sizes = ((x.height - 1) // stride[0] + 1, (x.width - 1) // stride[1] + 1)
+    if sizes != (target.height, target.width):
+        return []
     with_bn = any(spec.layers[at].type == "batch_norm" for at in branch)
     layers = list(spec._anchored())
     layers, source_ref = _ref(spec, layers, src)

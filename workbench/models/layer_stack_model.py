@@ -61,6 +61,9 @@ class LayerStackModel(QAbstractListModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < self._rows:
             return None
+        values = self._cache.values(index.row())
+        if role in values:  # what painting asks, over and over: the kept value, quickly
+            return values[role]
         return self.row_data(index.row(), role)
 
     def row_data(self, row: int, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -38,6 +38,7 @@ STACK_ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 #: of a row is kept until an edit changes that row (workbench.models.row_changes): fitting
 #: the columns and painting ask every visible cell for every role, several times per edit.
 _PALETTE_ROLES = frozenset({Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole})
+_MISSING = object()
 
 
 class ShapeTableModel(QAbstractTableModel):
@@ -75,20 +76,28 @@ class ShapeTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or role == Qt.ItemDataRole.CheckStateRole:
+        # Painting asks each visible cell for seven roles: the kept value first, quickly.
+        if not index.isValid():
             return None
-        return self.cell(index.row(), index.column(), role)
+        row, col = index.row(), index.column()
+        got = self._cache.values(row).get((col, role), _MISSING)
+        if got is not _MISSING:
+            return got
+        if role == Qt.ItemDataRole.CheckStateRole:
+            return None
+        return self.cell(row, col, role)
 
     def cell(self, row: int, col: int, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """``data`` of a cell without a QModelIndex (what the table measures columns by)."""
-        if role in _PALETTE_ROLES:
-            return self._data(row, col, role)
         values = self._cache.values(row)
         key = (col, int(role))
         try:
             return values[key]
         except KeyError:
-            value = values[key] = self._data(row, col, role)
+            value = self._data(row, col, role)
+            # A colour follows the palette: asked for again. No colour (a fine row) stays.
+            if value is None or role not in _PALETTE_ROLES:
+                values[key] = value
             return value
 
     def _data(self, row: int, col: int, role: int) -> Any:

@@ -51,6 +51,8 @@ OVERVIEW_LOD = 0.3  # below this scale, blocks are coloured boxes and arrows bar
 #: The padlock at a block's lower right, in item coordinates, and the area a click finds it in.
 PADLOCK = QRectF(BLOCK_W / 2 - 24, 3, 14, 17)
 PADLOCK_GRIP = PADLOCK.adjusted(-5, -4, 5, 4)
+#: Arrows shorter than this (scene units) are kept as pixmaps, as blocks are (see BlockItem).
+EDGE_CACHE_HEIGHT = 600.0
 
 
 _BLOCK_BOUNDS = QRectF(
@@ -89,6 +91,10 @@ class BlockItem(QGraphicsItem):
         self.setToolTip(data.tooltip)
         self.setZValue(1)
         self.setData(0, f"block:{data.row}")
+        # Drawn once into a pixmap at the view's scale, then copied: a resize, a scroll or
+        # an edit elsewhere repaints the view without calling paint() again (update(),
+        # when the block's texts or state change, draws it afresh).
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._hovered = False
         self._padlock_pressed = False
 
@@ -310,6 +316,8 @@ class EdgeItem(QGraphicsPathItem):
             path.lineTo(p)
         self.setPath(path)
         self._bounds = path.boundingRect().adjusted(-110, -8, 110, 8)  # room for the label
+        if self._bounds.height() < EDGE_CACHE_HEIGHT:  # a long one would be a large pixmap
+            self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setToolTip(tooltip)
         self.setZValue(0)

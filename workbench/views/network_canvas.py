@@ -302,6 +302,13 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         super().resizeEvent(event)
         self.minimap.refresh()
 
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange,
+                            QEvent.Type.FontChange):  # fmt: skip
+            for item in (*self.blocks.values(), *self.edges):
+                item.update()  # their kept pixmaps have the old colours (another theme)
+
     def wheelEvent(self, event) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             steps = event.angleDelta().y() / 120
