@@ -144,9 +144,12 @@ def _train_forward(x, gamma, beta, eps, code, slope, y, mean_out, var_out, invst
         invstd = 1.0 / np.sqrt(var + eps)
         scale = gamma[c] * invstd
         shift = beta[c] - mean * scale
-        # The normalisation in the array's dtype (float32 stays float32, as in PyTorch).
-        a = x[0, 0, 0] * 0 + scale
-        b = x[0, 0, 0] * 0 + shift
+        # The normalisation in the array's dtype (float32 stays float32, as in PyTorch): the
+        # float64 coefficients pass through a one-element array of that dtype.
+        cast = np.empty(2, x.dtype)
+        cast[0] = scale
+        cast[1] = shift
+        a, b = cast[0], cast[1]
         for n in range(n_img):
             src = x[n, c]
             dst = y[n, c]
@@ -211,10 +214,11 @@ def _train_backward(x, dy, mean, invstd, gamma, y, code, slope, dx, dgamma, dbet
             mean_dy = s_dy / count
             mean_dyx = s_dyx / count
             # dx = k·(g − mean_dy − (x − m)·inv·mean_dyx) = g·k + x·a + b, in x's dtype.
-            t = x[0, 0, 0] * 0
-            kk = t + k
-            a = t - k * inv * mean_dyx
-            b = t + k * (m * inv * mean_dyx - mean_dy)
+            cast = np.empty(3, x.dtype)  # the coefficients in x's dtype (see the forward)
+            cast[0] = k
+            cast[1] = -k * inv * mean_dyx
+            cast[2] = k * (m * inv * mean_dyx - mean_dy)
+            kk, a, b = cast[0], cast[1], cast[2]
             for n in range(n_img):
                 src = x[n, c]
                 dst = dx[n, c]
