@@ -96,7 +96,8 @@ class Minimap(QGraphicsView):
         overview scale: into a fresh ``picture``, or only over ``areas`` (scene
         rectangles, cleared first) of the one there."""
         to_pixels = self._to_pixels()
-        if areas is None or self.picture is None:
+        whole = areas is None or self.picture is None
+        if whole:
             ratio = self.devicePixelRatioF()
             size = self.viewport().size() * ratio
             self.picture = QImage(max(1, size.width()), max(1, size.height()),
@@ -118,11 +119,20 @@ class Minimap(QGraphicsView):
             painter.fillRect(pixels, Qt.GlobalColor.transparent)
             painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
             painter.setTransform(to_pixels)
-            for edge in edges:
-                if edge.sceneBoundingRect().intersects(area):
-                    painter.setPen(edge.line_pen(pal))
-                    painter.drawPath(edge.path().translated(edge.pos()))
-            for block in blocks:
+            if whole:
+                near_edges, near_blocks = edges, blocks
+            else:  # the scene's index finds the few items there
+                near = self.canvas.scene().items(
+                    area,
+                    Qt.ItemSelectionMode.IntersectsItemBoundingRect,
+                    Qt.SortOrder.AscendingOrder,
+                )
+                near_edges = [item for item in near if isinstance(item, EdgeItem)]
+                near_blocks = [item for item in near if isinstance(item, BlockItem)]
+            for edge in near_edges:
+                painter.setPen(edge.line_pen(pal))
+                painter.drawPath(edge.path().translated(edge.pos()))
+            for block in near_blocks:
                 box = block.block_rect().translated(block.pos())
                 if box.intersects(area):
                     painter.setOpacity(block.opacity())  # dimmed while it is being moved
