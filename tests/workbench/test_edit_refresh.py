@@ -5,8 +5,8 @@ keeps what it showed; a kept problem card applies the fix of the network as it i
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QSpinBox, QWidget
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt
+from PySide6.QtWidgets import QApplication, QSpinBox, QWidget
 
 from engine.shapes import infer_shapes
 from engine.spec import load_spec
@@ -167,3 +167,27 @@ def test_an_edit_out_of_view_repaints_no_block_of_the_stack(make_window, qtbot):
     assert all(h < stack.viewport().height() // 2 for h in spy.heights)
     stack.scrollToBottom()
     assert stack.model().index(last_conv + 1, 0).data(StackRole.OUTPUT).startswith("1000×")
+
+
+def test_blocks_kept_as_pictures_take_the_new_theme(make_window, qtbot):
+    from workbench import style
+
+    window = make_window("lenet5")
+    canvas = window.design.canvas
+    block = canvas.blocks[1]
+    canvas.ensureVisible(block)
+    # Inside the block, right of its family stripe: its fill.
+    at = canvas.mapFromScene(block.mapToScene(block.block_rect().topLeft()) + QPointF(10, 30))
+
+    def colour():
+        canvas.viewport().repaint()
+        return canvas.viewport().grab().toImage().pixelColor(at)
+
+    light = colour()
+    style.apply_theme(QApplication.instance(), "dark")
+    try:
+        qtbot.wait(20)
+        dark = colour()
+        assert dark.lightness() < light.lightness() - 60  # not the light theme's picture
+    finally:
+        style.apply_theme(QApplication.instance(), "light")

@@ -99,3 +99,18 @@ class RowCache:
 
     def clear(self) -> None:
         self._rows.clear()
+
+
+def another_network(before: tuple[str, ...] | None, after: tuple[str, ...]) -> bool:
+    """Whether the spec is another network altogether (a preset, a file), shown from its top,
+    rather than an edit: an edit keeps all but a few layers of the shorter list at the start
+    and at the end, whatever it inserted or deleted in between."""
+    if before is None:
+        return True
+    shorter = min(len(before), len(after))
+    head = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), shorter)
+    tail = next(
+        (i for i, (a, b) in enumerate(zip(before[::-1], after[::-1], strict=False)) if a != b),
+        shorter,
+    )
+    return head + tail < shorter - 6

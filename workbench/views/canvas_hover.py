@@ -1,12 +1,13 @@
 """What hovering an arrow of the network canvas tells: the shape that flows along it, from
 which layer into which, and how that shape was computed (read from the shape report). The
-canvas writes it into the arrow's tooltip when the tooltip is asked for."""
+canvas writes it into the arrow's tooltip when the tooltip is asked for. And whether the
+arrow is drawn red: it goes into a merge whose inputs do not meet."""
 
 from __future__ import annotations
 
 from workbench.models import format as fmt
 
-__all__ = ["edge_tip"]
+__all__ = ["edge_mismatch", "edge_tip"]
 
 
 def edge_tip(spec, report, edge) -> str:
@@ -49,3 +50,21 @@ def edge_tip(spec, report, edge) -> str:
     if passed:
         lines.append("then passed on unchanged by " + ", ".join(reversed(passed)))
     return "".join(f"<p style='white-space:pre; margin:0'>{line}</p>" for line in lines)
+
+
+def edge_mismatch(spec, report, edge) -> bool:
+    """Whether ``edge`` (src and dst rows, its input ``slot``) is drawn red: it goes into a
+    broken merge and its shape differs from that of the input that comes from furthest down
+    (the main path; the one the engine's fixes keep)."""
+    i = edge.dst - 1
+    row = report[i] if i < len(report) else None
+    if row is None or not row.problems or spec.layers[i].type not in ("add", "concat"):
+        return False
+    shapes, sources = row.input_shapes, spec.inputs_of(i)
+    if len(shapes) != len(sources) or edge.slot >= len(shapes):
+        return False
+    main = shapes[max(range(len(sources)), key=lambda k: sources[k])]
+    mine = shapes[edge.slot]
+    if spec.layers[i].type == "concat":
+        return None not in (main, mine) and tuple(mine[1:]) != tuple(main[1:])
+    return mine != main

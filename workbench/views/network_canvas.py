@@ -32,8 +32,9 @@ from workbench.document import Document
 from workbench.models.graph_layout import layout
 from workbench.models.layer_stack_model import LayerStackModel
 from workbench.models.repeats import find_repeats
+from workbench.models.row_changes import another_network
 from workbench.views.canvas_edits import CanvasEdits
-from workbench.views.canvas_hover import edge_tip
+from workbench.views.canvas_hover import edge_mismatch, edge_tip
 from workbench.views.canvas_items import BlockData, BlockItem, EdgeItem, block_data, edge_text
 from workbench.views.canvas_minimap import Minimap
 
@@ -105,7 +106,7 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self._seen = self.document.generation
         self._group_items = groups
         kinds = tuple(layer.type for layer in spec.layers)
-        fresh = _another_network(self._kinds, kinds)
+        fresh = another_network(self._kinds, kinds)
         self._kinds = kinds
         self.cancel_move()  # its items go with the scene
         self._press = None
@@ -162,22 +163,10 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
         self._model_selection()
 
     def _mark_mismatches(self, spec, report, edges=None) -> None:
-        """Red arrows into a broken merge: those whose shape differs from the input that
-        comes from furthest down (the main path; the one the engine's fixes keep). Only
-        ``edges`` when given (the others' rows did not change)."""
+        """Red arrows into a broken merge (canvas_hover.edge_mismatch); only ``edges`` when
+        given (the others' rows did not change)."""
         for edge in self.edges if edges is None else edges:
-            i = edge.dst - 1
-            row = report[i] if i < len(report) else None
-            wrong = False
-            if row is not None and row.problems and spec.layers[i].type in ("add", "concat"):
-                shapes, sources = row.input_shapes, spec.inputs_of(i)
-                if len(shapes) == len(sources) and edge.slot < len(shapes):
-                    main = shapes[max(range(len(sources)), key=lambda k: sources[k])]
-                    mine = shapes[edge.slot]
-                    if spec.layers[i].type == "concat":
-                        wrong = None not in (main, mine) and tuple(mine[1:]) != tuple(main[1:])
-                    else:
-                        wrong = mine != main
+            wrong = edge_mismatch(spec, report, edge)
             if wrong != edge.mismatch:
                 edge.mismatch = wrong
                 edge.update()
@@ -412,21 +401,6 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
             if isinstance(item, EdgeItem):
                 return item
         return None
-
-
-def _another_network(before: tuple[str, ...] | None, after: tuple[str, ...]) -> bool:
-    """Whether the spec is another network altogether (a preset, a file), shown from its top,
-    rather than an edit: an edit keeps all but a few layers of the shorter list at the start
-    and at the end, whatever it inserted or deleted in between."""
-    if before is None:
-        return True
-    shorter = min(len(before), len(after))
-    head = next((i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), shorter)
-    tail = next(
-        (i for i, (a, b) in enumerate(zip(before[::-1], after[::-1], strict=False)) if a != b),
-        shorter,
-    )
-    return head + tail < shorter - 6
 
 
 if __name__ == "__main__":
