@@ -567,8 +567,18 @@ def warm_up() -> None:
     Takes seconds on a cold cache and well under one on a warm one; the GUI runs it off its
     thread at start-up so pressing Train never waits for the compiler.
     """
+    from engine.kernels import direct_conv
     from engine.optim import SGD, Adam
 
+    if direct_conv.available():
+        # The direct convolution's micro-kernels: one or two vectors of filters, forward and
+        # weight gradient (whose tile height is at most a kernel row's KW*C values).
+        lanes = direct_conv.tile(1)[1]
+        for filters in (lanes, 2 * lanes):
+            mr, vl, nv = direct_conv.tile(filters)
+            direct_conv.kernel(mr, vl, nv)
+            for rows in range(1, mr + 1):
+                direct_conv.kernel(rows, vl, nv, weight_grad=True)
     rng = np.random.default_rng(0)
     # Every kernel variant a network can reach: convolutions on one channel (column patches)
     # and on several (row patches); the fused epilogues (relu + max pool, relu alone, none);

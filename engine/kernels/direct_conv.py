@@ -32,6 +32,7 @@ for callers and tests, :class:`engine.layers.conv2d.Conv2D` calls the pieces its
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import threading
 
@@ -102,7 +103,7 @@ def tile(filters: int) -> tuple[int, int, int]:
 
 
 def _build(mr: int, vl: int, nv: int, weight_grad: bool = False):
-    """Compile the micro-kernel for (MR, VL, NV); returns the ctypes function
+    """The llvmlite module of the micro-kernel for (MR, VL, NV) and its function's name,
     f(S, Wpk, out, offsets, pixels, kblocks, C, KH, KW, Wp).
 
     With ``weight_grad`` the same arguments mean the weight gradient: the second array is the
@@ -188,27 +189,90 @@ def _build(mr: int, vl: int, nv: int, weight_grad: bool = False):
     loop(const(0), kblocks, kb_body, "kb")
     b.ret_void()
 
-    return _compile(mod, "direct_conv")
+    return mod, "direct_conv"
 
 
-def _compile(mod, name: str):
-    """Optimise and compile an llvmlite module at -O3 for this CPU; the ctypes function."""
+def _machine():
     import llvmlite.binding as llvm
 
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=_host_shape()["features"], opt=3
+    )
+
+
+_MAGIC = b"CNNWBDC1"
+
+
+def _object_path(key) -> str | None:
+    """Where the machine code of ``key`` is kept between processes: in the engine's keyed
+    numba cache directory (:mod:`engine.jit_cache`, named after the kernels' source, this
+    file included), under a name that also carries the CPU, its features and llvmlite's
+    version; None when no cache directory is set."""
+    import llvmlite
+    import llvmlite.binding as llvm
+
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    if not root:
+        return None
+    host = f"{llvm.get_host_cpu_name()}|{_host_shape()['features']}|{llvmlite.__version__}"
+    tag = hashlib.sha256(host.encode()).hexdigest()[:12]
+    mr, vl, nv, weight_grad = key
+    name = f"direct_conv-{'wgrad' if weight_grad else 'fwd'}-{mr}-{vl}-{nv}-{tag}.o"
+    return os.path.join(root, "direct_conv", name)
+
+
+def _load(data: bytes, name: str):
+    """The ctypes function ``name`` of object code ``data``."""
+    import llvmlite.binding as llvm
+
+    empty = llvm.parse_assembly(f'target triple = "{llvm.get_process_triple()}"')
+    engine = llvm.create_mcjit_compiler(empty, _machine())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+    engine.finalize_object()
+    address = engine.get_function_address(name)
+    if not address:
+        raise RuntimeError(f"{name} missing from the cached object")
+    _engines.append(engine)
+    return _PROTO(address)
+
+
+def _compile(key):
+    """The ctypes function of kernel ``key``: its machine code from the on-disk cache, or
+    built (IR, -O3 for this CPU, ~40 ms) and then cached (written atomically)."""
+    import llvmlite.binding as llvm
+
+    path = _object_path(key)
+    name = "direct_conv_wgrad" if key[3] else "direct_conv"
+    if path is not None and os.path.exists(path):
+        try:
+            with open(path, "rb") as f:
+                blob = f.read()
+            # LLVM crashes on a damaged object file, so each carries its digest: a truncated
+            # or corrupted file is rebuilt, never loaded.
+            head, digest, data = blob[:8], blob[8:40], blob[40:]
+            if head == _MAGIC and hashlib.sha256(data).digest() == digest:
+                return _load(data, name)
+        except (OSError, RuntimeError):
+            pass  # unreadable or stale: build it again below
+    mod, name = _build(*key)
     module = llvm.parse_assembly(str(mod))
     module.verify()
-    host = _host_shape()
-    target = llvm.Target.from_default_triple()
-    machine = target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=host["features"], opt=3
-    )
+    machine = _machine()
     tuning = llvm.create_pipeline_tuning_options(speed_level=3)
     passes = llvm.create_pass_builder(machine, tuning)
     passes.getModulePassManager().run(module, passes)
-    engine = llvm.create_mcjit_compiler(module, machine)
-    engine.finalize_object()
-    _engines.append(engine)
-    return _PROTO(engine.get_function_address(name))
+    data = machine.emit_object(module)
+    if path is not None:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(_MAGIC + hashlib.sha256(data).digest() + data)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache: compile again next time
+    return _load(data, name)
 
 
 def _build_weight_grad(mr: int, vl: int, nv: int):
@@ -280,7 +344,7 @@ def _build_weight_grad(mr: int, vl: int, nv: int):
 
     loop(const(0), kblocks, kb_body, "kb")
     b.ret_void()
-    return _compile(mod, "direct_conv_wgrad")
+    return mod, "direct_conv_wgrad"
 
 
 def _looper(b, const):
@@ -314,7 +378,7 @@ def kernel(mr: int, vl: int, nv: int, weight_grad: bool = False):
         with _lock:
             fn = _kernels.get(key)
             if fn is None:
-                fn = _kernels[key] = _build(mr, vl, nv, weight_grad)
+                fn = _kernels[key] = _compile(key)
     return fn
 
 

@@ -174,3 +174,40 @@ def test_strided_layer_gradients_equal_gemm_route(monkeypatch, channels):
     gemm = grads()
     for a, b in zip(direct, gemm, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+_CACHED_RUN = """
+import sys
+sys.path.insert(0, {root!r})
+import numpy as np
+from engine.kernels import direct_conv as D
+x = np.random.default_rng(0).standard_normal((2, 3, 6, 5)).astype(np.float32)
+w = np.random.default_rng(1).standard_normal((5, 3, 3, 3)).astype(np.float32)
+got = D.conv_forward(x, w, (1, 1), (1, 1))
+print(float(np.abs(got - D.conv_forward_naive(x, w, (1, 1), (1, 1))).max()))
+"""
+
+
+def test_machine_code_is_cached_on_disk_and_a_bad_file_is_rebuilt(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(direct_conv.__file__).resolve().parents[2])
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", _CACHED_RUN.format(root=root)], env=env,
+                             capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+        return float(out.stdout.strip().splitlines()[-1])
+
+    assert run() < 1e-4
+    cached = list((tmp_path / "direct_conv").glob("direct_conv-fwd-*.o"))
+    assert len(cached) == 1 and cached[0].stat().st_size > 0
+    assert run() < 1e-4  # loaded from the file
+    good = cached[0].read_bytes()
+    for bad in (b"not an object file", good[: len(good) // 2], good[:-9] + b"corrupted"):
+        cached[0].write_bytes(bad)
+        assert run() < 1e-4  # never loaded (LLVM would crash): rebuilt
+        assert cached[0].read_bytes() == good
