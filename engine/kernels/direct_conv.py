@@ -40,6 +40,7 @@ import numpy as np
 
 __all__ = [
     "available",
+    "compiled",
     "conv_forward",
     "conv_forward_naive",
     "kernel",
@@ -54,7 +55,7 @@ __all__ = [
 _ARGS = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 6
 _PROTO = ctypes.CFUNCTYPE(None, *_ARGS)
 _lock = threading.Lock()
-_kernels: dict[tuple[int, int, int], object] = {}
+_kernels: dict[tuple, object] = {}
 _engines: list = []  # the execution engines own the machine code: keep them alive
 _host: dict | None = None
 
@@ -102,17 +103,9 @@ def tile(filters: int) -> tuple[int, int, int]:
     return mr, lanes, nv
 
 
-def _build(mr: int, vl: int, nv: int, weight_grad: bool = False):
-    """The llvmlite module of the micro-kernel for (MR, VL, NV) and its function's name,
-    f(S, Wpk, out, offsets, pixels, kblocks, C, KH, KW, Wp).
-
-    With ``weight_grad`` the same arguments mean the weight gradient: the second array is the
-    output gradient G (pixels, blocks*NR) and ``out`` (KH*KW*C, blocks*NR) receives
-    dW[(kh, kw, c), k] = sum over p of S[offset[p] + (kh*Wp + kw)*C + c] * G[p, k], a tile
-    being MR consecutive (kw, c) entries of one kernel row, side by side in the scratch
-    (MR <= KW*C; the last tile overlaps)."""
-    if weight_grad:
-        return _build_weight_grad(mr, vl, nv)
+def _build(mr: int, vl: int, nv: int):
+    """The llvmlite module of the forward micro-kernel for (MR, VL, NV) and its function's
+    name, f(S, Wpk, out, offsets, pixels, kblocks, C, KH, KW, Wp)."""
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
@@ -204,11 +197,11 @@ def _machine():
 _MAGIC = b"CNNWBDC1"
 
 
-def _object_path(key) -> str | None:
-    """Where the machine code of ``key`` is kept between processes: in the engine's keyed
-    numba cache directory (:mod:`engine.jit_cache`, named after the kernels' source, this
-    file included), under a name that also carries the CPU, its features and llvmlite's
-    version; None when no cache directory is set."""
+def _object_path(kind: str, params: tuple) -> str | None:
+    """Where the machine code of kernel ``kind`` with ``params`` is kept between processes:
+    in the engine's keyed numba cache directory (:mod:`engine.jit_cache`, named after the
+    kernels' source, these files included), under a name that also carries the CPU, its
+    features and llvmlite's version; None when no cache directory is set."""
     import llvmlite
     import llvmlite.binding as llvm
 
@@ -217,8 +210,7 @@ def _object_path(key) -> str | None:
         return None
     host = f"{llvm.get_host_cpu_name()}|{_host_shape()['features']}|{llvmlite.__version__}"
     tag = hashlib.sha256(host.encode()).hexdigest()[:12]
-    mr, vl, nv, weight_grad = key
-    name = f"direct_conv-{'wgrad' if weight_grad else 'fwd'}-{mr}-{vl}-{nv}-{tag}.o"
+    name = f"direct_conv-{kind}-{'-'.join(str(p) for p in params)}-{tag}.o"
     return os.path.join(root, "direct_conv", name)
 
 
@@ -237,13 +229,26 @@ def _load(data: bytes, name: str):
     return _PROTO(address)
 
 
-def _compile(key):
-    """The ctypes function of kernel ``key``: its machine code from the on-disk cache, or
-    built (IR, -O3 for this CPU, ~40 ms) and then cached (written atomically)."""
+def compiled(kind: str, params: tuple, build):
+    """The ctypes function of kernel ``kind`` with ``params``, built once per process
+    (thread-safe): its machine code from the on-disk cache, or ``build(*params)`` (an
+    llvmlite module and its function's name; -O3 for this CPU, ~40 ms), then cached
+    (written atomically)."""
+    key = (kind, *params)
+    fn = _kernels.get(key)
+    if fn is None:
+        with _lock:
+            fn = _kernels.get(key)
+            if fn is None:
+                fn = _kernels[key] = _compile(kind, params, build)
+    return fn
+
+
+def _compile(kind, params, build):
     import llvmlite.binding as llvm
 
-    path = _object_path(key)
-    name = "direct_conv_wgrad" if key[3] else "direct_conv"
+    path = _object_path(kind, params)
+    name = f"dc_{kind}"
     if path is not None and os.path.exists(path):
         try:
             with open(path, "rb") as f:
@@ -255,7 +260,9 @@ def _compile(key):
                 return _load(data, name)
         except (OSError, RuntimeError):
             pass  # unreadable or stale: build it again below
-    mod, name = _build(*key)
+    mod, fname = build(*params)
+    fn = mod.get_global(fname)
+    fn.name = name
     module = llvm.parse_assembly(str(mod))
     module.verify()
     machine = _machine()
@@ -276,6 +283,11 @@ def _compile(key):
 
 
 def _build_weight_grad(mr: int, vl: int, nv: int):
+    """The weight-gradient micro-kernel, same arguments as :func:`_build`'s but the second
+    array is the output gradient G (pixels, blocks*NR) and ``out`` (KH*KW*C, blocks*NR)
+    receives dW[(kh, kw, c), k] = sum over p of S[offset[p] + (kh*Wp + kw)*C + c] * G[p, k],
+    a tile being MR consecutive (kw, c) entries of one kernel row, side by side in the
+    scratch (MR <= KW*C; the last tile overlaps)."""
     import llvmlite.binding as llvm
     import llvmlite.ir as ir
 
@@ -370,16 +382,11 @@ def _looper(b, const):
 
 
 def kernel(mr: int, vl: int, nv: int, weight_grad: bool = False):
-    """The compiled micro-kernel for (MR, VL, NV), built once per process (thread-safe):
-    the forward one, or with ``weight_grad`` the weight-gradient one (:func:`_build`)."""
-    key = (mr, vl, nv, weight_grad)
-    fn = _kernels.get(key)
-    if fn is None:
-        with _lock:
-            fn = _kernels.get(key)
-            if fn is None:
-                fn = _kernels[key] = _compile(key)
-    return fn
+    """The compiled micro-kernel for (MR, VL, NV): the forward one, or with ``weight_grad``
+    the weight-gradient one (:func:`_build`)."""
+    if weight_grad:
+        return compiled("wgrad", (mr, vl, nv), _build_weight_grad)
+    return compiled("fwd", (mr, vl, nv), _build)
 
 
 def weight_grad_tile(filters: int, channels: int, width: int) -> tuple[int, int, int]:
