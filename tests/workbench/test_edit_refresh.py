@@ -191,3 +191,38 @@ def test_blocks_kept_as_pictures_take_the_new_theme(make_window, qtbot):
         assert dark.lightness() < light.lightness() - 60  # not the light theme's picture
     finally:
         style.apply_theme(QApplication.instance(), "light")
+
+
+def test_after_edits_and_undos_every_row_reads_as_in_a_fresh_window(make_window, qtbot):
+    """Nothing kept goes stale: the stack's, the canvas's and the table's rows after a run
+    of edits (breaking, mending, renaming wiring, undo, redo) equal a fresh window's."""
+    window = make_window("resnet20")
+    doc = window.document
+    type_field(window, qtbot, 4, "kernel", 5)  # breaks the first block's add
+    type_field(window, qtbot, 4, "padding", 2)  # mends it
+    doc.set_layer_field(10, "filters", 8)  # breaks the next add: channels
+    doc.undo_stack.undo()
+    doc.undo_stack.redo()
+    doc.set_data_classes(4)  # the head: a problem on the last row
+    fresh = make_window(None)
+    fresh.document.reset(doc.project())
+    fresh.document.set_data_classes(4)
+    rows = len(doc.spec.layers) + 1
+    roles = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, *StackRole]
+    for mine, theirs in ((window.stack.model(), fresh.stack.model()),):
+        for row in range(rows):
+            for role in roles:
+                assert mine.index(row, 0).data(role) == theirs.index(row, 0).data(role)
+    for row in range(rows):
+        assert window.design.canvas.blocks[row].data_ == fresh.design.canvas.blocks[row].data_
+    mine, theirs = window.shape_table.model(), fresh.shape_table.model()
+    for row in range(rows + 1):  # and the totals
+        for col in range(mine.columnCount()):
+            for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+                assert mine.index(row, col).data(role) == theirs.index(row, col).data(role)
+    assert [e.mismatch for e in window.design.canvas.edges] == [
+        e.mismatch for e in fresh.design.canvas.edges
+    ]
+    assert [c.key for c in window.design.problems.list.cards] == [
+        c.key for c in fresh.design.problems.list.cards
+    ]
