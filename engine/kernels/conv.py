@@ -349,6 +349,53 @@ def _rows_to_pixels(rows, out):
 
 
 @njit(**JIT)
+def _pad_nchw_block(x, lo, hi, ph, pw, padded):
+    # Images lo..hi of x (N, C, H, W) into padded (hi - lo, C, H + 2PH, W + 2PW), zeros around.
+    _, channels, height, width = x.shape
+    hp, wp = padded.shape[2], padded.shape[3]
+    for n in range(lo, hi):
+        for c in range(channels):
+            plane = padded[n - lo, c]
+            for h in range(ph):
+                plane[h] = 0
+            for h in range(height + ph, hp):
+                plane[h] = 0
+            for h in range(height):
+                row = plane[h + ph]
+                src = x[n, c, h]
+                for w in range(pw):
+                    row[w] = 0
+                for w in range(width):
+                    row[w + pw] = src[w]
+                for w in range(width + pw, wp):
+                    row[w] = 0
+
+
+@njit(**JIT)
+def _rows_to_padded_nchw(rows, n_img, oh, ow, qh, qw, padded):
+    # A gradient in the (K, N*OH*OW) layout into padded (N, K, OH + 2QH, OW + 2QW).
+    k_n = rows.shape[0]
+    plane = oh * ow
+    hp, wp = padded.shape[2], padded.shape[3]
+    for n in range(n_img):
+        for k in range(k_n):
+            dst = padded[n, k]
+            for h in range(qh):
+                dst[h] = 0
+            for h in range(oh + qh, hp):
+                dst[h] = 0
+            for oy in range(oh):
+                row = dst[oy + qh]
+                src = rows[k, n * plane + oy * ow : n * plane + (oy + 1) * ow]
+                for w in range(qw):
+                    row[w] = 0
+                for w in range(ow):
+                    row[w + qw] = src[w]
+                for w in range(ow + qw, wp):
+                    row[w] = 0
+
+
+@njit(**JIT)
 def _pad_block(x, lo, hi, ph, pw, padded):
     # Images lo..hi of x (N, C, H, W) into padded (hi - lo, H + 2PH, W + 2PW, C), zeros around.
     for n in range(lo, hi):

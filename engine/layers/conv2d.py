@@ -9,12 +9,13 @@ import numpy as np
 
 from engine.fields import BIAS, CONV_INIT, MAX_SIZE, STD, FieldInfo
 from engine.kernels import conv as kernels
-from engine.kernels import direct_conv, epilogue
+from engine.kernels import epilogue
 from engine.kernels.activations import activation_code
 from engine.kernels.conv import rows_to_weight, weight_to_rows
 from engine.kernels.geometry import output_size
 from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
+from engine.layers.conv2d_direct import DirectRoutes
 from engine.layers.definition import Geometry, Inferred, LayerDef, Tensor, pair_text
 
 __all__ = ["CONV2D", "Conv2D"]
@@ -42,7 +43,7 @@ CHUNKS_PER_THREAD = 3
 PARALLEL_MACS = 2_000_000
 
 
-class Conv2D(Layer):
+class Conv2D(DirectRoutes, Layer):
     """Convolution of (N, C, H, W) input with K filters of (C, KH, KW), stride and zero padding.
 
     Parameters: ``weight`` (K, C, KH, KW) and, unless ``bias=False``, ``bias`` (K,), both
@@ -180,139 +181,6 @@ class Conv2D(Layer):
         scratch = scratch.reshape(hp, wp, self.in_channels)
         kernels._im2row(xs, *geometry, scratch, rows)
         return rows, scratch
-
-    def _direct_plan(self, x, weight, group, oh, ow):
-        """What :meth:`_direct_product` needs for this call (the packed weight, the kernel,
-        the pixel offsets of a full group), or None for the GEMM route: float64 input, no
-        usable LLVM, or ``CNN_WORKBENCH_DIRECT_CONV=0`` (:mod:`engine.kernels.direct_conv`)."""
-        # One input channel: the GEMM route's column patches are faster (a 1-value channel
-        # loop leaves the kernel mostly overhead; 1->32 filters 3x3: 3.5 vs 2.4 ms).
-        if x.dtype != np.float32 or self.in_channels < 2 or not direct_conv.available():
-            return None
-        mr, vl, nv = direct_conv.tile(self.filters)
-        kh, kw = self.kernel
-        packed = direct_conv.pack_weight(
-            weight.reshape(self.filters, kh, kw, self.in_channels).transpose(0, 3, 1, 2)
-            if self._row_patches
-            else weight.reshape(self.filters, self.in_channels, kh, kw),
-            vl * nv,
-        )
-        hp = x.shape[2] + 2 * self.padding[0]
-        wp = x.shape[3] + 2 * self.padding[1]
-        offsets = direct_conv.pixel_offsets(
-            group, (hp, wp), self.in_channels, (oh, ow), self.stride, mr
-        )
-        return {"kernel": direct_conv.kernel(mr, vl, nv), "mr": mr, "packed": packed,
-                "offsets": offsets, "hw": (hp, wp), "plane": oh * ow}  # fmt: skip
-
-    def _direct_product(self, x, g0, g1, slot, plan):
-        """The (K, m) product of images g0..g1 by the direct kernel: a transposed view of
-        its (m, blocks*NR) output, like the GEMM route's (m, K) product."""
-        hp, wp = plan["hw"]
-        count = g1 - g0
-        m = count * plan["plane"]
-        block = hp * wp * self.in_channels
-        padded = self._buffer(("dpad", slot), count * block, np.float32)[: count * block]
-        padded = padded.reshape(count, hp, wp, self.in_channels)
-        kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
-        offsets = plan["offsets"]
-        if m < plan["mr"]:  # fewer output pixels than one tile: a padded table
-            offsets = direct_conv.pixel_offsets(
-                count, (hp, wp), self.in_channels, self.output_shape(x.shape[1:])[1:],
-                self.stride, plan["mr"],
-            )  # fmt: skip
-        width = plan["packed"].shape[0] * plan["packed"].shape[-1]
-        rows = max(m, plan["mr"])
-        out = self._buffer(("dout", slot), rows * width, np.float32)[: rows * width]
-        out = out.reshape(rows, width)
-        direct_conv.run(plan["kernel"], padded, plan["packed"], out, offsets, m,
-                        self.in_channels, *self.kernel, wp)  # fmt: skip
-        return out[:m, : self.filters].T
-
-    def _direct_grad_plan(self, x, group, oh, ow):
-        """The input gradient of a stride-1 convolution is a stride-1 convolution of the
-        output gradient, zero-padded by KH-1-PH, with the filters flipped and their in/out
-        channels swapped: what :meth:`_direct_input_grad` needs to take it by the direct
-        kernel, or None for the GEMM route (other strides, a padding wider than the kernel,
-        float64, no LLVM)."""
-        kh, kw = self.kernel
-        ph, pw = self.padding
-        if (
-            x.dtype != np.float32
-            or self.stride != (1, 1)
-            or self.in_channels < 2
-            or ph > kh - 1
-            or pw > kw - 1
-            or not direct_conv.available()
-        ):
-            return None
-        mr, vl, nv = direct_conv.tile(self.in_channels)
-        flipped = self.params["weight"].transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
-        qh, qw = kh - 1 - ph, kw - 1 - pw
-        hw = (oh + 2 * qh, ow + 2 * qw)
-        out_hw = tuple(x.shape[2:])
-        return {"kernel": direct_conv.kernel(mr, vl, nv), "mr": mr,
-                "packed": direct_conv.pack_weight(flipped, vl * nv), "q": (qh, qw), "hw": hw,
-                "out_hw": out_hw, "in_hw": (oh, ow),
-                "offsets": direct_conv.pixel_offsets(group, hw, self.filters, out_hw, (1, 1), mr),
-                "zero": np.zeros(self.in_channels, np.float32)}  # fmt: skip
-
-    def _direct_weight_plan(self, x, group, oh, ow):
-        """What :meth:`_direct_weight_grad` needs (see :func:`direct_conv.weight_grad`), or
-        None for the GEMM route."""
-        if x.dtype != np.float32 or not direct_conv.available():
-            return None
-        mr, vl, nv = direct_conv.weight_grad_tile(self.filters, self.in_channels, self.kernel[1])
-        nr = vl * nv
-        hp = x.shape[2] + 2 * self.padding[0]
-        wp = x.shape[3] + 2 * self.padding[1]
-        blocks = -(-self.filters // nr)
-        return {"kernel": direct_conv.kernel(mr, vl, nv, weight_grad=True), "hw": (hp, wp),
-                "blocks": blocks, "kpad": blocks * nr, "plane": oh * ow,
-                "shape": (self.fan_in, self.filters),
-                "offsets": direct_conv.pixel_offsets(group, (hp, wp), self.in_channels,
-                                                     (oh, ow), self.stride, 1)}  # fmt: skip
-
-    def _direct_weight_grad(self, x, g0, g1, dy_rows, slot, plan):
-        """This group's weight gradient (KH*KW*C, K), (kh, kw, c) order, from ``dy_rows``."""
-        hp, wp = plan["hw"]
-        count, kpad, chans = g1 - g0, plan["kpad"], self.in_channels
-        m = count * plan["plane"]
-        padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
-        padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
-        kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
-        grad = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad].reshape(m, kpad)
-        kernels._rows_to_pixels(dy_rows, grad)
-        out = self._buffer(("wout", slot), self.fan_in * kpad, np.float32)
-        out = out[: self.fan_in * kpad].reshape(self.fan_in, kpad)
-        direct_conv.run(plan["kernel"], padded, grad, out, plan["offsets"], m, chans,
-                        *self.kernel, wp, blocks=plan["blocks"])  # fmt: skip
-        return out[:, : self.filters]
-
-    def _direct_input_grad(self, dy_rows, count, slot, plan, dx):
-        """dx (count, C, H, W) of one group from its output gradient ``dy_rows`` (K, m)."""
-        (hp, wp), (oh, ow), (height, width) = plan["hw"], plan["in_hw"], plan["out_hw"]
-        k_out = self.filters
-        size = count * hp * wp * k_out
-        padded = self._buffer(("gpad", slot), size, np.float32)[:size]
-        padded = padded.reshape(count, hp, wp, k_out)
-        kernels._rows_to_padded_nhwc(dy_rows, count, oh, ow, *plan["q"], padded)
-        m = count * height * width
-        offsets = plan["offsets"]
-        if m < plan["mr"]:
-            offsets = direct_conv.pixel_offsets(
-                count, (hp, wp), k_out, (height, width), (1, 1), plan["mr"]
-            )
-        packed = plan["packed"]
-        cols = packed.shape[0] * packed.shape[-1]
-        rows = max(m, plan["mr"])
-        out = self._buffer(("gout", slot), rows * cols, np.float32)[: rows * cols]
-        out = out.reshape(rows, cols)
-        direct_conv.run(plan["kernel"], padded, packed, out, offsets, m, k_out, *self.kernel, wp)
-        kernels._bias_act_rows_to_nchw(
-            out[:m, : self.in_channels].T, plan["zero"], 0, np.float32(0.0),
-            dx.reshape(count, self.in_channels, height * width),
-        )  # fmt: skip
 
     def forward(self, x, train=False, record=False, relu=False, pool=None, affine=None,
                 act=None, slope=0.0, pool_mode="max", squeeze=False):  # fmt: skip

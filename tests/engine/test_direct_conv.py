@@ -211,3 +211,51 @@ def test_machine_code_is_cached_on_disk_and_a_bad_file_is_rebuilt(tmp_path):
         cached[0].write_bytes(bad)
         assert run() < 1e-4  # never loaded (LLVM would crash): rebuilt
         assert cached[0].read_bytes() == good
+
+
+# Shapes that take the row kernel: rows of two vectors (any filter count, in blocks) and of
+# one vector with few filters; odd widths make the last tile of a row overlap.
+ROW_CASES = [
+    (2, 3, 10, 37, 5, (3, 3), (1, 1)),
+    (1, 1, 8, 40, 6, (5, 5), (0, 0)),
+    (2, 8, 6, 35, 16, (3, 3), (1, 1)),
+    (1, 4, 5, 36, 27, (3, 5), (1, 2)),
+    (3, 2, 7, 19, 8, (3, 3), (1, 1)),
+    (1, 6, 4, 17, 3, (2, 2), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("case", ROW_CASES)
+def test_row_kernel_matches_reference(case):
+    from engine.kernels import direct_conv_rows
+
+    n, c, h, w, k, kernel, padding = case
+    rng = np.random.default_rng(sum(case[:5]))
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    weight = rng.standard_normal((k, c, *kernel)).astype(np.float32)
+    got = direct_conv_rows.conv_forward(x, weight, padding)
+    want = direct_conv.conv_forward_naive(x, weight, (1, 1), padding)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(c * kernel[0] * kernel[1]))
+
+
+@pytest.mark.parametrize("case", ROW_CASES)
+def test_row_kernel_layer_routes_equal_gemm_route(monkeypatch, case):
+    n, c, h, w, k, kernel, padding = case
+    rng = np.random.default_rng(sum(case[:5]) + 7)
+    layer = Conv2D(c, k, kernel, (1, 1), padding)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+    layer.params["bias"][...] = rng.standard_normal(k)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    _, oh, ow = layer.output_shape(x.shape[1:])
+    assert layer._direct_plan(x, layer._weight_matrix(), 1, oh, ow)["kind"] == "rows"
+
+    def run():
+        y = layer.forward(x, record=True, act="tanh")
+        dx = layer.backward(np.random.default_rng(5).standard_normal(y.shape).astype(np.float32))
+        return y, dx, layer.grads["weight"].copy()
+
+    direct = run()
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    gemm = run()
+    for a, b in zip(direct, gemm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)

@@ -1,0 +1,181 @@
+"""Direct convolution for layers with few filters: vectors run along output rows.
+
+The micro-kernel of :mod:`engine.kernels.direct_conv` puts filters in its vector lanes, so a
+layer with fewer filters than lanes (8 filters on AVX-512's 16 lanes, LeNet's 6) leaves lanes
+idle. This one turns the tile around: each accumulator holds VL consecutive output pixels of
+one row for one filter, so K filters × NV vectors of pixels stay in registers through the
+(c, kh, kw) reduction. Per kernel tap: NV unaligned vector loads of a padded input row (stride
+1 makes the VL pixels' inputs adjacent) and K broadcasts of weights feed K·NV fused
+multiply-adds. Input and output stay channel-major (NCHW): the input is a zero-padded copy
+(G, C, Hp, Wp) of the group's images, the output is written as (K, G·OH·OW), the layout the
+epilogues read at unit stride.
+
+Used for stride 1 and outputs at least one vector wide (the last tile of a row overlaps the
+one before it), any K in blocks that fit the registers (:func:`blocks`, :func:`applies`);
+K and NV are compiled in (one variant per pair). On one AVX-512 core: 8 filters 5x5 at 32x32
+117 GF/s (the filter-lane kernel 47, PyTorch 68), 12 filters 150 GF/s.
+:func:`conv_forward_naive` of :mod:`engine.kernels.direct_conv` is the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.kernels import direct_conv
+
+__all__ = ["MAX_FILTERS", "applies", "blocks", "conv_forward", "kernel", "run", "vectors"]
+
+#: Up to this many filters the row kernel beats the filter-lane kernel (half its lanes idle).
+MAX_FILTERS = 8
+
+
+def vectors(out_width: int) -> int:
+    """Pixel vectors per tile for an output ``out_width`` wide: 2 when a row holds two, else
+    1; 0 when a row is narrower than one vector (the kernel does not apply)."""
+    lanes = direct_conv.tile(1)[1]
+    return 2 if out_width >= 2 * lanes else 1 if out_width >= lanes else 0
+
+
+def applies(filters: int, stride, out_width: int) -> bool:
+    """Whether a convolution of this shape takes the row kernel: stride 1 and rows of two
+    vectors (any filter count, in blocks), or of one vector and at most MAX_FILTERS filters
+    (with more, the filter-lane kernel is faster: 16 filters 91 vs 110 GF/s)."""
+    nv = vectors(out_width)
+    if tuple(stride) != (1, 1) or nv == 0:
+        return False
+    return nv == 2 or filters <= MAX_FILTERS
+
+
+def blocks(filters: int, nv: int) -> list[tuple[int, int]]:
+    """The filter ranges [k0, k1) of one call each: as even as possible, each small enough
+    that its K*NV accumulators, NV input vectors and a weight fit the vector registers."""
+    cap = max(1, min(12, (direct_conv._host_shape()["regs"] - nv - 1) // nv))
+    if nv == 1:
+        cap = min(cap, MAX_FILTERS)
+    count = -(-filters // cap)
+    size, extra = divmod(filters, count)
+    out, k0 = [], 0
+    for i in range(count):
+        k1 = k0 + size + (1 if i < extra else 0)
+        out.append((k0, k1))
+        k0 = k1
+    return out
+
+
+def _build(k_n: int, nv: int):
+    """f(S, W, out, _, images, C, Hp, Wp, OH, OW | KH, KW packed as OH*... see run)."""
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    vl = direct_conv.tile(1)[1]
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vec = ir.VectorType(f32, vl)
+    mod = ir.Module(name=f"direct_conv_rows_{k_n}_{nv}")
+    mod.triple = llvm.get_process_triple()
+    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
+    fn = ir.Function(mod, fnty, name="rows")
+    src, wts, out, dims, images, chans, hp, wp, oh, ow = fn.args
+    for arg in (src, wts, out, dims):
+        arg.add_attribute("noalias")
+    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    const = lambda v: ir.Constant(i64, v)  # noqa: E731
+    loop = direct_conv._looper(b, const)
+    accs = [[b.alloca(vec) for _ in range(nv)] for _ in range(k_n)]
+    zero_vec = ir.Constant(vec, [0.0] * vl)
+    splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
+    kh_n = b.load(b.gep(dims, [const(0)]))
+    kw_n = b.load(b.gep(dims, [const(1)]))
+    width = vl * nv
+    tiles = b.sdiv(b.add(ow, const(width - 1)), const(width))
+    last = b.sub(ow, const(width))
+    plane = b.mul(oh, ow)
+    total = b.mul(images, plane)  # the output's row length (K, G*OH*OW)
+    taps = b.mul(b.mul(chans, kh_n), kw_n)
+
+    def n_body(n):
+        def oy_body(oy):
+            def t_body(t):
+                start = b.mul(t, const(width))
+                x0 = b.select(b.icmp_signed(">", start, last), last, start)
+                for k in range(k_n):
+                    for v in range(nv):
+                        b.store(zero_vec, accs[k][v])
+
+                def c_body(c):
+                    def i_body(i):
+                        row = b.mul(b.add(b.mul(b.add(b.mul(n, chans), c), hp), b.add(oy, i)), wp)
+                        row = b.add(row, x0)
+                        tap0 = b.mul(b.add(b.mul(c, kh_n), i), kw_n)
+
+                        def j_body(j):
+                            xv = []
+                            for v in range(nv):
+                                ptr = b.gep(src, [b.add(b.add(row, j), const(v * vl))])
+                                xv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                            tap = b.add(tap0, j)
+                            for k in range(k_n):
+                                w = b.load(b.gep(wts, [b.add(b.mul(const(k), taps), tap)]))
+                                wv = b.insert_element(ir.Constant(vec, ir.Undefined), w,
+                                                      ir.Constant(ir.IntType(32), 0))  # fmt: skip
+                                wv = b.shuffle_vector(wv, ir.Constant(vec, ir.Undefined), splat)
+                                for v in range(nv):
+                                    b.store(b.call(fma, [wv, xv[v], b.load(accs[k][v])]),
+                                            accs[k][v])  # fmt: skip
+
+                        loop(const(0), kw_n, j_body, "j")
+
+                    loop(const(0), kh_n, i_body, "i")
+
+                loop(const(0), chans, c_body, "c")
+                pix = b.add(b.add(b.mul(n, plane), b.mul(oy, ow)), x0)
+                for k in range(k_n):
+                    base = b.add(b.mul(const(k), total), pix)
+                    for v in range(nv):
+                        ptr = b.gep(out, [b.add(base, const(v * vl))])
+                        b.store(b.load(accs[k][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
+
+            loop(const(0), tiles, t_body, "t")
+
+        loop(const(0), oh, oy_body, "oy")
+
+    loop(const(0), images, n_body, "n")
+    b.ret_void()
+    return mod, "rows"
+
+
+def kernel(filters: int, nv: int):
+    """The compiled row kernel for ``filters`` filters and ``nv`` pixel vectors."""
+    return direct_conv.compiled("rows", (filters, nv), _build)
+
+
+def run(fn, padded, weight, out, kernel_hw, out_hw) -> None:
+    """One call: ``padded`` (G, C, Hp, Wp) and ``weight`` (K, C, KH, KW) C-contiguous
+    float32, ``out`` (K, G*OH*OW) C-contiguous float32 (overwritten)."""
+    for name, a in (("padded", padded), ("weight", weight), ("out", out)):
+        if a.dtype != np.float32 or not a.flags.c_contiguous:
+            raise ValueError(f"direct_conv_rows.run: {name} must be C-contiguous float32")
+    images, chans, hp, wp = padded.shape
+    dims = np.asarray(kernel_hw, np.int64)
+    fn(padded.ctypes.data, weight.ctypes.data, out.ctypes.data, dims.ctypes.data,
+       images, chans, hp, wp, *out_hw)  # fmt: skip
+
+
+def conv_forward(x, weight, padding=(0, 0)) -> np.ndarray:
+    """Stride-1 convolution (no bias) of float32 ``x`` (N, C, H, W) with ``weight``
+    (K, C, KH, KW): (N, K, OH, OW) float32, the whole path (tests)."""
+    x = np.ascontiguousarray(x, np.float32)
+    n_img, chans, height, width = x.shape
+    filters, _, kh, kw = weight.shape
+    ph, pw = padding
+    oh, ow = height + 2 * ph - kh + 1, width + 2 * pw - kw + 1
+    if not applies(filters, (1, 1), ow):
+        raise ValueError(f"direct_conv_rows: {filters} filters, output {ow} wide: not applicable")
+    padded = np.zeros((n_img, chans, height + 2 * ph, width + 2 * pw), np.float32)
+    padded[:, :, ph : ph + height, pw : pw + width] = x
+    out = np.empty((filters, n_img * oh * ow), np.float32)
+    w = np.ascontiguousarray(weight, np.float32)
+    nv = vectors(ow)
+    for k0, k1 in blocks(filters, nv):
+        run(kernel(k1 - k0, nv), padded, w[k0:k1], out[k0:k1], (kh, kw), (oh, ow))
+    return np.ascontiguousarray(out.reshape(filters, n_img, oh, ow).transpose(1, 0, 2, 3))

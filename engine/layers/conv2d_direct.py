@@ -1,0 +1,201 @@
+"""The direct-kernel routes of :class:`engine.layers.conv2d.Conv2D`: its forward product,
+input gradient and weight gradient without patches, by the generated micro-kernels.
+
+Two kernels (both float32, both on generated LLVM code):
+
+- the row kernel (:mod:`engine.kernels.direct_conv_rows`): vectors of output pixels along a
+  row, channel-major data, for stride 1 and rows at least one vector wide;
+- the filter-lane kernel (:mod:`engine.kernels.direct_conv`): vectors of filters,
+  channels-last data, for any stride and size, and for the weight gradient.
+
+Each ``_direct_*_plan`` returns what its step needs for one call (packed weights, kernels,
+pixel offsets) or None when the GEMM route of the layer takes the step (float64, no usable
+LLVM, ``CNN_WORKBENCH_DIRECT_CONV=0``, or a shape the kernels do not cover). The products come
+out as (K, m) arrays (or views) that the layer's epilogues read, like the GEMM route's.
+Every route is tested against the GEMM route (tests/engine/test_direct_conv.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.kernels import conv as kernels
+from engine.kernels import direct_conv
+from engine.kernels import direct_conv_rows as rows_kernel
+
+__all__ = ["DirectRoutes"]
+
+
+class DirectRoutes:
+    """Mixed into Conv2D (which provides the fields, ``params`` and ``_buffer``)."""
+
+    def _weight_nchw(self, weight) -> np.ndarray:
+        """The weight matrix of the GEMM route (maybe with a batch norm folded in) back in
+        PyTorch's (K, C, KH, KW) layout, C-contiguous float32."""
+        kh, kw = self.kernel
+        if self._row_patches:
+            w = weight.reshape(self.filters, kh, kw, self.in_channels).transpose(0, 3, 1, 2)
+        else:
+            w = weight.reshape(self.filters, self.in_channels, kh, kw)
+        return np.ascontiguousarray(w, np.float32)
+
+    # ------------------------------------------------------------------ forward
+
+    def _direct_plan(self, x, weight, group, oh, ow):
+        """The forward product's plan: the row kernel where it applies, else the filter-lane
+        kernel; None for the GEMM route (float64, no LLVM, one input channel on the lane
+        kernel: the GEMM route's column patches are faster there, 1->32 3x3 3.5 vs 2.4 ms)."""
+        if x.dtype != np.float32 or not direct_conv.available():
+            return None
+        hp = x.shape[2] + 2 * self.padding[0]
+        wp = x.shape[3] + 2 * self.padding[1]
+        if rows_kernel.applies(self.filters, self.stride, ow):
+            nv = rows_kernel.vectors(ow)
+            calls = [(k0, k1, rows_kernel.kernel(k1 - k0, nv))
+                     for k0, k1 in rows_kernel.blocks(self.filters, nv)]  # fmt: skip
+            return {"kind": "rows", "calls": calls, "weight": self._weight_nchw(weight),
+                    "hw": (hp, wp), "out_hw": (oh, ow)}  # fmt: skip
+        if self.in_channels < 2:
+            return None
+        mr, vl, nv = direct_conv.tile(self.filters)
+        packed = direct_conv.pack_weight(self._weight_nchw(weight), vl * nv)
+        offsets = direct_conv.pixel_offsets(
+            group, (hp, wp), self.in_channels, (oh, ow), self.stride, mr
+        )
+        return {"kind": "lanes", "kernel": direct_conv.kernel(mr, vl, nv), "mr": mr,
+                "packed": packed, "offsets": offsets, "hw": (hp, wp),
+                "out_hw": (oh, ow)}  # fmt: skip
+
+    def _direct_product(self, x, g0, g1, slot, plan):
+        """The (K, m) product of images g0..g1 by the planned kernel."""
+        hp, wp = plan["hw"]
+        oh, ow = plan["out_hw"]
+        count, chans = g1 - g0, self.in_channels
+        m = count * oh * ow
+        size = count * hp * wp * chans
+        padded = self._buffer(("dpad", slot), size, np.float32)[:size]
+        if plan["kind"] == "rows":
+            padded = padded.reshape(count, chans, hp, wp)
+            kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+            out = self._buffer(("dout", slot), self.filters * m, np.float32)
+            out = out[: self.filters * m].reshape(self.filters, m)
+            for k0, k1, fn in plan["calls"]:
+                rows_kernel.run(fn, padded, plan["weight"][k0:k1], out[k0:k1], self.kernel,
+                                (oh, ow))  # fmt: skip
+            return out
+        padded = padded.reshape(count, hp, wp, chans)
+        kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+        return self._lanes_product(
+            padded, m, plan, chans, count, (oh, ow), self.stride, ("dout", slot)
+        )
+
+    def _lanes_product(self, padded, m, plan, chans, count, out_hw, stride, key):
+        """The filter-lane kernel on a padded channels-last block: a (K', m) view; ``key``
+        names the thread's output buffer."""
+        offsets = plan["offsets"]
+        if m < plan["mr"]:  # fewer output pixels than one tile: a padded table
+            offsets = direct_conv.pixel_offsets(
+                count, padded.shape[1:3], chans, out_hw, stride, plan["mr"]
+            )
+        width = plan["packed"].shape[0] * plan["packed"].shape[-1]
+        rows = max(m, plan["mr"])
+        out = self._buffer(key, rows * width, np.float32)[: rows * width].reshape(rows, width)
+        direct_conv.run(plan["kernel"], padded, plan["packed"], out, offsets, m, chans,
+                        *self.kernel, padded.shape[2])  # fmt: skip
+        return out[:m, : plan["filters"] if "filters" in plan else self.filters].T
+
+    # ------------------------------------------------------------------ input gradient
+
+    def _direct_grad_plan(self, x, group, oh, ow):
+        """The input gradient of a stride-1 convolution is a stride-1 convolution of the
+        output gradient zero-padded by KH-1-PH, with the filters flipped and their in/out
+        channels swapped: its plan on the row or the filter-lane kernel, or None for the
+        GEMM route (other strides, a padding wider than the kernel, float64, no LLVM)."""
+        kh, kw = self.kernel
+        ph, pw = self.padding
+        if (
+            x.dtype != np.float32
+            or self.stride != (1, 1)
+            or ph > kh - 1
+            or pw > kw - 1
+            or not direct_conv.available()
+        ):
+            return None
+        flipped = np.ascontiguousarray(
+            self.params["weight"].transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], np.float32
+        )
+        qh, qw = kh - 1 - ph, kw - 1 - pw
+        hw = (oh + 2 * qh, ow + 2 * qw)
+        out_hw = tuple(x.shape[2:])
+        plan = {"q": (qh, qw), "hw": hw, "out_hw": out_hw, "in_hw": (oh, ow),
+                "filters": self.in_channels,
+                "zero": np.zeros(self.in_channels, np.float32)}  # fmt: skip
+        if rows_kernel.applies(self.in_channels, (1, 1), out_hw[1]):
+            nv = rows_kernel.vectors(out_hw[1])
+            calls = [(c0, c1, rows_kernel.kernel(c1 - c0, nv))
+                     for c0, c1 in rows_kernel.blocks(self.in_channels, nv)]  # fmt: skip
+            return {**plan, "kind": "rows", "calls": calls, "weight": flipped}
+        if self.in_channels < 2:
+            return None
+        mr, vl, nv = direct_conv.tile(self.in_channels)
+        return {**plan, "kind": "lanes", "kernel": direct_conv.kernel(mr, vl, nv), "mr": mr,
+                "packed": direct_conv.pack_weight(flipped, vl * nv),
+                "offsets": direct_conv.pixel_offsets(group, hw, self.filters, out_hw,
+                                                     (1, 1), mr)}  # fmt: skip
+
+    def _direct_input_grad(self, dy_rows, count, slot, plan, dx):
+        """dx (count, C, H, W) of one group from its output gradient ``dy_rows`` (K, m)."""
+        (hp, wp), (oh, ow), (height, width) = plan["hw"], plan["in_hw"], plan["out_hw"]
+        k_out, chans = self.filters, self.in_channels
+        size = count * hp * wp * k_out
+        padded = self._buffer(("gpad", slot), size, np.float32)[:size]
+        m = count * height * width
+        if plan["kind"] == "rows":
+            padded = padded.reshape(count, k_out, hp, wp)
+            kernels._rows_to_padded_nchw(dy_rows, count, oh, ow, *plan["q"], padded)
+            out = self._buffer(("gout", slot), chans * m, np.float32)[: chans * m]
+            out = out.reshape(chans, m)
+            for c0, c1, fn in plan["calls"]:
+                rows_kernel.run(fn, padded, plan["weight"][c0:c1], out[c0:c1], self.kernel,
+                                (height, width))  # fmt: skip
+        else:
+            padded = padded.reshape(count, hp, wp, k_out)
+            kernels._rows_to_padded_nhwc(dy_rows, count, oh, ow, *plan["q"], padded)
+            out = self._lanes_product(padded, m, plan, k_out, count, (height, width), (1, 1),
+                                      ("gout", slot))  # fmt: skip
+        kernels._bias_act_rows_to_nchw(out, plan["zero"], 0, np.float32(0.0),
+                                       dx.reshape(count, chans, height * width))  # fmt: skip
+
+    # ------------------------------------------------------------------ weight gradient
+
+    def _direct_weight_plan(self, x, group, oh, ow):
+        """What :meth:`_direct_weight_grad` needs (see :func:`direct_conv.weight_grad`), or
+        None for the GEMM route."""
+        if x.dtype != np.float32 or not direct_conv.available():
+            return None
+        mr, vl, nv = direct_conv.weight_grad_tile(self.filters, self.in_channels, self.kernel[1])
+        nr = vl * nv
+        hp = x.shape[2] + 2 * self.padding[0]
+        wp = x.shape[3] + 2 * self.padding[1]
+        blocks = -(-self.filters // nr)
+        return {"kernel": direct_conv.kernel(mr, vl, nv, weight_grad=True), "hw": (hp, wp),
+                "blocks": blocks, "kpad": blocks * nr, "plane": oh * ow,
+                "shape": (self.fan_in, self.filters),
+                "offsets": direct_conv.pixel_offsets(group, (hp, wp), self.in_channels,
+                                                     (oh, ow), self.stride, 1)}  # fmt: skip
+
+    def _direct_weight_grad(self, x, g0, g1, dy_rows, slot, plan):
+        """This group's weight gradient (KH*KW*C, K), (kh, kw, c) order, from ``dy_rows``."""
+        hp, wp = plan["hw"]
+        count, kpad, chans = g1 - g0, plan["kpad"], self.in_channels
+        m = count * plan["plane"]
+        padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
+        padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
+        kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+        grad = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad].reshape(m, kpad)
+        kernels._rows_to_pixels(dy_rows, grad)
+        out = self._buffer(("wout", slot), self.fan_in * kpad, np.float32)
+        out = out[: self.fan_in * kpad].reshape(self.fan_in, kpad)
+        direct_conv.run(plan["kernel"], padded, grad, out, plan["offsets"], m, chans,
+                        *self.kernel, wp, blocks=plan["blocks"])  # fmt: skip
+        return out[:, : self.filters]
