@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from engine.fixes import Fix
 
@@ -60,7 +61,8 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class ShapeReport(Sequence):
-    """A LayerRow per layer, in order, plus network-level problems and totals."""
+    """A LayerRow per layer, in order, plus network-level problems and totals. The report
+    is immutable, so each total is summed once (the GUI reads them on every keystroke)."""
 
     input_shape: Shape
     rows: tuple[LayerRow, ...]
@@ -84,25 +86,25 @@ class ShapeReport(Sequence):
     def ok(self) -> bool:
         return not self.problems
 
-    @property
+    @cached_property
     def total_params(self) -> int:
         return sum(r.params for r in self.rows)
 
-    @property
+    @cached_property
     def trainable_params(self) -> int:
         """Parameters of the layers that train (not frozen)."""
         return sum(r.params for r in self.rows if r.trainable)
 
-    @property
+    @cached_property
     def frozen_params(self) -> int:
         """Parameters of frozen layers: kept as loaded, never updated."""
         return sum(r.params for r in self.rows if not r.trainable)
 
-    @property
+    @cached_property
     def total_buffers(self) -> int:
         return sum(r.buffers for r in self.rows)
 
-    @property
+    @cached_property
     def total_macs(self) -> int:
         return sum(r.macs for r in self.rows)
 
@@ -110,13 +112,13 @@ class ShapeReport(Sequence):
     def input_memory(self) -> int:
         return BYTES * math.prod(self.input_shape)
 
-    @property
+    @cached_property
     def total_memory(self) -> int:
         """Bytes of float32 activations for one image that training keeps alive at once for
         the backward pass: the input and every layer's output, on every branch."""
         return self.input_memory + sum(r.memory for r in self.rows)
 
-    @property
+    @cached_property
     def peak_memory(self) -> int:
         """Bytes of float32 activations for one image at the worst moment of an evaluation
         pass, which keeps each output only until its last consumer has run."""
@@ -133,11 +135,11 @@ class ShapeReport(Sequence):
             live -= sum(sizes[j] for j in set(r.inputs) if last_use.get(j) == r.index)
         return peak
 
-    @property
+    @cached_property
     def notes(self) -> tuple[str, ...]:
         return tuple(n for r in self.rows for n in r.notes)
 
-    @property
+    @cached_property
     def param_memory(self) -> int:
         """Bytes of float32 parameters and running statistics."""
         return BYTES * (self.total_params + self.total_buffers)
@@ -146,7 +148,7 @@ class ShapeReport(Sequence):
         """Bytes for a batch of ``n`` images: n times the activations, plus the parameters."""
         return n * self.total_memory + self.param_memory
 
-    @property
+    @cached_property
     def output_shape(self) -> Shape | None:
         """The output of the last layer whose shape could be computed (None if none)."""
         for r in reversed(self.rows):

@@ -81,9 +81,13 @@ class LayerStackModel(QAbstractListModel):
         if row == 0:
             return self._input_data(role, spec, report)
         i = row - 1
-        layer = spec.layers[i]
-        info = report[i] if i < len(report) else None
-        problems = [p.message for p in info.problems] if info is not None else []
+        values = self._cache.values(row)
+        base = values.get("base")  # what every role of the row reads, once per change
+        if base is None:
+            info = report[i] if i < len(report) else None
+            problems = [p.message for p in info.problems] if info is not None else []
+            base = values["base"] = (spec.layers[i], info, problems)
+        layer, info, problems = base
         if role == Qt.ItemDataRole.DisplayRole:
             return layer.kind.label
         if role == StackRole.PROBLEMS:  # the block names its layer already
