@@ -579,6 +579,13 @@ def warm_up() -> None:
             direct_conv.kernel(mr, vl, nv)
             for rows in range(1, mr + 1):
                 direct_conv.kernel(rows, vl, nv, weight_grad=True)
+        from engine.kernels import direct_conv_rows
+
+        for nv in (1, 2):  # the row kernel: every block size a layer of 1-64 filters uses
+            sizes = {k1 - k0 for f in range(1, 65) for k0, k1 in direct_conv_rows.blocks(f, nv)}
+            for size in sorted(sizes):
+                if nv == 2 or size <= direct_conv_rows.MAX_FILTERS:
+                    direct_conv_rows.kernel(size, nv)
     rng = np.random.default_rng(0)
     # Every kernel variant a network can reach: convolutions on one channel (column patches)
     # and on several (row patches); the fused epilogues (relu + max pool, relu alone, none);
