@@ -20,6 +20,8 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import (
+    QAccessible,
+    QAccessibleTableModelChangeEvent,
     QDrag,
     QFontMetrics,
     QGuiApplication,
@@ -204,6 +206,15 @@ class LayerStackView(QListView):
         model = self.model()
         for row in range(lo, hi + 1):
             self.update(model.index(row, 0))
+        if QAccessible.isActive():  # what QAbstractItemView tells assistive technology
+            change = QAccessibleTableModelChangeEvent(
+                self, QAccessibleTableModelChangeEvent.ModelChangeType.DataChanged
+            )
+            change.setFirstRow(top_left.row())
+            change.setLastRow(bottom_right.row())
+            change.setFirstColumn(0)
+            change.setLastColumn(0)
+            QAccessible.updateAccessibility(change)
 
     # ------------------------------------------------------------------ selection
 
