@@ -70,80 +70,59 @@ class LayerStackModel(QAbstractListModel):
         """``data`` of row ``row`` (0 <= row < rowCount) without a QModelIndex."""
         values = self._cache.values(row)
         role = int(role)
-        try:
+        if role in values:
             return values[role]
-        except KeyError:
-            value = values[role] = self._data(row, role)
-            return value
+        if not values:  # every role of the row at once, once per change of the row
+            values.update(self._input_roles() if row == 0 else self._layer_roles(row - 1))
+        return values.get(role)
 
-    def _data(self, row: int, role: int) -> Any:
+    def _layer_roles(self, i: int) -> dict[int, Any]:
+        report = self._doc.report
+        layer = self._doc.spec.layers[i]
+        info = report[i] if i < len(report) else None
+        problems = [p.message for p in info.problems] if info is not None else []
+        label = layer.kind.label
+        detail = layer.describe()
+        shape = fmt.shape_text(info.output_shape if info else None)
+        roles = {
+            Qt.ItemDataRole.DisplayRole: label,
+            Qt.ItemDataRole.ToolTipRole: fmt.hover_html(
+                label, info.formula if info else "", problems
+            ),
+            Qt.ItemDataRole.AccessibleTextRole: f"{label} {detail}, output {shape}",
+            StackRole.TYPE: layer.type,
+            StackRole.FAMILY: family_of(layer.type),
+            StackRole.DETAIL: detail,
+            StackRole.OUTPUT: shape,
+            # The block names its layer already.
+            StackRole.PROBLEMS: [style.without_label(m, info.label) for m in problems],
+            StackRole.FORMULA: info.formula if info else "",
+            StackRole.PARAMS: fmt.compact_count(info.params) if info and info.params else "",
+            StackRole.LAYER_INDEX: i,
+        }
+        return {int(role): value for role, value in roles.items()}
+
+    def _input_roles(self) -> dict[int, Any]:
         spec, report = self._doc.spec, self._doc.report
-        if row == 0:
-            return self._input_data(role, spec, report)
-        i = row - 1
-        values = self._cache.values(row)
-        base = values.get("base")  # what every role of the row reads, once per change
-        if base is None:
-            info = report[i] if i < len(report) else None
-            problems = [p.message for p in info.problems] if info is not None else []
-            base = values["base"] = (spec.layers[i], info, problems)
-        layer, info, problems = base
-        if role == Qt.ItemDataRole.DisplayRole:
-            return layer.kind.label
-        if role == StackRole.PROBLEMS:  # the block names its layer already
-            return [style.without_label(m, info.label) for m in problems]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return fmt.hover_html(layer.kind.label, info.formula if info else "", problems)
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            shape = fmt.shape_text(info.output_shape if info else None)
-            return f"{layer.kind.label} {layer.describe()}, output {shape}"
-        if role == StackRole.TYPE:
-            return layer.type
-        if role == StackRole.FAMILY:
-            return family_of(layer.type)
-        if role == StackRole.DETAIL:
-            return layer.describe()
-        if role == StackRole.OUTPUT:
-            return fmt.shape_text(info.output_shape if info else None)
-        if role == StackRole.PROBLEMS:
-            return problems
-        if role == StackRole.FORMULA:
-            return info.formula if info else ""
-        if role == StackRole.PARAMS:
-            return fmt.compact_count(info.params) if info and info.params else ""
-        if role == StackRole.LAYER_INDEX:
-            return i
-        return None
-
-    def _input_data(self, role: int, spec, report) -> Any:
         shape = spec.input.shape
         problems = [p.message for p in report.problems if p.layer is None]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return "Input"
-        if role == Qt.ItemDataRole.ToolTipRole:
-            kind = {1: "grayscale", 3: "RGB"}.get(
-                spec.input.channels, f"{spec.input.channels}-channel"
-            )
-            return fmt.hover_html(
+        kind = {1: "grayscale", 3: "RGB"}.get(spec.input.channels, f"{spec.input.channels}-channel")
+        roles = {
+            Qt.ItemDataRole.DisplayRole: "Input",
+            Qt.ItemDataRole.ToolTipRole: fmt.hover_html(
                 "Input", f"{kind} images of {shape[1]}×{shape[2]} pixels", problems
-            )
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"Input {fmt.shape_text(shape)}"
-        if role == StackRole.TYPE:
-            return "input"
-        if role == StackRole.FAMILY:
-            return "input"
-        if role == StackRole.DETAIL:
-            return {1: "grayscale", 3: "RGB"}.get(spec.input.channels, "")
-        if role == StackRole.OUTPUT:
-            return fmt.shape_text(shape)
-        if role == StackRole.PROBLEMS:
-            return problems
-        if role in (StackRole.FORMULA, StackRole.PARAMS):
-            return ""
-        if role == StackRole.LAYER_INDEX:
-            return -1
-        return None
+            ),
+            Qt.ItemDataRole.AccessibleTextRole: f"Input {fmt.shape_text(shape)}",
+            StackRole.TYPE: "input",
+            StackRole.FAMILY: "input",
+            StackRole.DETAIL: {1: "grayscale", 3: "RGB"}.get(spec.input.channels, ""),
+            StackRole.OUTPUT: fmt.shape_text(shape),
+            StackRole.PROBLEMS: problems,
+            StackRole.FORMULA: "",
+            StackRole.PARAMS: "",
+            StackRole.LAYER_INDEX: -1,
+        }
+        return {int(role): value for role, value in roles.items()}
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
