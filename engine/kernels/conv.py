@@ -396,6 +396,21 @@ def _rows_to_padded_nchw(rows, n_img, oh, ow, qh, qw, padded):
 
 
 @njit(**JIT)
+def _phase_scatter(out, count, uh, uw, h0, w0, sh, sw, dx):
+    # One phase of a strided convolution's input gradient: out (count*UH*UW, >= C) pixel-
+    # major into dx[n, c, h0 + SH*u, w0 + SW*v] (N, C, H, W).
+    channels = dx.shape[1]
+    for n in range(count):
+        for c in range(channels):  # plane by plane: the writes stay within one plane
+            plane = dx[n, c]
+            for u in range(uh):
+                row = plane[h0 + sh * u]
+                base = (n * uh + u) * uw
+                for v in range(uw):
+                    row[w0 + sw * v] = out[base + v, c]
+
+
+@njit(**JIT)
 def _pad_block(x, lo, hi, ph, pw, padded):
     # Images lo..hi of x (N, C, H, W) into padded (hi - lo, H + 2PH, W + 2PW, C), zeros around.
     for n in range(lo, hi):

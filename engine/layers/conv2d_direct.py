@@ -115,14 +115,13 @@ class DirectRoutes:
         GEMM route (other strides, a padding wider than the kernel, float64, no LLVM)."""
         kh, kw = self.kernel
         ph, pw = self.padding
-        if (
-            x.dtype != np.float32
-            or self.kernel == (1, 1)
-            or self.stride != (1, 1)
-            or ph > kh - 1
-            or pw > kw - 1
-            or not direct_conv.available()
-        ):
+        if x.dtype != np.float32 or self.kernel == (1, 1) or not direct_conv.available():
+            return None
+        if self.stride != (1, 1):
+            if self.in_channels < 2:
+                return None
+            return self._strided_grad_plan(group, oh, ow, *x.shape[2:])
+        if ph > kh - 1 or pw > kw - 1:
             return None
         flipped = np.ascontiguousarray(
             self.params["weight"].transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], np.float32
@@ -146,8 +145,87 @@ class DirectRoutes:
                 "offsets": direct_conv.pixel_offsets(group, hw, self.filters, out_hw,
                                                      (1, 1), mr)}  # fmt: skip
 
+    def _strided_grad_plan(self, group, oh, ow, height, width):
+        """The input gradient of a strided convolution as S_h*S_w stride-1 convolutions, one
+        per output phase (rh, rw) = ((h + PH) mod SH, (w + PW) mod SW): phase (rh, rw) reads
+        the taps i = rh + SH*t, j = rw + SW*t' (a sub-kernel, flipped, channels swapped) over
+        one zero-padded channels-last copy of the output gradient, and its results land on
+        every SH-th row and SW-th column of dx. The sub-kernels together hold every tap once,
+        so the work is the forward's; on the filter-lane kernel."""
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+
+        def phases(k, s, p, size):
+            out = []
+            for r in range(s):
+                taps = -(-(k - r) // s) if r < k else 0
+                u_min = -((r - p) // s)  # first u with s*u + r - p >= 0
+                u_max = (size - 1 + p - r) // s
+                out.append((r, taps, u_min, u_max - u_min + 1))
+            return out
+
+        rows, cols = phases(kh, sh, ph, height), phases(kw, sw, pw, width)
+        front_h = max([t - 1 - u0 for _, t, u0, n in rows if t and n > 0] + [0])
+        front_w = max([t - 1 - u0 for _, t, u0, n in cols if t and n > 0] + [0])
+        need_h = max([n + t - 1 + front_h - (t - 1 - u0) for _, t, u0, n in rows if t and n > 0]
+                     + [0])  # fmt: skip
+        need_w = max([n + t - 1 + front_w - (t - 1 - u0) for _, t, u0, n in cols if t and n > 0]
+                     + [0])  # fmt: skip
+        hp, wp = max(need_h, front_h + oh), max(need_w, front_w + ow)
+        mr, vl, nv = direct_conv.tile(self.in_channels)
+        weight = self.params["weight"]
+        calls, gaps = [], False
+        for rh, th, uh0, uh in rows:
+            for rw, tw, uw0, uw in cols:
+                if uh <= 0 or uw <= 0:
+                    continue
+                if th == 0 or tw == 0:
+                    gaps = True  # positions no tap reaches: their gradient is 0
+                    continue
+                sub = weight[:, :, rh + sh * (th - 1) :: -sh, rw + sw * (tw - 1) :: -sw]
+                sub = np.ascontiguousarray(sub[:, :, :th, :tw].transpose(1, 0, 2, 3), np.float32)
+                n = np.arange(group, dtype=np.int64)[:, None, None] * (hp * wp)
+                u = np.arange(uh, dtype=np.int64)[None, :, None] + (front_h - (th - 1 - uh0))
+                v = np.arange(uw, dtype=np.int64)[None, None, :] + (front_w - (tw - 1 - uw0))
+                offsets = ((n + u * wp + v) * self.filters).reshape(-1)
+                if offsets.size < mr:
+                    offsets = np.concatenate(
+                        [offsets, np.full(mr - offsets.size, offsets[-1], np.int64)]
+                    )
+                calls.append({"packed": direct_conv.pack_weight(sub, vl * nv), "taps": (th, tw),
+                              "grid": (uh, uw), "origin": (sh * uh0 + rh - ph, sw * uw0 + rw - pw),
+                              "offsets": offsets})  # fmt: skip
+        return {"kind": "phases", "kernel": direct_conv.kernel(mr, vl, nv), "mr": mr,
+                "calls": calls, "gaps": gaps, "front": (front_h, front_w), "hw": (hp, wp),
+                "in_hw": (oh, ow), "out_hw": (height, width)}  # fmt: skip
+
+    def _phases_input_grad(self, dy_rows, count, slot, plan, dx):
+        (hp, wp), (oh, ow) = plan["hw"], plan["in_hw"]
+        k_out = self.filters
+        size = count * hp * wp * k_out
+        padded = self._buffer(("gpad", slot), size, np.float32)[:size]
+        padded = padded.reshape(count, hp, wp, k_out)
+        kernels._rows_to_padded_nhwc(dy_rows, count, oh, ow, *plan["front"], padded)
+        if plan["gaps"]:
+            dx[...] = 0
+        for call in plan["calls"]:
+            uh, uw = call["grid"]
+            m = count * uh * uw
+            offsets = call["offsets"]
+            if m < plan["mr"]:
+                offsets = np.concatenate([offsets[:m], np.full(plan["mr"] - m, offsets[m - 1])])
+            width = call["packed"].shape[0] * call["packed"].shape[-1]
+            rows = max(m, plan["mr"])
+            out = self._buffer(("gout", slot), rows * width, np.float32)[: rows * width]
+            out = out.reshape(rows, width)
+            direct_conv.run(plan["kernel"], padded, call["packed"], out, offsets, m, k_out,
+                            *call["taps"], wp)  # fmt: skip
+            kernels._phase_scatter(out, count, uh, uw, *call["origin"], *self.stride, dx)
+
     def _direct_input_grad(self, dy_rows, count, slot, plan, dx):
         """dx (count, C, H, W) of one group from its output gradient ``dy_rows`` (K, m)."""
+        if plan["kind"] == "phases":
+            self._phases_input_grad(dy_rows, count, slot, plan, dx)
+            return
         (hp, wp), (oh, ow), (height, width) = plan["hw"], plan["in_hw"], plan["out_hw"]
         k_out, chans = self.filters, self.in_channels
         size = count * hp * wp * k_out

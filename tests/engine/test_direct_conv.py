@@ -124,9 +124,38 @@ def test_input_gradient_direct_equals_gemm_route(monkeypatch, c, k, size, kernel
     np.testing.assert_allclose(dw_direct, dw_gemm, rtol=1e-5, atol=1e-4)
 
 
-def test_strided_input_gradient_takes_the_gemm_route():
-    layer = Conv2D(2, 3, (3, 3), (2, 2), (1, 1))
-    assert layer._direct_grad_plan(np.zeros((1, 2, 8, 8), np.float32), 1, 4, 4) is None
+def test_strided_one_channel_input_gradient_takes_the_gemm_route():
+    layer = Conv2D(1, 3, (3, 3), (2, 2), (1, 1))
+    assert layer._direct_grad_plan(np.zeros((1, 1, 8, 8), np.float32), 1, 4, 4) is None
+
+
+@pytest.mark.parametrize(
+    ("c", "k", "hw", "kernel", "stride", "padding"),
+    [
+        (4, 6, (11, 10), (3, 3), (2, 2), (1, 1)),  # floor rounding: a row never covered
+        (3, 5, (9, 12), (5, 5), (2, 2), (2, 2)),
+        (6, 20, (13, 9), (3, 2), (3, 2), (1, 0)),
+        (2, 3, (10, 10), (2, 2), (3, 3), (0, 0)),  # stride > kernel: positions no tap reaches
+        (5, 4, (7, 16), (4, 3), (2, 1), (1, 1)),
+        (32, 40, (8, 8), (3, 3), (2, 2), (1, 1)),
+    ],
+)
+def test_strided_input_gradient_by_phases_equals_gemm_route(monkeypatch, c, k, hw, kernel,
+                                                            stride, padding):  # fmt: skip
+    rng = np.random.default_rng(c * k)
+    layer = Conv2D(c, k, kernel, stride, padding)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+    x = rng.standard_normal((3, c, *hw)).astype(np.float32)
+    _, oh, ow = layer.output_shape(x.shape[1:])
+    assert layer._direct_grad_plan(x, 1, oh, ow)["kind"] == "phases"
+
+    def grads():
+        y = layer.forward(x, record=True, act="relu")
+        return layer.backward(np.random.default_rng(4).standard_normal(y.shape).astype(np.float32))
+
+    direct = grads()
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    np.testing.assert_allclose(direct, grads(), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("case", CASES)
