@@ -80,6 +80,10 @@ def test_statistics_of_a_large_offset_stay_exact():
     _, mean, var, _ = bn.train_forward(x, np.ones(2, np.float32), np.zeros(2, np.float32), 0)
     np.testing.assert_allclose(var, x.astype(np.float64).var(axis=(0, 2)), rtol=1e-5)
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(0, 2)), rtol=1e-9)
+    # A tiny spread far from zero (one pass for both moments must not cancel it away).
+    x = (np.random.default_rng(1).standard_normal((32, 2, 100)) * 0.01 + 1e4).astype(np.float32)
+    _, mean, var, _ = bn.train_forward(x, np.ones(2, np.float32), np.zeros(2, np.float32), 0)
+    np.testing.assert_allclose(var, x.astype(np.float64).var(axis=(0, 2)), rtol=1e-6)
 
 
 def test_evaluation_folds_batch_norm_into_the_convolution_without_changing_outputs():
