@@ -90,6 +90,9 @@ class GuiSession:
             grid = QGridLayout(self.side)
             for i, view in enumerate((c.filters, c.confusion, c.predict)):
                 grid.addWidget(view, i // 2, i % 2)
+                view.show()  # each left a hidden tab of the Inspect page: shown here
+            grid.setColumnStretch(0, 1)
+            grid.setColumnStretch(1, 1)
             self.side.resize(1200, 800)
             self.side.show()
         window.resize(1400, 900)

@@ -75,3 +75,31 @@ def test_curve_axes_are_cached_pictures(qtbot):
         for name in ("left", "bottom"):
             axis = plot.getPlotItem().getAxis(name)
             assert axis.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache
+
+
+def test_filter_histograms_keep_their_axes_until_the_values_outgrow_them(qtbot):
+    import engine
+    from engine.network import build
+    from workbench.views.filters import FiltersView
+
+    spec = engine.load_spec("lenet5")
+    net = build(spec, seed=0)
+    probes = np.random.default_rng(1).normal(size=(8, 1, 32, 32)).astype(np.float32)
+    acts = net.forward_activations(probes)
+    weights = net.state_dict()
+    view = FiltersView()
+    qtbot.addWidget(view)
+    view.update_snapshot(weights, acts, spec)
+    view.select_layer(3)
+    box = view.weight_plot.getViewBox()
+    first = box.viewRange()
+    nudged = {k: v * 1.02 for k, v in weights.items()}  # a step of training later
+    view.update_snapshot(nudged, acts, spec)
+    view.redraw()
+    assert box.viewRange() == first  # the axes stood still
+    grown = {k: v * 3.0 for k, v in weights.items()}  # weights that left the axis
+    view.update_snapshot(grown, acts, spec)
+    view.redraw()
+    (x0, x1), _ = box.viewRange()
+    w = grown["3.weight"]
+    assert x0 <= float(w.min()) and float(w.max()) <= x1 and x1 - x0 > first[0][1] - first[0][0]

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.io import atomic_write_bytes, atomic_write_text
 from workbench.views.curve_overlays import CurveOverlays
-from workbench.views.image_grid import apply_plot_theme, cache_axes
+from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling
 
 __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
 
@@ -307,7 +307,7 @@ class TrainingCurves(QWidget):
         finite = losses[np.isfinite(losses)]
         if not finite.size:
             return
-        top = _nice_ceiling(float(finite.max()))
+        top = nice_ceiling(float(finite.max()))
         if top != self._loss_top:
             self._loss_top = top
             self.loss_plot.setYRange(0.0, top, padding=0.02)
@@ -402,14 +402,6 @@ def _ema_continue(values: np.ndarray, start: int, done: np.ndarray, w: float) ->
             steps += 1
             out[i] = acc / (1.0 - w**steps)
     return out
-
-
-def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 1.5, 2, 3, 5, 7.5 × 10^k that is >= ``value`` (> 0)."""
-    if not value > 0:
-        return 1.0
-    decade = 10.0 ** math.floor(math.log10(value))
-    return next(m * decade for m in (1, 1.5, 2, 3, 5, 7.5, 10) if m * decade >= value * 0.999)
 
 
 def _cell(value: float) -> str:

@@ -25,7 +25,7 @@ from engine.inspect import (
 from engine.spec import NetworkSpec
 from workbench.models.mosaic import Mosaic
 from workbench.style import problem_color
-from workbench.views.image_grid import apply_plot_theme, cache_axes, plot_colors
+from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling, plot_colors
 
 __all__ = ["FiltersView"]
 
@@ -48,6 +48,13 @@ class FiltersView(QWidget):
         self._dead: list[DeadUnits] = []
         self._counted: list[DeadUnits] | None = None  # from set_dead_units
         self._dirty = False
+        # What the axes show now, so that a redraw moves them only when the data outgrows
+        # them (an axis that moves is laid out and painted again, text and all: that was
+        # most of this view's cost per snapshot).
+        self._titles: dict[int, str] = {}
+        self._ranges: dict[int, tuple] = {}
+        self._dead_names: list[str] | None = None
+        self._filter_layout: tuple | None = None
 
         self.layer_box = QComboBox()
         self.layer_box.setObjectName("filtersLayer")
@@ -197,15 +204,37 @@ class FiltersView(QWidget):
             self._draw_filters(w)
             counts, edges = histogram(w, bins=60)
             self._weight_curve.setData(edges, counts)
+            self._fit_histogram(self.weight_plot, edges, counts)
             name = self.layer_box.currentText().split()[0]
             self._title(self.weight_plot, f"Weights of {name}: {w.size} values")
             if self._activations is not None:
                 counts, edges = histogram(self._activations[index], bins=60)
                 self._activation_curve.setData(edges, counts)
+                self._fit_histogram(self.activation_plot, edges, counts)
                 self._title(self.activation_plot, f"Outputs of {name} (probe images)")
         if self._counted is None and self._activations is not None:
             self._dead = dead_relu_fractions(list(self._activations), self._spec)
             self._draw_dead()
+
+    def _fit_histogram(self, plot: pg.PlotWidget, edges: np.ndarray, counts: np.ndarray) -> None:
+        """Show ``edges`` and up to the largest count, moving the axes only when the
+        histogram leaves them or shrinks to under half of them (then with a 10% margin,
+        the count axis to a round number)."""
+        lo, hi = float(edges[0]), float(edges[-1])
+        top = nice_ceiling(float(counts.max()) if counts.size else 1.0)
+        old = self._ranges.get(id(plot))
+        if old is not None:
+            (x0, x1), old_top = old
+            inside = x0 <= lo and hi <= x1 and (hi - lo) >= 0.5 * (x1 - x0)
+            if inside and old_top == top:
+                return
+            if inside:
+                lo, hi = x0, x1
+        if old is None or (lo, hi) != old[0]:
+            margin = 0.1 * (hi - lo)
+            lo, hi = lo - margin, hi + margin
+        self._ranges[id(plot)] = ((lo, hi), top)
+        plot.setRange(xRange=(lo, hi), yRange=(0, top), padding=0.02)
 
     def set_dead_units(self, dead: list[DeadUnits] | None) -> None:
         """Dead filters and units counted on a class-balanced sample of validation images
@@ -217,50 +246,48 @@ class FiltersView(QWidget):
             self._draw_dead()
 
     def _draw_filters(self, w: np.ndarray) -> None:
+        # Labels, ticks and ranges follow the weights' shape: set again only when it changes.
+        fresh = w.shape != self._filter_layout
+        self._filter_layout = w.shape
+        plot = self.filter_plot
         if w.ndim != 4:  # a dense layer: its weight matrix is the picture
             img = filter_images(w.reshape(w.shape[0], 1, 1, -1))[:, 0, 0]
-            self._title(
-                self.filter_plot, f"Weight matrix ({w.shape[0]} outputs × {w.shape[1]} inputs)"
-            )
-            self.filter_plot.setLabel("left", "output unit")
-            self.filter_plot.setLabel("bottom", "input")
             self._filters.setImage(img, autoLevels=False, levels=(0.0, 1.0))
-            self._filters.setRect(0, 0, img.shape[1], img.shape[0])
-            for axis in ("left", "bottom"):
-                self.filter_plot.getAxis(axis).setTicks(None)
-            self.filter_plot.setRange(
-                xRange=(0, img.shape[1]), yRange=(0, img.shape[0]), padding=0.02
-            )
+            if fresh:
+                self._title(plot, f"Weight matrix ({w.shape[0]} outputs × {w.shape[1]} inputs)")
+                plot.setLabel("left", "output unit")
+                plot.setLabel("bottom", "input")
+                self._filters.setRect(0, 0, img.shape[1], img.shape[0])
+                for axis in ("left", "bottom"):
+                    plot.getAxis(axis).setTicks(None)
+                plot.setRange(xRange=(0, img.shape[1]), yRange=(0, img.shape[0]), padding=0.02)
             return
         k, c, fh, fw = w.shape
-        self.filter_plot.setLabel("left", "filter")
         if c == 3:
             rgb = filter_images(w, rgb=True)  # (K, F, F, 3): colour filters, one tile each
             mosaic = Mosaic.for_shape((k, fh, fw))
             tiles = np.stack([mosaic.tile(rgb[..., j]) for j in range(3)], axis=-1)
-            self._title(self.filter_plot, f"{k} filters of {fh}×{fw} (colour)")
-            self.filter_plot.setLabel("bottom", "")
-            self._filters.setImage(
-                np.nan_to_num(tiles, nan=0.5), autoLevels=False, levels=(0.0, 1.0)
-            )
+            title, left, bottom = f"{k} filters of {fh}×{fw} (colour)", "filter", ""
+            image = np.nan_to_num(tiles, nan=0.5)
         elif c == 1:  # one input channel: a near-square grid of filters, not a thin strip
             mosaic = Mosaic.for_shape((k, fh, fw))
-            self._title(self.filter_plot, f"{k} filters of {fh}×{fw} (one input channel)")
-            self.filter_plot.setLabel("bottom", "")
-            self.filter_plot.setLabel("left", "")
-            self._filters.setImage(
-                mosaic.tile(filter_images(w)[:, 0]), autoLevels=False, levels=(0.0, 1.0)
-            )
+            title, left, bottom = f"{k} filters of {fh}×{fw} (one input channel)", "", ""
+            image = mosaic.tile(filter_images(w)[:, 0])
         else:
             img = filter_images(w).reshape(k * c, fh, fw)  # a row per filter, a column per channel
             mosaic = Mosaic(k * c, fh, fw, k, c)
-            self._title(self.filter_plot, f"{k} filters × {c} input channels of {fh}×{fw}")
-            self.filter_plot.setLabel("bottom", "input channel")
-            self._filters.setImage(mosaic.tile(img), autoLevels=False, levels=(0.0, 1.0))
-        h, wd = mosaic.size
-        self._filters.setRect(0, 0, wd, h)
-        self._tile_ticks(mosaic, c not in (1, 3))
-        self.filter_plot.setRange(xRange=(0, wd), yRange=(0, h), padding=0.02)
+            title = f"{k} filters × {c} input channels of {fh}×{fw}"
+            left, bottom = "filter", "input channel"
+            image = mosaic.tile(img)
+        self._filters.setImage(image, autoLevels=False, levels=(0.0, 1.0))
+        if fresh:
+            self._title(plot, title)
+            plot.setLabel("left", left)
+            plot.setLabel("bottom", bottom)
+            h, wd = mosaic.size
+            self._filters.setRect(0, 0, wd, h)
+            self._tile_ticks(mosaic, c not in (1, 3))
+            plot.setRange(xRange=(0, wd), yRange=(0, h), padding=0.02)
 
     def _tile_ticks(self, mosaic: Mosaic, grid: bool) -> None:
         """Number the tiles (filters down, input channels across) instead of pixels."""
@@ -295,8 +322,11 @@ class FiltersView(QWidget):
         red = problem_color(self.palette())
         brushes = [pg.mkBrush(red if d.warning else HEALTHY_COLOR) for d in dead]
         self._dead_bars.setOpts(x=x, height=heights, width=0.6, brushes=brushes)
-        self.dead_plot.getAxis("bottom").setTicks([[(i, d.name) for i, d in enumerate(dead)]])
-        self.dead_plot.setXRange(-0.6, max(len(dead), 1) - 0.4, padding=0)
+        names = [d.name for d in dead]
+        if names != self._dead_names:  # the axis is laid out again only for other layers
+            self._dead_names = names
+            self.dead_plot.getAxis("bottom").setTicks([list(enumerate(names))])
+            self.dead_plot.setXRange(-0.6, max(len(dead), 1) - 0.4, padding=0)
         warnings = self.warnings()
         if warnings:
             self.warning_label.setText("⚠ " + "\n⚠ ".join(warnings))
@@ -310,7 +340,9 @@ class FiltersView(QWidget):
             self.warning_label.setStyleSheet("")
 
     def _title(self, plot: pg.PlotWidget, text: str) -> None:
-        plot.setTitle(text, color=plot_colors(self)[1].name())
+        if self._titles.get(id(plot)) != text:  # a new title lays the plot out again
+            self._titles[id(plot)] = text
+            plot.setTitle(text, color=plot_colors(self)[1].name())
 
     # ------------------------------------------------------------------ palette
 

@@ -7,6 +7,7 @@ give pyqtgraph plots the colours of the current light or dark palette.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "apply_plot_theme",
     "cache_axes",
     "display_array",
+    "nice_ceiling",
     "plot_colors",
     "to_qimage",
 ]
@@ -120,6 +122,14 @@ def cache_axes(plot: pg.PlotWidget) -> None:
         plot.getPlotItem().getAxis(name).setCacheMode(
             QGraphicsItem.CacheMode.DeviceCoordinateCache
         )
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7.5 × 10^k that is >= ``value`` (> 0)."""
+    if not value > 0:
+        return 1.0
+    decade = 10.0 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 1.5, 2, 3, 5, 7.5, 10) if m * decade >= value * 0.999)
 
 
 def _plot_items(layout: pg.GraphicsLayoutWidget):
