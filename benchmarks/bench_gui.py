@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"GUI ({layout}) images/s: " + ", ".join(f"{v:,.0f}" for v in gui))
         print(f"throughput GUI / headless (medians): {ratio:.3f} (target >= {MIN_RATIO})")
         print(f"process CPU per training image, GUI / headless (medians): {cpu_ratio:.3f} "
-              "(what the window costs in work; steadier than time on a loaded machine)")  # fmt: skip
+              "(the window's cost in work: steadier than time on a loaded machine)")  # fmt: skip
         print(f"event-loop stall (10 ms timer lateness over {len(late)} ticks): "
               f"max {report['max_stall_ms']:.1f} ms, p99 {report['p99_stall_ms']:.1f} ms "
               f"(target max <= {MAX_STALL_MS:.0f} ms)")  # fmt: skip

@@ -105,9 +105,7 @@ def test_a_hidden_view_keeps_activations_without_rendering(qtbot, deep_maps):
     assert _drawn(view, spec) == [] and view.layer_values(0) is None
 
 
-def test_a_shown_view_sets_the_pictures_it_shows_and_the_rest_when_scrolled_to(
-    qtbot, deep_maps
-):
+def test_a_shown_view_sets_the_pictures_it_shows_and_the_rest_when_scrolled_to(qtbot, deep_maps):
     view, spec, activations = deep_maps
     view.show()
     qtbot.waitExposed(view)
@@ -129,7 +127,7 @@ def test_a_shown_view_sets_the_pictures_it_shows_and_the_rest_when_scrolled_to(
 
 
 def test_a_render_of_an_older_network_is_dropped(qtbot, deep_maps):
-    view, spec, activations = deep_maps
+    view, _spec, activations = deep_maps
     view.show()
     qtbot.waitExposed(view)
     view.update_activations(activations)

@@ -58,6 +58,12 @@ class FiltersView(QWidget):
 
         self.layer_box = QComboBox()
         self.layer_box.setObjectName("filtersLayer")
+        # Its width does not follow the layer names: filling it with a network's layers
+        # would otherwise lay the whole page out again (every plot's axes redrawn).
+        self.layer_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.layer_box.setMinimumContentsLength(24)
         self.layer_box.currentIndexChanged.connect(lambda _i: self._mark())
 
         self.filter_plot = pg.PlotWidget(title="Filters")
@@ -97,9 +103,11 @@ class FiltersView(QWidget):
             pos=100 * DEAD_WARNING, angle=0, pen=pg.mkPen("#dc2626", style=Qt.PenStyle.DashLine)
         )
         self.dead_plot.addItem(self._threshold)
-        self.warning_label = QLabel()
+        self.warning_label = QLabel("Dead filters and units are counted once the network has run.")
         self.warning_label.setObjectName("deadReluWarning")
         self.warning_label.setWordWrap(True)
+        # Two lines kept for it, so its first text does not shrink the plots above.
+        self.warning_label.setMinimumHeight(2 * self.warning_label.fontMetrics().lineSpacing())
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Layer"))

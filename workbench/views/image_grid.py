@@ -119,9 +119,7 @@ def cache_axes(plot: pg.PlotWidget) -> None:
     the cost of a live curve's update (8 ms → 3 ms per redraw of the two loss and accuracy
     plots)."""
     for name in ("left", "bottom", "right", "top"):
-        plot.getPlotItem().getAxis(name).setCacheMode(
-            QGraphicsItem.CacheMode.DeviceCoordinateCache
-        )
+        plot.getPlotItem().getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def nice_ceiling(value: float) -> float:
