@@ -30,6 +30,8 @@ Engine flags (read once, at import):
 - ``NUMBA_CACHE_DIR``: where compiled kernels are kept (default: a directory of
   ``~/.cache/cnn-workbench/numba`` named after the kernels' source, see
   :mod:`engine.jit_cache`).
+- ``CNN_WORKBENCH_DIRECT_CONV``: "0" to run convolutions on the GEMM route (patches + BLAS)
+  instead of the generated direct kernels (:mod:`engine.kernels.direct_conv`).
 - ``CNN_WORKBENCH_PARALLEL``: "0" to compile the kernels without ``prange`` threads and run
   the layers on one thread (default "1").
 """
