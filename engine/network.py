@@ -586,6 +586,9 @@ def warm_up() -> None:
             for size in sorted(sizes):
                 if nv == 2 or size <= direct_conv_rows.MAX_FILTERS:
                     direct_conv_rows.kernel(size, nv)
+        for width in (3, 5):  # its weight gradient for the common 3x3 and 5x5 kernels
+            for block in range(1, direct_conv_rows.weight_grad_block(8, width) + 1):
+                direct_conv_rows.weight_grad_kernel(block, width)
     rng = np.random.default_rng(0)
     # Every kernel variant a network can reach: convolutions on one channel (column patches)
     # and on several (row patches); the fused epilogues (relu + max pool, relu alone, none);

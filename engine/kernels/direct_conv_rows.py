@@ -23,7 +23,20 @@ import numpy as np
 
 from engine.kernels import direct_conv
 
-__all__ = ["MAX_FILTERS", "applies", "blocks", "conv_forward", "kernel", "run", "vectors"]
+__all__ = [
+    "MAX_FILTERS",
+    "applies",
+    "blocks",
+    "conv_forward",
+    "kernel",
+    "run",
+    "run_weight_grad",
+    "vectors",
+    "weight_grad",
+    "weight_grad_applies",
+    "weight_grad_block",
+    "weight_grad_kernel",
+]
 
 #: Up to this many filters the row kernel beats the filter-lane kernel (half its lanes idle).
 MAX_FILTERS = 8
@@ -142,6 +155,141 @@ def _build(k_n: int, nv: int):
     loop(const(0), images, n_body, "n")
     b.ret_void()
     return mod, "rows"
+
+
+def weight_grad_block(filters: int, width: int) -> int:
+    """Filters per call of the row weight-gradient kernel for a kernel ``width`` (KW) wide:
+    KB*KW accumulators, KB gradient vectors and one input vector fit the registers."""
+    regs = direct_conv._host_shape()["regs"]
+    return max(1, min(filters, MAX_FILTERS, (regs - 1) // (width + 1)))
+
+
+def weight_grad_applies(filters: int, stride, kernel_size, out_width: int) -> bool:
+    """Whether the row weight-gradient kernel takes this shape: stride 1, few filters (with
+    more, the filter-lane kernel fills its lanes), kernels up to 7 wide, rows of at least half
+    a vector (rows are padded to whole vectors with zeros)."""
+    lanes = direct_conv.tile(1)[1]
+    return (
+        filters <= MAX_FILTERS
+        and tuple(stride) == (1, 1)
+        and kernel_size[1] <= 7
+        and out_width >= lanes // 2
+    )
+
+
+def _build_weight_grad(kb: int, kw: int):
+    """dW[k, c, i, j] = sum over (n, oy, x) of G[n, k, oy, x] * S[n, c, oy + i, x + j] for
+    KB filters and all (c, i, j): VL output pixels per vector, KB*KW accumulators reduced at
+    the end of each (c, i). Arguments: S (G, C, Hp, Wq), G (G, Ktotal, OH, OWp) at the block's
+    first filter, out (KB, C, KH, KW); dims [KH, Hp, Wq, OWp, Ktotal]; images, C, OH."""
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    vl = direct_conv.tile(1)[1]
+    f32, i64 = ir.FloatType(), ir.IntType(64)
+    vec = ir.VectorType(f32, vl)
+    mod = ir.Module(name=f"direct_conv_rows_wgrad_{kb}_{kw}")
+    mod.triple = llvm.get_process_triple()
+    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
+    fn = ir.Function(mod, fnty, name="rows_wgrad")
+    src, grad, out, dims, images, chans, oh, _, _, _ = fn.args
+    for arg in (src, grad, out, dims):
+        arg.add_attribute("noalias")
+    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
+    reduce = ir.Function(mod, ir.FunctionType(f32, [f32, vec]),
+                         name=f"llvm.vector.reduce.fadd.v{vl}f32")  # fmt: skip
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    const = lambda v: ir.Constant(i64, v)  # noqa: E731
+    loop = direct_conv._looper(b, const)
+    accs = [[b.alloca(vec) for _ in range(kw)] for _ in range(kb)]
+    zero_vec = ir.Constant(vec, [0.0] * vl)
+    kh_n, hp, wq, owp, ktotal = (b.load(b.gep(dims, [const(i)])) for i in range(5))
+    chunks = b.sdiv(owp, const(vl))
+
+    def c_body(c):
+        def i_body(i):
+            for k in range(kb):
+                for j in range(kw):
+                    b.store(zero_vec, accs[k][j])
+
+            def n_body(n):
+                def oy_body(oy):
+                    xrow = b.mul(b.add(b.mul(b.add(b.mul(n, chans), c), hp), b.add(oy, i)), wq)
+                    grow = b.mul(b.add(b.mul(n, ktotal), const(0)), oh)
+
+                    def t_body(t):
+                        x0 = b.add(xrow, b.mul(t, const(vl)))
+                        gv = []
+                        for k in range(kb):
+                            row = b.mul(b.add(b.add(grow, b.mul(const(k), oh)), oy), owp)
+                            ptr = b.gep(grad, [b.add(row, b.mul(t, const(vl)))])
+                            gv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                        for j in range(kw):
+                            ptr = b.gep(src, [b.add(x0, const(j))])
+                            xv = b.load(b.bitcast(ptr, vec.as_pointer()), align=4)
+                            for k in range(kb):
+                                b.store(b.call(fma, [gv[k], xv, b.load(accs[k][j])]), accs[k][j])
+
+                    loop(const(0), chunks, t_body, "t")
+
+                loop(const(0), oh, oy_body, "oy")
+
+            loop(const(0), images, n_body, "n")
+            for k in range(kb):
+                base = b.mul(b.add(b.mul(b.add(b.mul(const(k), chans), c), kh_n), i), const(kw))
+                for j in range(kw):
+                    total = b.call(reduce, [ir.Constant(f32, 0.0), b.load(accs[k][j])])
+                    b.store(total, b.gep(out, [b.add(base, const(j))]))
+
+        loop(const(0), kh_n, i_body, "i")
+
+    loop(const(0), chans, c_body, "c")
+    b.ret_void()
+    return mod, "rows_wgrad"
+
+
+def weight_grad_kernel(kb: int, kw: int):
+    """The compiled row weight-gradient kernel for KB filters and a kernel KW wide."""
+    return direct_conv.compiled("rows_wgrad", (kb, kw), _build_weight_grad)
+
+
+def run_weight_grad(fn, padded, grad, k0, k1, out, kernel_size, out_height) -> None:
+    """One call for filters k0..k1: ``padded`` (G, C, Hp, Wq), ``grad`` (G, K, OH, OWp) (OWp
+    a multiple of the vector width, zeros past the output's width; Wq >= OWp + KW - 1, zeros
+    past the input), ``out`` (k1 - k0, C, KH, KW); all C-contiguous float32."""
+    for name, a in (("padded", padded), ("grad", grad), ("out", out)):
+        if a.dtype != np.float32 or not a.flags.c_contiguous:
+            raise ValueError(f"direct_conv_rows.run_weight_grad: {name} must be C-contiguous "
+                             "float32")  # fmt: skip
+    images, chans, hp, wq = padded.shape
+    ktotal, owp = grad.shape[1], grad.shape[3]
+    dims = np.asarray([kernel_size[0], hp, wq, owp, ktotal], np.int64)
+    first = grad.ctypes.data + k0 * grad.shape[2] * owp * 4
+    fn(padded.ctypes.data, first, out.ctypes.data, dims.ctypes.data, images, chans,
+       out_height, 0, 0, 0)  # fmt: skip
+
+
+def weight_grad(x, dy, kernel_size, padding=(0, 0)) -> np.ndarray:
+    """The weight gradient (K, C, KH, KW) of a stride-1 convolution by the row kernel, the
+    whole path in one call (tests): float32 ``x`` (N, C, H, W), ``dy`` (N, K, OH, OW)."""
+    x = np.ascontiguousarray(x, np.float32)
+    n_img, chans, height, width = x.shape
+    filters, (oh, ow) = dy.shape[1], dy.shape[2:]
+    (kh, kw), (ph, pw) = kernel_size, padding
+    lanes = direct_conv.tile(1)[1]
+    owp = -(-ow // lanes) * lanes
+    padded = np.zeros((n_img, chans, height + 2 * ph, max(width + 2 * pw, owp + kw - 1)),
+                      np.float32)  # fmt: skip
+    padded[:, :, ph : ph + height, pw : pw + width] = x
+    grad = np.zeros((n_img, filters, oh, owp), np.float32)
+    grad[..., :ow] = dy
+    out = np.empty((filters, chans, kh, kw), np.float32)
+    step = weight_grad_block(filters, kw)
+    for k0 in range(0, filters, step):
+        k1 = min(k0 + step, filters)
+        fn = weight_grad_kernel(k1 - k0, kw)
+        run_weight_grad(fn, padded, grad, k0, k1, out[k0:k1], (kh, kw), oh)
+    return out
 
 
 def kernel(filters: int, nv: int):

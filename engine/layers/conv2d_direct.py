@@ -254,12 +254,24 @@ class DirectRoutes:
         None for the GEMM route."""
         if x.dtype != np.float32 or self.kernel == (1, 1) or not direct_conv.available():
             return None
+        if rows_kernel.weight_grad_applies(self.filters, self.stride, self.kernel, ow):
+            lanes = direct_conv.tile(1)[1]
+            owp = -(-ow // lanes) * lanes
+            wq = max(x.shape[3] + 2 * self.padding[1], owp + self.kernel[1] - 1)
+            step = rows_kernel.weight_grad_block(self.filters, self.kernel[1])
+            calls = [(k0, min(k0 + step, self.filters),
+                      rows_kernel.weight_grad_kernel(min(step, self.filters - k0), self.kernel[1]))
+                     for k0 in range(0, self.filters, step)]  # fmt: skip
+            hp = x.shape[2] + 2 * self.padding[0]
+            return {"kind": "rows", "calls": calls, "hw": (hp, wq), "owp": owp,
+                    "out_hw": (oh, ow), "shape": (self.fan_in, self.filters)}  # fmt: skip
         mr, vl, nv = direct_conv.weight_grad_tile(self.filters, self.in_channels, self.kernel[1])
         nr = vl * nv
         hp = x.shape[2] + 2 * self.padding[0]
         wp = x.shape[3] + 2 * self.padding[1]
         blocks = -(-self.filters // nr)
-        return {"kernel": direct_conv.kernel(mr, vl, nv, weight_grad=True), "hw": (hp, wp),
+        return {"kind": "lanes", "kernel": direct_conv.kernel(mr, vl, nv, weight_grad=True),
+                "hw": (hp, wp),
                 "blocks": blocks, "kpad": blocks * nr, "plane": oh * ow,
                 "shape": (self.fan_in, self.filters),
                 "offsets": direct_conv.pixel_offsets(group, (hp, wp), self.in_channels,
@@ -267,6 +279,8 @@ class DirectRoutes:
 
     def _direct_weight_grad(self, x, g0, g1, dy_rows, slot, plan):
         """This group's weight gradient (KH*KW*C, K), (kh, kw, c) order, from ``dy_rows``."""
+        if plan["kind"] == "rows":
+            return self._rows_weight_grad(x, g0, g1, dy_rows, slot, plan)
         hp, wp = plan["hw"]
         count, kpad, chans = g1 - g0, plan["kpad"], self.in_channels
         m = count * plan["plane"]
@@ -280,3 +294,21 @@ class DirectRoutes:
         direct_conv.run(plan["kernel"], padded, grad, out, plan["offsets"], m, chans,
                         *self.kernel, wp, blocks=plan["blocks"])  # fmt: skip
         return out[:, : self.filters]
+
+    def _rows_weight_grad(self, x, g0, g1, dy_rows, slot, plan):
+        (hp, wq), (oh, ow), owp = plan["hw"], plan["out_hw"], plan["owp"]
+        count, chans, k_out = g1 - g0, self.in_channels, self.filters
+        size = count * chans * hp * wq
+        padded = self._buffer(("wpad", slot), size, np.float32)[:size]
+        padded = padded.reshape(count, chans, hp, wq)
+        kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+        size = count * k_out * oh * owp
+        grad = self._buffer(("wgrad", slot), size, np.float32)[:size]
+        grad = grad.reshape(count, k_out, oh, owp)
+        kernels._rows_to_padded_nchw(dy_rows, count, oh, ow, 0, 0, grad)
+        kh, kw = self.kernel
+        out = self._buffer(("wout", slot), k_out * chans * kh * kw, np.float32)
+        out = out[: k_out * chans * kh * kw].reshape(k_out, chans, kh, kw)
+        for k0, k1, fn in plan["calls"]:
+            rows_kernel.run_weight_grad(fn, padded, grad, k0, k1, out[k0:k1], self.kernel, oh)
+        return out.transpose(2, 3, 1, 0).reshape(self.fan_in, k_out)

@@ -295,3 +295,39 @@ def test_row_kernel_layer_routes_equal_gemm_route(monkeypatch, case):
     gemm = run()
     for a, b in zip(direct, gemm, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("c", "k", "hw", "kernel", "padding"),
+    [
+        (3, 5, (20, 17), (3, 3), (1, 1)),
+        (1, 6, (32, 32), (5, 5), (0, 0)),
+        (8, 8, (12, 30), (5, 5), (2, 2)),
+        (2, 1, (16, 40), (3, 2), (1, 0)),
+        (4, 7, (9, 13), (2, 4), (0, 1)),
+        (5, 3, (10, 21), (7, 7), (3, 3)),
+    ],
+)
+def test_row_weight_grad_matches_reference_and_the_gemm_route(monkeypatch, c, k, hw, kernel,
+                                                              padding):  # fmt: skip
+    from engine.kernels import direct_conv_rows
+
+    rng = np.random.default_rng(c * k + 3)
+    x = rng.standard_normal((2, c, *hw)).astype(np.float32)
+    layer = Conv2D(c, k, kernel, (1, 1), padding)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+    _, oh, ow = layer.output_shape(x.shape[1:])
+    dy = rng.standard_normal((2, k, oh, ow)).astype(np.float32)
+    want = direct_conv.weight_grad_naive(x, dy, kernel, (1, 1), padding)
+    got = direct_conv_rows.weight_grad(x, dy, kernel, padding)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(2 * oh * ow))
+    assert layer._direct_weight_plan(x, 1, oh, ow)["kind"] == "rows"
+
+    def grads():
+        layer.forward(x, record=True)
+        layer.backward(dy)
+        return layer.grads["weight"].copy()
+
+    direct = grads()
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    np.testing.assert_allclose(direct, grads(), rtol=1e-5, atol=1e-4)
