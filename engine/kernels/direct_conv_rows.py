@@ -10,6 +10,10 @@ multiply-adds. Input and output stay channel-major (NCHW): the input is a zero-p
 (G, C, Hp, Wp) of the group's images, the output is written as (K, G·OH·OW), the layout the
 epilogues read at unit stride.
 
+The same turn gives the weight gradient of layers with few filters
+(:func:`weight_grad`): KB filters × KW taps of one kernel row as vector accumulators of pixel
+partial sums, reduced at the end; rows are padded with zeros to whole vectors.
+
 Used for stride 1 and outputs at least one vector wide (the last tile of a row overlaps the
 one before it), any K in blocks that fit the registers (:func:`blocks`, :func:`applies`);
 K and NV are compiled in (one variant per pair). On one AVX-512 core: 8 filters 5x5 at 32x32
