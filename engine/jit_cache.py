@@ -8,7 +8,8 @@ of ``conv.py`` that had been replaced, 2.3x slower; a two-file toy returns the o
 Touching the caller's file does not help either.
 
 So the engine points numba at a cache directory named after a hash of every engine source
-file that compiles kernels (those that mention numba): any change to any kernel selects a
+file that compiles kernels (those that mention numba or llvmlite; the generated direct
+convolution kernels keep their machine code there too): any change to any kernel selects a
 fresh directory, and an unchanged engine finds its kernels where it left them. The newest few
 directories are kept (a developer switching branches finds both warm), older ones are removed.
 
@@ -35,7 +36,8 @@ _ENGINE = Path(__file__).resolve().parent
 
 def kernel_source_hash(root: Path = _ENGINE) -> str:
     """The first 16 hex digits of a SHA-256 over the path and bytes of every ``.py`` file
-    under ``root`` that mentions numba, in sorted order (a few milliseconds)."""
+    under ``root`` that mentions numba or llvmlite (the files that generate machine code), in
+    sorted order (a few milliseconds)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" in path.parts:
@@ -44,7 +46,7 @@ def kernel_source_hash(root: Path = _ENGINE) -> str:
             data = path.read_bytes()
         except OSError:
             continue
-        if b"numba" in data:
+        if b"numba" in data or b"llvmlite" in data:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(b"\0")
             digest.update(data)

@@ -31,16 +31,14 @@ for callers and tests, :class:`engine.layers.conv2d.Conv2D` calls the pieces its
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
 import os
-import threading
 
 import numpy as np
 
+from engine.kernels.llvm_jit import Frame, compiled, host_shape
+
 __all__ = [
     "available",
-    "compiled",
     "conv_forward",
     "conv_forward_naive",
     "kernel",
@@ -52,33 +50,6 @@ __all__ = [
     "weight_grad_tile",
 ]
 
-_ARGS = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 6
-_PROTO = ctypes.CFUNCTYPE(None, *_ARGS)
-_lock = threading.Lock()
-_kernels: dict[tuple, object] = {}
-_engines: list = []  # the execution engines own the machine code: keep them alive
-_host: dict | None = None
-
-
-def _host_shape() -> dict:
-    """Vector lanes (float32) and vector register count of this CPU, from LLVM's view."""
-    global _host
-    if _host is None:
-        import llvmlite.binding as llvm
-
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        features = llvm.get_host_cpu_features()
-        triple = llvm.get_process_triple()
-        if features.get("avx512f"):
-            lanes, regs = 16, 32
-        elif features.get("avx") or features.get("avx2"):
-            lanes, regs = 8, 16
-        else:  # SSE, NEON and the rest: 128-bit vectors
-            lanes, regs = 4, 32 if triple.startswith(("aarch64", "arm64")) else 16
-        _host = {"lanes": lanes, "regs": regs, "features": features.flatten()}
-    return _host
-
 
 def available() -> bool:
     """Whether the direct kernel is used: llvmlite loads and ``CNN_WORKBENCH_DIRECT_CONV`` is
@@ -86,7 +57,7 @@ def available() -> bool:
     if os.environ.get("CNN_WORKBENCH_DIRECT_CONV", "1").strip() == "0":
         return False
     try:
-        _host_shape()
+        host_shape()
     except Exception:  # no usable LLVM: the GEMM route works everywhere
         return False
     return True
@@ -96,7 +67,7 @@ def tile(filters: int) -> tuple[int, int, int]:
     """(MR pixels, VL lanes, NV vectors) for a layer of ``filters`` output channels: as many
     filters per tile as the layer has (up to two vectors' worth), and as many pixels as the
     registers hold beside the accumulators, at most 8 (measured best on AVX-512)."""
-    host = _host_shape()
+    host = host_shape()
     lanes = host["lanes"]
     nv = 1 if filters <= lanes else 2
     mr = max(1, min(8, (host["regs"] - 2 * nv - 1) // nv))
@@ -104,182 +75,57 @@ def tile(filters: int) -> tuple[int, int, int]:
 
 
 def _build(mr: int, vl: int, nv: int):
-    """The llvmlite module of the forward micro-kernel for (MR, VL, NV) and its function's
-    name, f(S, Wpk, out, offsets, pixels, kblocks, C, KH, KW, Wp)."""
-    import llvmlite.binding as llvm
-    import llvmlite.ir as ir
-
+    """The forward micro-kernel for (MR, VL, NV): f(S, Wpk, out, offsets, pixels, kblocks,
+    C, KH, KW, Wp). Returns (module, function name)."""
+    k = Frame(f"direct_conv_{mr}_{vl}_{nv}", vl)
+    b, c_, loop = k.b, k.const, k.loop
+    src, wts, out, offs, pixels, kblocks, chans, kh_n, kw_n, wp = k.args
     nr = vl * nv
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vec = ir.VectorType(f32, vl)
-    mod = ir.Module(name=f"direct_conv_{mr}_{vl}_{nv}")
-    mod.triple = llvm.get_process_triple()
-    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
-    fn = ir.Function(mod, fnty, name="direct_conv")
-    src, wts, out, offs, pixels, kblocks, chans, kh_n, kw_n, wp = fn.args
-    for arg in (src, wts, out, offs):
-        arg.add_attribute("noalias")
-    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    const = lambda v: ir.Constant(i64, v)  # noqa: E731
-    accs = [[b.alloca(vec) for _ in range(nv)] for _ in range(mr)]
-    bases = [b.alloca(i64) for _ in range(mr)]
-    zero_vec = ir.Constant(vec, [0.0] * vl)
-    splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
-
-    loop = _looper(b, const)
-
-    kpad = b.mul(kblocks, const(nr))
-    tiles = b.sdiv(b.add(pixels, const(mr - 1)), const(mr))
-    last = b.sub(pixels, const(mr))
-    last = b.select(b.icmp_signed("<", last, const(0)), const(0), last)  # fewer than MR
+    accs = [[k.accumulator() for _ in range(nv)] for _ in range(mr)]
+    bases = [b.alloca(k.i64) for _ in range(mr)]
+    kpad = b.mul(kblocks, c_(nr))
+    tiles = b.sdiv(b.add(pixels, c_(mr - 1)), c_(mr))
+    last = b.sub(pixels, c_(mr))
+    last = b.select(b.icmp_signed("<", last, c_(0)), c_(0), last)  # fewer than MR
 
     def kb_body(kb):
         def tile_body(t):
-            start = b.mul(t, const(mr))
-            over = b.icmp_signed(">", start, last)
-            p0 = b.select(over, last, start)  # the last tile overlaps the one before
+            start = b.mul(t, c_(mr))
+            p0 = b.select(b.icmp_signed(">", start, last), last, start)  # overlapping tail
             for r in range(mr):
-                b.store(b.load(b.gep(offs, [b.add(p0, const(r))])), bases[r])
-                for v in range(nv):
-                    b.store(zero_vec, accs[r][v])
-            wblock = b.mul(b.mul(b.mul(b.mul(kb, kh_n), kw_n), chans), const(nr))
+                b.store(k.load(offs, b.add(p0, c_(r))), bases[r])
+            k.clear(accs)
+            wblock = b.mul(b.mul(b.mul(b.mul(kb, kh_n), kw_n), chans), c_(nr))
 
             def kh_body(kh):
                 def kw_body(kw):
                     shift = b.mul(b.add(b.mul(kh, wp), kw), chans)
-                    wbase = b.add(wblock, b.mul(b.mul(b.add(b.mul(kh, kw_n), kw), chans),
-                                                const(nr)))  # fmt: skip
+                    tap = b.mul(b.add(b.mul(kh, kw_n), kw), chans)
+                    wbase = b.add(wblock, b.mul(tap, c_(nr)))
                     starts = [b.add(b.load(bases[r]), shift) for r in range(mr)]
 
                     def c_body(c):
-                        woff = b.add(wbase, b.mul(c, const(nr)))
-                        wv = []
-                        for v in range(nv):
-                            ptr = b.gep(wts, [b.add(woff, const(v * vl))])
-                            wv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                        woff = b.add(wbase, b.mul(c, c_(nr)))
+                        wv = [k.load_vec(wts, b.add(woff, c_(v * vl))) for v in range(nv)]
                         for r in range(mr):
-                            a = b.load(b.gep(src, [b.add(starts[r], c)]))
-                            av = b.insert_element(ir.Constant(vec, ir.Undefined), a,
-                                                  ir.Constant(ir.IntType(32), 0))  # fmt: skip
-                            av = b.shuffle_vector(av, ir.Constant(vec, ir.Undefined), splat)
+                            a = k.splat(k.load(src, b.add(starts[r], c)))
                             for v in range(nv):
-                                b.store(b.call(fma, [av, wv[v], b.load(accs[r][v])]), accs[r][v])
+                                k.fma_into(accs[r][v], a, wv[v])
 
-                    loop(const(0), chans, c_body, "c")
+                    loop(c_(0), chans, c_body, "c")
 
-                loop(const(0), kw_n, kw_body, "kw")
+                loop(c_(0), kw_n, kw_body, "kw")
 
-            loop(const(0), kh_n, kh_body, "kh")
+            loop(c_(0), kh_n, kh_body, "kh")
             for r in range(mr):
-                row = b.add(b.mul(b.add(p0, const(r)), kpad), b.mul(kb, const(nr)))
+                row = b.add(b.mul(b.add(p0, c_(r)), kpad), b.mul(kb, c_(nr)))
                 for v in range(nv):
-                    ptr = b.gep(out, [b.add(row, const(v * vl))])
-                    b.store(b.load(accs[r][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
+                    k.store_vec(b.load(accs[r][v]), out, b.add(row, c_(v * vl)))
 
-        loop(const(0), tiles, tile_body, "t")
+        loop(c_(0), tiles, tile_body, "t")
 
-    loop(const(0), kblocks, kb_body, "kb")
-    b.ret_void()
-
-    return mod, "direct_conv"
-
-
-def _machine():
-    import llvmlite.binding as llvm
-
-    target = llvm.Target.from_default_triple()
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=_host_shape()["features"], opt=3
-    )
-
-
-_MAGIC = b"CNNWBDC1"
-
-
-def _object_path(kind: str, params: tuple) -> str | None:
-    """Where the machine code of kernel ``kind`` with ``params`` is kept between processes:
-    in the engine's keyed numba cache directory (:mod:`engine.jit_cache`, named after the
-    kernels' source, these files included), under a name that also carries the CPU, its
-    features and llvmlite's version; None when no cache directory is set."""
-    import llvmlite
-    import llvmlite.binding as llvm
-
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    if not root:
-        return None
-    host = f"{llvm.get_host_cpu_name()}|{_host_shape()['features']}|{llvmlite.__version__}"
-    tag = hashlib.sha256(host.encode()).hexdigest()[:12]
-    name = f"direct_conv-{kind}-{'-'.join(str(p) for p in params)}-{tag}.o"
-    return os.path.join(root, "direct_conv", name)
-
-
-def _load(data: bytes, name: str):
-    """The ctypes function ``name`` of object code ``data``."""
-    import llvmlite.binding as llvm
-
-    empty = llvm.parse_assembly(f'target triple = "{llvm.get_process_triple()}"')
-    engine = llvm.create_mcjit_compiler(empty, _machine())
-    engine.add_object_file(llvm.ObjectFileRef.from_data(data))
-    engine.finalize_object()
-    address = engine.get_function_address(name)
-    if not address:
-        raise RuntimeError(f"{name} missing from the cached object")
-    _engines.append(engine)
-    return _PROTO(address)
-
-
-def compiled(kind: str, params: tuple, build):
-    """The ctypes function of kernel ``kind`` with ``params``, built once per process
-    (thread-safe): its machine code from the on-disk cache, or ``build(*params)`` (an
-    llvmlite module and its function's name; -O3 for this CPU, ~40 ms), then cached
-    (written atomically)."""
-    key = (kind, *params)
-    fn = _kernels.get(key)
-    if fn is None:
-        with _lock:
-            fn = _kernels.get(key)
-            if fn is None:
-                fn = _kernels[key] = _compile(kind, params, build)
-    return fn
-
-
-def _compile(kind, params, build):
-    import llvmlite.binding as llvm
-
-    path = _object_path(kind, params)
-    name = f"dc_{kind}"
-    if path is not None and os.path.exists(path):
-        try:
-            with open(path, "rb") as f:
-                blob = f.read()
-            # LLVM crashes on a damaged object file, so each carries its digest: a truncated
-            # or corrupted file is rebuilt, never loaded.
-            head, digest, data = blob[:8], blob[8:40], blob[40:]
-            if head == _MAGIC and hashlib.sha256(data).digest() == digest:
-                return _load(data, name)
-        except (OSError, RuntimeError):
-            pass  # unreadable or stale: build it again below
-    mod, fname = build(*params)
-    fn = mod.get_global(fname)
-    fn.name = name
-    module = llvm.parse_assembly(str(mod))
-    module.verify()
-    machine = _machine()
-    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
-    passes = llvm.create_pass_builder(machine, tuning)
-    passes.getModulePassManager().run(module, passes)
-    data = machine.emit_object(module)
-    if path is not None:
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(_MAGIC + hashlib.sha256(data).digest() + data)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only cache: compile again next time
-    return _load(data, name)
+    loop(c_(0), kblocks, kb_body, "kb")
+    return k.done()
 
 
 def _build_weight_grad(mr: int, vl: int, nv: int):
@@ -288,97 +134,50 @@ def _build_weight_grad(mr: int, vl: int, nv: int):
     receives dW[(kh, kw, c), k] = sum over p of S[offset[p] + (kh*Wp + kw)*C + c] * G[p, k],
     a tile being MR consecutive (kw, c) entries of one kernel row, side by side in the
     scratch (MR <= KW*C; the last tile overlaps)."""
-    import llvmlite.binding as llvm
-    import llvmlite.ir as ir
-
+    k = Frame(f"direct_conv_wgrad_{mr}_{vl}_{nv}", vl)
+    b, c_, loop = k.b, k.const, k.loop
+    src, grad, out, offs, pixels, kblocks, chans, kh_n, kw_n, wp = k.args
     nr = vl * nv
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vec = ir.VectorType(f32, vl)
-    mod = ir.Module(name=f"direct_conv_wgrad_{mr}_{vl}_{nv}")
-    mod.triple = llvm.get_process_triple()
-    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
-    fn = ir.Function(mod, fnty, name="direct_conv_wgrad")
-    src, grad, out, offs, pixels, kblocks, chans, kh_n, kw_n, wp = fn.args
-    for arg in (src, grad, out, offs):
-        arg.add_attribute("noalias")
-    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    const = lambda v: ir.Constant(i64, v)  # noqa: E731
-    accs = [[b.alloca(vec) for _ in range(nv)] for _ in range(mr)]
-    zero_vec = ir.Constant(vec, [0.0] * vl)
-    splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
-    loop = _looper(b, const)
-    kpad = b.mul(kblocks, const(nr))
+    accs = [[k.accumulator() for _ in range(nv)] for _ in range(mr)]
+    kpad = b.mul(kblocks, c_(nr))
     run = b.mul(kw_n, chans)  # a kernel row's KW*C values lie side by side in the scratch
-    jtiles = b.sdiv(b.add(run, const(mr - 1)), const(mr))
-    lastj = b.sub(run, const(mr))
+    jtiles = b.sdiv(b.add(run, c_(mr - 1)), c_(mr))
+    lastj = b.sub(run, c_(mr))
 
     def kb_body(kb):
-        col = b.mul(kb, const(nr))
+        col = b.mul(kb, c_(nr))
 
         def kh_body(kh):
             shift = b.mul(b.mul(kh, wp), chans)
 
             def jt_body(jt):
-                start = b.mul(jt, const(mr))
+                start = b.mul(jt, c_(mr))
                 j0 = b.select(b.icmp_signed(">", start, lastj), lastj, start)
-                for r in range(mr):
-                    for v in range(nv):
-                        b.store(zero_vec, accs[r][v])
+                k.clear(accs)
                 lead = b.add(shift, j0)
 
                 def p_body(p):
-                    base = b.add(b.load(b.gep(offs, [p])), lead)
+                    base = b.add(k.load(offs, p), lead)
                     goff = b.add(b.mul(p, kpad), col)
-                    gv = []
-                    for v in range(nv):
-                        ptr = b.gep(grad, [b.add(goff, const(v * vl))])
-                        gv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                    gv = [k.load_vec(grad, b.add(goff, c_(v * vl))) for v in range(nv)]
                     for r in range(mr):
-                        a = b.load(b.gep(src, [b.add(base, const(r))]))
-                        av = b.insert_element(ir.Constant(vec, ir.Undefined), a,
-                                              ir.Constant(ir.IntType(32), 0))  # fmt: skip
-                        av = b.shuffle_vector(av, ir.Constant(vec, ir.Undefined), splat)
+                        a = k.splat(k.load(src, b.add(base, c_(r))))
                         for v in range(nv):
-                            b.store(b.call(fma, [av, gv[v], b.load(accs[r][v])]), accs[r][v])
+                            k.fma_into(accs[r][v], a, gv[v])
 
-                loop(const(0), pixels, p_body, "p")
+                loop(c_(0), pixels, p_body, "p")
                 row0 = b.add(b.mul(kh, run), j0)
                 for r in range(mr):
-                    row = b.add(b.mul(b.add(row0, const(r)), kpad), col)
+                    row = b.add(b.mul(b.add(row0, c_(r)), kpad), col)
                     for v in range(nv):
-                        ptr = b.gep(out, [b.add(row, const(v * vl))])
-                        b.store(b.load(accs[r][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
+                        k.store_vec(b.load(accs[r][v]), out, b.add(row, c_(v * vl)))
 
-            loop(const(0), jtiles, jt_body, "jt")
+            loop(c_(0), jtiles, jt_body, "jt")
 
-        loop(const(0), kh_n, kh_body, "kh")
+        loop(c_(0), kh_n, kh_body, "kh")
 
-    loop(const(0), kblocks, kb_body, "kb")
-    b.ret_void()
-    return mod, "direct_conv_wgrad"
-
-
-def _looper(b, const):
-    """A counted-loop helper for builder ``b`` (allocas that LLVM's mem2reg turns into
-    registers): loop(start, stop, body, name) calls body(index) inside the loop."""
-
-    def loop(start, stop, body, name):
-        iv = b.alloca(start.type, name=name)
-        b.store(start, iv)
-        head = b.append_basic_block(name + "_head")
-        inner = b.append_basic_block(name + "_body")
-        done = b.append_basic_block(name + "_done")
-        b.branch(head)
-        b.position_at_end(head)
-        b.cbranch(b.icmp_signed("<", b.load(iv), stop), inner, done)
-        b.position_at_end(inner)
-        body(b.load(iv))
-        b.store(b.add(b.load(iv), const(1)), iv)
-        b.branch(head)
-        b.position_at_end(done)
-
-    return loop
+    loop(c_(0), kblocks, kb_body, "kb")
+    return k.done()
 
 
 def kernel(mr: int, vl: int, nv: int, weight_grad: bool = False):

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.kernels import direct_conv
+from engine.kernels.llvm_jit import Frame, compiled, host_shape
+from engine.kernels.workers import split
 
 __all__ = [
     "MAX_FILTERS",
@@ -66,46 +68,24 @@ def applies(filters: int, stride, out_width: int) -> bool:
 def blocks(filters: int, nv: int) -> list[tuple[int, int]]:
     """The filter ranges [k0, k1) of one call each: as even as possible, each small enough
     that its K*NV accumulators, NV input vectors and a weight fit the vector registers."""
-    cap = max(1, min(12, (direct_conv._host_shape()["regs"] - nv - 1) // nv))
+    cap = max(1, min(12, (host_shape()["regs"] - nv - 1) // nv))
     if nv == 1:
         cap = min(cap, MAX_FILTERS)
-    count = -(-filters // cap)
-    size, extra = divmod(filters, count)
-    out, k0 = [], 0
-    for i in range(count):
-        k1 = k0 + size + (1 if i < extra else 0)
-        out.append((k0, k1))
-        k0 = k1
-    return out
+    return split(filters, 1, -(-filters // cap))
 
 
 def _build(k_n: int, nv: int):
-    """f(S, W, out, _, images, C, Hp, Wp, OH, OW | KH, KW packed as OH*... see run)."""
-    import llvmlite.binding as llvm
-    import llvmlite.ir as ir
-
+    """The row kernel for K filters and NV pixel vectors per tile:
+    f(S, W, out, dims [KH, KW], images, C, Hp, Wp, OH, OW) (see :func:`run`)."""
     vl = direct_conv.tile(1)[1]
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vec = ir.VectorType(f32, vl)
-    mod = ir.Module(name=f"direct_conv_rows_{k_n}_{nv}")
-    mod.triple = llvm.get_process_triple()
-    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
-    fn = ir.Function(mod, fnty, name="rows")
-    src, wts, out, dims, images, chans, hp, wp, oh, ow = fn.args
-    for arg in (src, wts, out, dims):
-        arg.add_attribute("noalias")
-    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    const = lambda v: ir.Constant(i64, v)  # noqa: E731
-    loop = direct_conv._looper(b, const)
-    accs = [[b.alloca(vec) for _ in range(nv)] for _ in range(k_n)]
-    zero_vec = ir.Constant(vec, [0.0] * vl)
-    splat = ir.Constant(ir.VectorType(ir.IntType(32), vl), [0] * vl)
-    kh_n = b.load(b.gep(dims, [const(0)]))
-    kw_n = b.load(b.gep(dims, [const(1)]))
+    k = Frame(f"direct_conv_rows_{k_n}_{nv}", vl)
+    b, c_, loop = k.b, k.const, k.loop
+    src, wts, out, dims, images, chans, hp, wp, oh, ow = k.args
+    accs = [[k.accumulator() for _ in range(nv)] for _ in range(k_n)]
+    kh_n, kw_n = k.load(dims, c_(0)), k.load(dims, c_(1))
     width = vl * nv
-    tiles = b.sdiv(b.add(ow, const(width - 1)), const(width))
-    last = b.sub(ow, const(width))
+    tiles = b.sdiv(b.add(ow, c_(width - 1)), c_(width))
+    last = b.sub(ow, c_(width))
     plane = b.mul(oh, ow)
     total = b.mul(images, plane)  # the output's row length (K, G*OH*OW)
     taps = b.mul(b.mul(chans, kh_n), kw_n)
@@ -113,11 +93,9 @@ def _build(k_n: int, nv: int):
     def n_body(n):
         def oy_body(oy):
             def t_body(t):
-                start = b.mul(t, const(width))
+                start = b.mul(t, c_(width))
                 x0 = b.select(b.icmp_signed(">", start, last), last, start)
-                for k in range(k_n):
-                    for v in range(nv):
-                        b.store(zero_vec, accs[k][v])
+                k.clear(accs)
 
                 def c_body(c):
                     def i_body(i):
@@ -126,45 +104,37 @@ def _build(k_n: int, nv: int):
                         tap0 = b.mul(b.add(b.mul(c, kh_n), i), kw_n)
 
                         def j_body(j):
-                            xv = []
-                            for v in range(nv):
-                                ptr = b.gep(src, [b.add(b.add(row, j), const(v * vl))])
-                                xv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                            at = b.add(row, j)
+                            xv = [k.load_vec(src, b.add(at, c_(v * vl))) for v in range(nv)]
                             tap = b.add(tap0, j)
-                            for k in range(k_n):
-                                w = b.load(b.gep(wts, [b.add(b.mul(const(k), taps), tap)]))
-                                wv = b.insert_element(ir.Constant(vec, ir.Undefined), w,
-                                                      ir.Constant(ir.IntType(32), 0))  # fmt: skip
-                                wv = b.shuffle_vector(wv, ir.Constant(vec, ir.Undefined), splat)
+                            for f in range(k_n):
+                                w = k.splat(k.load(wts, b.add(b.mul(c_(f), taps), tap)))
                                 for v in range(nv):
-                                    b.store(b.call(fma, [wv, xv[v], b.load(accs[k][v])]),
-                                            accs[k][v])  # fmt: skip
+                                    k.fma_into(accs[f][v], w, xv[v])
 
-                        loop(const(0), kw_n, j_body, "j")
+                        loop(c_(0), kw_n, j_body, "j")
 
-                    loop(const(0), kh_n, i_body, "i")
+                    loop(c_(0), kh_n, i_body, "i")
 
-                loop(const(0), chans, c_body, "c")
+                loop(c_(0), chans, c_body, "c")
                 pix = b.add(b.add(b.mul(n, plane), b.mul(oy, ow)), x0)
-                for k in range(k_n):
-                    base = b.add(b.mul(const(k), total), pix)
+                for f in range(k_n):
+                    base = b.add(b.mul(c_(f), total), pix)
                     for v in range(nv):
-                        ptr = b.gep(out, [b.add(base, const(v * vl))])
-                        b.store(b.load(accs[k][v]), b.bitcast(ptr, vec.as_pointer()), align=4)
+                        k.store_vec(b.load(accs[f][v]), out, b.add(base, c_(v * vl)))
 
-            loop(const(0), tiles, t_body, "t")
+            loop(c_(0), tiles, t_body, "t")
 
-        loop(const(0), oh, oy_body, "oy")
+        loop(c_(0), oh, oy_body, "oy")
 
-    loop(const(0), images, n_body, "n")
-    b.ret_void()
-    return mod, "rows"
+    loop(c_(0), images, n_body, "n")
+    return k.done()
 
 
 def weight_grad_block(filters: int, width: int) -> int:
     """Filters per call of the row weight-gradient kernel for a kernel ``width`` (KW) wide:
     KB*KW accumulators, KB gradient vectors and one input vector fit the registers."""
-    regs = direct_conv._host_shape()["regs"]
+    regs = host_shape()["regs"]
     return max(1, min(filters, MAX_FILTERS, (regs - 1) // (width + 1)))
 
 
@@ -186,75 +156,56 @@ def _build_weight_grad(kb: int, kw: int):
     KB filters and all (c, i, j): VL output pixels per vector, KB*KW accumulators reduced at
     the end of each (c, i). Arguments: S (G, C, Hp, Wq), G (G, Ktotal, OH, OWp) at the block's
     first filter, out (KB, C, KH, KW); dims [KH, Hp, Wq, OWp, Ktotal]; images, C, OH."""
-    import llvmlite.binding as llvm
-    import llvmlite.ir as ir
-
     vl = direct_conv.tile(1)[1]
-    f32, i64 = ir.FloatType(), ir.IntType(64)
-    vec = ir.VectorType(f32, vl)
-    mod = ir.Module(name=f"direct_conv_rows_wgrad_{kb}_{kw}")
-    mod.triple = llvm.get_process_triple()
-    fnty = ir.FunctionType(ir.VoidType(), [f32.as_pointer()] * 3 + [i64.as_pointer()] + [i64] * 6)
-    fn = ir.Function(mod, fnty, name="rows_wgrad")
-    src, grad, out, dims, images, chans, oh, _, _, _ = fn.args
-    for arg in (src, grad, out, dims):
-        arg.add_attribute("noalias")
-    fma = ir.Function(mod, ir.FunctionType(vec, [vec, vec, vec]), name=f"llvm.fma.v{vl}f32")
-    reduce = ir.Function(mod, ir.FunctionType(f32, [f32, vec]),
+    k = Frame(f"direct_conv_rows_wgrad_{kb}_{kw}", vl)
+    b, c_, loop, ir = k.b, k.const, k.loop, k.ir
+    src, grad, out, dims, images, chans, oh, _, _, _ = k.args
+    reduce = ir.Function(k.mod, ir.FunctionType(k.f32, [k.f32, k.vec]),
                          name=f"llvm.vector.reduce.fadd.v{vl}f32")  # fmt: skip
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    const = lambda v: ir.Constant(i64, v)  # noqa: E731
-    loop = direct_conv._looper(b, const)
-    accs = [[b.alloca(vec) for _ in range(kw)] for _ in range(kb)]
-    zero_vec = ir.Constant(vec, [0.0] * vl)
-    kh_n, hp, wq, owp, ktotal = (b.load(b.gep(dims, [const(i)])) for i in range(5))
-    chunks = b.sdiv(owp, const(vl))
+    accs = [[k.accumulator() for _ in range(kw)] for _ in range(kb)]
+    kh_n, hp, wq, owp, ktotal = (k.load(dims, c_(i)) for i in range(5))
+    chunks = b.sdiv(owp, c_(vl))
 
     def c_body(c):
         def i_body(i):
-            for k in range(kb):
-                for j in range(kw):
-                    b.store(zero_vec, accs[k][j])
+            k.clear(accs)
 
             def n_body(n):
                 def oy_body(oy):
                     xrow = b.mul(b.add(b.mul(b.add(b.mul(n, chans), c), hp), b.add(oy, i)), wq)
-                    grow = b.mul(b.add(b.mul(n, ktotal), const(0)), oh)
+                    grow = b.mul(b.mul(n, ktotal), oh)
 
                     def t_body(t):
-                        x0 = b.add(xrow, b.mul(t, const(vl)))
+                        x0 = b.add(xrow, b.mul(t, c_(vl)))
                         gv = []
-                        for k in range(kb):
-                            row = b.mul(b.add(b.add(grow, b.mul(const(k), oh)), oy), owp)
-                            ptr = b.gep(grad, [b.add(row, b.mul(t, const(vl)))])
-                            gv.append(b.load(b.bitcast(ptr, vec.as_pointer()), align=4))
+                        for f in range(kb):
+                            row = b.mul(b.add(b.add(grow, b.mul(c_(f), oh)), oy), owp)
+                            gv.append(k.load_vec(grad, b.add(row, b.mul(t, c_(vl)))))
                         for j in range(kw):
-                            ptr = b.gep(src, [b.add(x0, const(j))])
-                            xv = b.load(b.bitcast(ptr, vec.as_pointer()), align=4)
-                            for k in range(kb):
-                                b.store(b.call(fma, [gv[k], xv, b.load(accs[k][j])]), accs[k][j])
+                            xv = k.load_vec(src, b.add(x0, c_(j)))
+                            for f in range(kb):
+                                k.fma_into(accs[f][j], gv[f], xv)
 
-                    loop(const(0), chunks, t_body, "t")
+                    loop(c_(0), chunks, t_body, "t")
 
-                loop(const(0), oh, oy_body, "oy")
+                loop(c_(0), oh, oy_body, "oy")
 
-            loop(const(0), images, n_body, "n")
-            for k in range(kb):
-                base = b.mul(b.add(b.mul(b.add(b.mul(const(k), chans), c), kh_n), i), const(kw))
+            loop(c_(0), images, n_body, "n")
+            for f in range(kb):
+                base = b.mul(b.add(b.mul(b.add(b.mul(c_(f), chans), c), kh_n), i), c_(kw))
                 for j in range(kw):
-                    total = b.call(reduce, [ir.Constant(f32, 0.0), b.load(accs[k][j])])
-                    b.store(total, b.gep(out, [b.add(base, const(j))]))
+                    total = b.call(reduce, [ir.Constant(k.f32, 0.0), b.load(accs[f][j])])
+                    b.store(total, b.gep(out, [b.add(base, c_(j))]))
 
-        loop(const(0), kh_n, i_body, "i")
+        loop(c_(0), kh_n, i_body, "i")
 
-    loop(const(0), chans, c_body, "c")
-    b.ret_void()
-    return mod, "rows_wgrad"
+    loop(c_(0), chans, c_body, "c")
+    return k.done()
 
 
 def weight_grad_kernel(kb: int, kw: int):
     """The compiled row weight-gradient kernel for KB filters and a kernel KW wide."""
-    return direct_conv.compiled("rows_wgrad", (kb, kw), _build_weight_grad)
+    return compiled("rows_wgrad", (kb, kw), _build_weight_grad)
 
 
 def run_weight_grad(fn, padded, grad, k0, k1, out, kernel_size, out_height) -> None:
@@ -298,7 +249,7 @@ def weight_grad(x, dy, kernel_size, padding=(0, 0)) -> np.ndarray:
 
 def kernel(filters: int, nv: int):
     """The compiled row kernel for ``filters`` filters and ``nv`` pixel vectors."""
-    return direct_conv.compiled("rows", (filters, nv), _build)
+    return compiled("rows", (filters, nv), _build)
 
 
 def run(fn, padded, weight, out, kernel_hw, out_hw) -> None:

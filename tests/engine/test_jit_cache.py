@@ -76,7 +76,10 @@ def test_hash_follows_kernel_sources_only(tmp_path):
     (tmp_path / "plain.py").write_text("x = 2\n")  # no numba: no new compile needed
     assert jit_cache.kernel_source_hash(tmp_path) == first
     (tmp_path / "k.py").write_text("import numba\n# edited\n")
-    assert jit_cache.kernel_source_hash(tmp_path) != first
+    second = jit_cache.kernel_source_hash(tmp_path)
+    assert second != first
+    (tmp_path / "ir.py").write_text("import llvmlite\n")  # generated kernels count too
+    assert jit_cache.kernel_source_hash(tmp_path) != second
 
 
 def test_user_setting_wins_and_old_directories_are_pruned(tmp_path, monkeypatch):
