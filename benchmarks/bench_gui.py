@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -82,7 +83,7 @@ class GuiSession:
         self.window = window = create_main_window(spec_name, autosave=False)
         self.controller = c = install_training(window)
         c.feed.update_hidden_views = every_view
-        c.runs_root = Path(tempfile.mkdtemp(prefix="bench-gui-runs-"))
+        self.runs = c.runs_root = Path(tempfile.mkdtemp(prefix="bench-gui-runs-"))
         c.training_panel.set_config(cfg)
         self.side = QWidget()  # the Inspect views, opened beside the main window
         self.side.setWindowTitle("Inspect views")
@@ -167,6 +168,7 @@ class GuiSession:
         from workbench.workers.background import join_all
 
         join_all()  # predictions and counts the last snapshot started: no thread outlives Qt
+        shutil.rmtree(self.runs, ignore_errors=True)  # the runs' checkpoints
 
 
 def main(argv: list[str] | None = None) -> int:
