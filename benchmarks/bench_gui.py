@@ -98,6 +98,9 @@ class GuiSession:
             self.side.show()
         window.resize(1400, 900)
         window.show()
+        from workbench import gc_guard
+
+        gc_guard.freeze_startup()  # as workbench.app.main does once the window is built
         window.pages.setCurrentIndex(c.train_index)
         c.dataset_panel.set_source(data_path)
         c.dataset_panel.wait()

@@ -18,7 +18,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from engine.spec import SpecError, load_spec
-from workbench import style
+from workbench import gc_guard, style
 from workbench.document import Document
 from workbench.main_window import DEFAULT_SPEC, DOCK_WIDTHS, PRESET_TITLES, MainWindow
 from workbench.project import (
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cnn-workbench: cannot write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
     window.offer_recovery()
+    gc_guard.freeze_startup()  # the window is built: its objects live until the end
     code = app.exec()
     from workbench.workers.background import running
 

@@ -15,7 +15,7 @@ import gc
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
-__all__ = ["install"]
+__all__ = ["freeze_startup", "install"]
 
 #: How often the GUI thread looks for garbage cycles.
 INTERVAL_MS = 1000
@@ -50,3 +50,13 @@ def install() -> None:
         return
     gc.disable()
     _collector = _Collector(app)
+
+
+def freeze_startup() -> None:
+    """Collect once, then move every object alive now (modules, classes, the window and its
+    widgets: the long-lived ones) out of the collector's sight (``gc.freeze``), so the
+    periodic collections on the GUI thread only walk what was made since. Full collections
+    of the startup heap measured 7-21 ms each while a network trained (event-loop stalls);
+    call it once the main window is built."""
+    gc.collect()
+    gc.freeze()
