@@ -80,6 +80,11 @@ def test_layer_direct_equals_gemm_route(monkeypatch, c, k, size, kernel, stride,
     np.testing.assert_allclose(direct, gemm, rtol=1e-5, atol=1e-5)
 
 
+def test_few_input_channels_on_narrow_maps_take_the_gemm_route_for_the_input_gradient():
+    layer = Conv2D(6, 16, (5, 5))  # LeNet's second convolution: 6 channels at 14x14
+    assert layer._direct_grad_plan(np.zeros((2, 6, 14, 14), np.float32), 1, 10, 10) is None
+
+
 def test_pointwise_convolutions_take_the_gemm_route():
     layer = Conv2D(8, 16, (1, 1))
     x = np.zeros((2, 8, 40, 40), np.float32)
@@ -97,10 +102,10 @@ def test_float64_takes_the_gemm_route():
 @pytest.mark.parametrize(
     ("c", "k", "size", "kernel", "padding", "batch", "fused"),
     [
-        (3, 8, 12, (3, 3), (1, 1), 5, {"act": "tanh", "pool": ((2, 2), (2, 2))}),
-        (8, 16, 9, (5, 5), (2, 2), 3, {"act": "relu"}),
+        (12, 8, 12, (3, 3), (1, 1), 5, {"act": "tanh", "pool": ((2, 2), (2, 2))}),
+        (10, 16, 9, (5, 5), (2, 2), 3, {"act": "relu"}),
         (16, 24, 8, (3, 3), (0, 1), 7, {}),
-        (5, 3, 3, (3, 2), (1, 1), 1, {"act": "sigmoid"}),  # fewer pixels than a tile
+        (9, 3, 3, (3, 2), (1, 1), 1, {"act": "sigmoid"}),  # fewer pixels than a tile
     ],
 )  # fmt: skip
 def test_input_gradient_direct_equals_gemm_route(monkeypatch, c, k, size, kernel, padding,
