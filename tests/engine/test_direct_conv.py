@@ -145,8 +145,9 @@ def test_strided_one_channel_input_gradient_takes_the_gemm_route():
         (32, 40, (8, 8), (3, 3), (2, 2), (1, 1)),
     ],
 )
+@pytest.mark.parametrize("act", [None, "relu"])
 def test_strided_input_gradient_by_phases_equals_gemm_route(monkeypatch, c, k, hw, kernel,
-                                                            stride, padding):  # fmt: skip
+                                                            stride, padding, act):  # fmt: skip
     rng = np.random.default_rng(c * k)
     layer = Conv2D(c, k, kernel, stride, padding)
     layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
@@ -155,7 +156,7 @@ def test_strided_input_gradient_by_phases_equals_gemm_route(monkeypatch, c, k, h
     assert layer._direct_grad_plan(x, 1, oh, ow)["kind"] == "phases"
 
     def grads():
-        y = layer.forward(x, record=True, act="relu")
+        y = layer.forward(x, record=True, act=act)
         return layer.backward(np.random.default_rng(4).standard_normal(y.shape).astype(np.float32))
 
     direct = grads()
@@ -279,8 +280,9 @@ def test_row_kernel_matches_reference(case):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(c * kernel[0] * kernel[1]))
 
 
+@pytest.mark.parametrize("act", [None, "tanh"])
 @pytest.mark.parametrize("case", ROW_CASES)
-def test_row_kernel_layer_routes_equal_gemm_route(monkeypatch, case):
+def test_row_kernel_layer_routes_equal_gemm_route(monkeypatch, case, act):
     n, c, h, w, k, kernel, padding = case
     rng = np.random.default_rng(sum(case[:5]) + 7)
     layer = Conv2D(c, k, kernel, (1, 1), padding)
@@ -291,9 +293,9 @@ def test_row_kernel_layer_routes_equal_gemm_route(monkeypatch, case):
     assert layer._direct_plan(x, layer._weight_matrix(), 1, oh, ow)["kind"] == "rows"
 
     def run():
-        y = layer.forward(x, record=True, act="tanh")
+        y = layer.forward(x, record=True, act=act)
         dx = layer.backward(np.random.default_rng(5).standard_normal(y.shape).astype(np.float32))
-        return y, dx, layer.grads["weight"].copy()
+        return y, dx, layer.grads["weight"].copy(), layer.grads["bias"].copy()
 
     direct = run()
     monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
