@@ -74,11 +74,10 @@ def blocks(filters: int, nv: int) -> list[tuple[int, int]]:
     return split(filters, 1, -(-filters // cap))
 
 
-def _build(k_n: int, nv: int):
+def _build(k_n: int, nv: int, vl: int):
     """The row kernel for K filters and NV pixel vectors per tile:
     f(S, W, out, dims [KH, KW], images, C, Hp, Wp, OH, OW) (see :func:`run`)."""
-    vl = direct_conv.tile(1)[1]
-    k = Frame(f"direct_conv_rows_{k_n}_{nv}", vl)
+    k = Frame(f"direct_conv_rows_{k_n}_{nv}_{vl}", vl)
     b, c_, loop = k.b, k.const, k.loop
     src, wts, out, dims, images, chans, hp, wp, oh, ow = k.args
     accs = [[k.accumulator() for _ in range(nv)] for _ in range(k_n)]
@@ -151,13 +150,12 @@ def weight_grad_applies(filters: int, stride, kernel_size, out_width: int) -> bo
     )
 
 
-def _build_weight_grad(kb: int, kw: int):
+def _build_weight_grad(kb: int, kw: int, vl: int):
     """dW[k, c, i, j] = sum over (n, oy, x) of G[n, k, oy, x] * S[n, c, oy + i, x + j] for
     KB filters and all (c, i, j): VL output pixels per vector, KB*KW accumulators reduced at
     the end of each (c, i). Arguments: S (G, C, Hp, Wq), G (G, Ktotal, OH, OWp) at the block's
     first filter, out (KB, C, KH, KW); dims [KH, Hp, Wq, OWp, Ktotal]; images, C, OH."""
-    vl = direct_conv.tile(1)[1]
-    k = Frame(f"direct_conv_rows_wgrad_{kb}_{kw}", vl)
+    k = Frame(f"direct_conv_rows_wgrad_{kb}_{kw}_{vl}", vl)
     b, c_, loop, ir = k.b, k.const, k.loop, k.ir
     src, grad, out, dims, images, chans, oh, _, _, _ = k.args
     reduce = ir.Function(k.mod, ir.FunctionType(k.f32, [k.f32, k.vec]),
@@ -205,7 +203,7 @@ def _build_weight_grad(kb: int, kw: int):
 
 def weight_grad_kernel(kb: int, kw: int):
     """The compiled row weight-gradient kernel for KB filters and a kernel KW wide."""
-    return compiled("rows_wgrad", (kb, kw), _build_weight_grad)
+    return compiled("rows_wgrad", (kb, kw, direct_conv.tile(1)[1]), _build_weight_grad)
 
 
 def run_weight_grad(fn, padded, grad, k0, k1, out, kernel_size, out_height) -> None:
@@ -249,7 +247,7 @@ def weight_grad(x, dy, kernel_size, padding=(0, 0)) -> np.ndarray:
 
 def kernel(filters: int, nv: int):
     """The compiled row kernel for ``filters`` filters and ``nv`` pixel vectors."""
-    return compiled("rows", (filters, nv), _build)
+    return compiled("rows", (filters, nv, direct_conv.tile(1)[1]), _build)
 
 
 def run(fn, padded, weight, out, kernel_hw, out_hw) -> None:

@@ -338,3 +338,41 @@ def test_row_weight_grad_matches_reference_and_the_gemm_route(monkeypatch, c, k,
     direct = grads()
     monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
     np.testing.assert_allclose(direct, grads(), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(("lanes", "regs"), [(8, 16), (4, 16), (4, 32)])  # AVX2, SSE, NEON
+def test_kernels_built_for_narrower_vectors_give_the_same_results(monkeypatch, tmp_path, lanes,
+                                                                  regs):  # fmt: skip
+    # The tiles, blocks and vector widths chosen for other CPUs (generic LLVM vectors run on
+    # this one too): every route against the GEMM route.
+    from engine.kernels import llvm_jit
+
+    host = dict(llvm_jit.host_shape(), lanes=lanes, regs=regs)
+    monkeypatch.setattr(llvm_jit, "_host", host)
+    monkeypatch.setattr(llvm_jit, "_kernels", {})
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    from engine.kernels import direct_conv as dc
+
+    assert dc.tile(64)[1] == lanes and dc.tile(64)[0] * 2 + 5 <= regs
+    rng = np.random.default_rng(lanes + regs)
+    for c, k, hw, kernel, stride, padding in [
+        (3, 6, (10, 37), (3, 3), (1, 1), (1, 1)),  # row kernel, two vectors
+        (12, 20, (9, 9), (3, 3), (1, 1), (1, 1)),  # filter lanes
+        (5, 7, (11, 10), (3, 3), (2, 2), (1, 1)),  # phases
+    ]:
+        layer = Conv2D(c, k, kernel, stride, padding)
+        layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+        x = rng.standard_normal((3, c, *hw)).astype(np.float32)
+
+        def run(layer=layer, x=x):
+            y = layer.forward(x, record=True, act="relu")
+            dx = layer.backward(np.random.default_rng(6).standard_normal(y.shape)
+                                .astype(np.float32))  # fmt: skip
+            return y, dx, layer.grads["weight"].copy()
+
+        direct = run()
+        monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+        gemm = run()
+        monkeypatch.delenv("CNN_WORKBENCH_DIRECT_CONV")
+        for a, b in zip(direct, gemm, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
