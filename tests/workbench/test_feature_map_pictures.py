@@ -137,3 +137,19 @@ def test_a_render_of_an_older_network_is_dropped(qtbot, deep_maps):
     view._render.wait()
     QApplication.processEvents()
     assert all(v is None for v in view._values[1:])
+
+
+def test_flush_draws_what_a_background_render_is_still_drawing(qtbot, deep_maps):
+    # The timer took the activations and started rendering them; flush() (a caller that
+    # needs every picture now) must not find nothing to draw.
+    view, spec, activations = deep_maps
+    view.show()
+    qtbot.waitExposed(view)
+    view.update_activations(activations)
+    view._tick()
+    assert view._render.is_busy()
+    view.flush()
+    assert _drawn(view, spec) == list(range(len(spec.layers)))
+    view._render.wait()
+    QApplication.processEvents()  # the background result, now older, is dropped
+    assert _drawn(view, spec) == list(range(len(spec.layers)))

@@ -111,6 +111,8 @@ class FeatureMapsView(QWidget):
         self._pictures: list[np.ndarray | None] = []  # by cell: uint8 RGBA to show
         self._stale: set[int] = set()  # cells whose ImageItem lags their picture
         self._pending: tuple[Sequence[np.ndarray], int] | None = None
+        # The layers a background render is drawing now (flush draws them itself).
+        self._inflight: list | None = None
         self._generation = 0  # a render started before the latest change is dropped
         self._render = BackgroundCall(self)
         self._render.result.connect(self._rendered)
@@ -163,6 +165,7 @@ class FeatureMapsView(QWidget):
         self._cells, self._values, self._highlight, self._paths = [], [], {}, {}
         self._pictures, self._stale = [], set()
         self._generation += 1  # a render in flight drew another network
+        self._inflight = None
         self.overview.clear()
         self.focus_view.clear()
         self._focus = None
@@ -224,8 +227,12 @@ class FeatureMapsView(QWidget):
         """Draw pending activations now, every cell, on this thread (tests and callers that
         need the pictures at once; the timer renders in the background instead)."""
         layers = self._take_pending()
+        if layers is None:
+            # Taken by the timer and still rendering in the background: draw those here.
+            layers = self._inflight
         if layers is not None:
             self._generation += 1  # a background render of older activations is dropped
+            self._inflight = None
             self._install([v for v, _ in layers], layer_pictures(layers, _SIGNED, _POSITIVE))
         for i in sorted(self._stale):
             self._put(self._cells[i], self._pictures[i])
@@ -267,6 +274,7 @@ class FeatureMapsView(QWidget):
             if layers is not None:
                 self._generation += 1
                 generation = self._generation
+                self._inflight = layers
 
                 def render():
                     return generation, layers, layer_pictures(layers, _SIGNED, _POSITIVE)
@@ -277,6 +285,7 @@ class FeatureMapsView(QWidget):
     def _rendered(self, result) -> None:
         generation, layers, pictures = result
         if generation == self._generation:
+            self._inflight = None
             self._install([v for v, _ in layers], pictures)
 
     def _install(self, values: list[np.ndarray], pictures: list[np.ndarray]) -> None:
