@@ -138,6 +138,22 @@ def test_refitting_the_table_resizes_no_column(make_window, qtbot):
     assert resized == []  # each resize repaints the whole table once more
 
 
+def test_a_resize_refits_the_table_without_measuring_its_cells_again(make_window, qtbot):
+    window = make_window("resnet20")
+    window.resize(1600, 1000)
+    table = window.shape_table
+    qtbot.wait(50)
+    measured = []
+    real = table.natural_widths
+    table.natural_widths = lambda: measured.append(1) or real()
+    table.resize(table.width() - 40, table.height() - 30)  # the problems area grew
+    table.fit_columns()
+    assert measured == []  # the contents did not change: the widths of the last fit
+    assert window.document.set_layer_field(0, "filters", 24)
+    qtbot.wait(20)
+    assert measured  # an edit changed rows: measured again
+
+
 class PaintSpy(QObject):
     def __init__(self):
         super().__init__()

@@ -75,6 +75,12 @@ class ShapeTable(QTableView):
         self._measured_font = ""
         self._advances: dict[tuple[str, bool], int] = {}  # (text, bold) -> its width
         model = self.model()
+        # The natural widths of the last fit, until the contents change: a resize (the
+        # problems area growing after an edit) only re-fits them to the new width.
+        self._natural: tuple | None = None
+        for signal in (model.modelReset, model.rowsRefreshed, model.layoutChanged,
+                       model.dataChanged):  # fmt: skip
+            signal.connect(self._contents_changed)  # connected first: runs before the fit
         # Once per edit (rowsRefreshed), not per run of changed rows (dataChanged).
         for signal in (model.modelReset, model.rowsRefreshed, model.layoutChanged):
             signal.connect(self.fit_columns)
@@ -150,7 +156,10 @@ class ShapeTable(QTableView):
             header = self.horizontalHeader()
             if header.isSectionHidden(COL_INPUTS) != chain:
                 header.setSectionHidden(COL_INPUTS, chain)
-            widths = self.natural_widths()
+            key = (self.font().key(), chain)
+            if self._natural is None or self._natural[0] != key:
+                self._natural = (key, tuple(self.natural_widths()))
+            widths = list(self._natural[1])
             excess = sum(widths) - self.viewport().width()
             for col, least in SHRINKABLE:
                 give = max(0, min(excess, widths[col] - least))
@@ -166,6 +175,9 @@ class ShapeTable(QTableView):
                     header.resizeSection(col, width)
         finally:
             self._fitting = False
+
+    def _contents_changed(self, *_args) -> None:
+        self._natural = None
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
