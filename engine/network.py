@@ -27,6 +27,7 @@ batch norm prefix then folds the batch norm into the convolution, as evaluation 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -561,12 +562,28 @@ class Network:
         return f"Network({name!r}, {len(self.layers)} layers, {self.num_parameters()} parameters)"
 
 
+_warm_lock = threading.Lock()
+_warmed = False
+
+
 def warm_up() -> None:
-    """Compile (or load from the cache) every kernel the engine uses, on tiny float32 inputs.
+    """Compile (or load from the cache) every kernel the engine uses, on tiny float32 inputs,
+    once per process: later calls return at once (a call made while another thread warms up
+    waits for it, so either way the kernels are ready on return).
 
     Takes seconds on a cold cache and well under one on a warm one; the GUI runs it off its
-    thread at start-up so pressing Train never waits for the compiler.
+    thread at start-up so pressing Train never waits for the compiler. (Running it again at
+    every Train press cost the GUI thread a 60 ms stall: its many small Python-level calls
+    compete for the interpreter lock.)
     """
+    global _warmed
+    with _warm_lock:
+        if not _warmed:
+            _warm_up_kernels()
+            _warmed = True
+
+
+def _warm_up_kernels() -> None:
     from engine.kernels import direct_conv
     from engine.optim import SGD, Adam
 

@@ -257,8 +257,22 @@ def test_total_error_loss_and_eval_mode_gradients():
         net.loss_and_grads(x, np.zeros(4, int), loss="hinge")
 
 
-def test_warm_up_runs():
+def test_warm_up_runs_every_kernel_once_per_process(monkeypatch):
+    import threading
+
+    import engine.network as network
+
+    network._warm_up_kernels()  # the whole body runs (every kernel variant it reaches)
+    calls = []
+    monkeypatch.setattr(network, "_warmed", False)
+    monkeypatch.setattr(network, "_warm_up_kernels", lambda: calls.append(1))
+    threads = [threading.Thread(target=warm_up) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     warm_up()
+    assert calls == [1]  # later and concurrent calls find the kernels ready
 
 
 # --------------------------------------------------------------- fused and parallel paths
