@@ -20,9 +20,11 @@ Why LLVM IR (llvmlite, which numba is built on and installs): numba does not kee
 accumulators in vector registers (a numba loop nest of this kernel ran at 5-10 GF/s; this one
 at 110-137 GF/s on one AVX-512 core, where OpenBLAS's products reach 60-105). The IR uses
 generic vectors (``<VL x float>``, ``llvm.fma``), so it is correct on every CPU LLVM targets;
-VL and MR are chosen from the host's vector width and register count. Compiling a variant
-takes ~60 ms, once per process (:func:`kernel`); calls go through ctypes, which releases the
-GIL, so the engine's worker threads run kernels in parallel.
+VL and MR are chosen from the host's vector width and register count. A variant is compiled
+(~40 ms) at its first use and its machine code kept on disk (:mod:`engine.kernels.llvm_jit`,
+2-6 ms to load in a later process); calls go through ctypes, which releases the GIL, so the
+engine's worker threads run kernels in parallel. The same tiling, with the roles of pixels
+and filters turned, gives the weight gradient (:func:`weight_grad`).
 
 float32 only (the float64 gradient checks take the GEMM route). :func:`conv_forward_naive`
 is the reference the tests compare against; :func:`conv_forward` is the whole convolution

@@ -66,7 +66,7 @@ class DirectRoutes:
         )
         return {"kind": "lanes", "kernel": direct_conv.kernel(mr, vl, nv), "mr": mr,
                 "packed": packed, "offsets": offsets, "hw": (hp, wp),
-                "out_hw": (oh, ow)}  # fmt: skip
+                "out_hw": (oh, ow), "filters": self.filters}  # fmt: skip
 
     def _direct_product(self, x, g0, g1, slot, plan):
         """The (K, m) product of images g0..g1 by the planned kernel."""
@@ -104,7 +104,7 @@ class DirectRoutes:
         out = self._buffer(key, rows * width, np.float32)[: rows * width].reshape(rows, width)
         direct_conv.run(plan["kernel"], padded, plan["packed"], out, offsets, m, chans,
                         *self.kernel, padded.shape[2])  # fmt: skip
-        return out[:m, : plan["filters"] if "filters" in plan else self.filters].T
+        return out[:m, : plan["filters"]].T
 
     # ------------------------------------------------------------------ input gradient
 
