@@ -187,11 +187,15 @@ def apply_theme(app: QApplication, theme: str) -> None:
     """Switch the whole application to the "light", "dark" or "system" palette.
 
     Fusion is used throughout: it follows a QPalette faithfully on every platform, which the
-    native styles do not, and it scales cleanly on high-DPI screens.
+    native styles do not, and it scales cleanly on high-DPI screens. Its scroll bars are
+    drawn flat (workbench.flat_scrollbars: Fusion's cost 1.6-1.9 ms per paint).
     """
     if theme not in THEMES:
         raise ValueError(f"theme must be one of {', '.join(THEMES)}, got {theme!r}")
-    app.setStyle("Fusion")
+    from workbench.flat_scrollbars import FlatScrollBarStyle
+
+    if not isinstance(app.style(), FlatScrollBarStyle):  # once: a theme switch keeps it
+        app.setStyle(FlatScrollBarStyle())
     if theme == "light":
         app.setPalette(light_palette())
     elif theme == "dark":
