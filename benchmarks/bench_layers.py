@@ -44,6 +44,9 @@ CASES = [  # (in channels, filters, size, stride)
 ]
 
 
+STAT = statistics.median  # or min (--stat min): the quiet figure on a busy machine
+
+
 def _median_ms(fn, rounds: int, calls: int = 5) -> float:
     fn()
     times = []
@@ -52,7 +55,7 @@ def _median_ms(fn, rounds: int, calls: int = 5) -> float:
         for _ in range(calls):
             fn()
         times.append((time.perf_counter() - start) / calls * 1000)
-    return statistics.median(times)
+    return STAT(times)
 
 
 def conv_pair(c, k, size, stride, rng):
@@ -97,10 +100,14 @@ def _rows(c, k, size, stride, rng):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--stat", choices=("median", "min"), default="median",
+                        help="per-call figure over rounds: min is the quiet one on a busy machine")
     args = parser.parse_args(argv)
+    global STAT
+    STAT = min if args.stat == "min" else statistics.median
     torch.set_num_threads(THREADS)
     rng = np.random.default_rng(0)
-    print(f"threads {THREADS}; batch {BATCH}; ms per call, median of {args.rounds} rounds")
+    print(f"threads {THREADS}; batch {BATCH}; ms per call, {args.stat} of {args.rounds} rounds")
     print(f"{'layer':<26}{'pass':<10}{'engine':>9}{'torch':>9}{'torch/engine':>14}")
     for c, k, size, stride in CASES:
         name, rows = _rows(c, k, size, stride, rng)

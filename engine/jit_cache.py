@@ -27,16 +27,23 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["KEEP", "kernel_source_hash", "use_keyed_cache"]
+__all__ = ["KEEP", "builds_kernels", "kernel_source_hash", "use_keyed_cache"]
 
 #: How many cache directories (the current one included) survive a change of the kernels.
 KEEP = 3
 _ENGINE = Path(__file__).resolve().parent
 
 
+def builds_kernels(source: bytes) -> bool:
+    """Whether a file's source can generate machine code (numba, llvmlite, or the engine's
+    ``llvm_jit`` helper, which an IR builder such as ``direct_conv_rows.py`` alone names)."""
+    return b"numba" in source or b"llvmlite" in source or b"llvm_jit" in source
+
+
 def kernel_source_hash(root: Path = _ENGINE) -> str:
     """The first 16 hex digits of a SHA-256 over the path and bytes of every ``.py`` file
-    under ``root`` that mentions numba or llvmlite (the files that generate machine code), in
+    under ``root`` that mentions numba, llvmlite or llvm_jit (the files that generate
+    machine code: a kernel built with ``engine.kernels.llvm_jit`` names only that module), in
     sorted order (a few milliseconds)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
@@ -46,7 +53,7 @@ def kernel_source_hash(root: Path = _ENGINE) -> str:
             data = path.read_bytes()
         except OSError:
             continue
-        if b"numba" in data or b"llvmlite" in data:
+        if builds_kernels(data):
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(b"\0")
             digest.update(data)

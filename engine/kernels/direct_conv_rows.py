@@ -76,17 +76,18 @@ def blocks(filters: int, nv: int) -> list[tuple[int, int]]:
 
 def _build(k_n: int, nv: int, vl: int):
     """The row kernel for K filters and NV pixel vectors per tile:
-    f(S, W, out, dims [KH, KW], images, C, Hp, Wp, OH, OW) (see :func:`run`)."""
+    f(S, W, out, dims [KH, KW, filter stride, image stride], images, C, Hp, Wp, OH, OW) (see
+    :func:`run`): output pixel (oy, ox) of filter f and image n lands at out[f·filter stride
+    + n·image stride + oy·OW + ox]."""
     k = Frame(f"direct_conv_rows_{k_n}_{nv}_{vl}", vl)
     b, c_, loop = k.b, k.const, k.loop
     src, wts, out, dims, images, chans, hp, wp, oh, ow = k.args
     accs = [[k.accumulator() for _ in range(nv)] for _ in range(k_n)]
     kh_n, kw_n = k.load(dims, c_(0)), k.load(dims, c_(1))
+    fstride, nstride = k.load(dims, c_(2)), k.load(dims, c_(3))
     width = vl * nv
     tiles = b.sdiv(b.add(ow, c_(width - 1)), c_(width))
     last = b.sub(ow, c_(width))
-    plane = b.mul(oh, ow)
-    total = b.mul(images, plane)  # the output's row length (K, G*OH*OW)
     taps = b.mul(b.mul(chans, kh_n), kw_n)
 
     def n_body(n):
@@ -116,9 +117,9 @@ def _build(k_n: int, nv: int, vl: int):
                     loop(c_(0), kh_n, i_body, "i")
 
                 loop(c_(0), chans, c_body, "c")
-                pix = b.add(b.add(b.mul(n, plane), b.mul(oy, ow)), x0)
+                pix = b.add(b.add(b.mul(n, nstride), b.mul(oy, ow)), x0)
                 for f in range(k_n):
-                    base = b.add(b.mul(c_(f), total), pix)
+                    base = b.add(b.mul(c_(f), fstride), pix)
                     for v in range(nv):
                         k.store_vec(b.load(accs[f][v]), out, b.add(base, c_(v * vl)))
 
@@ -252,12 +253,25 @@ def kernel(filters: int, nv: int):
 
 def run(fn, padded, weight, out, kernel_hw, out_hw) -> None:
     """One call: ``padded`` (G, C, Hp, Wp) and ``weight`` (K, C, KH, KW) C-contiguous
-    float32, ``out`` (K, G*OH*OW) C-contiguous float32 (overwritten)."""
-    for name, a in (("padded", padded), ("weight", weight), ("out", out)):
+    float32; ``out`` float32, overwritten: (K, G*OH*OW) C-contiguous (the epilogues' rows), or
+    (G, K, OH, OW) with C-contiguous planes, such as filters k0..k1 of a whole (G, Ktotal, OH,
+    OW) array (the network's layout: no pass to move it there)."""
+    for name, a in (("padded", padded), ("weight", weight)):
         if a.dtype != np.float32 or not a.flags.c_contiguous:
             raise ValueError(f"direct_conv_rows.run: {name} must be C-contiguous float32")
     images, chans, hp, wp = padded.shape
-    dims = np.asarray(kernel_hw, np.int64)
+    plane = out_hw[0] * out_hw[1]
+    if out.ndim == 4:
+        if (out.dtype != np.float32 or out.shape != (images, weight.shape[0], *out_hw)
+                or out.strides[1:] != (plane * 4, out_hw[1] * 4, 4)):  # fmt: skip
+            raise ValueError("direct_conv_rows.run: out must be float32 (G, K, OH, OW) with "
+                             "C-contiguous planes")  # fmt: skip
+        strides = (plane, out.strides[0] // 4)
+    else:
+        if out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError("direct_conv_rows.run: out must be C-contiguous float32")
+        strides = (images * plane, plane)
+    dims = np.asarray([*kernel_hw, *strides], np.int64)
     fn(padded.ctypes.data, weight.ctypes.data, out.ctypes.data, dims.ctypes.data,
        images, chans, hp, wp, *out_hw)  # fmt: skip
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from engine.fields import BIAS, CONV_INIT, MAX_SIZE, STD, FieldInfo
 from engine.kernels import conv as kernels
-from engine.kernels import direct_conv, epilogue
+from engine.kernels import direct_conv, epilogue, grad_layout
 from engine.kernels.activations import activation_code
 from engine.kernels.conv import rows_to_weight, weight_to_rows
 from engine.kernels.geometry import output_size
@@ -243,12 +243,19 @@ class Conv2D(DirectRoutes, Layer):
         k_out = self.filters
 
         direct = self._direct_plan(x, weight, group, oh, ow)
+        # Nothing for an epilogue to add: the row kernel writes the maps in place.
+        in_place = (direct is not None and direct["kind"] == "rows" and pool is None
+                    and code == 0 and affine is None and "bias" not in self.params)  # fmt: skip
 
         def work(_, lo, hi):
             slot = threading.get_ident()
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
                 m = (g1 - g0) * plane
+                if in_place:
+                    target = y[g0:g1].reshape(g1 - g0, k_out, oh, ow)
+                    self._direct_product(x, g0, g1, slot, direct, target)
+                    continue
                 if direct is not None:
                     out = self._direct_product(x, g0, g1, slot, direct)
                 elif self._row_patches and self.fan_in > SHORT_PATCHES:
@@ -316,6 +323,14 @@ class Conv2D(DirectRoutes, Layer):
         dplan = self._direct_grad_plan(x, group, oh, ow) if dx is not None else None
         # The weight gradient by the direct kernel too: then no group builds patches.
         wplan = self._direct_weight_plan(x, group, oh, ow)
+        # Every product on a direct kernel and no pool: they read each group's gradient as
+        # a (G, K, OH, OW) block of dy itself (times the activation's derivative), not as the
+        # GEMM route's (K, m) rows, which cost a transposing pass (engine/kernels/grad_layout.py).
+        blocks = wplan is not None and pool is None and (dx is None or dplan is not None)
+        has_bias = "bias" in self.params
+        if blocks:
+            dy4 = dy.reshape(n_img, k_out, oh, ow)
+            y4 = y.reshape(dy4.shape)
 
         def work(_, lo, hi):
             slot = threading.get_ident()
@@ -326,6 +341,20 @@ class Conv2D(DirectRoutes, Layer):
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
                 m = (g1 - g0) * plane
+                if blocks:
+                    block = dy4[g0:g1]
+                    if code != 0:
+                        size = block.size
+                        out = self._buffer(("dy", slot), size, x.dtype)[:size]
+                        block = grad_layout.act_grad_block(
+                            block, y4[g0:g1], code, slope, out.reshape(block.shape)
+                        )
+                    dw += self._direct_weight_grad(x, g0, g1, block, slot, wplan)
+                    if has_bias:
+                        grad_layout.add_block_sums(block, db)
+                    if dx is not None:
+                        self._direct_input_grad(block, g1 - g0, slot, dplan, dx[g0:g1])
+                    continue
                 if wplan is None:
                     patches, scratch = self._fill_patches(x[g0:g1], slot, geometry, padded_size)
                 elif dx is not None and dplan is None:
@@ -361,7 +390,7 @@ class Conv2D(DirectRoutes, Layer):
                     dw += np.dot(dy_rows, patches, out=part)
                 else:
                     dw += np.dot(dy_rows, patches.T, out=part)
-                if pool is None:
+                if pool is None and has_bias:
                     kernels._add_row_sums(dy_rows, db)
                 if dx is None:
                     continue

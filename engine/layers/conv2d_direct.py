@@ -24,6 +24,7 @@ import numpy as np
 from engine.kernels import conv as kernels
 from engine.kernels import direct_conv
 from engine.kernels import direct_conv_rows as rows_kernel
+from engine.kernels import grad_layout
 
 __all__ = ["DirectRoutes"]
 
@@ -68,8 +69,9 @@ class DirectRoutes:
                 "packed": packed, "offsets": offsets, "hw": (hp, wp),
                 "out_hw": (oh, ow), "filters": self.filters}  # fmt: skip
 
-    def _direct_product(self, x, g0, g1, slot, plan):
-        """The (K, m) product of images g0..g1 by the planned kernel."""
+    def _direct_product(self, x, g0, g1, slot, plan, target=None):
+        """The (K, m) product of images g0..g1 by the planned kernel; or, given ``target``
+        (g1 - g0, K, OH, OW) and a row plan, the product written there (returns None)."""
         hp, wp = plan["hw"]
         oh, ow = plan["out_hw"]
         count, chans = g1 - g0, self.in_channels
@@ -79,6 +81,11 @@ class DirectRoutes:
         if plan["kind"] == "rows":
             padded = padded.reshape(count, chans, hp, wp)
             kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+            if target is not None:
+                for k0, k1, fn in plan["calls"]:
+                    rows_kernel.run(fn, padded, plan["weight"][k0:k1], target[:, k0:k1],
+                                    self.kernel, (oh, ow))  # fmt: skip
+                return None
             out = self._buffer(("dout", slot), self.filters * m, np.float32)
             out = out[: self.filters * m].reshape(self.filters, m)
             for k0, k1, fn in plan["calls"]:
@@ -200,13 +207,13 @@ class DirectRoutes:
                 "calls": calls, "gaps": gaps, "front": (front_h, front_w), "hw": (hp, wp),
                 "in_hw": (oh, ow), "out_hw": (height, width)}  # fmt: skip
 
-    def _phases_input_grad(self, dy_rows, count, slot, plan, dx):
+    def _phases_input_grad(self, grad, count, slot, plan, dx):
         (hp, wp), (oh, ow) = plan["hw"], plan["in_hw"]
         k_out = self.filters
         size = count * hp * wp * k_out
         padded = self._buffer(("gpad", slot), size, np.float32)[:size]
         padded = padded.reshape(count, hp, wp, k_out)
-        kernels._rows_to_padded_nhwc(dy_rows, count, oh, ow, *plan["front"], padded)
+        grad_layout.to_padded_nhwc(grad, count, (oh, ow), *plan["front"], padded)
         if plan["gaps"]:
             dx[...] = 0
         for call in plan["calls"]:
@@ -223,27 +230,27 @@ class DirectRoutes:
                             *call["taps"], wp)  # fmt: skip
             kernels._phase_scatter(out, count, uh, uw, *call["origin"], *self.stride, dx)
 
-    def _direct_input_grad(self, dy_rows, count, slot, plan, dx):
-        """dx (count, C, H, W) of one group from its output gradient ``dy_rows`` (K, m)."""
+    def _direct_input_grad(self, grad, count, slot, plan, dx):
+        """dx (count, C, H, W) of one group from its output gradient ``grad``: rows (K, m) or
+        a block (count, K, OH, OW) (see :mod:`engine.kernels.grad_layout`)."""
         if plan["kind"] == "phases":
-            self._phases_input_grad(dy_rows, count, slot, plan, dx)
+            self._phases_input_grad(grad, count, slot, plan, dx)
             return
         (hp, wp), (oh, ow), (height, width) = plan["hw"], plan["in_hw"], plan["out_hw"]
         k_out, chans = self.filters, self.in_channels
         size = count * hp * wp * k_out
         padded = self._buffer(("gpad", slot), size, np.float32)[:size]
         m = count * height * width
-        if plan["kind"] == "rows":
+        if plan["kind"] == "rows":  # straight into dx
             padded = padded.reshape(count, k_out, hp, wp)
-            kernels._rows_to_padded_nchw(dy_rows, count, oh, ow, *plan["q"], padded)
-            out = self._buffer(("gout", slot), chans * m, np.float32)[: chans * m]
-            out = out.reshape(chans, m)
+            grad_layout.to_padded_nchw(grad, count, (oh, ow), *plan["q"], padded)
             for c0, c1, fn in plan["calls"]:
-                rows_kernel.run(fn, padded, plan["weight"][c0:c1], out[c0:c1], self.kernel,
+                rows_kernel.run(fn, padded, plan["weight"][c0:c1], dx[:, c0:c1], self.kernel,
                                 (height, width))  # fmt: skip
+            return
         else:
             padded = padded.reshape(count, hp, wp, k_out)
-            kernels._rows_to_padded_nhwc(dy_rows, count, oh, ow, *plan["q"], padded)
+            grad_layout.to_padded_nhwc(grad, count, (oh, ow), *plan["q"], padded)
             out = self._lanes_product(padded, m, plan, k_out, count, (height, width), (1, 1),
                                       ("gout", slot))  # fmt: skip
         kernels._bias_act_rows_to_nchw(out, plan["zero"], 0, np.float32(0.0),
@@ -279,25 +286,26 @@ class DirectRoutes:
                 "offsets": direct_conv.pixel_offsets(group, (hp, wp), self.in_channels,
                                                      (oh, ow), self.stride, 1)}  # fmt: skip
 
-    def _direct_weight_grad(self, x, g0, g1, dy_rows, slot, plan):
-        """This group's weight gradient (KH*KW*C, K), (kh, kw, c) order, from ``dy_rows``."""
+    def _direct_weight_grad(self, x, g0, g1, grad, slot, plan):
+        """This group's weight gradient (KH*KW*C, K), (kh, kw, c) order, from its output
+        gradient ``grad`` (rows or a block, as for :meth:`_direct_input_grad`)."""
         if plan["kind"] == "rows":
-            return self._rows_weight_grad(x, g0, g1, dy_rows, slot, plan)
+            return self._rows_weight_grad(x, g0, g1, grad, slot, plan)
         hp, wp = plan["hw"]
         count, kpad, chans = g1 - g0, plan["kpad"], self.in_channels
         m = count * plan["plane"]
         padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
         padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
         kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
-        grad = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad].reshape(m, kpad)
-        kernels._rows_to_pixels(dy_rows, grad)
+        pixels = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad]
+        pixels = grad_layout.to_pixels(grad, pixels.reshape(m, kpad))
         out = self._buffer(("wout", slot), self.fan_in * kpad, np.float32)
         out = out[: self.fan_in * kpad].reshape(self.fan_in, kpad)
-        direct_conv.run(plan["kernel"], padded, grad, out, plan["offsets"], m, chans,
+        direct_conv.run(plan["kernel"], padded, pixels, out, plan["offsets"], m, chans,
                         *self.kernel, wp, blocks=plan["blocks"])  # fmt: skip
         return out[:, : self.filters]
 
-    def _rows_weight_grad(self, x, g0, g1, dy_rows, slot, plan):
+    def _rows_weight_grad(self, x, g0, g1, grad, slot, plan):
         (hp, wq), (oh, ow), owp = plan["hw"], plan["out_hw"], plan["owp"]
         count, chans, k_out = g1 - g0, self.in_channels, self.filters
         size = count * chans * hp * wq
@@ -305,12 +313,12 @@ class DirectRoutes:
         padded = padded.reshape(count, chans, hp, wq)
         kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
         size = count * k_out * oh * owp
-        grad = self._buffer(("wgrad", slot), size, np.float32)[:size]
-        grad = grad.reshape(count, k_out, oh, owp)
-        kernels._rows_to_padded_nchw(dy_rows, count, oh, ow, 0, 0, grad)
+        wide = self._buffer(("wgrad", slot), size, np.float32)[:size]
+        wide = grad_layout.to_padded_nchw(grad, count, (oh, ow), 0, 0,
+                                          wide.reshape(count, k_out, oh, owp))  # fmt: skip
         kh, kw = self.kernel
         out = self._buffer(("wout", slot), k_out * chans * kh * kw, np.float32)
         out = out[: k_out * chans * kh * kw].reshape(k_out, chans, kh, kw)
         for k0, k1, fn in plan["calls"]:
-            rows_kernel.run_weight_grad(fn, padded, grad, k0, k1, out[k0:k1], self.kernel, oh)
+            rows_kernel.run_weight_grad(fn, padded, wide, k0, k1, out[k0:k1], self.kernel, oh)
         return out.transpose(2, 3, 1, 0).reshape(self.fan_in, k_out)

@@ -79,7 +79,23 @@ def test_hash_follows_kernel_sources_only(tmp_path):
     second = jit_cache.kernel_source_hash(tmp_path)
     assert second != first
     (tmp_path / "ir.py").write_text("import llvmlite\n")  # generated kernels count too
-    assert jit_cache.kernel_source_hash(tmp_path) != second
+    third = jit_cache.kernel_source_hash(tmp_path)
+    assert third != second
+    # An IR builder that only imports the engine's llvm_jit helper (direct_conv_rows.py):
+    # its edits must reach the cached machine code too (they did not: stale row kernels).
+    (tmp_path / "rows.py").write_text("from engine.kernels.llvm_jit import Frame\n")
+    assert jit_cache.kernel_source_hash(tmp_path) != third
+
+
+def test_every_engine_file_that_builds_kernels_is_hashed():
+    from pathlib import Path
+
+    engine_dir = Path(jit_cache.__file__).parent
+    builders = [p for p in engine_dir.rglob("*.py")
+                if b"@njit" in p.read_bytes() or b"compiled(" in p.read_bytes()]  # fmt: skip
+    assert any(p.name == "direct_conv_rows.py" for p in builders)
+    missed = [p.name for p in builders if not jit_cache.builds_kernels(p.read_bytes())]
+    assert missed == []
 
 
 def test_user_setting_wins_and_old_directories_are_pruned(tmp_path, monkeypatch):

@@ -1,0 +1,149 @@
+"""A convolution's output gradient moved into the layout each direct kernel reads.
+
+The backward pass of :class:`engine.layers.conv2d.Conv2D` hands its direct kernels the
+output gradient of one group of images in one of two layouts:
+
+- ``rows`` (K, G·OH·OW): the GEMM route's layout, which the pooled epilogues' gradient
+  kernels write (:func:`engine.kernels.conv._max_pool_act_grad_to_rows` and the like);
+- a ``block`` (G, K, OH, OW): the network's own layout. Without a fused pool the block is
+  the incoming gradient itself (a view, no copy) or, after a fused activation, that gradient
+  times the activation's derivative (:func:`act_grad_block`, one elementwise pass). Going
+  through rows would cost a transposing pass over the whole gradient first.
+
+Each function below takes either layout (told apart by ``ndim``) and writes the array a
+kernel reads: a zero-padded channel-major copy (the row kernels), a zero-padded
+channels-last copy (the filter-lane kernel's input gradient) or a pixel-major matrix (its
+weight gradient). All arrays are C-contiguous; float32 or float64 alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.config import JIT
+from engine.kernels.activations import act_grad_run
+from engine.kernels.batch_norm import _sum8
+from engine.kernels.conv import (
+    _add_row_sums,
+    _rows_to_padded_nchw,
+    _rows_to_padded_nhwc,
+    _rows_to_pixels,
+    _zero_border,
+)
+
+__all__ = [
+    "act_grad_block",
+    "add_block_sums",
+    "to_padded_nchw",
+    "to_padded_nhwc",
+    "to_pixels",
+]
+
+
+@njit(**JIT)
+def _act_grad_block(dy, y, code, slope, out):
+    zero = slope - slope
+    one = zero + np.float32(1.0)  # stays in the dtype
+    act_grad_run(dy.reshape(-1), y.reshape(-1), out.reshape(-1), code, slope, zero, one)
+
+
+def act_grad_block(dy, y, code, slope, out):
+    """``out`` = ``dy`` times the derivative of activation ``code`` (see
+    :func:`engine.kernels.activations.activation_code`) at its output ``y``; all three of
+    one shape, C-contiguous."""
+    _act_grad_block(dy, y, code, slope, out)
+    return out
+
+
+@njit(**JIT)
+def _embed_nchw(src, top, left, dst):
+    # src (G, K, H, W) into dst (G, K, HP, WP) at rows top.., columns left.., zeros around.
+    count, k_n, height, width = src.shape
+    for n in range(count):
+        for k in range(k_n):
+            plane = dst[n, k]
+            _zero_border(plane, top, height, left, width)
+            for h in range(height):
+                row = plane[h + top]
+                s = src[n, k, h]
+                for w in range(width):
+                    row[w + left] = s[w]
+
+
+@njit(**JIT)
+def _embed_nhwc(src, top, left, dst):
+    # src (G, K, H, W) into dst (G, HP, WP, K) channels-last, zeros around.
+    count, k_n, height, width = src.shape
+    for n in range(count):
+        p = dst[n]
+        _zero_border(p, top, height, left, width)
+        for h in range(height):
+            row = p[h + top]
+            s = src[n, :, h]
+            for w in range(width):
+                d = row[w + left]
+                for k in range(k_n):
+                    d[k] = s[k, w]
+
+
+@njit(**JIT)
+def _block_to_pixels(src, out):
+    # src (G, K, P) into out (G·P, Kpad) pixel-major, the columns beyond K zero.
+    count, k_n, plane = src.shape
+    width = out.shape[1]
+    for n in range(count):
+        for p in range(plane):
+            o = out[n * plane + p]
+            for k in range(k_n):
+                o[k] = src[n, k, p]
+            for k in range(k_n, width):
+                o[k] = 0
+
+
+@njit(**JIT)
+def _add_block_sums(src, acc):
+    count, k_n = src.shape[:2]
+    for n in range(count):
+        for k in range(k_n):
+            acc[k] += _sum8(src[n, k], 0.0)
+
+
+def to_padded_nchw(grad, count, out_hw, top, left, out):
+    """The gradient of ``count`` images with (OH, OW) = ``out_hw`` maps (rows or a block)
+    into ``out`` (count, K, HP, WP) at offset (top, left), zeros elsewhere."""
+    if grad.ndim == 4:
+        _embed_nchw(grad, top, left, out)
+    else:
+        _rows_to_padded_nchw(grad, count, *out_hw, top, left, out)
+    return out
+
+
+def to_padded_nhwc(grad, count, out_hw, top, left, out):
+    """As :func:`to_padded_nchw`, into channels-last ``out`` (count, HP, WP, K). For rows,
+    ``out`` is exactly (count, OH + 2·top, OW + 2·left, K) or wider at the bottom right."""
+    if grad.ndim == 4:
+        _embed_nhwc(grad, top, left, out)
+    else:
+        _rows_to_padded_nhwc(grad, count, *out_hw, top, left, out)
+    return out
+
+
+def to_pixels(grad, out):
+    """The gradient (rows or a block) as ``out`` (G·OH·OW, Kpad) pixel-major, the columns
+    beyond K zero."""
+    if grad.ndim == 4:
+        _block_to_pixels(grad.reshape(grad.shape[0], grad.shape[1], -1), out)
+    else:
+        _rows_to_pixels(grad, out)
+    return out
+
+
+def add_block_sums(grad, acc):
+    """``acc[k] +=`` the sum of filter k's gradient (rows or a block; the bias gradient), in
+    float64 ``acc``."""
+    if grad.ndim == 4:
+        _add_block_sums(grad.reshape(grad.shape[0], grad.shape[1], -1), acc)
+    else:
+        _add_row_sums(grad, acc)
+    return acc
