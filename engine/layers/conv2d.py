@@ -83,6 +83,7 @@ class Conv2D(DirectRoutes, Layer):
         if bias:
             self.params["bias"] = np.zeros(self.filters, np.float32)
         self._saved_x = None
+        self._saved_padded = None  # the forward's padded copy of x (see forward)
         self._saved_epilogue = None
         # Per-thread scratch (flat arrays sliced to each group's size), reused across calls:
         # a fresh allocation at every step would page-fault again each time. Keyed by the
@@ -243,6 +244,14 @@ class Conv2D(DirectRoutes, Layer):
         k_out = self.filters
 
         direct = self._direct_plan(x, weight, group, oh, ow)
+        # A recorded filter-lane product whose weight gradient takes the filter-lane kernel
+        # too: each group pads into its slice of one whole-batch channels-last copy, which
+        # backward reads again instead of padding x a second time.
+        if record and direct is not None and direct["kind"] == "lanes":
+            if self._lanes_weight_grad(ow):
+                hp, wp = direct["hw"]
+                direct = {**direct, "keep": np.empty((n_img, hp, wp, self.in_channels),
+                                                     np.float32)}  # fmt: skip
         # Nothing for an epilogue to add: the row kernel writes the maps in place.
         in_place = (direct is not None and direct["kind"] == "rows" and pool is None
                     and code == 0 and affine is None and "bias" not in self.params)  # fmt: skip
@@ -292,6 +301,7 @@ class Conv2D(DirectRoutes, Layer):
         run(chunks, work)
         if record:
             self._saved_x = x
+            self._saved_padded = None if direct is None else direct.get("keep")
             self._saved_epilogue = (code, slope, pool, y, full if avg else argmax, avg)
         if squeeze:
             return y.reshape(n_img, k_out)

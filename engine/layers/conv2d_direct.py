@@ -92,7 +92,10 @@ class DirectRoutes:
                 rows_kernel.run(fn, padded, plan["weight"][k0:k1], out[k0:k1], self.kernel,
                                 (oh, ow))  # fmt: skip
             return out
-        padded = padded.reshape(count, hp, wp, chans)
+        if "keep" in plan:
+            padded = plan["keep"][g0:g1]  # kept for the weight gradient
+        else:
+            padded = padded.reshape(count, hp, wp, chans)
         kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
         return self._lanes_product(
             padded, m, plan, chans, count, (oh, ow), self.stride, ("dout", slot)
@@ -258,12 +261,17 @@ class DirectRoutes:
 
     # ------------------------------------------------------------------ weight gradient
 
+    def _lanes_weight_grad(self, ow) -> bool:
+        """Whether a float32 direct weight gradient of this layer, for outputs ``ow`` wide,
+        takes the filter-lane kernel (which reads the forward's padded channels-last copy)."""
+        return not rows_kernel.weight_grad_applies(self.filters, self.stride, self.kernel, ow)
+
     def _direct_weight_plan(self, x, group, oh, ow):
         """What :meth:`_direct_weight_grad` needs (see :func:`direct_conv.weight_grad`), or
         None for the GEMM route."""
         if x.dtype != np.float32 or self.kernel == (1, 1) or not direct_conv.available():
             return None
-        if rows_kernel.weight_grad_applies(self.filters, self.stride, self.kernel, ow):
+        if not self._lanes_weight_grad(ow):
             lanes = direct_conv.tile(1)[1]
             owp = -(-ow // lanes) * lanes
             wq = max(x.shape[3] + 2 * self.padding[1], owp + self.kernel[1] - 1)
@@ -294,9 +302,13 @@ class DirectRoutes:
         hp, wp = plan["hw"]
         count, kpad, chans = g1 - g0, plan["kpad"], self.in_channels
         m = count * plan["plane"]
-        padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
-        padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
-        kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+        kept = self._saved_padded
+        if kept is not None and kept.shape == (x.shape[0], hp, wp, chans):
+            padded = kept[g0:g1]  # the forward's copy
+        else:
+            padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
+            padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
+            kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
         pixels = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad]
         pixels = grad_layout.to_pixels(grad, pixels.reshape(m, kpad))
         out = self._buffer(("wout", slot), self.fan_in * kpad, np.float32)

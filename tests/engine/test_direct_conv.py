@@ -376,3 +376,39 @@ def test_kernels_built_for_narrower_vectors_give_the_same_results(monkeypatch, t
         monkeypatch.delenv("CNN_WORKBENCH_DIRECT_CONV")
         for a, b in zip(direct, gemm, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("c", "k", "size", "stride", "bias", "act"),
+    [
+        (16, 32, 8, (1, 1), False, None),  # filter-lane forward + weight gradient: copy kept
+        (8, 16, 9, (2, 2), True, "relu"),  # strided: kept too, dX by phases
+        (4, 6, 20, (1, 1), False, None),  # row kernel writes the maps in place (no epilogue)
+        (4, 6, 20, (1, 1), True, "tanh"),
+    ],
+)
+def test_kept_padded_copy_and_in_place_rows_equal_gemm_route(monkeypatch, c, k, size, stride,
+                                                             bias, act):  # fmt: skip
+    rng = np.random.default_rng(c + k + size)
+    layer = Conv2D(c, k, (3, 3), stride, (1, 1), bias=bias)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+    if bias:
+        layer.params["bias"][...] = rng.standard_normal(k)
+    x = rng.standard_normal((6, c, size, size)).astype(np.float32)
+
+    def run(check_kept):
+        y = layer.forward(x, record=True, act=act)
+        if check_kept:
+            lanes = layer._direct_plan(x, layer._weight_matrix(), 1, *y.shape[2:])["kind"]
+            assert (layer._saved_padded is not None) == (lanes == "lanes")
+        # An evaluation pass in between must not disturb what backward reads.
+        layer.forward(x[:2] * 3)
+        dy = np.random.default_rng(3).standard_normal(y.shape).astype(np.float32)
+        dx = layer.backward(dy)
+        return [y, dx, layer.grads["weight"].copy()] + ([layer.grads["bias"]] if bias else [])
+
+    direct = run(True)
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    gemm = run(False)
+    for a, b in zip(direct, gemm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
