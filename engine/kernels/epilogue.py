@@ -22,6 +22,7 @@ from engine.config import JIT
 from engine.kernels.activations import act_grad_run, act_slope_naive, activation_code
 from engine.kernels.conv import act_planes
 from engine.kernels.geometry import output_size
+from engine.kernels.pool import avg_2x2, spread_2x2
 
 __all__ = [
     "avg_pool_act_grad_to_rows",
@@ -40,10 +41,14 @@ def _bias_act_avg_pool(rows, bias, code, slope, area, width, kh, kw, sh, sw, pla
     one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
     half = one / (one + one)
     scratch = np.empty((k_out, plane), rows.dtype)
+    pairs = kh == 2 and kw == 2 and sh == 2 and sw == 2
     for n in range(n_img):
         planes = full[n] if keep else scratch
         act_planes(rows, n * plane, bias, code, slope, zero, one, half, planes)
         for k in range(k_out):
+            if pairs:
+                avg_2x2(planes[k], width, area, out[n, k])
+                continue
             act = planes[k]
             o = out[n, k]
             for oy in range(oh):
@@ -98,12 +103,16 @@ def _avg_pool_act_grad_to_rows(dy, full, code, slope, area, width, kh, kw, sh, s
     zero = slope - slope
     one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
     spread = np.empty(plane, rows.dtype)
+    pairs = kh == 2 and kw == 2 and sh == 2 and sw == 2
     for k in range(k_out):
         total = sums.dtype.type(0)
         for n in range(n_img):
-            spread[:] = zero
             g = dy[n, k]
-            for oy in range(oh):
+            if pairs:
+                spread_2x2(g, width, area, spread)
+            else:
+                spread[:] = zero
+            for oy in range(oh if not pairs else 0):
                 for ox in range(ow):
                     share = g[oy, ox] / area
                     start = oy * sh * width + ox * sw

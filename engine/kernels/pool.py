@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.config import JIT_PARALLEL
+from engine.config import JIT, JIT_PARALLEL
 from engine.kernels.geometry import output_size
 
 __all__ = [
@@ -182,13 +182,56 @@ def max_pool_backward_naive(dy, argmax, input_shape):
     return dx.reshape(input_shape)
 
 
+@njit(**JIT)
+def avg_2x2(src, width, area, dst):
+    """The 2x2 stride-2 unpadded average pool of one plane, ``src`` 1-D (H*W) into ``dst``
+    (OH, OW): the common case written out, so the compiler vectorises it (the general
+    window loop, its bounds unknown, ran scalar: 4-7x slower, LeNet-5's pool costing more
+    than its convolution)."""
+    oh, ow = dst.shape
+    for oy in range(oh):
+        r0 = src[2 * oy * width : 2 * oy * width + 2 * ow]
+        r1 = src[(2 * oy + 1) * width : (2 * oy + 1) * width + 2 * ow]
+        d = dst[oy]
+        for ox in range(ow):
+            d[ox] = ((r0[2 * ox] + r0[2 * ox + 1]) + (r1[2 * ox] + r1[2 * ox + 1])) / area
+
+
+@njit(**JIT)
+def spread_2x2(g, width, area, dst):
+    """The gradient of :func:`avg_2x2`: ``dst`` 1-D (H*W) gets g[oy, ox] / area at each
+    input of window (oy, ox), and 0 at the rows and columns no window covers."""
+    oh, ow = g.shape
+    height = dst.shape[0] // width
+    zero = area - area
+    for oy in range(oh):
+        r0 = dst[2 * oy * width : (2 * oy + 1) * width]
+        r1 = dst[(2 * oy + 1) * width : (2 * oy + 2) * width]
+        row = g[oy]
+        for ox in range(ow):
+            share = row[ox] / area
+            r0[2 * ox] = share
+            r0[2 * ox + 1] = share
+            r1[2 * ox] = share
+            r1[2 * ox + 1] = share
+        for x in range(2 * ow, width):
+            r0[x] = zero
+            r1[x] = zero
+    for x in range(2 * oh * width, height * width):
+        dst[x] = zero
+
+
 @njit(**JIT_PARALLEL)
 def _avg_pool_forward(x, kh, kw, sh, sw, ph, pw, area, y):
     n_img, channels, height, width = x.shape
     oh, ow = y.shape[2], y.shape[3]
+    pairs = kh == 2 and kw == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0
     for nc in prange(n_img * channels):
         n = nc // channels
         c = nc % channels
+        if pairs:
+            avg_2x2(x[n, c].reshape(-1), width, area, y[n, c])
+            continue
         for oy in range(oh):
             y0 = oy * sh - ph
             for ox in range(ow):
@@ -230,9 +273,13 @@ def avg_pool_forward_naive(x, kernel, stride, padding):
 def _avg_pool_backward(dy, kh, kw, sh, sw, ph, pw, area, dx):
     n_img, channels, height, width = dx.shape
     oh, ow = dy.shape[2], dy.shape[3]
+    pairs = kh == 2 and kw == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0
     for nc in prange(n_img * channels):
         n = nc // channels
         c = nc % channels
+        if pairs:
+            spread_2x2(dy[n, c], width, area, dx[n, c].reshape(-1))
+            continue
         dx[n, c] = 0
         for oy in range(oh):
             y0 = oy * sh - ph

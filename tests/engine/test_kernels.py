@@ -32,6 +32,7 @@ WINDOWS = [
     (2, 3, 7, 6, (3, 3), (1, 1), (1, 1)),
     (1, 2, 9, 8, (2, 3), (2, 1), (0, 1)),
     (3, 1, 8, 8, (2, 2), (2, 2), (0, 0)),
+    (2, 3, 7, 9, (2, 2), (2, 2), (0, 0)),  # 2x2 pairs with a row and a column left over
     (2, 4, 10, 7, (3, 2), (3, 2), (1, 1)),
     (1, 1, 5, 5, (5, 5), (1, 1), (2, 2)),
 ]
@@ -193,7 +194,8 @@ def test_act_grad_to_rows_matches_reference(relu):
 @pytest.mark.parametrize("act_name", [None, "relu", "leaky_relu", "tanh", "sigmoid"])
 @pytest.mark.parametrize(
     ("size", "kernel", "stride"),
-    [((6, 8), (2, 2), (2, 2)), ((7, 7), (3, 3), (2, 2)), ((5, 6), (5, 6), (1, 1))],
+    [((6, 8), (2, 2), (2, 2)), ((7, 9), (2, 2), (2, 2)), ((7, 7), (3, 3), (2, 2)),
+     ((5, 6), (5, 6), (1, 1))],  # fmt: skip
 )
 def test_fused_bias_act_avg_pool_matches_the_separate_references(act_name, size, kernel, stride):
     n, k_out = 3, 4
