@@ -25,6 +25,7 @@ __all__ = [
     "ACT_TANH32",
     "act_grad_run",
     "act_inplace",
+    "act_inplace_array",
     "act_run",
     "act_slope",
     "act_slope_naive",
@@ -164,6 +165,15 @@ def act_inplace(v, code, slope, zero, one, half):
     elif code != ACT_NONE:
         for p in range(n):
             v[p] = act_value(v[p], code, slope, zero, one, half)
+
+
+@njit(**JIT)
+def act_inplace_array(v, code, slope):
+    """:func:`act_inplace` over a whole C-contiguous array of any shape; ``slope`` in its
+    dtype."""
+    zero = slope - slope
+    one = zero + np.float32(1.0)  # stays in the dtype
+    act_inplace(v.reshape(-1), code, slope, zero, one, one / (one + one))
 
 
 @njit(**JIT)

@@ -74,14 +74,37 @@ def blocks(filters: int, nv: int) -> list[tuple[int, int]]:
     return split(filters, 1, -(-filters // cap))
 
 
-def _build(k_n: int, nv: int, vl: int):
+#: What the row kernel does to each sum before storing it (see :func:`_build`).
+EPI_NONE, EPI_BIAS, EPI_RELU, EPI_LEAKY = range(4)
+
+
+def _build(k_n: int, nv: int, vl: int, epi: int = EPI_NONE):
     """The row kernel for K filters and NV pixel vectors per tile:
-    f(S, W, out, dims [KH, KW, filter stride, image stride], images, C, Hp, Wp, OH, OW) (see
-    :func:`run`): output pixel (oy, ox) of filter f and image n lands at out[f·filter stride
-    + n·image stride + oy·OW + ox]."""
-    k = Frame(f"direct_conv_rows_{k_n}_{nv}_{vl}", vl)
-    b, c_, loop = k.b, k.const, k.loop
+    f(S, W, out, dims [KH, KW, filter stride, image stride, extra], images, C, Hp, Wp, OH, OW)
+    (see :func:`run`): output pixel (oy, ox) of filter f and image n lands at out[f·filter
+    stride + n·image stride + oy·OW + ox]. ``epi``: the sum is stored as it is (EPI_NONE),
+    plus the filter's bias (EPI_BIAS), then through a relu (EPI_RELU: v if v > 0 else v·0)
+    or a leaky relu (EPI_LEAKY: v if v > 0 else v·slope), the arithmetic of the epilogues'
+    :func:`engine.kernels.activations.act_run`; ``extra`` is then the address of K biases
+    and the slope, float32."""
+    k = Frame(f"direct_conv_rows_{k_n}_{nv}_{vl}_{epi}", vl)
+    b, c_, loop, ir = k.b, k.const, k.loop, k.ir
     src, wts, out, dims, images, chans, hp, wp, oh, ow = k.args
+    if epi != EPI_NONE:
+        extra = b.inttoptr(k.load(dims, c_(4)), k.f32.as_pointer())
+        biases = [k.splat(k.load(extra, c_(f))) for f in range(k_n)]
+        slope = k.splat(k.load(extra, c_(k_n)))
+        zero = k.zero
+
+    def finish(v, f):
+        if epi == EPI_NONE:
+            return v
+        v = b.fadd(v, biases[f])
+        if epi == EPI_BIAS:
+            return v
+        low = b.fmul(v, zero if epi == EPI_RELU else slope)
+        return b.select(b.fcmp_ordered(">", v, zero), v, low)
+
     accs = [[k.accumulator() for _ in range(nv)] for _ in range(k_n)]
     kh_n, kw_n = k.load(dims, c_(0)), k.load(dims, c_(1))
     fstride, nstride = k.load(dims, c_(2)), k.load(dims, c_(3))
@@ -121,7 +144,8 @@ def _build(k_n: int, nv: int, vl: int):
                 for f in range(k_n):
                     base = b.add(b.mul(c_(f), fstride), pix)
                     for v in range(nv):
-                        k.store_vec(b.load(accs[f][v]), out, b.add(base, c_(v * vl)))
+                        k.store_vec(finish(b.load(accs[f][v]), f), out,
+                                    b.add(base, c_(v * vl)))  # fmt: skip
 
             loop(c_(0), tiles, t_body, "t")
 
@@ -246,16 +270,23 @@ def weight_grad(x, dy, kernel_size, padding=(0, 0)) -> np.ndarray:
     return out
 
 
-def kernel(filters: int, nv: int):
-    """The compiled row kernel for ``filters`` filters and ``nv`` pixel vectors."""
-    return compiled("rows", (filters, nv, direct_conv.tile(1)[1]), _build)
+def kernel(filters: int, nv: int, epi: int = EPI_NONE):
+    """The compiled row kernel for ``filters`` filters and ``nv`` pixel vectors, storing
+    its sums as ``epi`` says (see :func:`_build`)."""
+    return compiled("rows", (filters, nv, direct_conv.tile(1)[1], epi), _build)
 
 
-def run(fn, padded, weight, out, kernel_hw, out_hw) -> None:
+def epilogue_args(bias, slope) -> np.ndarray:
+    """The ``extra`` of :func:`run` for one block's biases and a leaky slope."""
+    return np.append(np.asarray(bias, np.float32), np.float32(slope)).astype(np.float32)
+
+
+def run(fn, padded, weight, out, kernel_hw, out_hw, extra=None) -> None:
     """One call: ``padded`` (G, C, Hp, Wp) and ``weight`` (K, C, KH, KW) C-contiguous
     float32; ``out`` float32, overwritten: (K, G*OH*OW) C-contiguous (the epilogues' rows), or
     (G, K, OH, OW) with C-contiguous planes, such as filters k0..k1 of a whole (G, Ktotal, OH,
-    OW) array (the network's layout: no pass to move it there)."""
+    OW) array (the network's layout: no pass to move it there). ``extra``: the
+    :func:`epilogue_args` of a kernel built with an epilogue (kept alive by the caller)."""
     for name, a in (("padded", padded), ("weight", weight)):
         if a.dtype != np.float32 or not a.flags.c_contiguous:
             raise ValueError(f"direct_conv_rows.run: {name} must be C-contiguous float32")
@@ -271,7 +302,10 @@ def run(fn, padded, weight, out, kernel_hw, out_hw) -> None:
         if out.dtype != np.float32 or not out.flags.c_contiguous:
             raise ValueError("direct_conv_rows.run: out must be C-contiguous float32")
         strides = (images * plane, plane)
-    dims = np.asarray([*kernel_hw, *strides], np.int64)
+    if extra is not None and (extra.dtype != np.float32 or extra.size != weight.shape[0] + 1):
+        raise ValueError("direct_conv_rows.run: extra must be K biases and a slope, float32")
+    address = 0 if extra is None else extra.ctypes.data
+    dims = np.asarray([*kernel_hw, *strides, address], np.int64)
     fn(padded.ctypes.data, weight.ctypes.data, out.ctypes.data, dims.ctypes.data,
        images, chans, hp, wp, *out_hw)  # fmt: skip
 

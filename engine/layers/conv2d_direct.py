@@ -25,6 +25,7 @@ from engine.kernels import conv as kernels
 from engine.kernels import direct_conv
 from engine.kernels import direct_conv_rows as rows_kernel
 from engine.kernels import grad_layout
+from engine.kernels.activations import ACT_LEAKY, ACT_NONE, ACT_RELU
 
 __all__ = ["DirectRoutes"]
 
@@ -69,6 +70,20 @@ class DirectRoutes:
                 "packed": packed, "offsets": offsets, "hw": (hp, wp),
                 "out_hw": (oh, ow), "filters": self.filters}  # fmt: skip
 
+    def _in_place_plan(self, plan, bias, code, slope, ow, biased):
+        """A row plan whose kernels store finished maps: ``stores`` (k0, k1, kernel, extra)
+        per block, with the bias (``biased``) and a relu or leaky relu (activation ``code``)
+        in the stores; ``after`` when another activation must still run over them."""
+        epi = {ACT_RELU: rows_kernel.EPI_RELU, ACT_LEAKY: rows_kernel.EPI_LEAKY}.get(
+            code, rows_kernel.EPI_BIAS if biased else rows_kernel.EPI_NONE
+        )
+        nv = rows_kernel.vectors(ow)
+        stores = [(k0, k1, rows_kernel.kernel(k1 - k0, nv, epi),
+                   None if epi == rows_kernel.EPI_NONE
+                   else rows_kernel.epilogue_args(bias[k0:k1], slope))
+                  for k0, k1, _ in plan["calls"]]  # fmt: skip
+        return {**plan, "stores": stores, "after": code not in (ACT_NONE, ACT_RELU, ACT_LEAKY)}
+
     def _direct_product(self, x, g0, g1, slot, plan, target=None):
         """The (K, m) product of images g0..g1 by the planned kernel; or, given ``target``
         (g1 - g0, K, OH, OW) and a row plan, the product written there (returns None)."""
@@ -82,9 +97,9 @@ class DirectRoutes:
             padded = padded.reshape(count, chans, hp, wp)
             kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
             if target is not None:
-                for k0, k1, fn in plan["calls"]:
+                for k0, k1, fn, extra in plan["stores"]:
                     rows_kernel.run(fn, padded, plan["weight"][k0:k1], target[:, k0:k1],
-                                    self.kernel, (oh, ow))  # fmt: skip
+                                    self.kernel, (oh, ow), extra)  # fmt: skip
                 return None
             out = self._buffer(("dout", slot), self.filters * m, np.float32)
             out = out[: self.filters * m].reshape(self.filters, m)

@@ -385,6 +385,9 @@ def test_kernels_built_for_narrower_vectors_give_the_same_results(monkeypatch, t
         (8, 16, 9, (2, 2), True, "relu"),  # strided: kept too, dX by phases
         (4, 6, 20, (1, 1), False, None),  # row kernel writes the maps in place (no epilogue)
         (4, 6, 20, (1, 1), True, "tanh"),
+        (4, 6, 20, (1, 1), True, "relu"),  # bias and relu in the row kernel's stores
+        (3, 12, 32, (1, 1), False, "leaky_relu"),
+        (3, 12, 32, (1, 1), True, "sigmoid"),
     ],
 )
 def test_kept_padded_copy_and_in_place_rows_equal_gemm_route(monkeypatch, c, k, size, stride,
@@ -396,8 +399,10 @@ def test_kept_padded_copy_and_in_place_rows_equal_gemm_route(monkeypatch, c, k, 
         layer.params["bias"][...] = rng.standard_normal(k)
     x = rng.standard_normal((6, c, size, size)).astype(np.float32)
 
+    slope = 0.1 if act == "leaky_relu" else 0.0
+
     def run(check_kept):
-        y = layer.forward(x, record=True, act=act)
+        y = layer.forward(x, record=True, act=act, slope=slope)
         if check_kept:
             lanes = layer._direct_plan(x, layer._weight_matrix(), 1, *y.shape[2:])["kind"]
             assert (layer._saved_padded is not None) == (lanes == "lanes")
@@ -410,5 +415,19 @@ def test_kept_padded_copy_and_in_place_rows_equal_gemm_route(monkeypatch, c, k, 
     direct = run(True)
     monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
     gemm = run(False)
-    for a, b in zip(direct, gemm, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+    for a, b in zip(direct, gemm, strict=True):  # sums of thousands: float32 order differs
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6 * max(1.0, np.abs(b).max()))
+
+
+@pytest.mark.parametrize("act", [None, "relu", "tanh"])
+def test_in_place_rows_with_a_folded_batch_norm_equal_gemm_route(monkeypatch, act):
+    # Evaluation folds a batch norm into the weights and bias: the stores add that bias.
+    rng = np.random.default_rng(11)
+    layer = Conv2D(5, 7, (3, 3), (1, 1), (1, 1), bias=False)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.3
+    x = rng.standard_normal((4, 5, 17, 18)).astype(np.float32)
+    affine = (rng.uniform(0.5, 2.0, 7), rng.standard_normal(7))
+    direct = layer.forward(x, act=act, affine=affine)
+    monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
+    gemm = layer.forward(x, act=act, affine=affine)
+    np.testing.assert_allclose(direct, gemm, rtol=1e-5, atol=1e-5)
