@@ -120,24 +120,46 @@ def _moments8(v, shift):
 
 
 @njit(**JIT)
-def _dot8(g, v, mean):
-    """Σ g[i]·(v[i] - mean) in float64 over 1-D views, eight partial sums."""
+def _sum_dot8(g, v, mean):
+    """(Σ g[i], Σ g[i]·(v[i] - mean)) in float64 over 1-D views, one pass with eight
+    partial sums of each: the backward's two reductions of a row in one loop (a row of an
+    8x8 map is 64 values, so two loops paid their set-up and final sums twice per row)."""
     n = g.shape[0]
     m = n - n % 8
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = np.float64(0.0)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.float64(0.0)
+    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = np.float64(0.0)
     for i in range(0, m, 8):
-        s0 += np.float64(g[i]) * (np.float64(v[i]) - mean)
-        s1 += np.float64(g[i + 1]) * (np.float64(v[i + 1]) - mean)
-        s2 += np.float64(g[i + 2]) * (np.float64(v[i + 2]) - mean)
-        s3 += np.float64(g[i + 3]) * (np.float64(v[i + 3]) - mean)
-        s4 += np.float64(g[i + 4]) * (np.float64(v[i + 4]) - mean)
-        s5 += np.float64(g[i + 5]) * (np.float64(v[i + 5]) - mean)
-        s6 += np.float64(g[i + 6]) * (np.float64(v[i + 6]) - mean)
-        s7 += np.float64(g[i + 7]) * (np.float64(v[i + 7]) - mean)
-    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        g0 = np.float64(g[i])
+        g1 = np.float64(g[i + 1])
+        g2 = np.float64(g[i + 2])
+        g3 = np.float64(g[i + 3])
+        g4 = np.float64(g[i + 4])
+        g5 = np.float64(g[i + 5])
+        g6 = np.float64(g[i + 6])
+        g7 = np.float64(g[i + 7])
+        a0 += g0
+        a1 += g1
+        a2 += g2
+        a3 += g3
+        a4 += g4
+        a5 += g5
+        a6 += g6
+        a7 += g7
+        q0 += g0 * (np.float64(v[i]) - mean)
+        q1 += g1 * (np.float64(v[i + 1]) - mean)
+        q2 += g2 * (np.float64(v[i + 2]) - mean)
+        q3 += g3 * (np.float64(v[i + 3]) - mean)
+        q4 += g4 * (np.float64(v[i + 4]) - mean)
+        q5 += g5 * (np.float64(v[i + 5]) - mean)
+        q6 += g6 * (np.float64(v[i + 6]) - mean)
+        q7 += g7 * (np.float64(v[i + 7]) - mean)
+    total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    dot = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
     for i in range(m, n):
-        total += np.float64(g[i]) * (np.float64(v[i]) - mean)
-    return total
+        gi = np.float64(g[i])
+        total += gi
+        dot += gi * (np.float64(v[i]) - mean)
+    return total, dot
 
 
 @njit(**JIT_PARALLEL)
@@ -221,8 +243,9 @@ def _train_backward(x, dy, mean, invstd, gamma, y, code, slope, dx, dgamma, dbet
                 act_grad_run(dy[n, c], y[n, c], g, code, slope, zero, one)
             else:
                 g = dy[n, c]
-            s_dy += _sum8(g, 0.0)
-            s_dyx += _dot8(g, x[n, c], m)
+            a, q = _sum_dot8(g, x[n, c], m)
+            s_dy += a
+            s_dyx += q
         s_dyx *= inv
         dgamma[c] = s_dyx
         dbeta[c] = s_dy
