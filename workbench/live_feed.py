@@ -6,7 +6,8 @@ snapshots at most once per ``snapshot_interval_s``. Here they are shaped for the
 - curves and the progress bar take every batch (the curves redraw on their own timer);
 - the newest snapshot goes to the feature maps and the filter/histogram view on a 4 Hz
   timer, older ones are dropped unseen;
-- the confusion matrix takes the newest epoch's validation results, on the same timer.
+- the confusion matrix takes the newest epoch's validation results, on the same timer, in a
+  turn of the event loop of its own (workbench.views.view_turns).
 
 A view that is not on screen is not fed (unless ``update_hidden_views``); it catches up with
 the newest snapshot and epoch when it is shown. So the GUI thread only does work that can be
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from workbench.views.view_turns import view_turns
 from workbench.workers.predict_worker import ModelWeights
 
 __all__ = ["LiveFeed"]
@@ -61,9 +63,7 @@ class LiveFeed(QObject):
         self._spec = spec
         self.history = {}
         self._pending = self._shown = self._confusion = None
-        self.views.curves.clear()
-        if epochs is not None:
-            self.views.curves.set_epoch_range(epochs)
+        self.views.curves.clear(epochs)
         self.views.training_panel.progress.setValue(0)
         self.show_spec(spec)
         if probe is not None:
@@ -141,15 +141,22 @@ class LiveFeed(QObject):
             self.modelChanged.emit(
                 ModelWeights(spec, snap.weights, ds.preprocessing, tuple(ds.class_names))
             )
-        self.feed_visible()
+        self._feed(staged=True)
 
     def feed_visible(self, *_args) -> None:
         """Give the newest snapshot and epoch result to each view on screen that has not
         drawn them yet (connected to page and tab changes, so a shown view catches up)."""
+        self._feed(staged=False)
+
+    def _feed(self, staged: bool) -> None:
+        """``staged``: the confusion matrix is drawn in a turn of its own, after the other
+        views' drawing of the same tick (workbench.views.view_turns); else now."""
         v, every = self.views, self.update_hidden_views
         if self._confusion is not None and (every or v.confusion.isVisible()):
-            v.confusion.set_results(*self._confusion)
-            self._confusion = None
+            if staged:
+                view_turns().request(self, "confusion", self._draw_confusion)
+            else:
+                self._draw_confusion()
         if self._shown is None:
             return
         snap, spec = self._shown
@@ -160,6 +167,11 @@ class LiveFeed(QObject):
         if "filters" not in self._fed and (every or v.filters.isVisible()):
             v.filters.update_snapshot(snap.weights, snap.activations, spec)
             self._fed.add("filters")
+
+    def _draw_confusion(self) -> None:
+        if self._confusion is not None:
+            confusion, self._confusion = self._confusion, None
+            self.views.confusion.set_results(*confusion)
 
 
 def _at(history: dict[str, list], key: str, i: int):

@@ -48,6 +48,9 @@ class TrainPages:
         self.training_panel.setFixedWidth(
             max(280, min(360, self.training_panel.sizeHint().width()))
         )
+        # The empty curves' x axis follows the epochs set, so Train does not move it.
+        self.training_panel.epochs.valueChanged.connect(self.curves.preview_epoch_range)
+        self.curves.preview_epoch_range(self.training_panel.epochs.value())
         views = QSplitter(Qt.Orientation.Vertical, objectName="trainViews")
         for widget, stretch in ((self.curves, 3), (self.feature_maps, 4), (self.runs_panel, 1)):
             views.addWidget(widget)

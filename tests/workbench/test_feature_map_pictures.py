@@ -153,3 +153,24 @@ def test_flush_draws_what_a_background_render_is_still_drawing(qtbot, deep_maps)
     view._render.wait()
     QApplication.processEvents()  # the background result, now older, is dropped
     assert _drawn(view, spec) == list(range(len(spec.layers)))
+
+
+def test_only_the_cells_in_view_are_rendered_in_the_background(qtbot, deep_maps):
+    # The background render colours the cells in view and the enlarged one; a cell out of
+    # view is coloured when it is scrolled to, from the same values, to the same picture.
+    view, spec, activations = deep_maps
+    view.show()
+    qtbot.waitExposed(view)
+    view.update_activations(activations)
+    qtbot.waitUntil(lambda: view.layer_values(len(spec.layers) - 1) is not None, timeout=5000)
+    QApplication.processEvents()
+    rendered = [i for i in range(len(spec.layers)) if view._pictures[i + 1] is not None]
+    assert rendered == _drawn(view, spec)
+    assert 0 < len(rendered) < len(spec.layers) // 2
+    last = len(spec.layers) - 1
+    assert view._pictures[last + 1] is None
+    bar = view.overview_scroll.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    expected = layer_picture(activations[last][0], view._cells[last + 1].mosaic, _SIGNED,
+                             _POSITIVE)[0]  # fmt: skip
+    np.testing.assert_array_equal(view.cell_image(last).image, expected)

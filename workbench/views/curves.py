@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from engine.io import atomic_write_bytes, atomic_write_text
 from workbench.views.curve_overlays import CurveOverlays
 from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling
+from workbench.views.view_turns import view_turns
 
 __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
 
@@ -144,7 +145,7 @@ class TrainingCurves(QWidget):
         layout.addWidget(self._plots, 1)
 
         self._timer = QTimer(self, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._redraw_in_turn)
         self._timer.start()
         self._apply_theme()
         self._update_readout()
@@ -203,17 +204,29 @@ class TrainingCurves(QWidget):
         self._dirty = True
         self.redraw()
 
-    def clear(self) -> None:
-        """Forget every point (a new run)."""
+    def clear(self, epochs: float | None = None) -> None:
+        """Forget every point (a new run). ``epochs``: the new run's length, its x axis
+        0..``epochs`` at once (left where it is when it is that already: Train then repaints
+        no axis); None: the x axis follows the data."""
         self._train.clear()
         self._val.clear()
         self._smooth_cache = None
         self._loss_top = None
-        self._epochs = None
-        for plot in (self.loss_plot, self.accuracy_plot):
-            plot.enableAutoRange(x=True)
+        self._epochs = None if epochs is None else float(epochs)
+        if epochs is None:
+            for plot in (self.loss_plot, self.accuracy_plot):
+                plot.enableAutoRange(x=True)
+        else:
+            self._fit_x_axis()
         self._dirty = True
         self.redraw()
+
+    def preview_epoch_range(self, epochs: float) -> None:
+        """While no run is drawn (nothing to clear, no overlays), lay the x axis out for a
+        run of ``epochs`` (the training settings'): pressing Train then moves no axis, and
+        the two plots' axes are not laid out and painted again as the run starts."""
+        if not self._train.n and not self._val.n and not self.overlays.last_epoch():
+            self.set_epoch_range(epochs)
 
     def set_smoothing(self, weight: float) -> None:
         """EMA weight in [0, 1): 0 draws the raw values."""
@@ -256,8 +269,15 @@ class TrainingCurves(QWidget):
         self._smooth_cache = (n, w, loss, acc)
         return loss, acc
 
+    def _redraw_in_turn(self) -> None:
+        # The timer: drawn in a turn of the event loop of its own, apart from the other live
+        # views' drawing (workbench.views.view_turns).
+        if self._dirty:
+            view_turns().request(self, "curves", self.redraw)
+
     def redraw(self) -> None:
-        """Push the buffers to the plot items (the timer calls this; tests may too)."""
+        """Push the buffers to the plot items now (the timer has this done in a turn of its
+        own; tests may call it)."""
         if not self._dirty:
             return
         self._dirty = False

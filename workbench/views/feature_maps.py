@@ -44,6 +44,7 @@ from workbench.models.branch_grid import arrange
 from workbench.models.map_picture import layer_picture, layer_pictures
 from workbench.models.mosaic import Mosaic
 from workbench.views.image_grid import display_array, plot_colors
+from workbench.views.view_turns import view_turns
 from workbench.workers.background import BackgroundCall
 
 __all__ = ["FeatureMapsView", "Mosaic"]  # Mosaic: from workbench.models.mosaic, as before
@@ -235,7 +236,7 @@ class FeatureMapsView(QWidget):
             self._inflight = None
             self._install([v for v, _ in layers], layer_pictures(layers, _SIGNED, _POSITIVE))
         for i in sorted(self._stale):
-            self._put(self._cells[i], self._pictures[i])
+            self._put(self._cells[i], self._picture(i))
         self._stale.clear()
 
     def layer_values(self, index: int) -> np.ndarray | None:
@@ -266,7 +267,10 @@ class FeatureMapsView(QWidget):
 
     def _tick(self) -> None:
         """The timer: start rendering the newest activations (off this thread) while the
-        view is on screen, and set the pictures of cells scrolled into view since."""
+        view is on screen, and set the pictures of cells scrolled into view since. Only the
+        cells in view and the enlarged one are rendered in the background (11 of resnet20's
+        73 in the Train page's pane: the render's numpy work holds the GIL the training
+        thread needs); the others are rendered here when they are scrolled into view."""
         if not self.isVisible():
             return  # kept pending: drawn when shown
         if self._pending is not None and not self._render.is_busy():
@@ -275,42 +279,67 @@ class FeatureMapsView(QWidget):
                 self._generation += 1
                 generation = self._generation
                 self._inflight = layers
+                wanted = self._in_view()
+                if self._focus is not None and self._focus.index >= 0:
+                    wanted.add(self._focus.index + 1)
 
                 def render():
-                    return generation, layers, layer_pictures(layers, _SIGNED, _POSITIVE)
+                    pictures = [
+                        layer_picture(v, m, _SIGNED, _POSITIVE)[0] if i in wanted else None
+                        for i, (v, m) in enumerate(layers, start=1)
+                    ]
+                    return generation, layers, pictures
 
                 self._render.start(render)
         self._show_visible()
 
     def _rendered(self, result) -> None:
+        # Set in a turn of the event loop of its own, apart from the other live views'
+        # drawing (workbench.views.view_turns); flush() draws them first if asked sooner.
+        view_turns().request(self, "pictures", lambda: self._install_rendered(result))
+
+    def _install_rendered(self, result) -> None:
         generation, layers, pictures = result
         if generation == self._generation:
             self._inflight = None
             self._install([v for v, _ in layers], pictures)
 
-    def _install(self, values: list[np.ndarray], pictures: list[np.ndarray]) -> None:
-        """Keep every layer's values and picture; show those on screen now."""
+    def _install(self, values: list[np.ndarray], pictures: list[np.ndarray | None]) -> None:
+        """Keep every layer's values and picture (None: rendered when first shown); show
+        those on screen now."""
         for i, (v, picture) in enumerate(zip(values, pictures, strict=True), start=1):
             self._values[i], self._pictures[i] = v, picture
         self._stale.update(range(1, len(self._cells)))
         if self._focus is not None and self._focus.index >= 0:
-            self._put(self._focus, self._pictures[self._focus.index + 1])
+            self._put(self._focus, self._picture(self._focus.index + 1))
         self._show_visible()
+
+    def _picture(self, i: int) -> np.ndarray | None:
+        """Cell ``i``'s picture, rendered now from its values if the background left it."""
+        picture = self._pictures[i]
+        if picture is None and i > 0 and self._values[i] is not None:
+            mosaic = self._cells[i].mosaic
+            picture = layer_picture(self._values[i], mosaic, _SIGNED, _POSITIVE)[0]
+            self._pictures[i] = picture
+        return picture
+
+    def _in_view(self) -> set[int]:
+        """The cells (by index into the cells, 0 = the input) the overview's viewport shows."""
+        port = self.overview.viewport()
+        shown = port.visibleRegion().boundingRect()
+        if shown.isEmpty():
+            return set()
+        area = self.overview.mapToScene(shown).boundingRect()
+        return {i for i, cell in enumerate(self._cells)
+                if cell.view.sceneBoundingRect().intersects(area)}  # fmt: skip
 
     def _show_visible(self, *_args) -> None:
         """Set the pictures of the stale cells that the overview's viewport shows."""
         if not self._stale or not self.isVisible():
             return
-        port = self.overview.viewport()
-        shown = port.visibleRegion().boundingRect()
-        if shown.isEmpty():
-            return
-        area = self.overview.mapToScene(shown).boundingRect()
-        for i in sorted(self._stale):
-            cell = self._cells[i]
-            if cell.view.sceneBoundingRect().intersects(area):
-                self._put(cell, self._pictures[i])
-                self._stale.discard(i)
+        for i in sorted(self._stale & self._in_view()):
+            self._put(self._cells[i], self._picture(i))
+            self._stale.discard(i)
 
     @staticmethod
     def _put(cell: _Cell, picture: np.ndarray | None) -> None:
@@ -340,10 +369,7 @@ class FeatureMapsView(QWidget):
         if index == -1 and values is not None:
             cell.image.setImage(display_array(values), autoLevels=False, levels=(0, 255))
         elif values is not None:
-            picture = self._pictures[index + 1]
-            if picture is None:
-                picture = layer_picture(values, cell.mosaic, _SIGNED, _POSITIVE)[0]
-            self._put(cell, picture)
+            self._put(cell, self._picture(index + 1))
 
     def probe(self) -> np.ndarray | None:
         """The probe image shown, float32 (C, H, W) as the network sees it; None before one."""

@@ -2,12 +2,13 @@
 
 Fed by training snapshots (a copy of the weights and the probe activations). The numbers
 (normalised filter images, histograms, dead-unit fractions and their warnings) come from
-``engine.inspect``; this module lays them out. Redraws happen at most twice a second.
+``engine.inspect``; this module lays them out. Redraws happen at most twice a second, one plot
+per turn of the event loop (workbench.views.view_turns).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,6 +27,7 @@ from engine.spec import NetworkSpec
 from workbench.models.mosaic import Mosaic
 from workbench.style import problem_color
 from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling, plot_colors
+from workbench.views.view_turns import view_turns
 
 __all__ = ["FiltersView"]
 
@@ -193,34 +195,67 @@ class FiltersView(QWidget):
     # ------------------------------------------------------------------ drawing
 
     def _redraw_if_visible(self) -> None:
-        # Off screen, a snapshot only marks the view dirty: it is drawn when shown.
-        if self.isVisible():
-            self.redraw()
+        # Off screen, a snapshot only marks the view dirty: it is drawn when shown. On
+        # screen, each plot's part is drawn in a turn of its own (workbench.views.view_turns):
+        # the four plots' layout and paint in one turn were the longest stall of a run.
+        if self.isVisible() and self._dirty and self._spec is not None:
+            self._dirty = False
+            turns = view_turns()
+            for name, step in self._steps():
+                turns.request(self, name, step)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.redraw()
 
     def redraw(self) -> None:
-        """Draw the latest snapshot (the timer calls this while visible; tests may too)."""
+        """Draw the latest snapshot now, every plot (the timer draws one plot per turn of
+        the event loop instead; tests and a layer chosen in the box call this)."""
         if not self._dirty or self._spec is None:
             return
         self._dirty = False
-        index = self.layer_box.currentData()
-        if index is not None:
-            w = np.asarray(self._weights[f"{index}.weight"])
-            self._draw_filters(w)
-            counts, edges = histogram(w, bins=60)
-            self._weight_curve.setData(edges, counts)
-            self._fit_histogram(self.weight_plot, edges, counts)
-            name = self.layer_box.currentText().split()[0]
-            self._title(self.weight_plot, f"Weights of {name}: {w.size} values")
-            if self._activations is not None:
-                counts, edges = histogram(self._activations[index], bins=60)
-                self._activation_curve.setData(edges, counts)
-                self._fit_histogram(self.activation_plot, edges, counts)
-                self._title(self.activation_plot, f"Outputs of {name} (probe images)")
+        for _name, step in self._steps():
+            step()
+
+    def _steps(self) -> list[tuple[str, Callable[[], None]]]:
+        """(name, step) per plot to draw; each step reads the newest snapshot when it runs."""
+        steps = [("filters", self._draw_filter_step), ("weights", self._draw_weight_step),
+                 ("activations", self._draw_activation_step)]  # fmt: skip
         if self._counted is None and self._activations is not None:
+            steps.append(("dead", self._draw_dead_step))
+        return steps
+
+    def _layer_weights(self) -> tuple[int, np.ndarray] | None:
+        index = self.layer_box.currentData()
+        if index is None or self._spec is None:
+            return None
+        return index, np.asarray(self._weights[f"{index}.weight"])
+
+    def _draw_filter_step(self) -> None:
+        if (got := self._layer_weights()) is not None:
+            self._draw_filters(got[1])
+
+    def _draw_weight_step(self) -> None:
+        if (got := self._layer_weights()) is None:
+            return
+        w = got[1]
+        counts, edges = histogram(w, bins=60)
+        self._weight_curve.setData(edges, counts)
+        self._fit_histogram(self.weight_plot, edges, counts)
+        name = self.layer_box.currentText().split()[0]
+        self._title(self.weight_plot, f"Weights of {name}: {w.size} values")
+
+    def _draw_activation_step(self) -> None:
+        if (got := self._layer_weights()) is None or self._activations is None:
+            return
+        counts, edges = histogram(self._activations[got[0]], bins=60)
+        self._activation_curve.setData(edges, counts)
+        self._fit_histogram(self.activation_plot, edges, counts)
+        name = self.layer_box.currentText().split()[0]
+        self._title(self.activation_plot, f"Outputs of {name} (probe images)")
+
+    def _draw_dead_step(self) -> None:
+        if self._counted is None and self._activations is not None and self._spec is not None:
             self._dead = dead_relu_fractions(list(self._activations), self._spec)
             self._draw_dead()
 
