@@ -140,9 +140,9 @@ def to_pixels(grad, out):
 
 
 def add_block_sums(grad, acc):
-    """``acc[k] +=`` the sum of filter k's gradient (rows or a block; the bias gradient), in
-    float64 ``acc``."""
-    if grad.ndim == 4:
+    """``acc[k] +=`` the sum of filter k's gradient (rows, or a block (G, K, ...) of 3 or 4
+    dimensions; the bias gradient), in float64 ``acc``."""
+    if grad.ndim >= 3:
         _add_block_sums(grad.reshape(grad.shape[0], grad.shape[1], -1), acc)
     else:
         _add_row_sums(grad, acc)

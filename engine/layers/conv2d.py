@@ -16,6 +16,7 @@ from engine.kernels.geometry import output_size
 from engine.kernels.workers import THREADS, run, split
 from engine.layers.base import Layer
 from engine.layers.conv2d_direct import DirectRoutes
+from engine.layers.conv2d_pointwise import PointwiseRoutes
 from engine.layers.definition import Geometry, Inferred, LayerDef, Tensor, pair_text
 
 __all__ = ["CONV2D", "Conv2D"]
@@ -43,7 +44,7 @@ CHUNKS_PER_THREAD = 3
 PARALLEL_MACS = 2_000_000
 
 
-class Conv2D(DirectRoutes, Layer):
+class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
     """Convolution of (N, C, H, W) input with K filters of (C, KH, KW), stride and zero padding.
 
     Parameters: ``weight`` (K, C, KH, KW) and, unless ``bias=False``, ``bias`` (K,), both
@@ -255,6 +256,7 @@ class Conv2D(DirectRoutes, Layer):
         # The row kernel writes the maps in place, bias and relu in its stores (a tanh or
         # sigmoid then runs over them while they are in cache): no epilogue pass.
         in_place = direct is not None and direct["kind"] == "rows" and pool is None
+        pointwise = self._pointwise(pool)
         if in_place:
             biased = affine is not None or "bias" in self.params
             direct = self._in_place_plan(direct, bias, code, slope, ow, biased)
@@ -270,6 +272,9 @@ class Conv2D(DirectRoutes, Layer):
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
                 m = (g1 - g0) * plane
+                if pointwise:
+                    self._pointwise_forward(x, g0, g1, weight, bias, code, slope, y)
+                    continue
                 if in_place:
                     target = y[g0:g1].reshape(g1 - g0, k_out, oh, ow)
                     self._direct_product(x, g0, g1, slot, direct, target)
@@ -348,8 +353,9 @@ class Conv2D(DirectRoutes, Layer):
         # a (G, K, OH, OW) block of dy itself (times the activation's derivative), not as the
         # GEMM route's (K, m) rows, which cost a transposing pass (engine/kernels/grad_layout.py).
         blocks = wplan is not None and pool is None and (dx is None or dplan is not None)
+        pointwise = self._pointwise(pool)
         has_bias = "bias" in self.params
-        if blocks:
+        if blocks or pointwise:
             dy4 = dy.reshape(n_img, k_out, oh, ow)
             y4 = y.reshape(dy4.shape)
 
@@ -362,7 +368,7 @@ class Conv2D(DirectRoutes, Layer):
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
                 m = (g1 - g0) * plane
-                if blocks:
+                if blocks or pointwise:
                     block = dy4[g0:g1]
                     if code != 0:
                         size = block.size
@@ -370,6 +376,11 @@ class Conv2D(DirectRoutes, Layer):
                         block = grad_layout.act_grad_block(
                             block, y4[g0:g1], code, slope, out.reshape(block.shape)
                         )
+                    if pointwise:
+                        self._pointwise_backward(x, g0, g1, block.reshape(g1 - g0, k_out, -1),
+                                                 weight, dw, db,
+                                                 None if dx is None else dx[g0:g1])  # fmt: skip
+                        continue
                     dw += self._direct_weight_grad(x, g0, g1, block, slot, wplan)
                     if has_bias:
                         grad_layout.add_block_sums(block, db)

@@ -431,3 +431,37 @@ def test_in_place_rows_with_a_folded_batch_norm_equal_gemm_route(monkeypatch, ac
     monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")
     gemm = layer.forward(x, act=act, affine=affine)
     np.testing.assert_allclose(direct, gemm, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("act", "bias"), [(None, True), ("relu", False), ("tanh", True),
+                                           ("leaky_relu", True)])  # fmt: skip
+@pytest.mark.parametrize("stride", [(1, 1), (2, 2), (2, 3)])
+def test_pointwise_route_equals_gemm_route(monkeypatch, dtype, act, bias, stride):
+    # 1x1 without padding: matrix products in NCHW (conv2d_pointwise.py).
+    rng = np.random.default_rng(21)
+    layer = Conv2D(6, 5, (1, 1), stride, (0, 0), bias=bias).astype(dtype)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape)
+    if bias:
+        layer.params["bias"][...] = rng.standard_normal(5)
+    x = rng.standard_normal((7, 6, 5, 9)).astype(dtype)
+    _, oh, ow = layer.output_shape(x.shape[1:])
+    dy = rng.standard_normal((7, 5, oh, ow)).astype(dtype)
+    assert layer._pointwise(None) and not layer._pointwise(((2, 2), (2, 2)))
+
+    def run():
+        y = layer.forward(x, record=True, act=act, slope=0.2)
+        dx = layer.backward(dy)
+        return [y, dx, layer.grads["weight"]] + ([layer.grads["bias"]] if bias else [])
+
+    pointwise = run()
+    monkeypatch.setattr(Conv2D, "_pointwise", lambda self, pool: False)
+    gemm = run()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(pointwise, gemm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    want = np.einsum("kc,nchw->nkhw", layer.params["weight"][:, :, 0, 0],
+                     x[:, :, :: stride[0], :: stride[1]])  # fmt: skip
+    if act is None:
+        want = want + (layer.params["bias"][None, :, None, None] if bias else 0)
+        np.testing.assert_allclose(pointwise[0], want, rtol=tol, atol=tol)
