@@ -10,9 +10,10 @@ Two kernels (both float32, both on generated LLVM code):
 
 Each ``_direct_*_plan`` returns what its step needs for one call (packed weights, kernels,
 pixel offsets) or None when the GEMM route of the layer takes the step (float64, no usable
-LLVM, ``CNN_WORKBENCH_DIRECT_CONV=0``, or a shape the kernels do not cover). 1x1 kernels keep
-the GEMM route: they are memory-bound, and their patches are the input planes themselves
-(16->32 filters at 32x32: backward 5.95 ms there, 8.56 direct). The products come
+LLVM, ``CNN_WORKBENCH_DIRECT_CONV=0``, or a shape the kernels do not cover). 1x1 kernels are
+not theirs: memory-bound, they are matrix products in the network's layout
+(:mod:`engine.layers.conv2d_pointwise`; 16->32 filters at 32x32: backward 5.95 ms on the GEMM
+route, 8.56 direct), or with padding or a fused pool the GEMM route. The products come
 out as (K, m) arrays (or views) that the layer's epilogues read, like the GEMM route's.
 Every route is tested against the GEMM route (tests/engine/test_direct_conv.py).
 """
