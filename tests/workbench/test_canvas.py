@@ -335,3 +335,26 @@ def test_repeats_are_found_between_forks_of_identical_blocks():
         15,
     ]  # each block's last layer ends in a transition
     assert all(len(r.rows) == 7 * r.count for r in dense)  # bn relu conv bn relu conv concat
+
+
+def test_the_overview_follows_a_theme_switch(make_window, qtbot):
+    from workbench import style
+
+    window = make_window()
+    minimap = open_preset(window, "densenet121").minimap
+    assert minimap.isVisible()
+    corner = QPoint(2, 2)  # the background: no block there
+
+    def background():
+        minimap.viewport().repaint()
+        return minimap.viewport().grab().toImage().pixelColor(corner)
+
+    light = background()
+    style.apply_theme(QApplication.instance(), "dark")
+    try:
+        qtbot.wait(20)
+        dark = background()
+        assert dark.lightness() < light.lightness() - 60  # not the light theme's white
+        assert dark == window.design.canvas.palette().alternateBase().color()
+    finally:
+        style.apply_theme(QApplication.instance(), "light")

@@ -14,7 +14,7 @@ moved) are rendered over the picture. Run alone:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
@@ -56,6 +56,14 @@ class Minimap(QGraphicsView):
         for bar in (canvas.horizontalScrollBar(), canvas.verticalScrollBar()):
             bar.valueChanged.connect(self.viewport().update)
         canvas.scene().changed.connect(self.viewport().update)
+
+    def changeEvent(self, event) -> None:
+        # A theme switch: the background and the picture follow the new palette (they kept
+        # the light theme's white on a dark window).
+        if event.type() == QEvent.Type.PaletteChange:
+            self.setBackgroundBrush(self.canvas.palette().alternateBase())
+            self.invalidate()
+        super().changeEvent(event)
 
     def invalidate(self) -> None:
         """Draw the picture afresh at the next paint (the canvas rebuilt its items)."""
