@@ -257,6 +257,9 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
         # sigmoid then runs over them while they are in cache): no epilogue pass.
         in_place = direct is not None and direct["kind"] == "rows" and pool is None
         pointwise = self._pointwise(pool)
+        gap = self._pointwise_gap(pool, pool_mode, (oh, ow))
+        if gap and not record:
+            full = np.empty((n_img, self.filters, plane), x.dtype)
         if in_place:
             biased = affine is not None or "bias" in self.params
             direct = self._in_place_plan(direct, bias, code, slope, ow, biased)
@@ -274,6 +277,9 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                 m = (g1 - g0) * plane
                 if pointwise:
                     self._pointwise_forward(x, g0, g1, weight, bias, code, slope, y)
+                    continue
+                if gap:
+                    self._pointwise_gap_forward(x, g0, g1, weight, bias, code, slope, y, full)
                     continue
                 if in_place:
                     target = y[g0:g1].reshape(g1 - g0, k_out, oh, ow)
@@ -354,6 +360,7 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
         # GEMM route's (K, m) rows, which cost a transposing pass (engine/kernels/grad_layout.py).
         blocks = wplan is not None and pool is None and (dx is None or dplan is not None)
         pointwise = self._pointwise(pool)
+        gap = self._pointwise_gap(pool, "avg" if avg else "max", (oh, ow))
         has_bias = "bias" in self.params
         if blocks or pointwise:
             dy4 = dy.reshape(n_img, k_out, oh, ow)
@@ -368,6 +375,14 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
             for g0 in range(lo, hi, group):
                 g1 = min(g0 + group, hi)
                 m = (g1 - g0) * plane
+                if gap:  # argmax holds the activation before pooling
+                    size = (g1 - g0) * k_out * plane
+                    out = self._buffer(("dy", slot), size, x.dtype)[:size]
+                    block = self._pointwise_gap_grad(dy4, argmax, g0, g1, code, slope,
+                                                     out.reshape(g1 - g0, k_out, plane))  # fmt: skip
+                    self._pointwise_backward(x, g0, g1, block, weight, dw, db,
+                                             None if dx is None else dx[g0:g1])  # fmt: skip
+                    continue
                 if blocks or pointwise:
                     block = dy4[g0:g1]
                     if code != 0:

@@ -20,7 +20,7 @@ from numba import njit
 
 from engine.config import JIT
 from engine.kernels import grad_layout
-from engine.kernels.activations import act_inplace
+from engine.kernels.activations import act_grad_run, act_inplace
 
 __all__ = ["PointwiseRoutes"]
 
@@ -41,12 +41,62 @@ def _bias_act_block(block, bias, code, slope):
             act_inplace(row, code, slope, zero, one, half)
 
 
+@njit(**JIT)
+def _plane_means(block, area, out):
+    # out[n, k] = mean of block[n, k] (G, K, P), the fused global average pool.
+    count, k_n, plane = block.shape
+    for n in range(count):
+        for k in range(k_n):
+            row = block[n, k]
+            total = row[0] * 0
+            for p in range(plane):
+                total += row[p]
+            out[n, k] = total / area
+
+
+@njit(**JIT)
+def _gap_grad_block(dy, full, code, slope, area, out):
+    # out[n, k, p] = dy[n, k] / area through the activation whose output was full[n, k, p].
+    zero = slope - slope
+    one = zero + np.float32(1.0)
+    count, k_n, plane = full.shape
+    share = np.empty(plane, full.dtype)
+    for n in range(count):
+        for k in range(k_n):
+            share[:] = dy[n, k] / area
+            act_grad_run(share, full[n, k], out[n, k], code, slope, zero, one)
+
+
 class PointwiseRoutes:
     """Mixed into Conv2D (which provides the fields and ``params``)."""
 
     def _pointwise(self, pool) -> bool:
         """Whether this layer takes the pointwise route (see the module docstring)."""
         return self.kernel == (1, 1) and self.padding == (0, 0) and pool is None
+
+    def _pointwise_gap(self, pool, pool_mode, out_hw) -> bool:
+        """Whether a fused global average pool (the pool is the whole map) follows a 1x1
+        convolution of the pointwise route: the classifier head of all-convolutional nets."""
+        return (
+            self._pointwise(None)
+            and pool is not None
+            and pool_mode == "avg"
+            and tuple(pool[0]) == tuple(out_hw)
+            and tuple(pool[1]) == (1, 1)
+        )
+
+    def _pointwise_gap_forward(self, x, g0, g1, weight, bias, code, slope, y, full) -> None:
+        """Images g0..g1 into ``full`` (G, K, P) (the activation before pooling) and their
+        means into ``y`` (N, K, 1, 1)."""
+        self._pointwise_forward(x, g0, g1, weight, bias, code, slope, full)
+        _plane_means(full[g0:g1], x.dtype.type(full.shape[2]), y[g0:g1, :, 0, 0])
+
+    def _pointwise_gap_grad(self, dy, full, g0, g1, code, slope, out):
+        """The output gradient ``out`` (G, K, P) of images g0..g1 from the pooled ``dy``
+        (N, K, 1, 1): each mean's gradient spread over its map, through the activation."""
+        _gap_grad_block(dy[g0:g1, :, 0, 0], full[g0:g1], code, slope,
+                        full.dtype.type(full.shape[2]), out)  # fmt: skip
+        return out
 
     def _pointwise_input(self, x, g0, g1):
         """Images g0..g1 of ``x`` as (G, C, P) at the output's pixels: a view, or with a

@@ -465,3 +465,30 @@ def test_pointwise_route_equals_gemm_route(monkeypatch, dtype, act, bias, stride
     if act is None:
         want = want + (layer.params["bias"][None, :, None, None] if bias else 0)
         np.testing.assert_allclose(pointwise[0], want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(("act", "bias"), [(None, True), ("relu", True), ("sigmoid", False)])
+def test_pointwise_global_average_pool_equals_gemm_route(monkeypatch, act, bias):
+    # The classifier head of all-convolutional nets: 1x1 conv -> (act) -> global average pool.
+    rng = np.random.default_rng(23)
+    layer = Conv2D(8, 10, (1, 1), (1, 1), (0, 0), bias=bias)
+    layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape)
+    if bias:
+        layer.params["bias"][...] = rng.standard_normal(10)
+    x = rng.standard_normal((6, 8, 5, 7)).astype(np.float32)
+    fused = {"act": act, "pool": ((5, 7), (1, 1)), "pool_mode": "avg", "squeeze": True}
+    assert layer._pointwise_gap(fused["pool"], "avg", (5, 7))
+    assert not layer._pointwise_gap(((2, 2), (2, 2)), "avg", (5, 7))
+    dy = rng.standard_normal((6, 10)).astype(np.float32)
+
+    def run():
+        evaluated = layer.forward(x, **fused)
+        y = layer.forward(x, record=True, **fused)
+        dx = layer.backward(dy)
+        return [evaluated, y, dx, layer.grads["weight"]] + ([layer.grads["bias"]] if bias else [])
+
+    pointwise = run()
+    monkeypatch.setattr(Conv2D, "_pointwise_gap", lambda self, pool, mode, hw: False)
+    gemm = run()
+    for a, b in zip(pointwise, gemm, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
