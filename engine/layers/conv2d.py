@@ -3,6 +3,7 @@ shape rule, costs) and its compute layer, forward and backward."""
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -39,6 +40,9 @@ ROW_PATCHES_FROM_CHANNELS = 4
 SHORT_PATCHES = 32
 #: Chunks of the batch per worker thread (see :func:`engine.kernels.workers.run`).
 CHUNKS_PER_THREAD = 3
+#: The largest whole-batch padded copy of its input a convolution keeps from its forward pass
+#: for the weight gradient (see ``forward``); above it, backward pads again.
+KEEP_PADDED_BYTES = 32 * 1024 * 1024
 #: Below this many multiply-adds a convolution runs on the calling thread alone: waking a
 #: worker costs more than it saves.
 PARALLEL_MACS = 2_000_000
@@ -248,11 +252,13 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
         # A recorded filter-lane product whose weight gradient takes the filter-lane kernel
         # too: each group pads into its slice of one whole-batch channels-last copy, which
         # backward reads again instead of padding x a second time.
+        # At most KEEP_PADDED_BYTES a layer: a 224x224 network's copies would add up to
+        # another set of activations, where one pad pass is a small share of the work.
         if record and direct is not None and direct["kind"] == "lanes":
-            if self._lanes_weight_grad(ow):
-                hp, wp = direct["hw"]
-                direct = {**direct, "keep": np.empty((n_img, hp, wp, self.in_channels),
-                                                     np.float32)}  # fmt: skip
+            hp, wp = direct["hw"]
+            keep = (n_img, hp, wp, self.in_channels)
+            if self._lanes_weight_grad(ow) and 4 * math.prod(keep) <= KEEP_PADDED_BYTES:
+                direct = {**direct, "keep": np.empty(keep, np.float32)}
         # The row kernel writes the maps in place, bias and relu in its stores (a tanh or
         # sigmoid then runs over them while they are in cache): no epilogue pass.
         in_place = direct is not None and direct["kind"] == "rows" and pool is None
