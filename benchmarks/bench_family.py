@@ -19,8 +19,9 @@ it could not place.
 Per network it times, exactly as :mod:`bench_engine` (whose ``compare`` it calls): a
 training step at batch 64 (forward, mean cross-entropy, backward, SGD momentum 0.9) and
 inference at batch 256, engine and PyTorch alternating in rounds, medians, the same thread
-count and the same weights. Prints images/s, the ratio engine / PyTorch (above 1: the engine
-is faster) and the geometric mean of the ratios per task. ``--busy`` repeats the run while a
+count and the same weights, PyTorch in a process of its own unless ``--torch-process
+shared`` (see :mod:`bench_engine`). Prints images/s, the ratio engine / PyTorch (above 1: the
+engine is faster) and the geometric mean of the ratios per task. ``--busy`` repeats the run while a
 neighbour process it starts (and stops) spins on one core, and prints both. ``--cpu-time``
 times CPU seconds instead of wall seconds: on a machine shared with other work that compares
 the work each library does per image, which wall time on a loaded machine does not.
@@ -328,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         help="time CPU seconds of the process instead of wall time (images per CPU second; "
         "a busy machine disturbs it far less: use with CNN_WORKBENCH_THREADS=1)",
     )
+    bench_engine.add_torch_process_option(parser)
     args = parser.parse_args(argv)
+    bench_engine.use_torch_process(args.torch_process)
 
     generated = family(args.seed, args.count)
     specs = dict(FIXED) | {spec["name"]: spec for spec in generated}
