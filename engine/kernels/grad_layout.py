@@ -29,6 +29,7 @@ from engine.kernels.conv import (
     _rows_to_padded_nchw,
     _rows_to_padded_nhwc,
     _rows_to_pixels,
+    _to_padded_nhwc,
     _zero_border,
 )
 
@@ -74,17 +75,8 @@ def _embed_nchw(src, top, left, dst):
 @njit(**JIT)
 def _embed_nhwc(src, top, left, dst):
     # src (G, K, H, W) into dst (G, HP, WP, K) channels-last, zeros around.
-    count, k_n, height, width = src.shape
-    for n in range(count):
-        p = dst[n]
-        _zero_border(p, top, height, left, width)
-        for h in range(height):
-            row = p[h + top]
-            s = src[n, :, h]
-            for w in range(width):
-                d = row[w + left]
-                for k in range(k_n):
-                    d[k] = s[k, w]
+    for n in range(src.shape[0]):
+        _to_padded_nhwc(src, n, top, left, dst[n])
 
 
 @njit(**JIT)
