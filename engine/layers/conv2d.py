@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.fields import BIAS, CONV_INIT, MAX_SIZE, STD, FieldInfo
 from engine.kernels import conv as kernels
-from engine.kernels import direct_conv, epilogue, grad_layout
+from engine.kernels import direct_conv, epilogue, grad_layout, nchw_store
 from engine.kernels.activations import act_inplace_array, activation_code
 from engine.kernels.conv import rows_to_weight, weight_to_rows
 from engine.kernels.geometry import output_size
@@ -313,7 +313,9 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                     else:
                         np.dot(weight, patches, out=out)
                 if pool is None:
-                    kernels._bias_act_rows_to_nchw(out, bias, code, slope, y[g0:g1])
+                    # A pixel-major product in vector transposes, else value by value.
+                    if not nchw_store.store(out.T, bias, code, slope, y[g0:g1]):
+                        kernels._bias_act_rows_to_nchw(out, bias, code, slope, y[g0:g1])
                 elif avg:
                     epilogue._bias_act_avg_pool(
                         out, bias, code, slope, area, ow, pkh, pkw, psh, psw, plane,

@@ -25,7 +25,7 @@ import numpy as np
 from engine.kernels import conv as kernels
 from engine.kernels import direct_conv
 from engine.kernels import direct_conv_rows as rows_kernel
-from engine.kernels import grad_layout
+from engine.kernels import grad_layout, nchw_store
 from engine.kernels.activations import ACT_LEAKY, ACT_NONE, ACT_RELU
 
 __all__ = ["DirectRoutes"]
@@ -272,8 +272,9 @@ class DirectRoutes:
             grad_layout.to_padded_nhwc(grad, count, (oh, ow), *plan["q"], padded)
             out = self._lanes_product(padded, m, plan, k_out, count, (height, width), (1, 1),
                                       ("gout", slot))  # fmt: skip
-        kernels._bias_act_rows_to_nchw(out, plan["zero"], 0, np.float32(0.0),
-                                       dx.reshape(count, chans, height * width))  # fmt: skip
+        dx3 = dx.reshape(count, chans, height * width)
+        if not nchw_store.store(out.T, plan["zero"], 0, 0.0, dx3):
+            kernels._bias_act_rows_to_nchw(out, plan["zero"], 0, np.float32(0.0), dx3)
 
     # ------------------------------------------------------------------ weight gradient
 

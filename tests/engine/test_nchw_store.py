@@ -1,0 +1,48 @@
+"""The vector-transposing store of pixel-major products (engine/kernels/nchw_store.py)
+against its reference and the epilogue it replaces, and the shapes it leaves to that one."""
+
+import numpy as np
+import pytest
+
+from engine.kernels import conv, direct_conv, nchw_store
+from engine.kernels.activations import ACT_LEAKY, ACT_NONE, ACT_RELU, ACT_TANH32
+
+pytestmark = pytest.mark.skipif(not direct_conv.available(), reason="no usable LLVM")
+
+
+def _lanes():
+    from engine.kernels.llvm_jit import host_shape
+
+    return host_shape()["lanes"]
+
+
+@pytest.mark.parametrize("code", [ACT_NONE, ACT_RELU, ACT_LEAKY])
+@pytest.mark.parametrize(("count", "blocks", "pixel_blocks", "spare"), [(1, 1, 1, 0),
+                                                                        (3, 2, 4, 1),
+                                                                        (2, 4, 16, 2)])  # fmt: skip
+def test_store_equals_reference_and_epilogue(code, count, blocks, pixel_blocks, spare):
+    vl = _lanes()
+    filters, plane = blocks * vl, pixel_blocks * vl
+    rng = np.random.default_rng(count + blocks)
+    buffer = rng.standard_normal((count * plane + 3, filters + spare * vl)).astype(np.float32)
+    src = buffer[: count * plane, :filters]  # rows longer than K, as the kernel leaves them
+    bias = rng.standard_normal(filters).astype(np.float32)
+    dst = np.full((count, filters, plane), np.nan, np.float32)
+    assert nchw_store.store(src, bias, code, 0.1, dst)
+    np.testing.assert_array_equal(dst, nchw_store.store_naive(src, bias, code, 0.1, dst.shape))
+    old = np.empty_like(dst)
+    conv._bias_act_rows_to_nchw(src.T, bias, code, np.float32(0.1), old)
+    np.testing.assert_array_equal(dst, old)
+
+
+def test_shapes_it_does_not_take_are_left_untouched():
+    vl = _lanes()
+    src = np.ones((2 * vl, vl), np.float32)
+    dst = np.full((1, vl, 2 * vl), 7.0, np.float32)
+    bias = np.zeros(vl, np.float32)
+    assert not nchw_store.store(src, bias, ACT_TANH32, 0.0, dst)  # not an activation of its
+    assert not nchw_store.store(src[:, : vl - 1], bias[:-1], ACT_NONE, 0.0,
+                                np.empty((1, vl - 1, 2 * vl), np.float32))  # fmt: skip
+    assert not nchw_store.store(src.astype(np.float64), bias, ACT_NONE, 0.0, dst)
+    assert not nchw_store.store(np.ones((vl, 2 * vl), np.float32).T, bias, ACT_NONE, 0.0, dst)
+    assert np.all(dst == 7.0)
