@@ -21,9 +21,11 @@ from PySide6.QtCore import QObject
 
 from workbench.workers.background import BackgroundCall
 from workbench.workers.predict_worker import (
+    DEAD_SAMPLE,
     ModelWeights,
     dead_units_of,
     inspect_run,
+    live_dead_sample,
     predict_file,
     predict_paths,
 )
@@ -149,12 +151,15 @@ class PredictController(QObject):
         tail = f"; {result.reason}" if result.reason else ""
         pages.inspect_label.setText(f"{self._shown_run}{tail}")
 
-    def count_dead_units(self, model: ModelWeights | None = None) -> None:
-        """Count ``model``'s (default: the newest weights') dead units on the loaded data."""
+    def count_dead_units(self, model: ModelWeights | None = None, live: bool = False) -> None:
+        """Count ``model``'s (default: the newest weights') dead units on the loaded data;
+        ``live``: beside a run still training, on the smaller sample of
+        :func:`live_dead_sample`."""
         model = model if model is not None else self.model
         dataset = self.data.dataset
         if model is not None and dataset is not None:
-            self.dead_counter.start(lambda: dead_units_of(model, dataset))
+            count = live_dead_sample(dataset) if live else DEAD_SAMPLE
+            self.dead_counter.start(lambda: dead_units_of(model, dataset, count))
 
     def shutdown(self) -> None:
         """Join a prediction still running (the window closes)."""

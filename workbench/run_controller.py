@@ -126,7 +126,7 @@ class RunController(QObject):
         # after the last epoch the run's end counts them on its final weights instead.
         job = self.job
         if job is None or event.epoch < job.config.epochs:
-            self.predictions.count_dead_units()
+            self.predictions.count_dead_units(live=True)
 
     def _runs_folder(self) -> Path:
         if self.runs_root is not None:

@@ -22,17 +22,28 @@ from engine.spec import NetworkSpec
 
 __all__ = [
     "DEAD_SAMPLE",
+    "LIVE_DEAD_MIN",
+    "LIVE_DEAD_SHARE",
     "ModelWeights",
     "RunInspection",
     "balanced_indices",
     "dead_units_of",
     "inspect_run",
+    "live_dead_sample",
     "predict_file",
     "predict_paths",
 ]
 
 #: Validation images the dead-unit count looks at (class-balanced).
 DEAD_SAMPLE = 500
+#: During a run the count after each epoch shares the cores with the training, and its
+#: forward pass keeps every layer's output: about half a training step per image. So it
+#: looks at no more than one image per LIVE_DEAD_SHARE training images (~2% of the run),
+#: and at least LIVE_DEAD_MIN; the count at the run's end takes the whole DEAD_SAMPLE. (The
+#: full sample after each epoch of the bundled sample cost resnet20 10% of its throughput:
+#: benchmarks/bench_gui.py 0.80 -> 0.88 without it.)
+LIVE_DEAD_SHARE = 25
+LIVE_DEAD_MIN = 32
 
 _BUILDING = threading.Lock()  # one network built per ModelWeights, whoever asks first
 
@@ -118,6 +129,13 @@ def balanced_indices(labels: np.ndarray, count: int) -> np.ndarray:
     order = [ix[r] for r in range(max((len(ix) for ix in per_class), default=0))
              for ix in per_class if r < len(ix)]  # fmt: skip
     return np.asarray(order[:count], dtype=np.int64)
+
+
+def live_dead_sample(dataset) -> int:
+    """Images the dead-unit count takes while ``dataset``'s training split is being trained
+    on (see LIVE_DEAD_SHARE)."""
+    train = len(dataset.splits["train"])
+    return max(LIVE_DEAD_MIN, min(DEAD_SAMPLE, train // LIVE_DEAD_SHARE))
 
 
 def dead_units_of(model: ModelWeights, dataset, count: int = DEAD_SAMPLE, batch: int = 100):
