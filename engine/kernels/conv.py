@@ -351,18 +351,24 @@ def _rows_to_pixels(rows, out):
 
 
 @njit(**JIT)
+def embed_plane(src, top, left, dst):
+    """Plane ``src`` (H, W) into ``dst`` (HP, WP) at rows top.., columns left.., zeros
+    around it."""
+    height, width = src.shape
+    _zero_border(dst, top, height, left, width)
+    for h in range(height):
+        row = dst[h + top]
+        s = src[h]
+        for w in range(width):
+            row[w + left] = s[w]
+
+
+@njit(**JIT)
 def _pad_nchw_block(x, lo, hi, ph, pw, padded):
     # Images lo..hi of x (N, C, H, W) into padded (hi - lo, C, H + 2PH, W + 2PW), zeros around.
-    _, channels, height, width = x.shape
     for n in range(lo, hi):
-        for c in range(channels):
-            plane = padded[n - lo, c]
-            _zero_border(plane, ph, height, pw, width)
-            for h in range(height):
-                row = plane[h + ph]
-                src = x[n, c, h]
-                for w in range(width):
-                    row[w + pw] = src[w]
+        for c in range(x.shape[1]):
+            embed_plane(x[n, c], ph, pw, padded[n - lo, c])
 
 
 @njit(**JIT)

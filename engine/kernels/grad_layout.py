@@ -30,7 +30,7 @@ from engine.kernels.conv import (
     _rows_to_padded_nhwc,
     _rows_to_pixels,
     _to_padded_nhwc,
-    _zero_border,
+    embed_plane,
 )
 
 __all__ = [
@@ -60,16 +60,9 @@ def act_grad_block(dy, y, code, slope, out):
 @njit(**JIT)
 def _embed_nchw(src, top, left, dst):
     # src (G, K, H, W) into dst (G, K, HP, WP) at rows top.., columns left.., zeros around.
-    count, k_n, height, width = src.shape
-    for n in range(count):
-        for k in range(k_n):
-            plane = dst[n, k]
-            _zero_border(plane, top, height, left, width)
-            for h in range(height):
-                row = plane[h + top]
-                s = src[n, k, h]
-                for w in range(width):
-                    row[w + left] = s[w]
+    for n in range(src.shape[0]):
+        for k in range(src.shape[1]):
+            embed_plane(src[n, k], top, left, dst[n, k])
 
 
 @njit(**JIT)
