@@ -88,7 +88,7 @@ def _build(k_n: int, nv: int, vl: int, epi: int = EPI_NONE):
     :func:`engine.kernels.activations.act_run`; ``extra`` is then the address of K biases
     and the slope, float32."""
     k = Frame(f"direct_conv_rows_{k_n}_{nv}_{vl}_{epi}", vl)
-    b, c_, loop, ir = k.b, k.const, k.loop, k.ir
+    b, c_, loop = k.b, k.const, k.loop
     src, wts, out, dims, images, chans, hp, wp, oh, ow = k.args
     if epi != EPI_NONE:
         extra = b.inttoptr(k.load(dims, c_(4)), k.f32.as_pointer())
