@@ -27,7 +27,6 @@ from numba import njit, prange
 
 from engine.config import JIT, JIT_PARALLEL
 from engine.kernels.activations import (
-    act_grad_run,
     act_inplace,
     act_slope,
     act_value_naive,
@@ -77,89 +76,32 @@ def _sum8(v, shift):
     return total
 
 
-@njit(**JIT)
-def _moments8(v, shift):
-    """(Σ d, Σ d²) with d = v[i] - shift, in float64 over a 1-D view, one pass with eight
-    partial sums of each (see :func:`_sum8`)."""
+#: Partial sums per reduction: a float64 reduction is a chain of dependent adds the compiler
+#: may not reorder (no fastmath), so the kernels keep LANES independent sums in a local array,
+#: indexed by the inner loop's counter, which the compiler turns into vector registers (one
+#: 16-float row of an AVX-512 register). Measured 2.2x faster than eight scalar partial sums
+#: on the backward's reduction pass of a 16x32x32 map (0.75 vs 1.66 ms at batch 64).
+LANES = 16
+
+
+@njit(inline="always", **JIT)
+def _moments_row(v, shift, acc, acq):
+    """Adds the shifted values of the 1-D view ``v`` and their squares into ``acc`` and
+    ``acq`` (LANES partial sums each, float64); returns the tail's (sum, squares)."""
     n = v.shape[0]
-    m = n - n % 8
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.float64(0.0)
-    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = np.float64(0.0)
-    for i in range(0, m, 8):
-        d0 = np.float64(v[i]) - shift
-        d1 = np.float64(v[i + 1]) - shift
-        d2 = np.float64(v[i + 2]) - shift
-        d3 = np.float64(v[i + 3]) - shift
-        d4 = np.float64(v[i + 4]) - shift
-        d5 = np.float64(v[i + 5]) - shift
-        d6 = np.float64(v[i + 6]) - shift
-        d7 = np.float64(v[i + 7]) - shift
-        a0 += d0
-        a1 += d1
-        a2 += d2
-        a3 += d3
-        a4 += d4
-        a5 += d5
-        a6 += d6
-        a7 += d7
-        q0 += d0 * d0
-        q1 += d1 * d1
-        q2 += d2 * d2
-        q3 += d3 * d3
-        q4 += d4 * d4
-        q5 += d5 * d5
-        q6 += d6 * d6
-        q7 += d7 * d7
-    total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-    squares = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    m = n - n % LANES
+    for i in range(0, m, LANES):
+        for j in range(LANES):
+            d = np.float64(v[i + j]) - shift
+            acc[j] += d
+            acq[j] += d * d
+    total = np.float64(0.0)
+    squares = np.float64(0.0)
     for i in range(m, n):
         d = np.float64(v[i]) - shift
         total += d
         squares += d * d
     return total, squares
-
-
-@njit(**JIT)
-def _sum_dot8(g, v, mean):
-    """(Σ g[i], Σ g[i]·(v[i] - mean)) in float64 over 1-D views, one pass with eight
-    partial sums of each: the backward's two reductions of a row in one loop (a row of an
-    8x8 map is 64 values, so two loops paid their set-up and final sums twice per row)."""
-    n = g.shape[0]
-    m = n - n % 8
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.float64(0.0)
-    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = np.float64(0.0)
-    for i in range(0, m, 8):
-        g0 = np.float64(g[i])
-        g1 = np.float64(g[i + 1])
-        g2 = np.float64(g[i + 2])
-        g3 = np.float64(g[i + 3])
-        g4 = np.float64(g[i + 4])
-        g5 = np.float64(g[i + 5])
-        g6 = np.float64(g[i + 6])
-        g7 = np.float64(g[i + 7])
-        a0 += g0
-        a1 += g1
-        a2 += g2
-        a3 += g3
-        a4 += g4
-        a5 += g5
-        a6 += g6
-        a7 += g7
-        q0 += g0 * (np.float64(v[i]) - mean)
-        q1 += g1 * (np.float64(v[i + 1]) - mean)
-        q2 += g2 * (np.float64(v[i + 2]) - mean)
-        q3 += g3 * (np.float64(v[i + 3]) - mean)
-        q4 += g4 * (np.float64(v[i + 4]) - mean)
-        q5 += g5 * (np.float64(v[i + 5]) - mean)
-        q6 += g6 * (np.float64(v[i + 6]) - mean)
-        q7 += g7 * (np.float64(v[i + 7]) - mean)
-    total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-    dot = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
-    for i in range(m, n):
-        gi = np.float64(g[i])
-        total += gi
-        dot += gi * (np.float64(v[i]) - mean)
-    return total, dot
 
 
 @njit(**JIT_PARALLEL)
@@ -171,12 +113,17 @@ def _train_forward(x, gamma, beta, eps, code, slope, y, mean_out, var_out, invst
         # value): var = E[d²] - E[d]² in float64 then loses nothing a float32 input holds,
         # and the channel is read twice, not three times (it rarely fits in cache).
         shift = np.float64(x[0, c, 0])
+        acc = np.zeros(LANES)
+        acq = np.zeros(LANES)
         total = np.float64(0.0)
         squares = np.float64(0.0)
         for n in range(n_img):
-            a, q = _moments8(x[n, c], shift)
+            a, q = _moments_row(x[n, c], shift, acc, acq)
             total += a
             squares += q
+        for j in range(LANES):
+            total += acc[j]
+            squares += acq[j]
         offset = total / count
         mean = shift + offset
         var = max(squares / count - offset * offset, 0.0)
@@ -222,30 +169,85 @@ def train_forward_naive(x, gamma, beta, eps, act=None, slope=0.0):
     return act_value_naive(y.astype(x.dtype), act, slope), mean, var, invstd
 
 
+@njit(inline="always", **JIT)
+def _grad_row_sums(d, yv, xv, g, mean, code, slope, zero, one, store, acc, acq):
+    """The gradient reaching the normalisation along one 1-D row, g = d times the derivative
+    of activation ``code`` at its output ``yv`` (``yv`` unread without one), written into
+    ``g`` when ``store``; adds Σ g and Σ g·(x − mean) into ``acc``/``acq`` (LANES partial
+    sums, float64) and returns the tail's two sums. One loop reads each array once: a
+    separate activation pass and a sum over what it wrote ran 2.2x slower."""
+    n = d.shape[0]
+    m = n - n % LANES
+    if code == 0 and not store:
+        for i in range(0, m, LANES):
+            for j in range(LANES):
+                gi = np.float64(d[i + j])
+                acc[j] += gi
+                acq[j] += gi * (np.float64(xv[i + j]) - mean)
+    elif code == 0:
+        for i in range(0, m, LANES):
+            for j in range(LANES):
+                gv = d[i + j] * one  # not a plain copy: that became a memcpy call per lane row
+                g[i + j] = gv
+                gi = np.float64(gv)
+                acc[j] += gi
+                acq[j] += gi * (np.float64(xv[i + j]) - mean)
+    elif store:
+        for i in range(0, m, LANES):
+            for j in range(LANES):
+                gv = d[i + j] * act_slope(yv[i + j], code, slope, zero, one)
+                g[i + j] = gv
+                gi = np.float64(gv)
+                acc[j] += gi
+                acq[j] += gi * (np.float64(xv[i + j]) - mean)
+    else:
+        for i in range(0, m, LANES):
+            for j in range(LANES):
+                gi = np.float64(d[i + j] * act_slope(yv[i + j], code, slope, zero, one))
+                acc[j] += gi
+                acq[j] += gi * (np.float64(xv[i + j]) - mean)
+    total = np.float64(0.0)
+    dot = np.float64(0.0)
+    for i in range(m, n):
+        gv = d[i]
+        if code != 0:
+            gv = gv * act_slope(yv[i], code, slope, zero, one)
+        if store:
+            g[i] = gv
+        gi = np.float64(gv)
+        total += gi
+        dot += gi * (np.float64(xv[i]) - mean)
+    return total, dot
+
+
 @njit(**JIT_PARALLEL)
 def _train_backward(x, dy, mean, invstd, gamma, y, code, slope, dx, dgamma, dbeta, need_dx):
     # With an activation, the gradient reaching the normalisation is dy times its derivative
-    # at y (the activation's output). That product g is written into dx (or a scratch row)
-    # in a vectorised pass, then summed; the dx pass rewrites dx from it in place.
+    # at y (the activation's output). With dx wanted, g is written into dx as it is summed
+    # (also without an activation: the dx pass then reads and writes one array while the
+    # channel is in cache, 1.4 -> 0.9 ms on 64x16x32x32); the dx pass rewrites it in place.
     n_img, channels, length = x.shape
     count = n_img * length
     zero = slope - slope
     one = zero + np.float32(1.0)
+    store = need_dx
     for c in prange(channels):
         s_dy = np.float64(0.0)
         s_dyx = np.float64(0.0)
         m = mean[c]
         inv = invstd[c]
-        scratch = np.empty(length if (code != 0 and not need_dx) else 0, dx.dtype)
+        acc = np.zeros(LANES)
+        acq = np.zeros(LANES)
         for n in range(n_img):
-            if code != 0:
-                g = dx[n, c] if need_dx else scratch
-                act_grad_run(dy[n, c], y[n, c], g, code, slope, zero, one)
-            else:
-                g = dy[n, c]
-            a, q = _sum_dot8(g, x[n, c], m)
+            yv = y[n, c] if code != 0 else y[0, 0]
+            g = dx[n, c] if store else dx[0, 0]
+            a, q = _grad_row_sums(dy[n, c], yv, x[n, c], g, m, code, slope, zero, one, store,
+                                  acc, acq)  # fmt: skip
             s_dy += a
             s_dyx += q
+        for j in range(LANES):
+            s_dy += acc[j]
+            s_dyx += acq[j]
         s_dyx *= inv
         dgamma[c] = s_dyx
         dbeta[c] = s_dy
@@ -262,13 +264,8 @@ def _train_backward(x, dy, mean, invstd, gamma, y, code, slope, dx, dgamma, dbet
             for n in range(n_img):
                 src = x[n, c]
                 dst = dx[n, c]
-                if code != 0:  # g is in dst already: read and write one array
-                    for i in range(length):
-                        dst[i] = dst[i] * kk + src[i] * a + b
-                else:
-                    g = dy[n, c]
-                    for i in range(length):
-                        dst[i] = g[i] * kk + src[i] * a + b
+                for i in range(length):  # g is in dst already: one array read and written
+                    dst[i] = dst[i] * kk + src[i] * a + b
 
 
 def _act_args(x, y, act, slope):

@@ -54,10 +54,10 @@ def test_evaluation_affine_and_its_backward_match_references(shape):
 
 @pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "sigmoid"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_kernels_with_a_fused_activation_match_references(act, dtype):
-    shape = (4, 3, 10)
+@pytest.mark.parametrize("shape", [(4, 3, 10), (3, 2, 37)])  # under and over a lane row (16)
+def test_kernels_with_a_fused_activation_match_references(act, dtype, shape):
     x = _x(shape, 1, dtype)
-    gamma, beta = _x(3, 2, dtype), _x(3, 3, dtype)
+    gamma, beta = _x(shape[1], 2, dtype), _x(shape[1], 3, dtype)
     y, mean, _, invstd = bn.train_forward(x, gamma, beta, 1e-5, act, 0.1)
     want = bn.train_forward_naive(x, gamma, beta, 1e-5, act, 0.1)[0]
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
@@ -66,7 +66,12 @@ def test_kernels_with_a_fused_activation_match_references(act, dtype):
     ref = bn.train_backward_naive(x, dy, mean, invstd, gamma, True, y, act, 0.1)
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    scale, shift = _x(3, 6, dtype), _x(3, 7, dtype)
+    # Without dx (the first layer): the same parameter gradients, nothing written for dx.
+    none, dgamma, dbeta = bn.train_backward(x, dy, mean, invstd, gamma, False, y, act, 0.1)
+    assert none is None
+    np.testing.assert_allclose(dgamma, ref[1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dbeta, ref[2], rtol=1e-4, atol=1e-5)
+    scale, shift = _x(shape[1], 6, dtype), _x(shape[1], 7, dtype)
     y = bn.affine(x, scale, shift, act, 0.1)
     np.testing.assert_allclose(y, bn.affine_naive(x, scale, shift, act, 0.1), 1e-5, 1e-6)
     got = bn.affine_backward(x, dy, mean, invstd, scale, True, y, act, 0.1)
