@@ -23,7 +23,7 @@ from numba import njit
 
 from engine.config import JIT
 from engine.kernels.activations import act_grad_run
-from engine.kernels.batch_norm import _sum8
+from engine.kernels.batch_norm import sum_row
 from engine.kernels.conv import (
     _add_row_sums,
     _rows_to_padded_nchw,
@@ -89,9 +89,11 @@ def _block_to_pixels(src, out):
 @njit(**JIT)
 def _add_block_sums(src, acc):
     count, k_n = src.shape[:2]
-    for n in range(count):
-        for k in range(k_n):
-            acc[k] += _sum8(src[n, k], 0.0)
+    for k in range(k_n):
+        total = np.float64(0.0)
+        for n in range(count):
+            total += sum_row(src[n, k])
+        acc[k] += total
 
 
 def to_padded_nchw(grad, count, out_hw, top, left, out):
