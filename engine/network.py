@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from engine.init import bias_bound, initialise
-from engine.kernels.workers import run, split
+from engine.kernels.workers import SERIAL_ELEMENTS, kernel_threads, run, split
 from engine.layers import (
     AvgPool2D,
     BatchNorm,
@@ -207,6 +207,11 @@ class Network:
             shapes[i] = tuple(layer.output_shape(*[shapes[j] for j in self.sources[i]]))
         self.output_shape = shapes[len(layers) - 1] if layers else self.input_shape
         self._shapes = shapes
+        # Values per image of the largest tensor each layer reads or writes: its numba
+        # kernels run on one thread when a batch of them is small (kernel_threads).
+        self._values = tuple(
+            max(int(np.prod(shapes[j])) for j in (i, *self.sources[i])) for i in range(len(layers))
+        )
         #: frozen[i]: layer i is not trained (its spec says "trainable": false).
         self.frozen: tuple[bool, ...] = (
             tuple(not layer.trainable for layer in spec.layers)
@@ -440,8 +445,10 @@ class Network:
         outs: dict[int, np.ndarray] = {-1: x}
         if stages is None:
             stages = self._stages(fold=not train and not record)
+        n_img = len(x)
         for start, stop, fused in stages:
             sources = self.sources[start]
+            kernel_threads(n_img * self._values[start])
             y = self.layers[start].forward(
                 *[outs[j] for j in sources],
                 train=train and start not in self._eval_always,
@@ -452,6 +459,7 @@ class Network:
                 if self._last_use.get(j, -1) <= stop - 1:
                     outs.pop(j, None)
             outs[stop - 1] = y
+        kernel_threads(SERIAL_ELEMENTS)  # the thread's other kernels as they were: all threads
         return outs[len(self.layers) - 1]
 
     def _forward(self, h: np.ndarray, train: bool) -> np.ndarray:
@@ -466,6 +474,7 @@ class Network:
             if g is None or not self._needs_grad[stop - 1]:
                 continue
             layer = self.layers[start]
+            kernel_threads(len(g) * self._values[start])
             dx = layer.backward(g)
             if not self.frozen[start]:
                 for k, v in layer.grads.items():
@@ -476,6 +485,7 @@ class Network:
                 if j < 0 or d is None or not self._needs_grad[j]:
                     continue
                 pending[j] = d if j not in pending else _accumulate(pending, j, d, parts)
+        kernel_threads(SERIAL_ELEMENTS)
 
     def forward_activations(self, x) -> list[np.ndarray]:
         """Evaluation-mode output of every layer in order (for the feature-map views)."""

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from engine.kernels.updates import adam_update, sgd_update
+from engine.kernels.workers import SERIAL_ELEMENTS, kernel_threads
 
 __all__ = [
     "SCHEDULES",
@@ -82,7 +83,9 @@ class Optimizer(ABC):
             if not param.flags.c_contiguous:
                 raise ValueError(f"{self.kind}: parameter {name!r} must be a contiguous array")
             flat_grad = np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1)
+            kernel_threads(param.size)  # a bias of 16 values on one thread
             self._update(name, param.reshape(-1), flat_grad, first)
+        kernel_threads(SERIAL_ELEMENTS)
 
     @abstractmethod
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray, first: bool) -> None:

@@ -25,15 +25,31 @@ import glob
 import itertools
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from engine.config import PARALLEL
 from engine.config import THREADS as _CONFIG_THREADS
 
-__all__ = ["THREADS", "run", "single_threaded_blas", "split"]
+__all__ = [
+    "SERIAL_ELEMENTS",
+    "THREADS",
+    "Tuner",
+    "kernel_threads",
+    "run",
+    "single_threaded_blas",
+    "split",
+]
 
 #: Threads that share a batch (1 when CNN_WORKBENCH_PARALLEL=0).
 THREADS: int = _CONFIG_THREADS if PARALLEL else 1
+
+#: Below this many elements a numba ``prange`` kernel runs on the calling thread alone.
+#: Each parallel launch wakes numba's sleeping OpenMP threads (passive waiting, so they
+#: never take a core from the engine's own threads): on a 2-core VM that costs 60 µs, a batch
+#: norm of 64x16x16 values 40 µs on one thread and 86 µs on two. Measured crossover: batch
+#: norm forward and backward at about 250,000 values, relu at about 500,000.
+SERIAL_ELEMENTS = 200_000
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -81,17 +97,71 @@ def _forget_pool_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def run(chunks, work):
+class Tuner:
+    """Whether one kind of call (a layer's forward on one input shape, say) runs faster on the
+    worker threads or on the calling thread alone, found by timing it both ways.
+
+    Handing chunks to a worker costs a thread wake-up, 30-60 µs on a virtual machine, and the
+    threads then trade the interpreter lock between their kernel calls; a layer of LeNet-5
+    (15 M multiply-adds, 0.6 ms) ran slower on two threads than on one, while a layer of
+    MNIST's first convolution with as many multiply-adds but 3 ms of work gained a third. The
+    work's size does not tell them apart, so the first ``2 * PROBES`` calls alternate the two
+    ways, and from then on the faster by its best recent time runs, the other once every
+    ``REPROBE`` calls so that a change (another process taking a core) is noticed. Results do
+    not depend on the choice beyond float rounding of sums over chunks.
+    """
+
+    PROBES = 3
+    REPROBE = 64
+    __slots__ = ("_calls", "_times")
+
+    def __init__(self):
+        self._calls = 0
+        self._times: dict[bool, list[float]] = {True: [], False: []}
+
+    def parallel(self) -> bool:
+        """Whether the next call should use the worker threads."""
+        times = self._times
+        if len(times[True]) < self.PROBES or len(times[False]) < self.PROBES:
+            return self._calls % 2 == 0
+        best = min(times[True]) <= min(times[False])
+        return best != (self._calls % self.REPROBE == self.REPROBE - 1)
+
+    def record(self, parallel: bool, seconds: float) -> None:
+        """The wall time a call took the way it ran; the last PROBES times per way count."""
+        self._calls += 1
+        times = self._times[parallel]
+        times.append(seconds)
+        if len(times) > self.PROBES:
+            times.pop(0)
+
+
+def run(chunks, work, tuner: Tuner | None = None):
     """Call ``work(index, lo, hi)`` for every ``(lo, hi)`` in ``chunks`` and return the results
     in order. The calling thread and up to THREADS - 1 pool threads take chunks from a shared
     counter until none is left, so a thread the OS has descheduled (on a machine shared with
-    other work) delays only the chunk it holds, not a fixed share of the batch.
+    other work) delays only the chunk it holds, not a fixed share of the batch. With a
+    ``tuner``, the chunks may instead run one after another on the calling thread, as the
+    tuner finds faster for this kind of call.
 
     An exception in any chunk is raised here after the running chunks have finished.
     """
     chunks = list(chunks)
     if len(chunks) <= 1 or getattr(_local, "worker", False) or getattr(_local, "busy", False):
         return [work(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+    if tuner is not None:
+        parallel = tuner.parallel()
+        start = time.perf_counter()
+        if parallel:
+            results = _run_parallel(chunks, work)
+        else:
+            results = [work(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+        tuner.record(parallel, time.perf_counter() - start)
+        return results
+    return _run_parallel(chunks, work)
+
+
+def _run_parallel(chunks, work):
     results = [None] * len(chunks)
     errors: list[BaseException] = []
     counter = itertools.count()  # next() on a count is atomic under the GIL
@@ -118,6 +188,16 @@ def run(chunks, work):
     if errors:
         raise errors[0]
     return results
+
+
+def kernel_threads(elements: int) -> None:
+    """Sets how many threads the calling thread's numba ``prange`` kernels use for work on
+    ``elements`` values: one below :data:`SERIAL_ELEMENTS`, else all (numba's setting is per
+    calling thread; a call costs about a microsecond)."""
+    if THREADS > 1:
+        import numba
+
+        numba.set_num_threads(1 if elements < SERIAL_ELEMENTS else THREADS)
 
 
 def single_threaded_blas() -> bool:

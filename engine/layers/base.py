@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from engine.kernels.workers import Tuner
+
 __all__ = ["Layer"]
 
 
@@ -36,6 +38,15 @@ class Layer(ABC):
         self.buffers: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.input_grad = True
+
+    def tuner(self, key) -> Tuner:
+        """The tuner that decides whether this layer's calls of kind ``key`` (a pass and an
+        input shape, say) run on the worker threads (:class:`engine.kernels.workers.Tuner`)."""
+        tuners = self.__dict__.setdefault("_tuners", {})
+        found = tuners.get(key)
+        if found is None:
+            found = tuners[key] = Tuner()
+        return found
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-sample output shape for a per-sample input shape (batch axis excluded)."""

@@ -44,8 +44,10 @@ CHUNKS_PER_THREAD = 3
 #: for the weight gradient (see ``forward``); above it, backward pads again.
 KEEP_PADDED_BYTES = 32 * 1024 * 1024
 #: Below this many multiply-adds a convolution runs on the calling thread alone: waking a
-#: worker costs more than it saves.
+#: worker costs more than it saves. From there to TUNED_MACS its calls time both ways and
+#: take the faster (engine.kernels.workers.Tuner); above, always the worker threads.
 PARALLEL_MACS = 2_000_000
+TUNED_MACS = 1_000_000_000
 
 
 class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
@@ -175,6 +177,13 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
             chunks = [(lo * group, min(hi * group, n_img)) for lo, hi in groups]
         group = min(group, max(hi - lo for lo, hi in chunks))
         return oh, ow, plane, group, chunks, hp * wp * x.shape[1]
+
+    def _tuned(self, *key):
+        """The tuner of calls of kind ``key`` (its first two entries: the pass and the input
+        shape), or None where the work is large enough that the worker threads always pay."""
+        _, oh, ow = self.output_shape(key[1][1:])
+        macs = key[1][0] * oh * ow * self.fan_in * self.filters
+        return self.tuner(key) if macs < TUNED_MACS else None
 
     def _fill_patches(self, xs, slot, geometry, padded_size):
         """Patches of the images ``xs`` in slot's scratch, built by the private kernels (the
@@ -328,7 +337,8 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                     )  # fmt: skip
 
         area = x.dtype.type(pool[0][0] * pool[0][1]) if avg else x.dtype.type(1)
-        run(chunks, work)
+        kind = ("forward", x.shape, record, code, pool, pool_mode, affine is None)
+        run(chunks, work, self._tuned(*kind))
         if record:
             self._saved_x = x
             self._saved_padded = None if direct is None else direct.get("keep")
@@ -463,7 +473,7 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                     kernels._col2im(dpatches, *geometry, dx[g0:g1])
             return dw, db
 
-        parts = run(chunks, work)
+        parts = run(chunks, work, self._tuned("backward", x.shape))
         dw, db = parts[0]
         for more_w, more_b in parts[1:]:
             dw += more_w

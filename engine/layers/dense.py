@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 
 import numpy as np
 
@@ -62,6 +63,23 @@ class Dense(Layer):
         threads = THREADS if macs >= PARALLEL_MACS else 1
         return split(self.units, 16, threads)
 
+    def _plan(self, kind, n_rows):
+        """(chunks, tuner or None, start time) of a call: the worker threads' chunks, or one
+        range where the product is small or its tuner finds the calling thread alone faster
+        (engine.kernels.workers.Tuner; the caller records the time)."""
+        chunks = self._chunks(n_rows)
+        if len(chunks) == 1:
+            return chunks, None, 0.0
+        tuner = self.tuner((kind, n_rows))
+        if not tuner.parallel():
+            chunks = [(0, self.units)]
+        return chunks, tuner, time.perf_counter()
+
+    @staticmethod
+    def _done(tuner, chunks, start):
+        if tuner is not None:
+            tuner.record(len(chunks) > 1, time.perf_counter() - start)
+
     def _free_weight_grad(self, shape, dtype):
         """An array for the weight gradient that nobody else can see: one this layer returned
         before whose only remaining reference is the layer's own (a dict, a view or any other
@@ -83,7 +101,7 @@ class Dense(Layer):
         flat = x.reshape(x.shape[0], -1)
         weight = self.params["weight"]
         bias = self.params.get("bias")
-        chunks = self._chunks(flat.shape[0])
+        chunks, tuner, start = self._plan("forward", flat.shape[0])
         if len(chunks) == 1:
             y = flat @ weight.T
             if bias is not None:
@@ -99,6 +117,7 @@ class Dense(Layer):
                 y[:, lo:hi] = band
 
             run(chunks, work)
+        self._done(tuner, chunks, start)
         if record:
             self._saved_x = flat
             self._saved_shape = x.shape
@@ -108,14 +127,14 @@ class Dense(Layer):
         flat = self._require_saved(self._saved_x)
         weight = self.params["weight"]
         has_bias = "bias" in self.params
-        chunks = self._chunks(dy.shape[0])
+        chunks, tuner, start = self._plan("backward", dy.shape[0])
         if len(chunks) == 1:
             self.grads["weight"] = dy.T @ flat
             if has_bias:
                 self.grads["bias"] = dy.sum(axis=0)
-            if not self.input_grad:
-                return None
-            return (dy @ weight).reshape(self._saved_shape)
+            dx = (dy @ weight).reshape(self._saved_shape) if self.input_grad else None
+            self._done(tuner, chunks, start)
+            return dx
         dtype = np.result_type(dy, flat)
         dw = self._free_weight_grad(weight.shape, dtype)
         db = np.empty(self.units, dtype) if has_bias else None
@@ -139,12 +158,14 @@ class Dense(Layer):
         self.grads["weight"] = dw
         if has_bias:
             self.grads["bias"] = db
-        if not self.input_grad:
-            return None
-        dx = parts[0]
-        for part in parts[1:]:
-            dx += part
-        return dx.reshape(self._saved_shape)
+        dx = None
+        if self.input_grad:
+            dx = parts[0]
+            for part in parts[1:]:
+                dx += part
+            dx = dx.reshape(self._saved_shape)
+        self._done(tuner, chunks, start)
+        return dx
 
 
 class DenseDef(LayerDef):

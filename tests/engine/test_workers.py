@@ -1,0 +1,106 @@
+"""The engine's worker threads: chunks run in order of results, errors come back, and the
+tuner that chooses between the worker threads and the calling thread alone."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.kernels import workers
+from engine.kernels.workers import Tuner, run, split
+
+
+def test_split_covers_the_range_in_contiguous_chunks():
+    assert split(10, 1, 3) == [(0, 4), (4, 7), (7, 10)]
+    assert split(3, 2, 4) == [(0, 3)]  # not enough work for more than one chunk of 2
+    assert split(0) == []
+
+
+def test_run_returns_every_chunk_in_order_and_raises_a_chunks_error():
+    chunks = split(12, 1, 6)
+    assert run(chunks, lambda i, lo, hi: (i, lo, hi)) == [(i, *c) for i, c in enumerate(chunks)]
+
+    def work(i, lo, hi):
+        if i == 3:
+            raise ValueError("chunk 3 failed")
+        return i
+
+    with pytest.raises(ValueError, match="chunk 3 failed"):
+        run(chunks, work)
+
+
+def _probe(tuner, seconds_parallel, seconds_serial, calls):
+    ways = []
+    for _ in range(calls):
+        parallel = tuner.parallel()
+        ways.append(parallel)
+        tuner.record(parallel, seconds_parallel if parallel else seconds_serial)
+    return ways
+
+
+def test_the_tuner_probes_both_ways_then_keeps_the_faster_and_looks_again_now_and_then():
+    tuner = Tuner()
+    probes = _probe(tuner, 2.0, 1.0, 2 * Tuner.PROBES)
+    assert probes == [True, False] * Tuner.PROBES  # alternating, workers first
+    later = _probe(tuner, 2.0, 1.0, 3 * Tuner.REPROBE)
+    assert later.count(True) == 3  # the slower way once per REPROBE calls
+    assert not any(later[: Tuner.REPROBE - 2 * Tuner.PROBES - 1])
+
+
+def test_the_tuner_follows_a_change_in_which_way_is_faster():
+    tuner = Tuner()
+    _probe(tuner, 1.0, 2.0, 4 * Tuner.REPROBE)
+    assert tuner.parallel()
+    # The worker threads become slow (another process took a core): after the next few
+    # looks at both ways, the calling thread alone wins.
+    _probe(tuner, 5.0, 2.0, (Tuner.PROBES + 1) * Tuner.REPROBE)
+    assert not tuner.parallel()
+
+
+def test_run_with_a_tuner_runs_every_chunk_on_the_calling_thread_when_that_is_faster():
+    tuner = Tuner()
+    chunks = split(8, 1, 4)
+    _probe(tuner, 1.0, 0.5, 2 * Tuner.PROBES)  # serial is faster
+    me = threading.get_ident()
+    seen = run(chunks, lambda i, lo, hi: threading.get_ident(), tuner)
+    assert seen == [me] * len(chunks)
+
+
+def test_layers_give_the_same_results_whichever_way_their_tuner_chooses(monkeypatch):
+    import engine
+
+    spec = {
+        "format": "cnn-workbench/network",
+        "version": 1,
+        "input": {"channels": 3, "height": 16, "width": 16},
+        "layers": [
+            {"type": "conv2d", "filters": 16, "kernel": 3, "padding": 1},
+            {"type": "relu"},
+            {"type": "flatten"},
+            {"type": "dense", "units": 256},
+            {"type": "dense", "units": 10},
+        ],
+    }
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 3, 16, 16)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    results = []
+    for way in (True, False):
+        monkeypatch.setattr(Tuner, "parallel", lambda self, way=way: way)
+        net = engine.build(spec, seed=0)
+        results.append(net.loss_and_grads(x, y))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-6)
+    for key in grads_a:
+        np.testing.assert_allclose(grads_a[key], grads_b[key], rtol=1e-4, atol=1e-6)
+
+
+def test_kernel_threads_runs_small_work_on_one_thread():
+    import numba
+
+    workers.kernel_threads(10)
+    assert numba.get_num_threads() == 1 or workers.THREADS == 1
+    workers.kernel_threads(workers.SERIAL_ELEMENTS)
+    assert numba.get_num_threads() == workers.THREADS
