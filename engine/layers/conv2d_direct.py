@@ -34,15 +34,17 @@ __all__ = ["DirectRoutes"]
 class DirectRoutes:
     """Mixed into Conv2D (which provides the fields, ``params`` and ``_buffer``)."""
 
-    def _weight_nchw(self, weight) -> np.ndarray:
-        """The weight matrix of the GEMM route (maybe with a batch norm folded in) back in
-        PyTorch's (K, C, KH, KW) layout, C-contiguous float32."""
+    def _weight_view(self, weight) -> np.ndarray:
+        """The weight matrix of the GEMM route (maybe with a batch norm folded in) seen in
+        PyTorch's (K, C, KH, KW) layout (a view)."""
         kh, kw = self.kernel
         if self._row_patches:
-            w = weight.reshape(self.filters, kh, kw, self.in_channels).transpose(0, 3, 1, 2)
-        else:
-            w = weight.reshape(self.filters, self.in_channels, kh, kw)
-        return np.ascontiguousarray(w, np.float32)
+            return weight.reshape(self.filters, kh, kw, self.in_channels).transpose(0, 3, 1, 2)
+        return weight.reshape(self.filters, self.in_channels, kh, kw)
+
+    def _weight_nchw(self, weight) -> np.ndarray:
+        """:meth:`_weight_view`, C-contiguous float32."""
+        return np.ascontiguousarray(self._weight_view(weight), np.float32)
 
     # ------------------------------------------------------------------ forward
 
@@ -63,7 +65,7 @@ class DirectRoutes:
         if self.in_channels < 2:
             return None
         mr, vl, nv = direct_conv.tile(self.filters)
-        packed = direct_conv.pack_weight(self._weight_nchw(weight), vl * nv)
+        packed = direct_conv.pack_weight(self._weight_view(weight), vl * nv)
         offsets = direct_conv.pixel_offsets(
             group, (hp, wp), self.in_channels, (oh, ow), self.stride, mr
         )
@@ -149,9 +151,7 @@ class DirectRoutes:
             return self._strided_grad_plan(group, oh, ow, *x.shape[2:])
         if ph > kh - 1 or pw > kw - 1:
             return None
-        flipped = np.ascontiguousarray(
-            self.params["weight"].transpose(1, 0, 2, 3)[:, :, ::-1, ::-1], np.float32
-        )
+        flipped = self.params["weight"].transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
         qh, qw = kh - 1 - ph, kw - 1 - pw
         hw = (oh + 2 * qh, ow + 2 * qw)
         out_hw = tuple(x.shape[2:])
@@ -162,7 +162,8 @@ class DirectRoutes:
             nv = rows_kernel.vectors(out_hw[1])
             calls = [(c0, c1, rows_kernel.kernel(c1 - c0, nv))
                      for c0, c1 in rows_kernel.blocks(self.in_channels, nv)]  # fmt: skip
-            return {**plan, "kind": "rows", "calls": calls, "weight": flipped}
+            return {**plan, "kind": "rows", "calls": calls,
+                    "weight": np.ascontiguousarray(flipped, np.float32)}  # fmt: skip
         if self.in_channels <= rows_kernel.MAX_FILTERS:
             # Its "filters" are the input channels: a few of them would leave most lanes of
             # the filter-lane kernel idle (LeNet's 6 at 14x14: 2.19 vs 1.81 ms on the GEMM route).
@@ -210,7 +211,7 @@ class DirectRoutes:
                     gaps = True  # positions no tap reaches: their gradient is 0
                     continue
                 sub = weight[:, :, rh + sh * (th - 1) :: -sh, rw + sw * (tw - 1) :: -sw]
-                sub = np.ascontiguousarray(sub[:, :, :th, :tw].transpose(1, 0, 2, 3), np.float32)
+                sub = sub[:, :, :th, :tw].transpose(1, 0, 2, 3)
                 n = np.arange(group, dtype=np.int64)[:, None, None] * (hp * wp)
                 u = np.arange(uh, dtype=np.int64)[None, :, None] + (front_h - (th - 1 - uh0))
                 v = np.arange(uw, dtype=np.int64)[None, None, :] + (front_w - (tw - 1 - uw0))

@@ -50,6 +50,38 @@ def test_pack_weight_layout():
     assert not packed[..., 3].any()  # the filter beyond K is zero
 
 
+def _pack_naive(weight, nr):
+    k, c, kh, kw = weight.shape
+    blocks = -(-k // nr)
+    packed = np.zeros((blocks * nr, kh, kw, c), np.float32)
+    packed[:k] = weight.transpose(0, 2, 3, 1)
+    return packed.reshape(blocks, nr, kh, kw, c).transpose(0, 2, 3, 4, 1)
+
+
+@pytest.mark.parametrize("nr", [4, 16])
+def test_pack_weight_reads_strided_views_as_their_copies(nr):
+    weight = np.random.default_rng(0).standard_normal((5, 6, 3, 2)).astype(np.float32)
+    views = [
+        weight,
+        weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1],  # the input gradient's flipped filters
+        weight[:, :, ::2, ::-1],  # a strided phase of them
+        np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),  # row layout
+    ]
+    for view in views:
+        packed = direct_conv.pack_weight(view, nr)
+        np.testing.assert_array_equal(packed, _pack_naive(np.ascontiguousarray(view), nr))
+        assert packed.flags.c_contiguous
+
+
+def test_pixel_offsets_are_one_read_only_table_per_geometry():
+    a = direct_conv.pixel_offsets(3, (6, 7), 4, (4, 5), (1, 1), 12)
+    b = direct_conv.pixel_offsets(3, (6, 7), 4, (4, 5), (1, 1), 12)
+    assert a is b and not a.flags.writeable
+    assert a[5] == (1 * 7 + 0) * 4  # image 0, row 1, column 0
+    tiny = direct_conv.pixel_offsets(1, (3, 3), 2, (1, 1), (1, 1), 12)
+    assert tiny.shape == (12,) and (tiny == 0).all()  # padded to a tile by its last entry
+
+
 def test_tile_fits_the_registers():
     for filters in (1, 8, 16, 17, 64):
         mr, vl, nv = direct_conv.tile(filters)
@@ -492,3 +524,7 @@ def test_pointwise_global_average_pool_equals_gemm_route(monkeypatch, act, bias)
     gemm = run()
     for a, b in zip(pointwise, gemm, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_weight_packing_matches_its_reference_with_the_jit_disabled(rerun_without_jit):
+    rerun_without_jit(__file__, "-k", "pack_weight_reads or pixel_offsets")
