@@ -97,7 +97,10 @@ class DirectRoutes:
         size = count * hp * wp * chans
         padded = self._buffer(("dpad", slot), size, np.float32)[:size]
         if plan["kind"] == "rows":
-            padded = padded.reshape(count, chans, hp, wp)
+            if "keep" in plan:
+                padded = plan["keep"][g0:g1]  # kept for the weight gradient
+            else:
+                padded = padded.reshape(count, chans, hp, wp)
             kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
             if target is not None:
                 for k0, k1, fn, extra in plan["stores"]:
@@ -284,6 +287,13 @@ class DirectRoutes:
         takes the filter-lane kernel (which reads the forward's padded channels-last copy)."""
         return not rows_kernel.weight_grad_applies(self.filters, self.stride, self.kernel, ow)
 
+    def _rows_weight_width(self, x, ow) -> int:
+        """Wq, the width of the padded input rows the row weight-gradient kernel reads: the
+        padded input, or wider where the output's rows round up to whole vectors."""
+        lanes = direct_conv.tile(1)[1]
+        owp = -(-ow // lanes) * lanes
+        return max(x.shape[3] + 2 * self.padding[1], owp + self.kernel[1] - 1)
+
     def _direct_weight_plan(self, x, group, oh, ow):
         """What :meth:`_direct_weight_grad` needs (see :func:`direct_conv.weight_grad`), or
         None for the GEMM route."""
@@ -292,7 +302,7 @@ class DirectRoutes:
         if not self._lanes_weight_grad(ow):
             lanes = direct_conv.tile(1)[1]
             owp = -(-ow // lanes) * lanes
-            wq = max(x.shape[3] + 2 * self.padding[1], owp + self.kernel[1] - 1)
+            wq = self._rows_weight_width(x, ow)
             step = rows_kernel.weight_grad_block(self.filters, self.kernel[1])
             calls = [(k0, min(k0 + step, self.filters),
                       rows_kernel.weight_grad_kernel(min(step, self.filters - k0), self.kernel[1]))
@@ -321,8 +331,8 @@ class DirectRoutes:
         count, kpad, chans = g1 - g0, plan["kpad"], self.in_channels
         m = count * plan["plane"]
         kept = self._saved_padded
-        if kept is not None and kept.shape == (x.shape[0], hp, wp, chans):
-            padded = kept[g0:g1]  # the forward's copy
+        if kept is not None and kept[0] == "nhwc" and kept[1].shape == (x.shape[0], hp, wp, chans):
+            padded = kept[1][g0:g1]  # the forward's copy
         else:
             padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
             padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
@@ -338,14 +348,26 @@ class DirectRoutes:
     def _rows_weight_grad(self, x, g0, g1, grad, slot, plan):
         (hp, wq), (oh, ow), owp = plan["hw"], plan["out_hw"], plan["owp"]
         count, chans, k_out = g1 - g0, self.in_channels, self.filters
-        size = count * chans * hp * wq
-        padded = self._buffer(("wpad", slot), size, np.float32)[:size]
-        padded = padded.reshape(count, chans, hp, wq)
-        kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
-        size = count * k_out * oh * owp
-        wide = self._buffer(("wgrad", slot), size, np.float32)[:size]
-        wide = grad_layout.to_padded_nchw(grad, count, (oh, ow), 0, 0,
-                                          wide.reshape(count, k_out, oh, owp))  # fmt: skip
+        kept = self._saved_padded
+        if kept is not None and kept[0] == "nchw" and kept[1].shape == (x.shape[0], chans, hp, wq):
+            padded = kept[1][g0:g1]  # the forward's copy
+        else:
+            size = count * chans * hp * wq
+            padded = self._buffer(("wpad", slot), size, np.float32)[:size]
+            padded = padded.reshape(count, chans, hp, wq)
+            kernels._pad_nchw_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+        if (
+            owp == ow
+            and grad.shape == (count, k_out, oh, ow)
+            and grad.dtype == np.float32
+            and grad.flags.c_contiguous
+        ):
+            wide = grad  # rows of whole vectors already: the kernel reads the block itself
+        else:
+            size = count * k_out * oh * owp
+            wide = self._buffer(("wgrad", slot), size, np.float32)[:size]
+            wide = grad_layout.to_padded_nchw(grad, count, (oh, ow), 0, 0,
+                                              wide.reshape(count, k_out, oh, owp))  # fmt: skip
         kh, kw = self.kernel
         out = self._buffer(("wout", slot), k_out * chans * kh * kw, np.float32)
         out = out[: k_out * chans * kh * kw].reshape(k_out, chans, kh, kw)

@@ -420,6 +420,11 @@ def test_kernels_built_for_narrower_vectors_give_the_same_results(monkeypatch, t
         (4, 6, 20, (1, 1), True, "relu"),  # bias and relu in the row kernel's stores
         (3, 12, 32, (1, 1), False, "leaky_relu"),
         (3, 12, 32, (1, 1), True, "sigmoid"),
+        # Row kernels both ways on whole-vector rows: the forward's padded NCHW copy is kept
+        # and the weight gradient reads the output gradient's block without a copy.
+        (8, 8, 32, (1, 1), True, "relu"),
+        (8, 8, 32, (1, 1), False, None),
+        (5, 4, 16, (1, 1), True, "tanh"),
     ],
 )
 def test_kept_padded_copy_and_in_place_rows_equal_gemm_route(monkeypatch, c, k, size, stride,
@@ -436,8 +441,18 @@ def test_kept_padded_copy_and_in_place_rows_equal_gemm_route(monkeypatch, c, k, 
     def run(check_kept):
         y = layer.forward(x, record=True, act=act, slope=slope)
         if check_kept:
-            lanes = layer._direct_plan(x, layer._weight_matrix(), 1, *y.shape[2:])["kind"]
-            assert (layer._saved_padded is not None) == (lanes == "lanes")
+            ow = y.shape[3]
+            kind = layer._direct_plan(x, layer._weight_matrix(), 1, *y.shape[2:])["kind"]
+            lanes_grad = layer._lanes_weight_grad(ow)
+            want = (
+                "nhwc" if kind == "lanes" and lanes_grad
+                else "nchw" if kind == "rows" and not lanes_grad
+                and layer._rows_weight_width(x, ow) == size + 2
+                else None
+            )  # fmt: skip
+            kept = layer._saved_padded
+            assert (kept and kept[0]) == want
+            assert want is not None or (c, k, size) not in ((8, 8, 32), (5, 4, 16))
         # An evaluation pass in between must not disturb what backward reads.
         layer.forward(x[:2] * 3)
         dy = np.random.default_rng(3).standard_normal(y.shape).astype(np.float32)
