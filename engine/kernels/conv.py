@@ -690,6 +690,68 @@ def _bias_act_max_pool(rows, bias, code, slope, width, kh, kw, sh, sw, plane, ou
                     argmax[n, k, oy, ox] = idx
 
 
+@njit(**JIT)
+def _bias_act_max_pool_pixels(pixels, bias, code, slope, width, kh, kw, sh, sw, plane, out,
+                              argmax):  # fmt: skip
+    """:func:`_bias_act_max_pool` from a pixel-major product ``pixels`` (G*H*W, K' >= K),
+    windows that do not overlap (kh <= sh, kw <= sw). A window's pixels are rows of filter
+    values, so bias, activation and the running maximum are vector operations across the
+    filters; reading the (K, m) transpose of that layout value by value at a stride of K'
+    cost 1.4 ns a value (64 filters at 14x14: 1.14 ms of a 13 ms forward and backward).
+    Same arithmetic, order and ties as the plane scan: a strict ">" keeps the first maximum
+    in window order, and the first NaN wins."""
+    n_img, k_out, oh, ow = out.shape
+    zero = slope - slope
+    one = zero + np.float32(1.0)  # stays in the dtype (an int literal would widen)
+    half = one / (one + one)
+    best = np.empty(k_out, pixels.dtype)
+    index = np.empty(k_out, np.int32)
+    v = np.empty(k_out, pixels.dtype)
+    for n in range(n_img):
+        base = n * plane
+        for oy in range(oh):
+            for ox in range(ow):
+                for i in range(kh):
+                    for j in range(kw):
+                        pos = (oy * sh + i) * width + ox * sw + j
+                        row = pixels[base + pos]
+                        if code == 1:  # relu in the same loop, as the plane scan has it
+                            for k in range(k_out):
+                                t = row[k] + bias[k]
+                                v[k] = t if t > zero else t * zero
+                        else:
+                            for k in range(k_out):
+                                v[k] = row[k] + bias[k]
+                            if code != 0:
+                                act_inplace(v, code, slope, zero, one, half)
+                        if i == 0 and j == 0:
+                            for k in range(k_out):
+                                best[k] = v[k]
+                                index[k] = pos
+                            continue
+                        for k in range(k_out):
+                            t = v[k]
+                            b = best[k]
+                            take = (t > b) | ((t != t) & (b == b))
+                            best[k] = t if take else b
+                            index[k] = pos if take else index[k]
+                for k in range(k_out):
+                    out[n, k, oy, ox] = best[k]
+                    argmax[n, k, oy, ox] = index[k]
+
+
+def pixel_rows(product) -> np.ndarray | None:
+    """The C-contiguous pixel-major array (m, K') under a (K, m) product view whose columns
+    are rows of it (a filter-lane or row-patch product), or None."""
+    pixels = product.T
+    if pixels.strides[1] != pixels.itemsize or pixels.strides[0] % pixels.itemsize:
+        return None
+    width = pixels.strides[0] // pixels.itemsize
+    if width < pixels.shape[1]:
+        return None
+    return np.lib.stride_tricks.as_strided(pixels, (pixels.shape[0], width), pixels.strides)
+
+
 def bias_act_max_pool(
     rows, bias, n_img, relu, size, pool_kernel, pool_stride, out, argmax, slope=0.0
 ):

@@ -343,9 +343,12 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                         y[g0:g1], full[g0:g1] if record else full, record,
                     )  # fmt: skip
                 else:
-                    kernels._bias_act_max_pool(
-                        out, bias, code, slope, ow, pkh, pkw, psh, psw, plane,
-                        y[g0:g1], argmax[g0:g1],
+                    pixels = kernels.pixel_rows(out) if pkh <= psh and pkw <= psw else None
+                    fn = kernels._bias_act_max_pool if pixels is None else (
+                        kernels._bias_act_max_pool_pixels)  # fmt: skip
+                    fn(
+                        out if pixels is None else pixels, bias, code, slope, ow, pkh, pkw,
+                        psh, psw, plane, y[g0:g1], argmax[g0:g1],
                     )  # fmt: skip
 
         area = x.dtype.type(pool[0][0] * pool[0][1]) if avg else x.dtype.type(1)

@@ -180,6 +180,41 @@ def test_fused_max_pool_lets_the_first_nan_win():
     assert np.isnan(out[0, 0, 0, 1]) and arg[0, 0, 0, 1] == 6
 
 
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride"),
+    [((6, 8), (2, 2), (2, 2)), ((7, 9), (2, 2), (2, 2)), ((9, 9), (3, 3), (3, 3)),
+     ((5, 7), (1, 2), (2, 3))],  # fmt: skip
+)
+@pytest.mark.parametrize("filters", [5, 20])  # under and over a vector of filters
+def test_max_pool_from_pixel_rows_equals_the_plane_scan(act, size, kernel, stride, filters):
+    """The pixel-major epilogue (a filter-lane or row-patch product) against the plane scan
+    over the same product's (K, m) transpose: values and argmax bit for bit, ties, negative
+    zeros and NaN included."""
+    n = 3
+    wide = filters + 3  # the product's rows are wider than K (padded filter lanes)
+    pixels = _with_specials(_x((n * size[0] * size[1], wide), 4))
+    bias = _x((filters,), 5)
+    bias[0] = 0.0
+    code = conv.activation_code(act if act is not True else "relu")
+    slope = np.float32(SLOPE if act == "leaky_relu" else 0.0)
+    oh = conv.output_size(size[0], kernel[0], stride[0], 0)
+    ow = conv.output_size(size[1], kernel[1], stride[1], 0)
+    got = np.empty((n, filters, oh, ow), np.float32), np.empty((n, filters, oh, ow), np.int32)
+    want = np.empty_like(got[0]), np.empty_like(got[1])
+    plane = size[0] * size[1]
+    view = pixels[:, :filters].T  # as the layer hands it over
+    rows = conv.pixel_rows(view)
+    assert rows is not None and rows.shape == pixels.shape and np.shares_memory(rows, pixels)
+    conv._bias_act_max_pool_pixels(rows, bias, code, slope, size[1], *kernel, *stride, plane,
+                                   *got)  # fmt: skip
+    conv._bias_act_max_pool(np.ascontiguousarray(view), bias, code, slope, size[1], *kernel,
+                            *stride, plane, *want)  # fmt: skip
+    np.testing.assert_array_equal(got[0].view(np.int32), want[0].view(np.int32))
+    np.testing.assert_array_equal(got[1], want[1])
+    assert conv.pixel_rows(np.ascontiguousarray(view)) is None  # not pixel-major
+
+
 @pytest.mark.parametrize("relu", ACTS)
 def test_act_grad_to_rows_matches_reference(relu):
     dy, y = _x((3, 5, 12)), _with_specials(_x((3, 5, 12), 1))
