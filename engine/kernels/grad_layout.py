@@ -36,6 +36,7 @@ from engine.kernels.conv import (
 __all__ = [
     "act_grad_block",
     "add_block_sums",
+    "add_column_sums",
     "to_padded_nchw",
     "to_padded_nhwc",
     "to_pixels",
@@ -124,6 +125,23 @@ def to_pixels(grad, out):
     else:
         _rows_to_pixels(grad, out)
     return out
+
+
+@njit(**JIT)
+def _add_column_sums(pixels, acc):
+    # acc[k] += Σ_p pixels[p, k] in float64: each row adds a vector across the filters.
+    m, k_n = pixels.shape
+    for p in range(m):
+        row = pixels[p]
+        for k in range(k_n):
+            acc[k] += np.float64(row[k])
+
+
+def add_column_sums(pixels, acc):
+    """``acc[k] +=`` the sum of column k of pixel-major ``pixels`` (m, K) (the bias gradient
+    from the weight gradient's layout), in float64 ``acc``."""
+    _add_column_sums(pixels, acc)
+    return acc
 
 
 def add_block_sums(grad, acc):

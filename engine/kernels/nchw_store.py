@@ -21,7 +21,26 @@ import numpy as np
 from engine.kernels.activations import ACT_LEAKY, ACT_NONE, ACT_RELU
 from engine.kernels.llvm_jit import Frame, compiled, host_shape
 
-__all__ = ["applies", "store", "store_naive"]
+__all__ = ["applies", "store", "store_naive", "to_pixels", "to_pixels_naive"]
+
+
+def _transpose(b, ir, vl, rows):
+    """VL vectors of VL lanes transposed in registers: swap the off-diagonal blocks of size s
+    between rows i and i + s, for s = VL/2 ... 1 (two-source shuffles)."""
+    i32 = ir.IntType(32)
+    rows = list(rows)
+    s = vl // 2
+    while s >= 1:
+        for i in range(vl):
+            if i & s:
+                continue
+            a, bb = rows[i], rows[i + s]
+            low = [j if not j & s else vl + j - s for j in range(vl)]
+            high = [j + s if not j & s else vl + j for j in range(vl)]
+            rows[i] = b.shuffle_vector(a, bb, ir.Constant(ir.VectorType(i32, vl), low))
+            rows[i + s] = b.shuffle_vector(a, bb, ir.Constant(ir.VectorType(i32, vl), high))
+        s //= 2
+    return rows
 
 
 def _build(vl: int, act: int):
@@ -32,23 +51,6 @@ def _build(vl: int, act: int):
     src, bias, dst, dims, images, filters, plane, ldk, _, _ = k.args
     zero = k.zero
     slope = k.splat(b.bitcast(b.trunc(k.load(dims, c_(0)), ir.IntType(32)), k.f32))
-    i32 = ir.IntType(32)
-
-    def transpose(rows):
-        # Swap the off-diagonal blocks of size s between rows i and i + s, for s = VL/2 ... 1.
-        rows = list(rows)
-        s = vl // 2
-        while s >= 1:
-            for i in range(vl):
-                if i & s:
-                    continue
-                a, bb = rows[i], rows[i + s]
-                low = [j if not j & s else vl + j - s for j in range(vl)]
-                high = [j + s if not j & s else vl + j for j in range(vl)]
-                rows[i] = b.shuffle_vector(a, bb, ir.Constant(ir.VectorType(i32, vl), low))
-                rows[i + s] = b.shuffle_vector(a, bb, ir.Constant(ir.VectorType(i32, vl), high))
-            s //= 2
-        return rows
 
     def n_body(n):
         def p_body(pb):
@@ -59,7 +61,7 @@ def _build(vl: int, act: int):
                 k0 = b.mul(kb, c_(vl))
                 rows = [k.load_vec(src, b.add(b.add(row0, b.mul(c_(r), ldk)), k0))
                         for r in range(vl)]  # fmt: skip
-                cols = transpose(rows)
+                cols = _transpose(b, ir, vl, rows)
                 for j in range(vl):
                     v = b.fadd(cols[j], k.splat(k.load(bias, b.add(k0, c_(j)))))
                     if act != ACT_NONE:
@@ -121,3 +123,82 @@ def store_naive(src, bias, code, slope, dst_shape) -> np.ndarray:
     elif code == ACT_LEAKY:
         v = np.where(v > 0, v, v * np.float32(slope))
     return v.astype(np.float32)
+
+
+def _build_gather(vl: int, act: int):
+    """f(g, y, dst, dims [slope bits], images, K, plane, ldk, 0, 0): dst[(n·plane + p)·ldk
+    + k] = g[n, k, p] times the derivative of activation ``act`` where its output is y[n, k,
+    p] (relu: 1 where y > 0, else 0; leaky: else the slope), for whole VL x VL blocks."""
+    k = Frame(f"nchw_gather_{vl}_{act}", vl)
+    b, c_, loop, ir = k.b, k.const, k.loop, k.ir
+    grad, out, dst, dims, images, filters, plane, ldk, _, _ = k.args
+    zero = k.zero
+    slope = k.splat(b.bitcast(b.trunc(k.load(dims, c_(0)), ir.IntType(32)), k.f32))
+
+    def n_body(n):
+        def k_body(kb):
+            k0 = b.mul(kb, c_(vl))
+
+            def p_body(pb):
+                p0 = b.mul(pb, c_(vl))
+                rows = []
+                for j in range(vl):
+                    at = b.add(b.mul(b.add(b.mul(n, filters), b.add(k0, c_(j))), plane), p0)
+                    g = k.load_vec(grad, at)
+                    if act != ACT_NONE:
+                        y = k.load_vec(out, at)
+                        low = b.fmul(g, zero if act == ACT_RELU else slope)
+                        g = b.select(b.fcmp_ordered(">", y, zero), g, low)
+                    rows.append(g)
+                cols = _transpose(b, ir, vl, rows)
+                row0 = b.mul(b.add(b.mul(n, plane), p0), ldk)
+                for r in range(vl):
+                    k.store_vec(cols[r], dst, b.add(b.add(row0, b.mul(c_(r), ldk)), k0))
+
+            loop(c_(0), b.sdiv(plane, c_(vl)), p_body, "pb")
+
+        loop(c_(0), b.sdiv(filters, c_(vl)), k_body, "kb")
+
+    loop(c_(0), images, n_body, "n")
+    return k.done()
+
+
+def to_pixels(grad, y, code, slope, dst) -> bool:
+    """``dst`` (G·P, ldk) pixel-major = ``grad`` (G, K, P) times the derivative of activation
+    ``code`` (none, relu, leaky relu with ``slope``) where its output ``y`` (G, K, P) is, the
+    columns from K to ldk zero: the weight gradient's layout, from the NCHW output gradient
+    in one pass of vector transposes (a value-by-value transpose and a separate activation
+    pass read and wrote the gradient twice). True when done, False when the shape does not
+    apply (:func:`applies`; nothing written)."""
+    count, filters, plane = grad.shape
+    if dst.dtype != np.float32 or dst.ndim != 2 or not dst.flags.c_contiguous:
+        return False
+    ldk = dst.shape[1]
+    if not applies(filters, plane, ldk, code, grad.dtype) or dst.shape[0] < count * plane:
+        return False
+    arrays = (grad,) if code == ACT_NONE else (grad, y)
+    if any(a.dtype != np.float32 or not a.flags.c_contiguous for a in arrays):
+        return False
+    if code != ACT_NONE and y.shape != grad.shape:
+        raise ValueError(f"nchw_store.to_pixels: y {y.shape} does not match grad {grad.shape}")
+    vl = host_shape()["lanes"]
+    fn = compiled("nchw_gather", (vl, code), _build_gather)
+    dims = np.asarray([np.float32(slope).view(np.int32)], np.int64)
+    fn(grad.ctypes.data, (grad if code == ACT_NONE else y).ctypes.data, dst.ctypes.data,
+       dims.ctypes.data, count, filters, plane, ldk, 0, 0)  # fmt: skip
+    if ldk > filters:
+        dst[: count * plane, filters:] = 0
+    return True
+
+
+def to_pixels_naive(grad, y, code, slope, ldk) -> np.ndarray:
+    """Reference for :func:`to_pixels`."""
+    count, filters, plane = grad.shape
+    g = grad.astype(np.float32)
+    if code == ACT_RELU:
+        g = np.where(y > 0, g, g * 0)
+    elif code == ACT_LEAKY:
+        g = np.where(y > 0, g, g * np.float32(slope))
+    out = np.zeros((count * plane, ldk), np.float32)
+    out[:, :filters] = g.transpose(0, 2, 1).reshape(count * plane, filters)
+    return out

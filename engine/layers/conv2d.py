@@ -419,6 +419,19 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                     continue
                 if blocks or pointwise:
                     block = dy4[g0:g1]
+                    if (
+                        code != 0
+                        and dx is None
+                        and not pointwise
+                        and wplan["kind"] == "lanes"
+                        and nchw_store.applies(k_out, plane, wplan["kpad"], code, x.dtype)
+                    ):
+                        # A first layer: the activation's derivative goes into the weight
+                        # gradient's transposing pass, and the bias sums come from its output.
+                        fused = (y4[g0:g1], code, slope)
+                        dw += self._direct_weight_grad(x, g0, g1, block, slot, wplan, fused,
+                                                       db if has_bias else None)  # fmt: skip
+                        continue
                     if code != 0:
                         size = block.size
                         out = self._buffer(("dy", slot), size, x.dtype)[:size]

@@ -322,9 +322,13 @@ class DirectRoutes:
                 "offsets": direct_conv.pixel_offsets(group, (hp, wp), self.in_channels,
                                                      (oh, ow), self.stride, 1)}  # fmt: skip
 
-    def _direct_weight_grad(self, x, g0, g1, grad, slot, plan):
+    def _direct_weight_grad(self, x, g0, g1, grad, slot, plan, act=None, sums=None):
         """This group's weight gradient (KH*KW*C, K), (kh, kw, c) order, from its output
-        gradient ``grad`` (rows or a block, as for :meth:`_direct_input_grad`)."""
+        gradient ``grad`` (rows or a block, as for :meth:`_direct_input_grad`). With ``act``
+        (the forward's output block, activation code, slope) ``grad`` is the gradient of the
+        activation's output, its derivative applied here (filter-lane kernel, a block
+        :func:`nchw_store.to_pixels` takes); ``sums`` (float64, K) then gets the bias
+        gradient added from the same pixels."""
         if plan["kind"] == "rows":
             return self._rows_weight_grad(x, g0, g1, grad, slot, plan)
         hp, wp = plan["hw"]
@@ -338,7 +342,19 @@ class DirectRoutes:
             padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
             kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
         pixels = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad]
-        pixels = grad_layout.to_pixels(grad, pixels.reshape(m, kpad))
+        pixels = pixels.reshape(m, kpad)
+        if act is not None:
+            y, code, slope = act
+            shape = (count, self.filters, -1)
+            if not nchw_store.to_pixels(grad.reshape(shape), y.reshape(shape), code, slope,
+                                        pixels):  # fmt: skip
+                raise ValueError("conv2d: the fused weight-gradient layout does not apply here")
+            if sums is not None:
+                grad_layout.add_column_sums(pixels[:, : self.filters], sums)
+        elif grad.ndim != 4 or not nchw_store.to_pixels(
+            grad.reshape(count, self.filters, -1), None, ACT_NONE, 0.0, pixels
+        ):
+            grad_layout.to_pixels(grad, pixels)
         out = self._buffer(("wout", slot), self.fan_in * kpad, np.float32)
         out = out[: self.fan_in * kpad].reshape(self.fan_in, kpad)
         direct_conv.run(plan["kernel"], padded, pixels, out, plan["offsets"], m, chans,

@@ -210,18 +210,32 @@ def test_direct_weight_grad_matches_reference(case):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.sqrt(n * oh * ow))
 
 
-def test_first_layer_weight_grad_direct_equals_gemm_route(monkeypatch):
-    # No input gradient (the layer reads the images): the weight gradient alone, also strided.
+@pytest.mark.parametrize(
+    ("k", "kernel", "stride", "hw", "act", "bias"),
+    [
+        (12, (5, 5), (2, 2), (17, 15), "relu", True),  # strided, odd sizes
+        # Whole vectors of filters and pixels: the activation's derivative in the weight
+        # gradient's transposing pass, the bias sums from its pixels (nchw_store.to_pixels).
+        (32, (3, 3), (1, 1), (16, 16), "relu", True),
+        (32, (3, 3), (1, 1), (16, 16), "leaky_relu", False),
+        (64, (3, 3), (1, 1), (8, 8), "relu", False),
+    ],
+)
+def test_first_layer_weight_grad_direct_equals_gemm_route(monkeypatch, k, kernel, stride, hw,
+                                                          act, bias):  # fmt: skip
+    # No input gradient (the layer reads the images): the weight gradient alone.
     rng = np.random.default_rng(3)
-    layer = Conv2D(3, 12, (5, 5), (2, 2), (2, 2))
+    layer = Conv2D(3, k, kernel, stride, (kernel[0] // 2, kernel[1] // 2), bias=bias)
     layer.input_grad = False
     layer.params["weight"][...] = rng.standard_normal(layer.params["weight"].shape) * 0.2
-    x = rng.standard_normal((6, 3, 17, 15)).astype(np.float32)
+    x = rng.standard_normal((6, 3, *hw)).astype(np.float32)
+    slope = 0.1 if act == "leaky_relu" else 0.0
 
     def grads():
-        y = layer.forward(x, record=True, act="relu")
-        assert layer.backward(np.ones_like(y)) is None
-        return layer.grads["weight"].copy(), layer.grads["bias"].copy()
+        y = layer.forward(x, record=True, act=act, slope=slope)
+        dy = np.random.default_rng(4).standard_normal(y.shape).astype(np.float32)
+        assert layer.backward(dy) is None
+        return [layer.grads["weight"].copy()] + ([layer.grads["bias"].copy()] if bias else [])
 
     direct = grads()
     monkeypatch.setenv("CNN_WORKBENCH_DIRECT_CONV", "0")

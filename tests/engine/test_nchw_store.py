@@ -46,3 +46,48 @@ def test_shapes_it_does_not_take_are_left_untouched():
     assert not nchw_store.store(src.astype(np.float64), bias, ACT_NONE, 0.0, dst)
     assert not nchw_store.store(np.ones((vl, 2 * vl), np.float32).T, bias, ACT_NONE, 0.0, dst)
     assert np.all(dst == 7.0)
+
+
+@pytest.mark.parametrize("code", [ACT_NONE, ACT_RELU, ACT_LEAKY])
+@pytest.mark.parametrize(("count", "blocks", "pixel_blocks", "spare"), [(1, 1, 1, 0),
+                                                                        (3, 2, 4, 1),
+                                                                        (2, 4, 16, 2)])  # fmt: skip
+def test_to_pixels_equals_reference_and_the_two_passes_it_replaces(code, count, blocks,
+                                                                   pixel_blocks, spare):  # fmt: skip
+    from engine.kernels import grad_layout
+
+    vl = _lanes()
+    filters, plane = blocks * vl, pixel_blocks * vl
+    rng = np.random.default_rng(count + blocks + code)
+    grad = rng.standard_normal((count, filters, plane)).astype(np.float32)
+    y = rng.standard_normal((count, filters, plane)).astype(np.float32)
+    y[y < 0.2] = 0.0  # a relu's output: zeros where its derivative is 0
+    y.reshape(-1)[::11] = -0.0
+    ldk = filters + spare * vl  # the weight-gradient kernel's padded filter blocks
+    dst = np.full((count * plane, ldk), np.nan, np.float32)
+    assert nchw_store.to_pixels(grad, y, code, 0.1, dst)
+    want = nchw_store.to_pixels_naive(grad, y, code, 0.1, ldk)
+    np.testing.assert_array_equal(dst, want)  # columns past K zero
+    # The same as the activation-gradient pass followed by the value-by-value transpose.
+    side = (count, filters, plane // vl, vl)
+    block = grad.reshape(side)
+    if code != ACT_NONE:
+        block = grad_layout.act_grad_block(block, y.reshape(side), code, np.float32(0.1),
+                                           np.empty(side, np.float32))  # fmt: skip
+    old = grad_layout.to_pixels(block, np.empty_like(dst))
+    np.testing.assert_array_equal(dst, old)
+    sums = grad_layout.add_column_sums(dst[:, :filters], np.full(filters, 0.5))
+    np.testing.assert_allclose(sums, 0.5 + want[:, :filters].sum(axis=0, dtype=np.float64),
+                               rtol=1e-10)  # fmt: skip
+
+
+def test_to_pixels_leaves_shapes_it_does_not_take_untouched():
+    vl = _lanes()
+    grad = np.ones((1, vl, 2 * vl), np.float32)
+    dst = np.full((2 * vl, vl), 7.0, np.float32)
+    assert not nchw_store.to_pixels(grad, grad, ACT_TANH32, 0.0, dst)
+    assert not nchw_store.to_pixels(grad[:, :, :-1], None, ACT_NONE, 0.0, dst)  # plane
+    assert not nchw_store.to_pixels(grad.astype(np.float64), None, ACT_NONE, 0.0, dst)
+    assert not nchw_store.to_pixels(grad, None, ACT_NONE, 0.0, np.full((2 * vl, vl - 1), 7.0,
+                                                                      np.float32))  # fmt: skip
+    assert np.all(dst == 7.0)
