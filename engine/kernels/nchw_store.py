@@ -43,14 +43,19 @@ def _transpose(b, ir, vl, rows):
     return rows
 
 
+def _frame(name: str, vl: int):
+    """The kernel's frame and the leaky slope splat from dims[0] (its float32 bits)."""
+    k = Frame(name, vl)
+    bits = k.b.trunc(k.load(k.args[3], k.const(0)), k.ir.IntType(32))
+    return k, k.splat(k.b.bitcast(bits, k.f32))
+
+
 def _build(vl: int, act: int):
     """f(src, bias, dst, dims [slope bits], images, K, plane, ldk, 0, 0): dst[n, k, p] =
     act(src[(n·plane + p)·ldk + k] + bias[k]) for whole VL x VL blocks."""
-    k = Frame(f"nchw_store_{vl}_{act}", vl)
-    b, c_, loop, ir = k.b, k.const, k.loop, k.ir
+    k, slope = _frame(f"nchw_store_{vl}_{act}", vl)
+    b, c_, loop, ir, zero = k.b, k.const, k.loop, k.ir, k.zero
     src, bias, dst, dims, images, filters, plane, ldk, _, _ = k.args
-    zero = k.zero
-    slope = k.splat(b.bitcast(b.trunc(k.load(dims, c_(0)), ir.IntType(32)), k.f32))
 
     def n_body(n):
         def p_body(pb):
@@ -129,11 +134,9 @@ def _build_gather(vl: int, act: int):
     """f(g, y, dst, dims [slope bits], images, K, plane, ldk, 0, 0): dst[(n·plane + p)·ldk
     + k] = g[n, k, p] times the derivative of activation ``act`` where its output is y[n, k,
     p] (relu: 1 where y > 0, else 0; leaky: else the slope), for whole VL x VL blocks."""
-    k = Frame(f"nchw_gather_{vl}_{act}", vl)
-    b, c_, loop, ir = k.b, k.const, k.loop, k.ir
+    k, slope = _frame(f"nchw_gather_{vl}_{act}", vl)
+    b, c_, loop, ir, zero = k.b, k.const, k.loop, k.ir, k.zero
     grad, out, dst, dims, images, filters, plane, ldk, _, _ = k.args
-    zero = k.zero
-    slope = k.splat(b.bitcast(b.trunc(k.load(dims, c_(0)), ir.IntType(32)), k.f32))
 
     def n_body(n):
         def k_body(kb):
