@@ -269,8 +269,8 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
             if self._lanes_weight_grad(ow) and 4 * math.prod(keep) <= KEEP_PADDED_BYTES:
                 direct = {**direct, "keep": np.empty(keep, np.float32), "layout": "nhwc"}
         # Likewise a row-kernel product whose weight gradient takes the row kernel on the
-        # same padded NCHW layout (its rows need no extra width: 16->16 filters at 32x32,
-        # the pad was 7% of forward and backward).
+        # same padded NCHW layout (its rows need no extra width): 8->8 filters at 32x32,
+        # forward and backward 4.4 -> 3.9 ms with the copy the output gradient also skips.
         if record and direct is not None and direct["kind"] == "rows":
             hp, wp = direct["hw"]
             keep = (n_img, self.in_channels, hp, wp)
