@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.kernels import activations as act
-from engine.kernels import conv, epilogue, pool, updates, workers
+from engine.kernels import conv, epilogue, pool, updates
 
 RTOL, ATOL = 1e-5, 1e-5
 #: The activations a conv epilogue applies (False: none, True: relu), and the leaky slope.
@@ -270,34 +270,6 @@ def test_add_row_sums_matches_reference():
     acc = _x((5,), 1).astype(np.float64)
     want = conv.add_row_sums_naive(rows, acc.copy())
     np.testing.assert_allclose(conv.add_row_sums(rows, acc), want, rtol=1e-12)
-
-
-def test_workers_split_and_run_cover_every_item_once():
-    assert workers.split(0) == []
-    assert workers.split(10, 4, threads=2) == [(0, 5), (5, 10)]
-    assert workers.split(10, 6, threads=2) == [(0, 10)]  # not enough for two shares
-    assert workers.split(5, 1, threads=3) == [(0, 2), (2, 4), (4, 5)]
-    seen = np.zeros(100, int)
-
-    def work(index, lo, hi):
-        seen[lo:hi] += 1
-        # A nested call runs in the calling thread instead of waiting on the pool.
-        inner = workers.run(workers.split(hi - lo), lambda i, a, b: b - a)
-        return index, sum(inner)
-
-    chunks = workers.split(100, 1, threads=4)
-    assert workers.run(chunks, work) == [(i, hi - lo) for i, (lo, hi) in enumerate(chunks)]
-    assert np.all(seen == 1)
-
-
-def test_workers_run_reraises_a_chunk_error():
-    def work(index, lo, hi):
-        if index == len(chunks) - 1:
-            raise KeyError("boom")
-
-    chunks = workers.split(10, 1, threads=2)
-    with pytest.raises(KeyError, match="boom"):
-        workers.run(chunks if len(chunks) > 1 else [(0, 5), (5, 10)], work)
 
 
 def test_max_pool_without_padding_matches_reference_with_specials():

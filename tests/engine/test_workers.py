@@ -12,23 +12,32 @@ from engine.kernels import workers
 from engine.kernels.workers import Tuner, run, split
 
 
-def test_split_covers_the_range_in_contiguous_chunks():
-    assert split(10, 1, 3) == [(0, 4), (4, 7), (7, 10)]
-    assert split(3, 2, 4) == [(0, 3)]  # not enough work for more than one chunk of 2
-    assert split(0) == []
+def test_workers_split_and_run_cover_every_item_once():
+    assert workers.split(0) == []
+    assert workers.split(10, 4, threads=2) == [(0, 5), (5, 10)]
+    assert workers.split(10, 6, threads=2) == [(0, 10)]  # not enough for two shares
+    assert workers.split(5, 1, threads=3) == [(0, 2), (2, 4), (4, 5)]
+    seen = np.zeros(100, int)
+
+    def work(index, lo, hi):
+        seen[lo:hi] += 1
+        # A nested call runs in the calling thread instead of waiting on the pool.
+        inner = workers.run(workers.split(hi - lo), lambda i, a, b: b - a)
+        return index, sum(inner)
+
+    chunks = workers.split(100, 1, threads=4)
+    assert workers.run(chunks, work) == [(i, hi - lo) for i, (lo, hi) in enumerate(chunks)]
+    assert np.all(seen == 1)
 
 
-def test_run_returns_every_chunk_in_order_and_raises_a_chunks_error():
-    chunks = split(12, 1, 6)
-    assert run(chunks, lambda i, lo, hi: (i, lo, hi)) == [(i, *c) for i, c in enumerate(chunks)]
+def test_workers_run_reraises_a_chunk_error():
+    def work(index, lo, hi):
+        if index == len(chunks) - 1:
+            raise KeyError("boom")
 
-    def work(i, lo, hi):
-        if i == 3:
-            raise ValueError("chunk 3 failed")
-        return i
-
-    with pytest.raises(ValueError, match="chunk 3 failed"):
-        run(chunks, work)
+    chunks = workers.split(10, 1, threads=2)
+    with pytest.raises(KeyError, match="boom"):
+        workers.run(chunks if len(chunks) > 1 else [(0, 5), (5, 10)], work)
 
 
 def _probe(tuner, seconds_parallel, seconds_serial, calls):
