@@ -155,10 +155,22 @@ def run(chunks, work, tuner: Tuner | None = None):
         if parallel:
             results = _run_parallel(chunks, work)
         else:
-            results = [work(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+            results = _run_alone(chunks, work)
         tuner.record(parallel, time.perf_counter() - start)
         return results
     return _run_parallel(chunks, work)
+
+
+def _run_alone(chunks, work):
+    # The calling thread alone, nested calls included: the tuner's other way must be what
+    # one thread does, not a mix (an evaluation's chunks one after another, each layer on
+    # them handing its own chunks to the workers, was neither).
+    busy = getattr(_local, "busy", False)
+    _local.busy = True
+    try:
+        return [work(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
+    finally:
+        _local.busy = busy
 
 
 def _run_parallel(chunks, work):

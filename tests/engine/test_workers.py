@@ -4,6 +4,7 @@ tuner that chooses between the worker threads and the calling thread alone."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -75,6 +76,19 @@ def test_run_with_a_tuner_runs_every_chunk_on_the_calling_thread_when_that_is_fa
     me = threading.get_ident()
     seen = run(chunks, lambda i, lo, hi: threading.get_ident(), tuner)
     assert seen == [me] * len(chunks)
+
+    # "The calling thread alone" covers nested calls too (an evaluation's chunks run one
+    # after another, and each layer's own chunks inside them): every chunk of an inner run
+    # stays on the calling thread, and the threads are free again afterwards.
+    def outer(i, lo, hi):
+        # Each inner chunk waits a little, long enough for a pool thread to take one if
+        # the inner run were handed to the workers.
+        return run(split(8, 1, 4), lambda j, a, b: (time.sleep(0.002), threading.get_ident())[1])
+
+    assert run(chunks, outer, tuner) == [[me] * 4] * len(chunks)
+    if workers.THREADS > 1:
+        many = run(split(64, 1, 8), lambda i, lo, hi: (time.sleep(0.002), threading.get_ident())[1])
+        assert len(set(many)) > 1
 
 
 def test_layers_give_the_same_results_whichever_way_their_tuner_chooses(monkeypatch):
