@@ -108,6 +108,47 @@ def _max_pool_forward_inside(x, kh, kw, sh, sw, y, argmax):
                 af[p, oy * ow + ox] = idx
 
 
+@njit(**JIT_PARALLEL)
+def _max_pool_forward_2x2(x, y, argmax):
+    # The common 2x2 window at stride 2, no padding, as selects in the window's order (v is
+    # taken when v > best, or when it is the window's first NaN: the rule of
+    # _max_pool_forward_inside), which vectorise across the row: 64x32x32x32 on one thread
+    # 6.2 -> 0.8 ms. In a 2x2 window the second value beats the first half the time, so the
+    # scan's branches were mispredicted that often; in larger windows the running maximum
+    # soon settles and the branches predict well (selects there: 3x3 at stride 2, 6.8 ->
+    # 15.9 ms), so they keep the scan.
+    n_img, channels, height, width = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    planes = n_img * channels
+    xf = x.reshape(planes, height * width)
+    yf = y.reshape(planes, oh * ow)
+    af = argmax.reshape(planes, oh * ow)
+    for p in prange(planes):
+        src = xf[p]
+        for oy in range(oh):
+            top = 2 * oy * width
+            out = yf[p, oy * ow : (oy + 1) * ow]
+            arg = af[p, oy * ow : (oy + 1) * ow]
+            upper = src[top : top + 2 * ow]
+            lower = src[top + width : top + width + 2 * ow]
+            for ox in range(ow):
+                a, b = upper[2 * ox], upper[2 * ox + 1]
+                c, d = lower[2 * ox], lower[2 * ox + 1]
+                i = np.int32(top + 2 * ox)
+                # (a, b, c, d) in the window's order; a NaN stays once it is the best.
+                take = (b > a) | ((b != b) & (a == a))
+                best = b if take else a
+                idx = i + np.int32(1) if take else i
+                take = (c > best) | ((c != c) & (best == best))
+                best = c if take else best
+                idx = i + np.int32(width) if take else idx
+                take = (d > best) | ((d != d) & (best == best))
+                best = d if take else best
+                idx = i + np.int32(width + 1) if take else idx
+                out[ox] = best
+                arg[ox] = idx
+
+
 def max_pool_forward(x, kernel, stride, padding):
     """Max-pool ``x`` (N, C, H, W).
 
@@ -120,7 +161,9 @@ def max_pool_forward(x, kernel, stride, padding):
     oh, ow = output_size(height, kh, sh, ph), output_size(width, kw, sw, pw)
     y = np.empty((n_img, channels, oh, ow), dtype=x.dtype)
     argmax = np.empty((n_img, channels, oh, ow), dtype=np.int32)
-    if ph == 0 and pw == 0:
+    if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+        _max_pool_forward_2x2(np.ascontiguousarray(x), y, argmax)
+    elif ph == 0 and pw == 0:
         _max_pool_forward_inside(np.ascontiguousarray(x), kh, kw, sh, sw, y, argmax)
     else:
         _max_pool_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, y, argmax)
@@ -149,17 +192,23 @@ def max_pool_forward_naive(x, kernel, stride, padding):
 
 @njit(**JIT_PARALLEL)
 def _max_pool_backward(dy, argmax, dx):
-    n_img, channels, width = dx.shape[0], dx.shape[1], dx.shape[3]
-    oh, ow = dy.shape[2], dy.shape[3]
-    for nc in prange(n_img * channels):
-        n = nc // channels
-        c = nc % channels
-        dx[n, c] = 0
-        for oy in range(oh):
-            for ox in range(ow):
-                idx = argmax[n, c, oy, ox]
-                if idx >= 0:
-                    dx[n, c, idx // width, idx % width] += dy[n, c, oy, ox]
+    # argmax holds flat in-plane indices: the planes are indexed flat too (a division and a
+    # remainder per window to split the index cost more than the rest of the pass).
+    n_img, channels, height, width = dx.shape
+    planes = n_img * channels
+    windows = dy.shape[2] * dy.shape[3]
+    dxf = dx.reshape(planes, height * width)
+    dyf = dy.reshape(planes, windows)
+    af = argmax.reshape(planes, windows)
+    for p in prange(planes):
+        plane = dxf[p]
+        plane[:] = 0
+        grad = dyf[p]
+        arg = af[p]
+        for q in range(windows):
+            idx = arg[q]
+            if idx >= 0:
+                plane[idx] += grad[q]
 
 
 def max_pool_backward(dy, argmax, input_shape):
@@ -169,7 +218,7 @@ def max_pool_backward(dy, argmax, input_shape):
     that share a maximum add their gradients.
     """
     dx = np.empty(input_shape, dtype=dy.dtype)
-    _max_pool_backward(np.ascontiguousarray(dy), argmax, dx)
+    _max_pool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), dx)
     return dx
 
 

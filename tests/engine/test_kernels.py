@@ -280,6 +280,39 @@ def test_max_pool_without_padding_matches_reference_with_specials():
     np.testing.assert_array_equal(arg, arg_ref)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 6, 7), (1, 2, 9, 8), (3, 1, 2, 2), (2, 2, 5, 5)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_2x2_kernel_equals_the_general_scan_and_reference(shape, ties):
+    # The 2x2 stride-2 kernel (selects) against the window scan and the reference, bit for
+    # bit: NaNs (the first of a window wins, whatever comes after), infinities, ties (the
+    # first maximum wins) and odd sizes (the last row or column is left out).
+    rng = np.random.default_rng(sum(shape) + ties)
+    x = rng.standard_normal(shape).astype(np.float32)
+    if ties:
+        x = np.round(x)
+    flat = x.reshape(-1)
+    flat[rng.integers(0, x.size, 2)] = np.nan
+    flat[rng.integers(0, x.size, 1)] = -np.nan
+    flat[rng.integers(0, x.size, 1)] = np.inf
+    flat[rng.integers(0, x.size, 1)] = -np.inf
+    # Two NaNs of different bits in one window, at its first and last place, and a window
+    # whose NaN comes second with a larger value and another NaN after it.
+    x[0, 0, 0:2, 0:2] = [[np.nan, 1.0], [2.0, -np.nan]]
+    if shape[3] >= 4:
+        x[0, 0, 0:2, 2:4] = [[1.0, np.nan], [5.0, -np.nan]]
+    y, arg = pool.max_pool_forward(x, (2, 2), (2, 2), (0, 0))
+    y_ref, arg_ref = pool.max_pool_forward_naive(x, (2, 2), (2, 2), (0, 0))
+    y_scan, arg_scan = np.empty_like(y), np.empty_like(arg)
+    pool._max_pool_forward_inside(x, 2, 2, 2, 2, y_scan, arg_scan)
+    for want_y, want_arg in ((y_ref, arg_ref), (y_scan, arg_scan)):
+        np.testing.assert_array_equal(y.view(np.int32), want_y.view(np.int32))
+        np.testing.assert_array_equal(arg, want_arg)
+    dy = _x(y.shape, 1)
+    np.testing.assert_array_equal(
+        pool.max_pool_backward(dy, arg, x.shape), pool.max_pool_backward_naive(dy, arg, x.shape)
+    )
+
+
 @pytest.mark.parametrize("case", WINDOWS)
 def test_max_pool_matches_reference(case):
     n, c, h, w, k, s, p = case
