@@ -108,45 +108,57 @@ def _max_pool_forward_inside(x, kh, kw, sh, sw, y, argmax):
                 af[p, oy * ow + ox] = idx
 
 
+@njit(**JIT)
+def _max_2x2(src, width, out, argmax):
+    # 2x2 windows at stride 2 of one plane: src (H*W,) flat into out and argmax (OH, OW)
+    # (flat in-plane indices), max_pool_forward's rule: in the window's order (0,0), (0,1),
+    # (1,0), (1,1) a value is taken when it is greater than the best so far, or when it is
+    # the window's first NaN (which then stays).
+    # Selects over a pair of row views, which vectorise across the row: 64x32x32x32 on one
+    # thread 3.6 -> 0.6 ms against the window scan, and no slower on LeNet's small planes.
+    # In a 2x2 window the second value beats the first half the time, so the scan's branches
+    # were mispredicted that often; in larger windows the running maximum soon settles and
+    # the branches predict well (selects there: 3x3 at stride 2, 6.8 -> 15.9 ms), so they
+    # keep the scan. (The conv epilogue's own 2x2 pass, on one NaN-free plane per call,
+    # stays scalar: this one, called plane by plane from there, was slower on 28x28.)
+    oh, ow = out.shape
+    flat_out = out.reshape(oh * ow)
+    flat_arg = argmax.reshape(oh * ow)
+    for oy in range(oh):
+        top = 2 * oy * width
+        upper = src[top : top + 2 * ow]
+        lower = src[top + width : top + width + 2 * ow]
+        o = flat_out[oy * ow : (oy + 1) * ow]
+        arg = flat_arg[oy * ow : (oy + 1) * ow]
+        for ox in range(ow):
+            a, b = upper[2 * ox], upper[2 * ox + 1]
+            c, d = lower[2 * ox], lower[2 * ox + 1]
+            # int32 indices: with int64 ones beside the float32 values the loop does not
+            # vectorise (5.7 ms).
+            i = np.int32(top + 2 * ox)
+            take = (b > a) | ((b != b) & (a == a))
+            best = b if take else a
+            idx = i + np.int32(1) if take else i
+            take = (c > best) | ((c != c) & (best == best))
+            best = c if take else best
+            idx = i + np.int32(width) if take else idx
+            take = (d > best) | ((d != d) & (best == best))
+            best = d if take else best
+            idx = i + np.int32(width + 1) if take else idx
+            o[ox] = best
+            arg[ox] = idx
+
+
 @njit(**JIT_PARALLEL)
 def _max_pool_forward_2x2(x, y, argmax):
-    # The common 2x2 window at stride 2, no padding, as selects in the window's order (v is
-    # taken when v > best, or when it is the window's first NaN: the rule of
-    # _max_pool_forward_inside), which vectorise across the row: 64x32x32x32 on one thread
-    # 6.2 -> 0.8 ms. In a 2x2 window the second value beats the first half the time, so the
-    # scan's branches were mispredicted that often; in larger windows the running maximum
-    # soon settles and the branches predict well (selects there: 3x3 at stride 2, 6.8 ->
-    # 15.9 ms), so they keep the scan.
+    # The common 2x2 window at stride 2 without padding: _max_2x2 on every plane.
     n_img, channels, height, width = x.shape
-    oh, ow = y.shape[2], y.shape[3]
     planes = n_img * channels
     xf = x.reshape(planes, height * width)
-    yf = y.reshape(planes, oh * ow)
-    af = argmax.reshape(planes, oh * ow)
+    yf = y.reshape(planes, y.shape[2], y.shape[3])
+    af = argmax.reshape(planes, y.shape[2], y.shape[3])
     for p in prange(planes):
-        src = xf[p]
-        for oy in range(oh):
-            top = 2 * oy * width
-            out = yf[p, oy * ow : (oy + 1) * ow]
-            arg = af[p, oy * ow : (oy + 1) * ow]
-            upper = src[top : top + 2 * ow]
-            lower = src[top + width : top + width + 2 * ow]
-            for ox in range(ow):
-                a, b = upper[2 * ox], upper[2 * ox + 1]
-                c, d = lower[2 * ox], lower[2 * ox + 1]
-                i = np.int32(top + 2 * ox)
-                # (a, b, c, d) in the window's order; a NaN stays once it is the best.
-                take = (b > a) | ((b != b) & (a == a))
-                best = b if take else a
-                idx = i + np.int32(1) if take else i
-                take = (c > best) | ((c != c) & (best == best))
-                best = c if take else best
-                idx = i + np.int32(width) if take else idx
-                take = (d > best) | ((d != d) & (best == best))
-                best = d if take else best
-                idx = i + np.int32(width + 1) if take else idx
-                out[ox] = best
-                arg[ox] = idx
+        _max_2x2(xf[p], width, yf[p], af[p])
 
 
 def max_pool_forward(x, kernel, stride, padding):
