@@ -6,8 +6,8 @@ batch-norm networks spend their time in, on the same shapes, interleaved in one 
 Prints milliseconds per call (median over rounds) and the ratio PyTorch / engine (above 1
 means the engine is faster) for: 3×3 convolutions of 8, 16, 32 and 64 filters at batch 64
 on 32×32, 16×16 and 8×8 maps, a strided one, the same forward with a fused tanh, a residual
-add with tanh, and batch norm in training mode on the same maps. Both libraries run with
-engine.config.THREADS threads.
+add with tanh, batch norm in training mode and a 2×2 max pool on the same maps. Both
+libraries run with engine.config.THREADS threads.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 from engine.config import THREADS
 from engine.kernels.merge import add_act_forward
 from engine.layers import BatchNorm, Conv2D
+from engine.layers.max_pool2d import MaxPool2D
 
 try:
     import torch
@@ -94,7 +95,19 @@ def _rows(c, k, size, stride, rng):
         ("bn fwd", lambda: bn.forward(y, train=True, record=True), lambda: tbn(ty)),
         ("bn bwd", lambda: bn.backward(dy), lambda: tbn(ty).backward(tdy)),
     ]
+    pool = MaxPool2D((2, 2), (2, 2), (0, 0))
+    pooled = pool.forward(y, record=True)
+    dp, tdp = np.ones_like(pooled), torch.from_numpy(np.ones_like(pooled))
+    tpool = torch.nn.MaxPool2d(2)
+    rows += [
+        ("pool fwd", lambda: pool.forward(y, record=True), lambda: tpool(ty)),
+        ("pool bwd", lambda: pool.backward(dp), lambda: tpool(ty).backward(tdp)),
+    ]
     return name, rows
+
+
+#: Backward rows and the forward row whose time comes out of torch's figure for them.
+FORWARD_OF = {"backward": "forward", "bn bwd": "bn fwd", "pool bwd": "pool fwd"}
 
 
 def main(argv=None) -> int:
@@ -114,9 +127,9 @@ def main(argv=None) -> int:
         for task, mine, ref in rows:
             ours_ms = _median_ms(mine, args.rounds)
             torch_ms = _median_ms(ref, args.rounds)
-            if task.endswith("backward") or task == "bn bwd":
+            if task in FORWARD_OF:
                 # torch's timing includes its forward: take it out so both are backward only.
-                fwd = rows[0][2] if task == "backward" else rows[4][2]
+                fwd = next(ref for t, _, ref in rows if t == FORWARD_OF[task])
                 torch_ms = max(1e-6, torch_ms - _median_ms(fwd, args.rounds))
             print(f"{name:<26}{task:<10}{ours_ms:>9.2f}{torch_ms:>9.2f}{torch_ms / ours_ms:>14.2f}")
     return 0
