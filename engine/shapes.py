@@ -101,10 +101,21 @@ class _Context:
         self.problems: list[Problem] = []
         self.notes: list[str] = []
         self.path: list[Link] = []  # this layer's links per axis, set by window()
+        self._approved: list[Fix] = []  # fixes merge_fixes checked already (with their target)
 
     # ---- reporting
     def problem(self, text: str, kind: str, fixes: tuple = ()) -> None:
-        fixes = tuple(fixes) if self.inference.with_fixes else ()
+        """Report a problem of this layer; only the ``fixes`` that are checked to clear it
+        without adding another are kept (engine.shapes._Inference.checked)."""
+        inference = self.inference
+        fixes = (
+            tuple(
+                f for f in fixes
+                if any(f is g for g in self._approved) or inference.checked(f, self.index, kind)
+            )
+            if inference.with_fixes
+            else ()
+        )
         self.problems.append(Problem(self.index, f"{self.label}: {text}", fixes, kind))
 
     def note(self, text: str) -> None:
@@ -127,7 +138,9 @@ class _Context:
         """Fixes for an add (kind "add") or concat ("concat") whose inputs do not match."""
         if not self.inference.with_fixes:
             return ()
-        return merge_fixes(self.inference, self.index, kind, inputs)
+        found = merge_fixes(self.inference, self.index, kind, inputs)
+        self._approved.extend(found)
+        return found
 
     # ---- the window arithmetic of conv and pools
     def window(self, layer, g, same: bool, stride_follows: bool, tensor: Tensor):
@@ -149,6 +162,7 @@ class _Inference:
         self.outputs: dict[int, Tensor] = {}
         self.rows: list[LayerRow] = []
         self._dry_run: tuple[_Inference, ShapeReport] | None = None
+        self._verdicts: dict[tuple, bool] = {}  # checked() once per fix and problem
 
     # ---- the walk
     def report(self) -> ShapeReport:
@@ -346,14 +360,30 @@ class _Inference:
     def checked(self, fix: Fix, i: int, kind: str, where: str = "", target=None) -> bool:
         """Check a fix on the real spec: it applies, layer ``i`` (at position ``target`` in
         the mended spec, when the fix moves it) loses its ``kind`` problem (on the axis
-        ``where`` names, if any), and the network as a whole has no more problems."""
+        ``where`` names, if any), and the network as a whole has no more problems. A removal
+        takes the layer's problems with it: it must only add none elsewhere (removing a
+        concat hands its consumer every one of its inputs, which may be too many)."""
+        key = (fix, i, kind, where, target)
+        try:
+            verdict = self._verdicts.get(key)
+        except TypeError:  # a fix whose value cannot be hashed: checked every time
+            key, verdict = None, None
+        if verdict is None:
+            verdict = self._check(fix, i, kind, where, target)
+            if key is not None:
+                self._verdicts[key] = verdict
+        return verdict
+
+    def _check(self, fix: Fix, i: int, kind: str, where: str, target) -> bool:
         try:
             mended = fix.apply(self.spec)
-        except ValueError:  # SpecError: out of range for the catalogue
+        except (ValueError, IndexError):  # SpecError: out of range; or no longer fits
             return False
         after = _Inference(mended, with_fixes=False).report()
         if len(after.problems) > len(self._dry()[1].problems):
             return False
+        if fix.action == "remove" and target is None:
+            return True
         if target is None:
             shifted = fix.action == "insert" and fix.layer is not None and fix.layer <= i
             target = i + (len(mended.layers) - len(self.spec.layers) if shifted else 0)
@@ -396,7 +426,9 @@ class _Inference:
                 moved = _Inference(move.apply(self.spec), with_fixes=False).report()
                 if len(moved.problems) < len(self._dry()[1].problems):
                     fixes.append(move)
-        fixes.append(Fix(f"remove {label}", "remove", i))
+        remove = Fix(f"remove {label}", "remove", i)
+        if self.with_fixes and self.checked(remove, i, "needs_feature_maps"):
+            fixes.append(remove)
         return Problem(
             i,
             f"{label}: needs C×H×W feature maps, but its input is a flat vector{where}",
