@@ -1,7 +1,11 @@
 """Fast numba kernels and their naive numpy references.
 
-- :mod:`engine.kernels.conv`: im2col / col2im, im2row / row2im ((kh, kw, c) patch rows), the
-  layout moves around the conv GEMM, and the fused bias + relu + max-pool epilogues.
+- :mod:`engine.kernels.conv`: im2col / col2im, im2row / row2im ((kh, kw, c) patch rows) and
+  the layout moves around the conv GEMM.
+- :mod:`engine.kernels.conv_epilogue`: the fused bias + activation (+ max pool) epilogues of a
+  convolution and their gradients; :mod:`engine.kernels.epilogue`: the average-pool one.
+- :mod:`engine.kernels.direct_conv`, :mod:`engine.kernels.direct_conv_rows`: the generated
+  direct-convolution micro-kernels (float32, LLVM IR), beside the GEMM route.
 - :mod:`engine.kernels.pool`: max pooling with argmax, average pooling.
 - :mod:`engine.kernels.activations`: relu, leaky relu, sigmoid, tanh.
 - :mod:`engine.kernels.updates`: SGD and Adam parameter updates.

@@ -6,7 +6,7 @@ The arithmetic is that of the separate layers (v = rows + b, the activation of
 :func:`engine.kernels.activations.act_value`, each window summed in (i, j) order from zero and
 divided by KH*KW as :func:`engine.kernels.pool.avg_pool_forward` does), so the outputs are bit
 for bit those of conv, activation and avg pool one after another. The max-pool and
-activation-only epilogues live in :mod:`engine.kernels.conv`.
+activation-only epilogues live in :mod:`engine.kernels.conv_epilogue`.
 
 Layouts: ``rows`` (K, G*H*W) is the product before its bias (it may be a transposed view);
 outputs are (G, K, OH, OW); ``full`` (G, K, H*W) is the activation before pooling, kept in
@@ -20,7 +20,7 @@ from numba import njit
 
 from engine.config import JIT
 from engine.kernels.activations import act_grad_run, act_slope_naive, activation_code
-from engine.kernels.conv import act_planes
+from engine.kernels.conv_epilogue import act_planes
 from engine.kernels.geometry import output_size
 from engine.kernels.pool import avg_2x2, spread_2x2
 
@@ -85,7 +85,7 @@ def bias_act_avg_pool(rows, bias, n_img, act, size, pool_kernel, pool_stride, sl
 def bias_act_avg_pool_naive(rows, bias, n_img, act, size, pool_kernel, pool_stride, slope=0.0):
     """Reference for :func:`bias_act_avg_pool`: the separate references in a row; returns
     (out, full)."""
-    from engine.kernels.conv import bias_act_rows_to_nchw_naive
+    from engine.kernels.conv_epilogue import bias_act_rows_to_nchw_naive
     from engine.kernels.pool import avg_pool_forward_naive
 
     y = bias_act_rows_to_nchw_naive(rows, bias, n_img, act, slope)

@@ -4,7 +4,7 @@ The backward pass of :class:`engine.layers.conv2d.Conv2D` hands its direct kerne
 output gradient of one group of images in one of two layouts:
 
 - ``rows`` (K, G·OH·OW): the GEMM route's layout, which the pooled epilogues' gradient
-  kernels write (:func:`engine.kernels.conv._max_pool_act_grad_to_rows` and the like);
+  kernels write (:func:`engine.kernels.conv_epilogue._max_pool_act_grad_to_rows` and the like);
 - a ``block`` (G, K, OH, OW): the network's own layout. Without a fused pool the block is
   the incoming gradient itself (a view, no copy) or, after a fused activation, that gradient
   times the activation's derivative (:func:`act_grad_block`, one elementwise pass). Going

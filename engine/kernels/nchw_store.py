@@ -2,7 +2,7 @@
 
 The filter-lane kernel (:mod:`engine.kernels.direct_conv`) leaves its output pixel-major,
 (m, ldk) with K filters per row. The layer's epilogue then reads it as the (K, m) transpose,
-one value at a time at a stride of ldk (``engine.kernels.conv._bias_act_rows_to_nchw``):
+one value at a time at a stride of ldk (``engine.kernels.conv_epilogue._bias_act_rows_to_nchw``):
 about 1 ns a value, a fifth of a 64-filter 8x8 convolution's forward. This kernel moves it in
 blocks of VL pixels x VL filters instead: VL vector loads of pixel rows, a register transpose
 of log2(VL) rounds of two-source shuffles (each new vector takes the first or second half of

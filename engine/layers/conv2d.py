@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.fields import BIAS, CONV_INIT, MAX_SIZE, STD, FieldInfo
 from engine.kernels import conv as kernels
-from engine.kernels import direct_conv, epilogue, grad_layout, nchw_store
+from engine.kernels import conv_epilogue, direct_conv, epilogue, grad_layout, nchw_store
 from engine.kernels.activations import act_inplace_array, activation_code
 from engine.kernels.conv import rows_to_weight, weight_to_rows
 from engine.kernels.geometry import output_size
@@ -336,16 +336,17 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                 if pool is None:
                     # A pixel-major product in vector transposes, else value by value.
                     if not nchw_store.store(out.T, bias, code, slope, y[g0:g1]):
-                        kernels._bias_act_rows_to_nchw(out, bias, code, slope, y[g0:g1])
+                        conv_epilogue._bias_act_rows_to_nchw(out, bias, code, slope, y[g0:g1])
                 elif avg:
                     epilogue._bias_act_avg_pool(
                         out, bias, code, slope, area, ow, pkh, pkw, psh, psw, plane,
                         y[g0:g1], full[g0:g1] if record else full, record,
                     )  # fmt: skip
                 else:
-                    pixels = kernels.pixel_rows(out) if pkh <= psh and pkw <= psw else None
-                    fn = kernels._bias_act_max_pool if pixels is None else (
-                        kernels._bias_act_max_pool_pixels)  # fmt: skip
+                    pixel_major = pkh <= psh and pkw <= psw
+                    pixels = conv_epilogue.pixel_rows(out) if pixel_major else None
+                    fn = conv_epilogue._bias_act_max_pool if pixels is None else (
+                        conv_epilogue._bias_act_max_pool_pixels)  # fmt: skip
                     fn(
                         out if pixels is None else pixels, bias, code, slope, ow, pkh, pkw,
                         psh, psw, plane, y[g0:g1], argmax[g0:g1],
@@ -472,12 +473,12 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                         )  # fmt: skip
                     elif pool is not None:
                         # Also sums the bias gradient, from the 4x smaller pooled gradient.
-                        kernels._max_pool_act_grad_to_rows(
+                        conv_epilogue._max_pool_act_grad_to_rows(
                             dy3[g0:g1], y3[g0:g1], argmax3[g0:g1], code, slope, plane,
                             dy_rows, db,
                         )  # fmt: skip
                     else:
-                        kernels._act_grad_to_rows(dy3[g0:g1], y3[g0:g1], code, slope, dy_rows)
+                        conv_epilogue._act_grad_to_rows(dy3[g0:g1], y3[g0:g1], code, slope, dy_rows)
                 if wplan is not None:
                     dw += self._direct_weight_grad(x, g0, g1, dy_rows, slot, wplan)
                 elif self._row_patches:

@@ -23,9 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.kernels import conv as kernels
-from engine.kernels import direct_conv
+from engine.kernels import conv_epilogue, direct_conv, grad_layout, nchw_store
 from engine.kernels import direct_conv_rows as rows_kernel
-from engine.kernels import grad_layout, nchw_store
 from engine.kernels.activations import ACT_LEAKY, ACT_NONE, ACT_RELU
 
 __all__ = ["DirectRoutes"]
@@ -278,7 +277,7 @@ class DirectRoutes:
                                       ("gout", slot))  # fmt: skip
         dx3 = dx.reshape(count, chans, height * width)
         if not nchw_store.store(out.T, plan["zero"], 0, 0.0, dx3):
-            kernels._bias_act_rows_to_nchw(out, plan["zero"], 0, np.float32(0.0), dx3)
+            conv_epilogue._bias_act_rows_to_nchw(out, plan["zero"], 0, np.float32(0.0), dx3)
 
     # ------------------------------------------------------------------ weight gradient
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from engine.kernels import activations as act
-from engine.kernels import conv, epilogue, pool, updates
+from engine.kernels import conv, conv_epilogue, epilogue, pool, updates
+from engine.kernels.activations import activation_code
 
 RTOL, ATOL = 1e-5, 1e-5
 #: The activations a conv epilogue applies (False: none, True: relu), and the leaky slope.
@@ -130,8 +131,8 @@ def _with_specials(a):
 @pytest.mark.parametrize("relu", ACTS)
 def test_bias_act_rows_to_nchw_matches_reference(relu):
     rows, bias = _with_specials(_x((5, 3 * 12))), _x((5,), 1)
-    got = conv.bias_act_rows_to_nchw(rows, bias, 3, relu, slope=SLOPE)
-    want = conv.bias_act_rows_to_nchw_naive(rows, bias, 3, relu, SLOPE)
+    got = conv_epilogue.bias_act_rows_to_nchw(rows, bias, 3, relu, slope=SLOPE)
+    want = conv_epilogue.bias_act_rows_to_nchw_naive(rows, bias, 3, relu, SLOPE)
     _same(got, want, relu)
 
 
@@ -154,14 +155,15 @@ def test_fused_bias_act_max_pool_matches_the_separate_references(relu, size, ker
     ow = conv.output_size(size[1], kernel[1], stride[1], 0)
     out = np.empty((n, k_out, oh, ow), np.float32)
     arg = np.empty((n, k_out, oh, ow), np.int32)
-    conv.bias_act_max_pool(rows, bias, n, relu, size, kernel, stride, out, arg, slope=SLOPE)
-    y_ref, arg_ref = conv.bias_act_max_pool_naive(rows, bias, n, relu, size, kernel, stride, SLOPE)
+    fused = conv_epilogue
+    fused.bias_act_max_pool(rows, bias, n, relu, size, kernel, stride, out, arg, slope=SLOPE)
+    y_ref, arg_ref = fused.bias_act_max_pool_naive(rows, bias, n, relu, size, kernel, stride, SLOPE)
     _same(out, y_ref, relu)
     np.testing.assert_array_equal(arg, arg_ref)
     dy = _x(out.shape, 2)
     sums = np.full(k_out, 0.5)
-    rows_ref = conv.max_pool_act_grad_to_rows_naive(dy, out, arg, relu, size, SLOPE)
-    got = conv.max_pool_act_grad_to_rows(dy, out, arg, relu, size, sums=sums, slope=SLOPE)
+    rows_ref = conv_epilogue.max_pool_act_grad_to_rows_naive(dy, out, arg, relu, size, SLOPE)
+    got = conv_epilogue.max_pool_act_grad_to_rows(dy, out, arg, relu, size, sums=sums, slope=SLOPE)
     np.testing.assert_allclose(got, rows_ref, RTOL, ATOL)
     # The bias gradient summed in the same pass equals the rows' sums.
     want = conv.add_row_sums_naive(rows_ref, np.full(k_out, 0.5))
@@ -175,7 +177,7 @@ def test_fused_max_pool_lets_the_first_nan_win():
     out = np.empty((1, 1, 1, 2), np.float32)
     arg = np.empty((1, 1, 1, 2), np.int32)
     bias = np.zeros(1, np.float32)
-    conv.bias_act_max_pool(rows, bias, 1, True, (2, 4), (2, 2), (2, 2), out, arg)
+    conv_epilogue.bias_act_max_pool(rows, bias, 1, True, (2, 4), (2, 2), (2, 2), out, arg)
     assert out[0, 0, 0, 0] == 0 and arg[0, 0, 0, 0] == 0
     assert np.isnan(out[0, 0, 0, 1]) and arg[0, 0, 0, 1] == 6
 
@@ -196,7 +198,7 @@ def test_max_pool_from_pixel_rows_equals_the_plane_scan(act, size, kernel, strid
     pixels = _with_specials(_x((n * size[0] * size[1], wide), 4))
     bias = _x((filters,), 5)
     bias[0] = 0.0
-    code = conv.activation_code(act if act is not True else "relu")
+    code = activation_code(act if act is not True else "relu")
     slope = np.float32(SLOPE if act == "leaky_relu" else 0.0)
     oh = conv.output_size(size[0], kernel[0], stride[0], 0)
     ow = conv.output_size(size[1], kernel[1], stride[1], 0)
@@ -204,23 +206,23 @@ def test_max_pool_from_pixel_rows_equals_the_plane_scan(act, size, kernel, strid
     want = np.empty_like(got[0]), np.empty_like(got[1])
     plane = size[0] * size[1]
     view = pixels[:, :filters].T  # as the layer hands it over
-    rows = conv.pixel_rows(view)
+    rows = conv_epilogue.pixel_rows(view)
     assert rows is not None and rows.shape == pixels.shape and np.shares_memory(rows, pixels)
-    conv._bias_act_max_pool_pixels(rows, bias, code, slope, size[1], *kernel, *stride, plane,
-                                   *got)  # fmt: skip
-    conv._bias_act_max_pool(np.ascontiguousarray(view), bias, code, slope, size[1], *kernel,
-                            *stride, plane, *want)  # fmt: skip
+    conv_epilogue._bias_act_max_pool_pixels(rows, bias, code, slope, size[1], *kernel,
+                                            *stride, plane, *got)  # fmt: skip
+    conv_epilogue._bias_act_max_pool(np.ascontiguousarray(view), bias, code, slope, size[1],
+                                     *kernel, *stride, plane, *want)  # fmt: skip
     np.testing.assert_array_equal(got[0].view(np.int32), want[0].view(np.int32))
     np.testing.assert_array_equal(got[1], want[1])
-    assert conv.pixel_rows(np.ascontiguousarray(view)) is None  # not pixel-major
+    assert conv_epilogue.pixel_rows(np.ascontiguousarray(view)) is None  # not pixel-major
 
 
 @pytest.mark.parametrize("relu", ACTS)
 def test_act_grad_to_rows_matches_reference(relu):
     dy, y = _x((3, 5, 12)), _with_specials(_x((3, 5, 12), 1))
     np.testing.assert_allclose(
-        conv.act_grad_to_rows(dy, y, relu, slope=SLOPE),
-        conv.act_grad_to_rows_naive(dy, y, relu, SLOPE),
+        conv_epilogue.act_grad_to_rows(dy, y, relu, slope=SLOPE),
+        conv_epilogue.act_grad_to_rows_naive(dy, y, relu, SLOPE),
         RTOL,
         ATOL,
     )
@@ -399,7 +401,7 @@ def test_act_inplace_and_strided_act_run_match_references(name):
         act.act_run(rows[k], f32(0.25), dst[k], code, *consts)
     _same(dst.T.copy(), want, name)
     planes = np.empty((6, 37), np.float32)
-    conv.act_planes(rows, 0, np.full(6, 0.25, np.float32), code, *consts, planes)
+    conv_epilogue.act_planes(rows, 0, np.full(6, 0.25, np.float32), code, *consts, planes)
     _same(planes.T.copy(), want, name)
 
 

@@ -4,7 +4,7 @@ against its reference and the epilogue it replaces, and the shapes it leaves to 
 import numpy as np
 import pytest
 
-from engine.kernels import conv, direct_conv, nchw_store
+from engine.kernels import conv_epilogue, direct_conv, nchw_store
 from engine.kernels.activations import ACT_LEAKY, ACT_NONE, ACT_RELU, ACT_TANH32
 
 pytestmark = pytest.mark.skipif(not direct_conv.available(), reason="no usable LLVM")
@@ -31,7 +31,7 @@ def test_store_equals_reference_and_epilogue(code, count, blocks, pixel_blocks, 
     assert nchw_store.store(src, bias, code, 0.1, dst)
     np.testing.assert_array_equal(dst, nchw_store.store_naive(src, bias, code, 0.1, dst.shape))
     old = np.empty_like(dst)
-    conv._bias_act_rows_to_nchw(src.T, bias, code, np.float32(0.1), old)
+    conv_epilogue._bias_act_rows_to_nchw(src.T, bias, code, np.float32(0.1), old)
     np.testing.assert_array_equal(dst, old)
 
 
