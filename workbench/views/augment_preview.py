@@ -63,6 +63,10 @@ class AugmentPreview(QWidget):
         self._captions = list(captions or [""] * len(images))
         self._refresh()
 
+    def clear(self) -> None:
+        """No sample images (the data set they came from failed to load or was replaced)."""
+        self.set_images(np.zeros((0, 1, 1, 1), np.uint8), [])
+
     def set_augment(self, items) -> None:
         """The ``augment`` items of the training settings (TrainConfig syntax)."""
         items = tuple(items)

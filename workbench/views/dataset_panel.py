@@ -304,6 +304,7 @@ class DatasetPanel(QWidget):
         self.classes.clear()
         self.skipped.clear()
         self._clear_samples()
+        self.augment_preview.clear()  # the previous data set's images no longer stand
         self.loadFailed.emit(message)
 
     def _on_loaded(self, loaded: LoadedData) -> None:
@@ -343,6 +344,8 @@ class DatasetPanel(QWidget):
         rows = rows[:PREVIEW_ROWS]
         if rows:
             self.augment_preview.set_images(np.stack([r[1] for r in rows]), [r[0] for r in rows])
+        else:
+            self.augment_preview.clear()
 
     def _clear_samples(self) -> None:
         while self._grid.count():

@@ -1,0 +1,27 @@
+"""Gestures on the Data page that no issue names: a folder that fails to load after a good
+one must not leave the good one's pictures behind."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel
+from test_first_hour import LOAD_MS, drop
+
+
+def test_a_failed_drop_clears_the_augmentation_preview_of_the_old_data(
+    make_window, qtbot, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    window = make_window(sample_data=True)
+    panel = window.training.dataset_panel
+    qtbot.waitUntil(lambda: panel.loaded is not None, timeout=LOAD_MS)
+    preview = panel.augment_preview
+    captions = {w.text() for w in preview.grid_widget.findChildren(QLabel) if not w.isHidden()}
+    assert "Bag" in captions and preview.shown  # the sample's pictures, before anything fails
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with qtbot.waitSignal(panel.loadFailed, timeout=LOAD_MS):
+        drop(window, empty)
+    assert "the folder is empty" in panel.warnings.text()
+    qtbot.wait(10)  # the old thumbnails are deleted later in this turn of the event loop
+    left = [w.text() for w in preview.grid_widget.findChildren(QLabel)]
+    assert preview.shown == {} and left == [], left  # no Bag, no Coat: they are not loaded
