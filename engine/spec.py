@@ -209,15 +209,15 @@ def _parse_layer(d: Any, path: str, errors: list[str]) -> LayerSpec | None:
 
 
 _WIRING_KEYS = ("type", "id", "inputs", "trainable")
-_MAX_ID = 100
+MAX_ID = 100
 
 
 def _parse_wiring(d: Mapping, path: str, errors: list[str]):
     layer_id = d.get("id")
     if layer_id is not None and (
-        not isinstance(layer_id, str) or not layer_id.strip() or len(layer_id) > _MAX_ID
+        not isinstance(layer_id, str) or not layer_id.strip() or len(layer_id) > MAX_ID
     ):
-        errors.append(f"{path}.id: must be a non-empty name of at most {_MAX_ID} characters, "
+        errors.append(f"{path}.id: must be a non-empty name of at most {MAX_ID} characters, "
                       f"got {show(layer_id)}")  # fmt: skip
         layer_id = None
     inputs = d.get("inputs")

@@ -20,7 +20,6 @@ network was built and its weights loaded.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,10 +28,15 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from engine.graph import INPUT
+from engine.interop.onnx_checks import check_input as _check_input
+from engine.interop.onnx_checks import check_opset as _check_opset
+from engine.interop.onnx_checks import metadata_json as _json
+from engine.interop.onnx_checks import tensor_array as _array
 from engine.io import read_regular_bytes
+from engine.spec import MAX_ID as _MAX_ID
+from engine.validation import show as meta_text
 
 __all__ = ["Imported", "OnnxImportError", "OnnxNode", "read_onnx", "write_run"]
 
@@ -175,7 +179,10 @@ def _catalogue() -> dict[str, Any]:
 
 
 def _ident(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name).strip("_") or "layer"
+    """A layer id from a node name: safe characters, at most _MAX_ID long (a spec file
+    refuses longer ids), unique among ``taken``."""
+    base = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name[: 4 * _MAX_ID]).strip("_") or "layer"
+    base = base[: _MAX_ID - 8]  # room for a "_<k>" suffix
     if base == INPUT:
         base = "input_layer"
     out, k = base, 1
@@ -202,21 +209,29 @@ def read_onnx(path: str | os.PathLike[str]) -> Imported:
         return _convert(model)
     except OnnxImportError as e:
         raise OnnxImportError(f"{p}: {e}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        # A model that passed every named check yet does not add up (a field of the wrong
+        # kind deep in a node): still one line naming the file, never a traceback.
+        raise OnnxImportError(
+            f"{p}: the model is malformed and cannot be imported ({type(e).__name__}: {e})"
+        ) from None
 
 
 def _convert(model: onnx.ModelProto) -> Imported:
     from engine.blocks import GraphBuilder
     from engine.shapes import infer_shapes
+    from engine.spec import NetworkSpec, SpecError
 
+    if not model.HasField("graph"):
+        raise OnnxImportError("not an ONNX model (it holds no graph)")
     graph = model.graph
     for op in model.opset_import:
         if op.domain not in ("", "ai.onnx"):
             raise OnnxImportError(f"operator set {op.domain!r} is not supported (only ONNX's)")
-    for t in graph.initializer:
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            raise OnnxImportError(f"initializer {t.name!r} lives in an external file; "
-                                  "save the model with its weights inside")  # fmt: skip
-    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        _check_opset(op.version)
+    if not graph.output:
+        raise OnnxImportError("the model has no outputs; the class scores (logits) are needed")
+    consts = {t.name: _array(t, f"initializer {t.name!r}") for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1:
         raise OnnxImportError(f"the model has {len(inputs)} inputs; one image input is needed")
@@ -227,6 +242,7 @@ def _convert(model: onnx.ModelProto) -> Imported:
             f'input "{inputs[0].name}" has shape {shape}; (batch, C, H, W) with fixed C, H, W '
             "is needed"
         )
+    _check_input(inputs[0].name, shape)
     catalogue = _catalogue()
     values: dict[str, _Value] = {inputs[0].name: _Value(-1, 4)}
     records: list[_Record] = []
@@ -244,7 +260,10 @@ def _convert(model: onnx.ModelProto) -> Imported:
     shapes: dict[str, list] = {}
 
     def add(kind, onode: OnnxNode, ins: list[int], fields, params) -> int:
-        fields = _without_defaults(kind.name, fields)
+        try:
+            fields = _without_defaults(kind.name, fields)
+        except SpecError as e:  # a value the catalogue refuses (stride 0, eps 5): name it
+            raise onode.unsupported("; ".join(e.problems)) from None
         records.append(_Record(kind.name, _ident(onode.name, taken), ins, fields, params))
         return len(records) - 1
 
@@ -260,7 +279,9 @@ def _convert(model: onnx.ModelProto) -> Imported:
             if "value" not in attr:
                 raise OnnxImportError(f'node "{node.name}" (Constant): only a tensor value is '
                                       "supported")  # fmt: skip
-            consts[node.output[0]] = numpy_helper.to_array(attr["value"].t)
+            if not node.output:
+                raise OnnxImportError(f'node "{node.name}" (Constant): it has no output')
+            consts[node.output[0]] = _array(attr["value"].t, f'node "{node.name}" (Constant)')
             continue
         if op == "Shape" or (op != "Reshape" and any(name in shapes for name in node.input)):
             _shape_arithmetic(node, values, shapes, consts)
@@ -349,7 +370,13 @@ def _convert(model: onnx.ModelProto) -> Imported:
                                     f"{', '.join(supported)})")  # fmt: skip
         if kind.arity == (1, 1) and len(src) != 1:
             raise onode.unsupported(f"{len(src)} tensor inputs; one is needed")
-        fields, params = kind.from_onnx(onode)
+        try:
+            fields, params = kind.from_onnx(onode)
+        except OnnxImportError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as e:
+            # weights of a shape the operator cannot have (a bias of 5 for 3 units)
+            raise onode.unsupported(f"cannot be read ({type(e).__name__}: {e})") from None
         k = add(kind, onode, [s.layer for s in src], fields, params)
         rank = 2 if op in ("Flatten", "Gemm") else src[0].rank
         values[out] = _Value(k, rank, flat_already=op == "GlobalAveragePool")
@@ -389,6 +416,10 @@ def _convert(model: onnx.ModelProto) -> Imported:
     problems = infer_shapes(spec).problems
     if problems:
         raise OnnxImportError(f"the imported network has a problem: {problems[0].message}")
+    try:  # what the run folder will hold must load again as any spec file does
+        NetworkSpec.from_dict(spec.to_dict())
+    except SpecError as e:
+        raise OnnxImportError(f"the imported network is not valid: {e.problems[0]}") from None
     pre, names = _metadata(meta, spec, notes)
     return Imported(spec, weights, pre, names, tuple(notes))
 
@@ -523,10 +554,7 @@ def _metadata(meta: dict[str, str], spec, notes: list[str]):
     names: tuple[str, ...] = tuple(str(i) for i in range(k))
     raw = meta.get("class_names")
     if raw is not None:
-        try:
-            given = json.loads(raw)
-        except ValueError:
-            given = None
+        given = _json(raw)
         if isinstance(given, list) and len(given) == k and all(isinstance(c, str) for c in given):
             names = tuple(given)
         else:
@@ -535,7 +563,10 @@ def _metadata(meta: dict[str, str], spec, notes: list[str]):
     pre = None
     if "cnn_workbench.preprocessing" in meta:
         try:
-            pre = Preprocessing.from_dict(json.loads(meta["cnn_workbench.preprocessing"]))
+            record = _json(meta["cnn_workbench.preprocessing"])
+            if not isinstance(record, dict):
+                raise DatasetError(f"it is not a JSON object: {meta_text(record)}")
+            pre = Preprocessing.from_dict(record)
             if pre.shape != (c, h, w):
                 raise DatasetError(f"it is {pre.shape}, the input {(c, h, w)}")
         except (ValueError, DatasetError) as e:
