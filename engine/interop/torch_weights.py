@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pickle
 import re
@@ -35,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.io import atomic_write_bytes, read_regular_bytes
+from engine.safe_json import JSONInputError, loads
 
 __all__ = [
     "WeightsError",
@@ -78,7 +80,8 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     except WeightsError as e:
         raise WeightsError(f"{p}: {e}") from None
     except (ValueError, KeyError, struct.error, zipfile.BadZipFile, pickle.UnpicklingError,
-            EOFError, TypeError, IndexError) as e:  # fmt: skip
+            EOFError, TypeError, IndexError, OverflowError, AttributeError,
+            RecursionError) as e:  # fmt: skip
         raise WeightsError(f"{p}: not a safetensors or torch.save file ({e})") from None
 
 
@@ -88,19 +91,30 @@ def _read_safetensors(data: bytes) -> dict[str, np.ndarray]:
     (size,) = struct.unpack("<Q", data[:8])
     if size > len(data) - 8:
         raise WeightsError(f"its header claims {size} bytes; the file has {len(data) - 8}")
-    header = json.loads(data[8 : 8 + size])
+    try:  # depth, size and digit limits: a header is a flat table of names
+        header = loads(bytes(data[8 : 8 + size]))
+    except JSONInputError as e:
+        raise WeightsError(f"its header is not valid JSON ({e.reason})") from None
+    if not isinstance(header, dict):
+        raise WeightsError("its header is not a JSON object of tensors")
     body = memoryview(data)[8 + size :]
     out = {}
     # Its writer sorts the names ("features.10" before "features.2"): natural order instead.
     for name, info in sorted(header.items(), key=lambda kv: _natural(kv[0])):
         if name == "__metadata__":
             continue
-        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+        if not isinstance(info, dict):
+            raise WeightsError(f"tensor {name!r}: its entry is not an object")
+        dtype = _SAFETENSORS_DTYPES.get(str(info.get("dtype")))
         if dtype is None:
-            raise WeightsError(f"tensor {name!r}: dtype {info['dtype']} is not supported")
-        start, end = (int(v) for v in info["data_offsets"])
-        shape = tuple(int(v) for v in info["shape"])
-        count = int(np.prod(shape))
+            raise WeightsError(f"tensor {name!r}: dtype {info.get('dtype')} is not supported")
+        offsets, shape = info.get("data_offsets"), info.get("shape")
+        if not (_ints(offsets) and len(offsets) == 2 and _ints(shape)):
+            raise WeightsError(f"tensor {name!r}: its shape and data_offsets must be lists of "
+                               "non-negative integers")  # fmt: skip
+        start, end = offsets
+        shape = tuple(shape)
+        count = math.prod(shape)
         if not 0 <= start <= end <= len(body) or end - start != count * np.dtype(dtype).itemsize:
             raise WeightsError(f"tensor {name!r}: its offsets do not fit the file")
         out[name] = np.frombuffer(body[start:end], dtype).reshape(shape).copy()
@@ -167,13 +181,33 @@ class _StateDict(dict):
     """OrderedDict's stand-in; it may carry ``_metadata`` (PyTorch's version numbers)."""
 
 
+def _ints(values) -> bool:
+    """A list (or tuple) of non-negative integers (booleans are not)."""
+    return isinstance(values, list | tuple) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+    )
+
+
 def _rebuild_tensor(storage, offset, size, stride, *rest):
+    """The tensor's values as a new array. Only what a saved parameter can be: non-negative
+    sizes and strides inside its storage, with no more values than the storage holds (a
+    zero stride would blow 16 bytes up to terabytes; a negative one would read memory
+    before the storage)."""
     itemsize = storage.itemsize
+    if not (_ints([offset]) and _ints(size) and _ints(stride) and len(size) == len(stride)):
+        raise WeightsError(f"a tensor of size {size}, stride {stride} and offset {offset} is "
+                           "not a saved parameter (negative or missing numbers)")  # fmt: skip
     if not size:
+        if offset >= storage.size:
+            raise WeightsError("a tensor reaches past its storage")
         return np.array(storage[offset])  # a 0-d tensor (num_batches_tracked)
+    count = math.prod(size)
+    if count == 0:
+        return np.zeros(tuple(size), storage.dtype)
     span = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True)) + 1
-    if offset < 0 or span > storage.size:
-        raise WeightsError("a tensor reaches past its storage")
+    if span > storage.size or count > storage.size:
+        raise WeightsError(f"a tensor of size {tuple(size)} reaches past its storage of "
+                           f"{storage.size} values")  # fmt: skip
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=tuple(size), strides=tuple(st * itemsize for st in stride)
     )
@@ -210,6 +244,10 @@ class _SafeUnpickler(pickle.Unpickler):
 
 def _read_torch_zip(data: bytes) -> dict[str, np.ndarray]:
     archive = zipfile.ZipFile(io.BytesIO(data))
+    unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > MAX_WEIGHTS_BYTES:  # a deflated member may unpack to far more than the file
+        raise WeightsError(f"its members unpack to {unpacked} bytes, more than the "
+                           f"{MAX_WEIGHTS_BYTES} a weights file may hold")  # fmt: skip
     pkl = [n for n in archive.namelist() if n.endswith("data.pkl")]
     if len(pkl) != 1:
         raise WeightsError("a torch.save zip holds exactly one data.pkl")
