@@ -4,7 +4,8 @@
     root/dog/x/002.jpg   or   root/test/cat/107.png      (val/, valid/ or validation/ too)
 
 Class names are the class folder names, sorted (Python string order), the same in every split;
-files are found recursively, hidden files and folders ignored. Decoding runs on a few threads
+files are found recursively; hidden files and folders, and what an OS or archiver leaves
+(``__MACOSX/``, ``Thumbs.db``, ``desktop.ini``), are ignored. Decoding runs on a few threads
 (Pillow releases the GIL while it decodes) and writes each image straight into the array the
 caller allocated, so a large folder streams into a memory-mapped cache file.
 """
@@ -26,11 +27,12 @@ from engine.data.images import (
     MAX_IMAGE_BYTES,
     DecodedFile,
     Geometry,
-    decode_file,
+    decode_file_quietly,
+    quiet_pillow,
 )
 from engine.io import regular_file_problem
 
-__all__ = ["read_folder", "scan_folder"]
+__all__ = ["ignored_name", "read_folder", "scan_folder"]
 
 _SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 _CHUNK = 512  # files decoded per batch of thread-pool work: bounds results held at once
@@ -44,22 +46,75 @@ class _Entry:
     path: Path
 
 
+#: What operating systems and archivers leave among a person's files: never a class, never an
+#: image, so ignored like hidden files (a zip made on a Mac holds a __MACOSX/ tree of
+#: resource forks, Windows writes Thumbs.db and desktop.ini into every folder of pictures).
+_SYSTEM_NAMES = frozenset(
+    {"__macosx", "@eadir", "$recycle.bin", "system volume information", "lost+found",
+     "__pycache__", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
+)  # fmt: skip
+
+
+def ignored_name(name: str) -> bool:
+    """Hidden (".DS_Store", "._x.png") or a file/folder an OS or archiver made."""
+    return name.startswith(".") or name.lower() in _SYSTEM_NAMES
+
+
 def _visible_dirs(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in path.iterdir() if p.is_dir() and not ignored_name(p.name))
 
 
-def _files_under(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(files, unreadable folders with their reason): os.walk would skip a folder it may
-    not list without a word, and the report must say what was left out."""
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _files_under(path: Path, root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(files, left-out folders with their reason) under class folder ``path`` of the data
+    set at ``root``: os.walk would skip a folder it may not list without a word, and the
+    report must say what was left out.
+
+    A link to a folder is followed (a class assembled from links to other disks is common),
+    unless it leads into the data set or to a folder above it (its images would be read
+    twice, under the wrong class) or to a folder already walked (a loop): those are listed
+    with the reason instead."""
     found: list[Path] = []
     errors: list[tuple[Path, str]] = []
+    data_set = os.path.realpath(root)
+    walked: set[tuple[int, int]] = set()
 
     def note(e: OSError) -> None:
         errors.append((Path(e.filename or path), f"folder cannot be read ({e.strerror or e})"))
 
-    for dirpath, dirnames, filenames in os.walk(path, onerror=note):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath, f) for f in sorted(filenames) if not f.startswith(".")]
+    def follow(folder: str) -> bool:
+        if not os.path.islink(folder):
+            return True
+        try:
+            st, real = os.stat(folder), os.path.realpath(folder)
+        except OSError as e:
+            errors.append((Path(folder), f"link to a folder that cannot be read ({e.strerror})"))
+            return False
+        if _inside(real, data_set) or _inside(data_set, real):
+            reason = "a link into this data set" if _inside(real, data_set) else (
+                "a link to a folder that holds this data set")  # fmt: skip
+            errors.append((Path(folder), f"{reason}, not followed (its images would be read "
+                                         "twice); remove the link or copy the images"))  # fmt: skip
+            return False
+        if (st.st_dev, st.st_ino) in walked:
+            errors.append((Path(folder), "a link to a folder already read, not followed"))
+            return False
+        return True
+
+    for dirpath, dirnames, filenames in os.walk(path, onerror=note, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+            walked.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
+        dirnames[:] = [
+            d for d in sorted(dirnames)
+            if not ignored_name(d) and follow(os.path.join(dirpath, d))
+        ]  # fmt: skip
+        found += [Path(dirpath, f) for f in sorted(filenames) if not ignored_name(f)]
     return found, errors
 
 
@@ -95,7 +150,7 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
     unsafe: list[tuple[Path, str]] = []
     for split, d in split_dirs.items():
         for class_dir in class_dirs[split]:
-            files, unreadable = _files_under(class_dir)
+            files, unreadable = _files_under(class_dir, root)
             unsafe += unreadable
             for f in files:
                 # Decided here, from a stat that never opens the file, so the health check and
@@ -106,7 +161,7 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
                     entries.append(_Entry(split, index[class_dir.name], f))
                 else:
                     unsafe.append((f, problem))
-        stray += [f for f in sorted(d.iterdir()) if f.is_file() and not f.name.startswith(".")]
+        stray += [f for f in sorted(d.iterdir()) if f.is_file() and not ignored_name(f.name)]
     if split_dirs.get("train") == root:
         stray = []  # loose files beside the class folders (a README) are not data
     layout = (  # the split folders there are: "train/test folders" when there is no val/
@@ -128,7 +183,7 @@ def _try_decode(path: Path, geometry: Geometry | None) -> DecodedFile | str:
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return f"not an image file (extension {path.suffix or 'none'!r})"
     try:
-        return decode_file(path, geometry)
+        return decode_file_quietly(path, geometry)  # read_folder holds quiet_pillow
     except UnusableImage as e:
         return e.reason
     except OSError as e:
@@ -168,7 +223,7 @@ def read_folder(source: DataSource, geometry: Geometry | None, allocate: Allocat
     sizes: Counter[str] = Counter()
     modes: Counter[str] = Counter()
     workers = _workers(entries)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with quiet_pillow(), ThreadPoolExecutor(max_workers=workers) as pool:
         # One worker: map in this thread, skipping the pool's hand-offs.
         run = pool.map if workers > 1 else map
         for split in ("train", "val", "test"):

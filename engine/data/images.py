@@ -8,10 +8,15 @@ resize ("stretch", "pad" keeping the aspect on black, or "crop" at the center), 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import math
 import os
+import struct
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +32,19 @@ __all__ = [
     "Geometry",
     "convert_array",
     "decode_file",
+    "decode_file_quietly",
+    "exif_upright",
     "image_to_array",
     "pixel_digests",
+    "quiet_pillow",
 ]
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+#: File name endings read as images (any case). Netpbm (.ppm/.pgm/.pbm/.pnm) is how classic
+#: sets ship: GTSRB's traffic signs are .ppm, the ORL/AT&T and Yale faces .pgm.
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+     ".ppm", ".pgm", ".pbm", ".pnm", ".tga"}
+)  # fmt: skip
 RESIZE_MODES = ("stretch", "pad", "crop")
 
 # Modes Pillow can turn into L/RGB. Anything else (a plug-in's exotic mode) is "unreadable".
@@ -44,6 +57,11 @@ _RESAMPLE = Image.Resampling.BILINEAR
 #: Largest image file read: bigger ones are skipped before a byte is read (no real photo or
 #: scan in a training set comes near it; /dev/zero behind a link would otherwise fill memory).
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
+#: Most pixels one image may have: Pillow's own warning threshold (89.5 megapixels), enforced
+#: as a refusal. Images above _BIG_PIXELS (16 MP) are decoded one at a time.
+MAX_PIXELS = 89_478_485
+_BIG_PIXELS = 16_000_000
+_BIG_IMAGE = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -96,7 +114,8 @@ def bytes_digest(data: bytes) -> int:
 
 def pixel_digests(images: np.ndarray) -> np.ndarray:
     """uint64 (N,) 64-bit BLAKE2b of each image's pixel bytes (any (N, ...) uint8 array)."""
-    flat = np.ascontiguousarray(images).reshape(len(images), -1)
+    # An explicit row length: reshape(0, -1) cannot infer it for an empty set.
+    flat = np.ascontiguousarray(images).reshape(len(images), math.prod(images.shape[1:]))
     return np.fromiter(
         (int.from_bytes(hashlib.blake2b(row.data, digest_size=8).digest(), "little")
          for row in flat),
@@ -104,25 +123,75 @@ def pixel_digests(images: np.ndarray) -> np.ndarray:
     )  # fmt: skip
 
 
-def _open(data: bytes) -> Image.Image:
-    """Open and fully decode ``data`` (first frame), EXIF orientation applied."""
+@contextlib.contextmanager
+def quiet_pillow() -> Iterator[None]:
+    """Silence Pillow's warnings while images are decoded.
+
+    A file with a damaged TIFF tag or EXIF block still decodes, but Pillow says so with a
+    ``UserWarning`` printed as two lines of its own source on stderr, naming no file (and,
+    under ``-W error``, raised, which would end the whole read). A huge image is decoded
+    like any other (its size is in the report; a bomb is refused as an error). The warning
+    filters are process-wide and ``catch_warnings`` is not thread-safe, so this is entered
+    once by the thread that starts the decoding, around all of it, never per file on the
+    decoding threads."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _identify(data: bytes) -> Image.Image:
+    """``data`` opened (its header read, no pixel decoded); refused when it is too large."""
     if not data:
         raise UnusableImage("zero bytes")
     try:
-        with warnings.catch_warnings():
-            # A huge image is decoded like any other; its size is reported, not warned about.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            img.load()  # decodes the first frame of a GIF/TIFF; raises if truncated
-    except Image.DecompressionBombError as e:
-        raise UnusableImage(f"too large to decode safely ({e})") from None
+        img = Image.open(io.BytesIO(data))
     except Image.UnidentifiedImageError:
         raise UnusableImage("not an image (Pillow cannot identify the format)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
+    except Image.DecompressionBombError as e:
+        raise UnusableImage(f"too large to decode safely ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError,
+            struct.error, ZeroDivisionError) as e:  # fmt: skip
         raise UnusableImage(f"truncated or corrupt ({e})") from None
-    if img.getexif().get(_EXIF_ORIENTATION, 1) != 1:
-        img = ImageOps.exif_transpose(img)
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        # Checked here, whatever Image.MAX_IMAGE_PIXELS a caller set: Pillow itself only
+        # warns up to twice its limit, and a 200 kB PNG may declare 13000x13000 RGBA (676 MB).
+        raise UnusableImage(
+            f"too large to decode safely: {w}x{h} = {w * h:,} pixels, over the "
+            f"{MAX_PIXELS:,} an image may have (a decompression bomb, or far larger than any "
+            "network input); downscale it"
+        )
     return img
+
+
+def _load(img: Image.Image) -> Image.Image:
+    """Fully decode ``img`` from ``_identify`` (first frame), EXIF orientation applied.
+    Callers hold ``quiet_pillow``."""
+    try:
+        img.load()  # decodes the first frame of a GIF/TIFF; raises if truncated
+    except Image.DecompressionBombError as e:
+        raise UnusableImage(f"too large to decode safely ({e})") from None
+    except MemoryError:
+        raise UnusableImage("too large to decode in this machine's memory") from None
+    # Pillow's format plug-ins raise what their parsers raise on a damaged file (struct.error
+    # from a short header, TypeError and IndexError from nonsense tag values): all "corrupt".
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError,
+            struct.error, ZeroDivisionError) as e:  # fmt: skip
+        raise UnusableImage(f"truncated or corrupt ({e})") from None
+    return exif_upright(img)
+
+
+def exif_upright(img: Image.Image) -> Image.Image:
+    """``img`` turned as its EXIF orientation tag says; ``img`` itself when it has none, or
+    when its EXIF block is damaged (it is metadata: the pixels are still good, and Pillow's
+    parser raises SyntaxError, struct.error, ... on it)."""
+    try:
+        if img.getexif().get(_EXIF_ORIENTATION, 1) in (1, None):
+            return img
+        return ImageOps.exif_transpose(img)
+    except Exception:  # any failure to parse optional metadata: use the image as is
+        return img
 
 
 def _to_mode(img: Image.Image, channels: int) -> Image.Image:
@@ -187,15 +256,31 @@ def image_to_array(img: Image.Image, geometry: Geometry) -> np.ndarray:
 
 def decode_file(path: str | os.PathLike[str], geometry: Geometry | None) -> DecodedFile:
     """Read and decode one file. With ``geometry`` None the file is only checked (decoded,
-    hashed, size and mode noted) and ``pixels`` is None.
+    hashed, size and mode noted) and ``pixels`` is None. Pillow's warnings are silenced
+    (``quiet_pillow``); a thread pool calls ``decode_file_quietly`` inside one instead.
 
     Raises ``UnusableImage`` (zero bytes, not an image, truncated, unreadable mode, not a
     regular file, over MAX_IMAGE_BYTES) or ``OSError`` when the file cannot be read at all."""
+    with quiet_pillow():
+        return decode_file_quietly(path, geometry)
+
+
+def decode_file_quietly(path: str | os.PathLike[str], geometry: Geometry | None) -> DecodedFile:
+    """``decode_file`` for a caller that already holds ``quiet_pillow`` (safe on threads)."""
     try:
         data = read_regular_bytes(path, MAX_IMAGE_BYTES)
     except UnsafeFile as e:  # a FIFO, a device, a symlink loop, a huge file: never read
         raise UnusableImage(e.reason) from None
-    img = _open(data)
+    img = _identify(data)
+    w, h = img.size
+    # Threads decode small images side by side, but never two large ones at once: eight
+    # threads on 80-megapixel files would need several GB.
+    with _BIG_IMAGE if w * h > _BIG_PIXELS else contextlib.nullcontext():
+        return _decode(img, data, geometry)
+
+
+def _decode(img: Image.Image, data: bytes, geometry: Geometry | None) -> DecodedFile:
+    img = _load(img)
     size, mode = img.size, img.mode
     if geometry is None:
         if mode not in _PLAIN_MODES and mode not in _WIDE_MODES:

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from engine.data.errors import DatasetError, UnusableImage
-from engine.data.images import Geometry, decode_file, image_to_array
+from engine.data.images import Geometry, decode_file, exif_upright, image_to_array
 
 __all__ = ["CENTER_MODES", "FORMAT", "Preprocessing", "apply_array", "apply_image"]
 
@@ -227,9 +227,7 @@ def apply_image(pre: Preprocessing, image: Image.Image | str | os.PathLike[str])
     used (missing, zero bytes, not an image, truncated)."""
     try:
         if isinstance(image, Image.Image):
-            if image.getexif().get(0x0112, 1) != 1:
-                image = ImageOps.exif_transpose(image)
-            pixels = image_to_array(image, pre.geometry)
+            pixels = image_to_array(exif_upright(image), pre.geometry)
         else:
             pixels = decode_file(image, pre.geometry).pixels
     except UnusableImage as e:
