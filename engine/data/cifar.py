@@ -1,8 +1,10 @@
-"""CIFAR-10 "python version" batches, read without letting a pickle run code.
+"""CIFAR-10 and CIFAR-100 "python version" batches, read without letting a pickle run code.
 
-    data_batch_1 ... data_batch_5    the training split (10,000 images each)
-    test_batch                       the test split
+    data_batch_1 ... data_batch_5    CIFAR-10's training split (10,000 images each)
+    test_batch                       its test split
     batches.meta                     {"label_names": [...]}: the class names
+    train, test, meta                CIFAR-100 (cifar-100-python/): "fine_labels" in the
+                                     batches, "fine_label_names" in meta (the 100 classes)
 
 Each batch is a pickled dict ``{"data": uint8 (N, 3072), "labels": [int]*N, ...}`` whose rows
 hold the red, green, then blue 32x32 planes. A pickle can name any importable callable and
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded
+from engine.data.decoded import Allocate, DataSource, Decoded, checked_class_names
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
 from engine.io import UnsafeFile, read_regular_bytes
@@ -29,6 +31,10 @@ from engine.io import UnsafeFile, read_regular_bytes
 __all__ = ["Refused", "SafeUnpickler", "find_cifar", "load_pickle", "read_cifar"]
 
 _BATCH = re.compile(r"^data_batch_(\d+)$")
+#: (labels key of a batch, names key of the meta file): CIFAR-100 has 20 coarse classes
+#: too; the 100 fine ones are what it is known by.
+_KEYS_10 = ("labels", "label_names")
+_KEYS_100 = ("fine_labels", "fine_label_names")
 #: Largest pickle read: a CIFAR-10 batch is 31 MB, CIFAR-100's train file 158 MB.
 MAX_PICKLE_BYTES = 512 * 1024 * 1024
 #: Most classes and longest class name accepted (CIFAR-10 has 10 names of a few letters).
@@ -163,19 +169,19 @@ def _as_str(key: object) -> object:
     return key.decode("latin1") if isinstance(key, bytes) else key
 
 
-def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _load_batch(path: Path, key: str = "labels") -> tuple[np.ndarray, np.ndarray]:
     batch = load_pickle(path)
     if not isinstance(batch, dict):
-        raise DatasetError(f"{path}: expected a dict with 'data' and 'labels'")
+        raise DatasetError(f"{path}: expected a dict with 'data' and {key!r}")
     batch = {_as_str(k): v for k, v in batch.items()}
-    if "data" not in batch or "labels" not in batch:
+    if "data" not in batch or key not in batch:
         raise DatasetError(
-            f"{path}: keys {sorted(map(str, batch))[:8]} lack 'data' or 'labels'; "
-            "is this a CIFAR-10 python batch?"
+            f"{path}: keys {sorted(map(str, batch))[:8]} lack 'data' or {key!r}; "
+            "is this a CIFAR python batch?"
         )
     # Checked before any conversion: a list of a million references to one row would become
     # gigabytes in np.asarray, though the pickle that holds it is a few megabytes.
-    data, labels = batch["data"], batch["labels"]
+    data, labels = batch["data"], batch[key]
     if not isinstance(data, np.ndarray):
         raise DatasetError(
             f"{path}: 'data' is a {type(data).__name__}; a CIFAR-10 batch stores a uint8 array"
@@ -187,12 +193,12 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             type(v) is int and 0 <= v < _MAX_CLASSES for v in labels
         ):
             raise DatasetError(
-                f"{path}: 'labels' must be {len(data)} integers 0..{_MAX_CLASSES - 1}, one "
+                f"{path}: {key!r} must be {len(data)} integers 0..{_MAX_CLASSES - 1}, one "
                 f"per image (got {len(labels)} values)"
             )
         labels = np.array(labels, dtype=np.int64) if labels else np.zeros(0, np.int64)
     elif not isinstance(labels, np.ndarray):  # an array's size is bounded by the file
-        raise DatasetError(f"{path}: 'labels' is a {type(labels).__name__}; expected a list")
+        raise DatasetError(f"{path}: {key!r} is a {type(labels).__name__}; expected a list")
     if (
         labels.ndim != 1
         or len(labels) != len(data)
@@ -201,70 +207,77 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         or labels.max(initial=0) >= _MAX_CLASSES
     ):
         raise DatasetError(
-            f"{path}: 'labels' must be {len(data)} integers 0..{_MAX_CLASSES - 1}, one per image "
+            f"{path}: {key!r} must be {len(data)} integers 0..{_MAX_CLASSES - 1}, one per image "
             f"(got {labels.shape})"
         )
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def find_cifar(root: str | os.PathLike[str]) -> DataSource | None:
-    """The CIFAR-10 batches in ``root``, or None when it has no ``data_batch_N`` file."""
+    """The CIFAR-10 batches in ``root`` (or CIFAR-100's ``train``/``test``/``meta``), or None
+    when it has neither ``data_batch_N`` nor CIFAR-100's ``train`` beside ``meta``."""
     root = Path(root)
     batches = sorted(
         (p for p in root.iterdir() if _BATCH.match(p.name) and p.is_file()),
         key=lambda p: int(_BATCH.match(p.name).group(1)),
     )
-    if not batches:
+    if batches:
+        kind, test, meta, keys = "cifar10", root / "test_batch", root / "batches.meta", _KEYS_10
+    elif (root / "train").is_file() and (root / "meta").is_file():
+        batches, test, meta = [root / "train"], root / "test", root / "meta"
+        kind, keys = "cifar100", _KEYS_100
+    else:
         return None
-    test, meta = root / "test_batch", root / "batches.meta"
     plan = {"train": tuple(batches)}
     if test.is_file():
         plan["test"] = (test,)
     files = (*batches, *plan.get("test", ()), *((meta,) if meta.is_file() else ()))
+    what = (
+        f"CIFAR-10 batches in {root} ({len(batches)} train batches"
+        f"{', test_batch' if 'test' in plan else ''})"
+        if kind == "cifar10"
+        else f"CIFAR-100 in {root} (train{', test' if 'test' in plan else ''})"
+    )
     return DataSource(
-        kind="cifar10",
+        kind=kind,
         root=root,
         files=files,
-        description=f"CIFAR-10 batches in {root} ({len(batches)} train batches"
-        f"{', test_batch' if 'test' in plan else ''})",
-        plan=(plan, meta if meta.is_file() else None),
+        description=what,
+        plan=(plan, meta if meta.is_file() else None, keys),
         reader=read_cifar,
     )
 
 
-def _class_names(meta: Path | None, n_labels: int) -> tuple[str, ...]:
+def _class_names(meta: Path | None, n_labels: int, key: str) -> tuple[str, ...]:
     if meta is None:
         return tuple(str(i) for i in range(n_labels))
     content = load_pickle(meta)
-    names = (
-        content.get(b"label_names", content.get("label_names"))
-        if isinstance(content, dict)
-        else None
-    )
+    names = content.get(key.encode(), content.get(key)) if isinstance(content, dict) else None
     if (
         not isinstance(names, list | tuple)
         or not n_labels <= len(names) <= _MAX_CLASSES
         or not all(isinstance(n, bytes | str) and len(n) <= _MAX_NAME for n in names)
     ):
         raise DatasetError(
-            f"{meta}: expected 'label_names' with {n_labels} to {_MAX_CLASSES} names of at "
+            f"{meta}: expected {key!r} with {n_labels} to {_MAX_CLASSES} names of at "
             f"most {_MAX_NAME} characters"
         )
-    return tuple(str(_as_str(n)) for n in names)
+    return checked_class_names([str(_as_str(n)) for n in names], str(meta))
 
 
 def read_cifar(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:
     """Decode a CIFAR-10 source found by ``find_cifar`` (see ``DataSource.read``)."""
-    plan, meta = source.plan
+    plan, meta, (labels_key, names_key) = source.plan
     arrays = {}
     for split, paths in plan.items():
-        parts = [_load_batch(p) for p in paths]
+        parts = [_load_batch(p, labels_key) for p in paths]
         arrays[split] = (
             np.concatenate([d for d, _ in parts]),
             np.concatenate([lab for _, lab in parts]),
         )
     n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
-    decoded = Decoded("cifar10", source.root, _class_names(meta, n_labels), {})
+    names = _class_names(meta, n_labels, names_key)
+    decoded = Decoded(source.kind, source.root, names, {})
     for split, (images, labels) in arrays.items():
         decoded.add_array_split(split, images, labels, geometry, allocate)
     return decoded

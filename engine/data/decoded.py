@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SPLITS", "Allocate", "DataSource", "Decoded", "SourceSplit", "in_memory"]
+__all__ = [
+    "SPLITS", "Allocate", "DataSource", "Decoded", "SourceSplit", "checked_class_names",
+    "class_names_file", "in_memory",
+]  # fmt: skip
 
 #: Split names, in the order reports list them.
 SPLITS = ("train", "val", "test")
@@ -36,6 +39,58 @@ def in_memory(split: str, shape: tuple[int, ...]) -> np.ndarray:
     except MemoryBudgetError as e:
         raise DatasetError(str(e)) from None
     return np.empty(shape, dtype=np.uint8)
+
+
+def checked_class_names(names: list[str] | tuple[str, ...], where: str) -> tuple[str, ...]:
+    """``names`` as a tuple when every name is usable as a class name; else ``DatasetError``
+    naming ``where`` (the file the names came from) and the name at fault.
+
+    Refused: an empty name, one with a control character (a newline would split the report's
+    lines), and a name given twice (two labels with one name merge in every count and
+    confusion matrix, and a prediction could not say which of the two it meant)."""
+    from engine.data.errors import DatasetError
+
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if not name.strip():
+            raise DatasetError(f"{where}: class {i} has an empty name; give every class a name")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+            raise DatasetError(
+                f"{where}: class {i} name {name!r} holds a control character (a newline or "
+                "tab); use plain text"
+            )
+        if name in seen:
+            raise DatasetError(
+                f"{where}: class name {name!r} is given twice (classes {seen[name]} and {i}); "
+                "give each class its own name"
+            )
+        seen[name] = i
+    return tuple(names)
+
+
+def class_names_file(path: Path, n_labels: int) -> tuple[str, ...]:
+    """The class names in text file ``path`` (one a line, UTF-8, a byte-order mark and
+    blank lines at the end ignored), checked by ``checked_class_names``; at least
+    ``n_labels`` of them. Raises ``DatasetError`` naming the file otherwise."""
+    from engine.data.errors import DatasetError
+    from engine.io import read_regular_bytes
+
+    try:  # a few hundred bytes; a FIFO or a device in its place is refused
+        # utf-8-sig: Windows editors start the file with a byte-order mark, which would
+        # otherwise become part of the first class's name.
+        text = read_regular_bytes(path, 1024 * 1024).decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: cannot be read ({e}); one class name a line") from None
+    lines = [s.strip() for s in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()  # blank lines at the end are no classes; one in between is refused
+    names = checked_class_names(lines, str(path))
+    if len(names) < n_labels:
+        raise DatasetError(
+            f"{path}: {len(names)} names but labels go up to {n_labels - 1}; "
+            "give one class name per line for every label"
+        )
+    return names
 
 
 @dataclass

@@ -148,6 +148,8 @@ def build_report(
             per_class = np.bincount(part.labels[idx], minlength=len(names))
             counts[split] = {n: int(c) for n, c in zip(names, per_class, strict=False)}
     total = sum(sum(c.values()) for c in counts.values())
+    if total == 0 and decoded.kind != "folder":
+        raise DatasetError(f"{root}: the {decoded.kind} files hold no images; download them again")
     if total == 0:
         first = f" (e.g. {decoded.skipped[0][0]}: {decoded.skipped[0][1]})" if decoded.skipped \
             else ""  # fmt: skip
@@ -163,8 +165,9 @@ def build_report(
     if len(populated) < 2:
         raise DatasetError(
             f"{root}: only one class ({populated[0]}) has training images; a classifier needs "
-            "at least two class folders with images"
-        )
+            + ("at least two class folders with images" if decoded.kind == "folder"
+               else "training images of at least two classes (labels)")
+        )  # fmt: skip
     warnings = []
     for n in names:
         if train.get(n, 0) == 0:

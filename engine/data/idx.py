@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded
+from engine.data.decoded import Allocate, DataSource, Decoded, class_names_file
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
-from engine.io import read_regular_bytes, regular_file_problem
+from engine.io import regular_file_problem
 
 __all__ = ["FASHION_MNIST_CLASSES", "find_idx", "read_idx", "read_idx_file"]
 
@@ -175,20 +175,39 @@ def read_idx_file(path: str | os.PathLike[str]) -> np.ndarray:
 def _class_names(root: Path, n_labels: int) -> tuple[str, ...]:
     classes = root / "classes.txt"
     if classes.is_file():
-        try:  # a few hundred bytes; a FIFO or a device named classes.txt is refused
-            text = read_regular_bytes(classes, 1024 * 1024).decode("utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise DatasetError(f"{classes}: cannot be read ({e}); one class name a line") from None
-        names = tuple(s.strip() for s in text.splitlines() if s.strip())
-        if len(names) < n_labels:
-            raise DatasetError(
-                f"{classes}: {len(names)} names but labels go up to {n_labels - 1}; "
-                "give one class name per line for every label"
-            )
-        return names
+        return class_names_file(classes, n_labels)
     if "fashion" in str(root.resolve()).lower() and n_labels <= len(FASHION_MNIST_CLASSES):
         return FASHION_MNIST_CLASSES
     return tuple(str(i) for i in range(n_labels))
+
+
+def _check_shapes(img_path: Path, images: np.ndarray, lab_path: Path, labels: np.ndarray) -> None:
+    """Refuse, naming the file, what no image set holds: labels that are not N, images that
+    are not N x H x W (x 1 or 3 channels), no image at all, or a zero height or width.
+    Checked before any conversion, so the health check and a load refuse the same files."""
+    if labels.ndim != 1:
+        raise DatasetError(
+            f"{lab_path}: labels must be one value per image (N), got "
+            f"{'x'.join(map(str, labels.shape))}; is this a labels file?"
+        )
+    shape = "x".join(map(str, images.shape))
+    if images.ndim not in (3, 4):
+        raise DatasetError(
+            f"{img_path}: images must be N x H x W (or N x H x W x C), got {shape}; "
+            "is this an images file?"
+        )
+    if images.ndim == 4 and images.shape[3] not in (1, 3):
+        raise DatasetError(
+            f"{img_path}: images are {shape}: {images.shape[3]} channels per pixel, but only 1 "
+            "(grayscale) or 3 (RGB) can be read; convert the images to gray or RGB"
+        )
+    if len(images) == 0:
+        raise DatasetError(f"{img_path}: holds no images (header says {shape}); download it again")
+    if 0 in images.shape[1:3]:
+        raise DatasetError(
+            f"{img_path}: images of zero height or width (header says {shape}); the header "
+            "is corrupt, download the file again"
+        )
 
 
 def read_idx(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:
@@ -196,11 +215,7 @@ def read_idx(source: DataSource, geometry: Geometry | None, allocate: Allocate) 
     arrays = {}
     for split, (img_path, lab_path) in source.plan.items():
         images, labels = read_idx_file(img_path), read_idx_file(lab_path)
-        if images.ndim not in (3, 4) or labels.ndim != 1:
-            raise DatasetError(
-                f"{img_path}: images must be N x H x W (got {images.shape}) and labels N "
-                f"(got {labels.shape})"
-            )
+        _check_shapes(img_path, images, lab_path, labels)
         if len(images) != len(labels):
             raise DatasetError(
                 f"{img_path}: {len(images)} images but {lab_path.name} has {len(labels)} "

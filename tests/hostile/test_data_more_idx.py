@@ -1,0 +1,104 @@
+"""IDX sets whose headers are well formed but whose shapes no image set has (four channels,
+zero height, no image), and class-name files that would mislabel or merge classes. The
+health check and a load must refuse the same file with one line that names it."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from hostile_tools import assert_refused
+
+from engine.data import DatasetError, Preprocessing, check_dataset, load_dataset
+
+IMAGES = "train-images-idx3-ubyte"
+LABELS = "train-labels-idx1-ubyte"
+
+
+def _idx(path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
+
+
+def _set(root, images: np.ndarray, labels: np.ndarray):
+    root.mkdir()
+    _idx(root / IMAGES, images)
+    _idx(root / LABELS, labels)
+    return root
+
+
+_LABELS6 = np.array([0, 1, 2, 0, 1, 2], np.uint8)
+
+# (id, images array, labels array, words of the one line)
+SHAPES = [
+    ("four-channels", np.zeros((6, 8, 8, 4), np.uint8), _LABELS6, ("8x8x4", "4 channels")),
+    ("two-channels", np.zeros((6, 8, 8, 2), np.uint8), _LABELS6, ("2 channels",)),
+    ("zero-height", np.zeros((6, 0, 8), np.uint8), _LABELS6, ("zero height", "6x0x8")),
+    ("zero-width", np.zeros((6, 8, 0), np.uint8), _LABELS6, ("zero height or width",)),
+    ("no-images", np.zeros((0, 8, 8), np.uint8), _LABELS6[:0], ("no images", "0x8x8")),
+]
+
+
+@pytest.mark.parametrize(("name", "images", "labels", "words"), SHAPES, ids=[s[0] for s in SHAPES])
+def test_shapes_no_image_set_has_are_refused_alike_by_check_and_load(
+    tmp_path, cli, name, images, labels, words
+):
+    root = _set(tmp_path / "mnist", images, labels)
+    line = assert_refused(cli("data", root, seconds=10))
+    assert IMAGES in line and all(w in line for w in words), line
+    with pytest.raises(DatasetError) as loaded:
+        load_dataset(root, Preprocessing(1, 8, 8), cache_dir=tmp_path / "cache")
+    assert str(loaded.value) in line  # the same file, the same reason
+
+
+def test_a_labels_file_of_two_dimensions_names_the_labels_file(tmp_path, cli):
+    root = _set(tmp_path / "mnist", np.zeros((6, 8, 8), np.uint8), _LABELS6.reshape(6, 1))
+    line = assert_refused(cli("data", root, seconds=10))
+    assert LABELS in line and "6x1" in line
+
+
+def _images(n=6):
+    return np.random.default_rng(0).integers(0, 255, (n, 8, 8), dtype=np.uint8)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_class_name(tmp_path):
+    root = _set(tmp_path / "mnist", _images(), _LABELS6)
+    (root / "classes.txt").write_bytes("\ufeffcat\r\ndog\r\nbird\r\n\r\n".encode())
+    assert check_dataset(root).class_names == ("cat", "dog", "bird")
+
+
+# (id, classes.txt text, words of the one line)
+BAD_NAMES = [
+    ("duplicate", "cat\ncat\ndog\n", ("'cat'", "twice")),
+    ("blank-line-between", "cat\n\ndog\nbird\n", ("class 1", "empty")),
+    ("tab-in-name", "cat\tx\ndog\nbird\n", ("control character",)),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "words"), BAD_NAMES, ids=[b[0] for b in BAD_NAMES])
+def test_class_names_that_would_merge_or_shift_classes_are_refused(
+    tmp_path, cli, name, text, words
+):
+    root = _set(tmp_path / "mnist", _images(), _LABELS6)
+    (root / "classes.txt").write_text(text)
+    line = assert_refused(cli("data", root, seconds=10))
+    assert "classes.txt" in line and all(w in line for w in words), line
+
+
+def test_duplicate_names_in_a_cifar_meta_file_are_refused(tmp_path, cli):
+    import pickle
+
+    root = tmp_path / "cifar"
+    root.mkdir()
+    batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}
+    (root / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=2))
+    (root / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"cat", b"cat"]}))
+    line = assert_refused(cli("data", root, seconds=10))
+    assert "batches.meta" in line and "twice" in line
+
+
+def test_one_labelled_class_says_labels_not_class_folders(tmp_path, cli):
+    root = _set(tmp_path / "mnist", _images(), np.zeros(6, np.uint8))
+    line = assert_refused(cli("data", root, seconds=10))
+    assert "only one class" in line and "class folders" not in line
