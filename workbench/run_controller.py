@@ -164,6 +164,8 @@ class RunController(QObject):
             self.run_id, job, status, message, history, test_accuracy, checkpoint
         )
         self.document.add_run(record.to_dict())  # its runsChanged refills the runs panel
+        # The Inspect page said "the run in progress": it is over, say how it ended.
+        self.pages.inspect_label.setText(f"Showing run {record.id} ({record.summary()})")
 
     def reopen_run(self, record: RunRecord) -> bool:
         """Show a past run: its curves and settings; predictions use its checkpoint."""

@@ -97,7 +97,9 @@ class RunRecord:
     def summary(self) -> str:
         acc = self.best_val_accuracy
         best = f", best validation accuracy {acc:.1%}" if acc is not None else ""
-        return f"{self.network or 'network'}: {self.status} after {self.epochs_done} epochs{best}"
+        n = self.epochs_done
+        epochs = f"{n} epoch{'' if n == 1 else 's'}"
+        return f"{self.network or 'network'}: {self.status} after {epochs}{best}"
 
     def comparison_input(self):
         """This run as ``engine.compare.RunInput`` (named by its id)."""

@@ -1,0 +1,38 @@
+"""Gestures around a run that no issue names: once a run ends, the Inspect page no longer
+says it shows "the run in progress", and the run's summary counts its epochs in English."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from test_training_ui import RUN_MS, app_window, button, train_to_end
+
+__all__ = ["app_window"]  # the fixture, shared with test_training_ui
+
+
+def test_the_inspect_page_says_how_the_run_ended(app_window, qtbot):
+    window, controller = app_window
+    controller.training_panel.epochs.setValue(1)
+    with qtbot.waitSignal(controller.runner.started, timeout=RUN_MS):
+        qtbot.mouseClick(button(window, "trainButton"), Qt.MouseButton.LeftButton)
+    label = controller.inspect_label
+    assert "in progress" in label.text()
+    qtbot.waitUntil(lambda: not controller.is_training(), timeout=RUN_MS)
+    window.pages.setCurrentIndex(controller.inspect_index)
+    (record,) = controller.runs_panel.records()
+    assert "in progress" not in label.text()
+    assert record.id in label.text() and "completed after 1 epoch," in label.text()
+
+
+def test_a_stopped_run_is_shown_as_stopped(app_window, qtbot):
+    window, controller = app_window
+    controller.training_panel.epochs.setValue(200)
+    with qtbot.waitSignal(controller.runner.started, timeout=RUN_MS):
+        qtbot.mouseClick(button(window, "trainButton"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(window, "stopButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not controller.is_training(), timeout=RUN_MS)
+    text = controller.inspect_label.text()
+    assert "in progress" not in text and "stopped after" in text, text
+    controller.training_panel.epochs.setValue(1)
+    train_to_end(qtbot, controller)  # a second run replaces the first on the page
+    newest = max(controller.runs_panel.records(), key=lambda r: r.started)
+    assert newest.id in controller.inspect_label.text()
