@@ -7,7 +7,10 @@ Accepted names, gzipped (``.gz``) or not, case-insensitive::
 
 An IDX file is a big-endian header (two zero bytes, a type code, the number of dimensions,
 one uint32 per dimension) followed by the raw values; only unsigned bytes (type 0x08) occur in
-image sets. Class names come from a ``classes.txt`` beside the files (one name a line), else
+image sets. EMNIST's files carry its set's name in front (``emnist-letters-train-images-idx3-
+ubyte.gz``), store each image transposed (turned upright here) and name their classes in
+``<set>-mapping.txt``; a folder may hold one set only. Class names come from a
+``classes.txt`` beside the files (one name a line), else EMNIST's mapping, else
 Fashion-MNIST's names when the folder's path says "fashion", else "0", "1", ...
 """
 
@@ -22,7 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded, class_names_file
+from engine.data.decoded import (
+    Allocate,
+    DataSource,
+    Decoded,
+    checked_class_names,
+    class_names_file,
+)
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
 from engine.io import regular_file_problem
@@ -33,23 +42,52 @@ FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
-_NAME = re.compile(r"^(train|t10k|test)-(images|labels)[-.]idx([13])-ubyte(\.gz)?$", re.I)
+_NAME = re.compile(
+    r"^(?:(?P<set>.+)-)?(?P<split>train|t10k|test)-(?P<kind>images|labels)[-.]idx[13]-ubyte"
+    r"(?:\.gz)?$",
+    re.I,
+)
 _UBYTE = 0x08
+
+
+def _idx_files(root: Path) -> list[tuple[re.Match, Path]]:
+    """(name match, file) of every IDX file in ``root``. A folder with an IDX file's name
+    holding that file (how some download sites unpack: ``train-images-idx3-ubyte/
+    train-images-idx3-ubyte``) stands for the file inside it."""
+    out = []
+    for p in sorted(root.iterdir()):
+        m = _NAME.match(p.name)
+        if m is None:
+            continue
+        if p.is_file():
+            out.append((m, p))
+        elif p.is_dir():
+            inner = [q for q in sorted(p.iterdir()) if q.is_file() and _NAME.match(q.name)]
+            if len(inner) == 1:
+                out.append((_NAME.match(inner[0].name), inner[0]))
+    return out
 
 
 def find_idx(root: str | os.PathLike[str]) -> DataSource | None:
     """The IDX data set in folder ``root``, or None when it holds no IDX file.
 
-    Raises ``DatasetError`` when the files are there but incomplete (no train pair)."""
+    Raises ``DatasetError`` when the files are there but incomplete (no train pair), or
+    when they belong to several sets (EMNIST's zip holds six: pick one)."""
     root = Path(root)
-    found: dict[tuple[str, str], Path] = {}
-    for p in sorted(root.iterdir()):
-        m = _NAME.match(p.name)
-        if m and p.is_file():
-            split = "train" if m.group(1).lower() == "train" else "test"
-            found.setdefault((split, m.group(2).lower()), p)
-    if not found:
+    entries = _idx_files(root)
+    if not entries:
         return None
+    sets = sorted({(m.group("set") or "").lower() for m, _ in entries})
+    if len(sets) > 1:
+        named = ", ".join(s or "(no prefix)" for s in sets)
+        raise DatasetError(
+            f"{root}: IDX files of {len(sets)} data sets ({named}); move the files of the one "
+            "to train on into a folder of their own"
+        )
+    found: dict[tuple[str, str], Path] = {}
+    for m, p in entries:
+        split = "train" if m.group("split").lower() == "train" else "test"
+        found.setdefault((split, m.group("kind").lower()), p)
     pairs = {}
     for split in ("train", "test"):
         have = {k for s, k in found if s == split}
@@ -67,15 +105,32 @@ def find_idx(root: str | os.PathLike[str]) -> DataSource | None:
             f"{root}: IDX test files but no train-images/train-labels pair; add the train pair"
         )
     files = tuple(p for pair in pairs.values() for p in pair)
-    classes = root / "classes.txt"
+    names = _names_file(root, pairs["train"][0])
     return DataSource(
         kind="idx",
         root=root,
-        files=(*files, classes) if classes.is_file() else files,
+        files=(*files, names) if names is not None else files,
         description=f"IDX files in {root} ({', '.join(pairs)})",
         plan=pairs,
         reader=read_idx,
     )
+
+
+def _emnist(images_path: Path) -> str | None:
+    """EMNIST's set name ("emnist-letters") when ``images_path`` is one of its files."""
+    m = _NAME.match(images_path.name)
+    name = (m.group("set") or "") if m else ""
+    return name if name.lower().startswith("emnist") else None
+
+
+def _names_file(root: Path, images_path: Path) -> Path | None:
+    """``classes.txt``, else EMNIST's ``<set>-mapping.txt``, when there is one."""
+    classes = root / "classes.txt"
+    if classes.is_file():
+        return classes
+    emnist = _emnist(images_path)
+    mapping = root / f"{emnist}-mapping.txt" if emnist else None
+    return mapping if mapping is not None and mapping.is_file() else None
 
 
 #: Largest expansion accepted from a gzipped IDX file. Real image sets compress 2:1 to 10:1;
@@ -172,11 +227,36 @@ def read_idx_file(path: str | os.PathLike[str]) -> np.ndarray:
             raise DatasetError(f"{path}: {what} ({e}); download the file again") from None
 
 
-def _class_names(root: Path, n_labels: int) -> tuple[str, ...]:
-    classes = root / "classes.txt"
-    if classes.is_file():
-        return class_names_file(classes, n_labels)
-    if "fashion" in str(root.resolve()).lower() and n_labels <= len(FASHION_MNIST_CLASSES):
+def _emnist_names(mapping: Path, n_labels: int) -> tuple[str, ...]:
+    """Class names from EMNIST's mapping file: lines "label code [code]" of character codes
+    ("10 65 97" names label 10 "Aa"); labels it does not list are named by number."""
+    from engine.io import read_regular_bytes
+
+    names = [str(i) for i in range(n_labels)]
+    try:
+        lines = read_regular_bytes(mapping, 1024 * 1024).decode("ascii").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{mapping}: cannot be read ({e}); lines of 'label code'") from None
+    for number, line in enumerate(lines, 1):
+        try:
+            label, *codes = (int(v) for v in line.split()) if line.strip() else (-1,)
+            name = "".join(chr(c) for c in codes)
+        except (ValueError, OverflowError) as e:
+            raise DatasetError(
+                f"{mapping} line {number}: {line[:40]!r} ({e}); expected 'label code'"
+            ) from None
+        if 0 <= label < n_labels and name:
+            names[label] = name
+    return checked_class_names(names, str(mapping))
+
+
+def _class_names(source: DataSource, n_labels: int) -> tuple[str, ...]:
+    names = _names_file(source.root, source.plan["train"][0])
+    if names is not None and names.name == "classes.txt":
+        return class_names_file(names, n_labels)
+    if names is not None:
+        return _emnist_names(names, n_labels)
+    if "fashion" in str(source.root.resolve()).lower() and n_labels <= len(FASHION_MNIST_CLASSES):
         return FASHION_MNIST_CLASSES
     return tuple(str(i) for i in range(n_labels))
 
@@ -221,11 +301,14 @@ def read_idx(source: DataSource, geometry: Geometry | None, allocate: Allocate) 
                 f"{img_path}: {len(images)} images but {lab_path.name} has {len(labels)} "
                 "labels; the pair does not belong together"
             )
+        if images.ndim == 3 and _emnist(img_path):
+            # EMNIST stores each image transposed (column by column), unlike MNIST.
+            images = np.ascontiguousarray(images.transpose(0, 2, 1))
         # 3-D IDX is N x H x W grayscale; a 4-D one (rare) is taken as N x H x W x C.
         nchw = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
         arrays[split] = (nchw, labels.astype(np.int64))
     n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
-    decoded = Decoded("idx", source.root, _class_names(source.root, n_labels), {})
+    decoded = Decoded("idx", source.root, _class_names(source, n_labels), {})
     for split, (nchw, labels) in arrays.items():
         decoded.add_array_split(split, nchw, labels, geometry, allocate)
     return decoded

@@ -102,3 +102,45 @@ def test_one_labelled_class_says_labels_not_class_folders(tmp_path, cli):
     root = _set(tmp_path / "mnist", _images(), np.zeros(6, np.uint8))
     line = assert_refused(cli("data", root, seconds=10))
     assert "only one class" in line and "class folders" not in line
+
+
+def _gz_idx(path, array: np.ndarray) -> None:
+    import gzip
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + np.ascontiguousarray(array, np.uint8).tobytes()))
+
+
+def _emnist(root, subset: str, images: np.ndarray, labels: np.ndarray) -> None:
+    _gz_idx(root / f"emnist-{subset}-train-images-idx3-ubyte.gz", images)
+    _gz_idx(root / f"emnist-{subset}-train-labels-idx1-ubyte.gz", labels)
+
+
+def test_emnist_is_read_upright_with_its_mapping_names(tmp_path):
+    stored = np.zeros((4, 5, 5), np.uint8)
+    stored[:, 0, :] = 255  # EMNIST stores images transposed: this is the left column
+    _emnist(tmp_path, "letters", stored, np.array([1, 2, 1, 2], np.uint8))
+    (tmp_path / "emnist-letters-mapping.txt").write_text("1 65 97\n2 66 98\n")
+    ds = load_dataset(tmp_path, Preprocessing(1, 5, 5), cache=False, val_fraction=0.0)
+    assert ds.class_names == ("0", "Aa", "Bb")
+    upright = ds.split("train").images[0, 0]
+    assert (upright[:, 0] == 255).all() and (upright[:, 1:] == 0).all()
+
+
+def test_a_folder_of_several_emnist_sets_asks_for_one(tmp_path, cli):
+    for subset in ("digits", "letters"):
+        _emnist(tmp_path, subset, _images(4), np.array([0, 1, 0, 1], np.uint8))
+    line = assert_refused(cli("data", tmp_path, seconds=10))
+    assert "emnist-digits" in line and "emnist-letters" in line and "folder of their own" in line
+
+
+def test_idx_files_each_unpacked_into_a_folder_of_its_name_are_read(tmp_path):
+    # Kaggle's MNIST: train-images-idx3-ubyte/train-images-idx3-ubyte, and so on.
+    _idx_in = tmp_path / IMAGES
+    _idx_in.mkdir()
+    _idx(_idx_in / IMAGES, _images())
+    (tmp_path / LABELS).mkdir()
+    _idx(tmp_path / LABELS / LABELS, _LABELS6)
+    report = check_dataset(tmp_path)
+    assert report.kind == "idx" and report.total == 6
