@@ -197,7 +197,10 @@ def save_checkpoint(
 ) -> Path:
     """Write the checkpoint of a run into ``run_dir/checkpoint/`` atomically; returns that
     folder. ``config`` needs ``to_dict()``; every other value must be JSON-serialisable
-    apart from the arrays. Raises OSError when the disk refuses (the old checkpoint stays)."""
+    apart from the arrays. Raises OSError when the disk refuses (the old checkpoint stays),
+    SpecError for a spec built in memory that would not load again (an id longer than a
+    spec file allows, say): a checkpoint that cannot be opened is never written."""
+    NetworkSpec.from_dict(spec.to_dict(), source="the checkpoint's spec")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     opt_arrays: dict[str, np.ndarray] = {}
@@ -317,7 +320,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise CheckpointError(f"{mpath}: not a CNN Workbench checkpoint (format {FORMAT!r})")
     version = m.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if not _count(version) or version < 1:
+        raise CheckpointError(f"{mpath}: corrupt (version {json.dumps(version)[:40]} is not a "
+                              "positive integer)")  # fmt: skip
+    if version > VERSION:
         raise CheckpointError(
             f"{mpath}: checkpoint version {version} is newer than this CNN Workbench reads "
             f"(version {VERSION}); update CNN Workbench"
@@ -327,6 +333,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{mpath}: corrupt (its contents differ from its integrity checksum); restore the "
             "run folder from a backup or train again"
         )
+    for key in ("epoch", "batch"):
+        if not _count(m.get(key)):
+            raise CheckpointError(f"{mpath}: corrupt ({key} {json.dumps(m.get(key))[:40]} is not "
+                                  "a count of 0 or more)")  # fmt: skip
     try:
         spec = NetworkSpec.from_dict(m["spec"])
         config = TrainConfig.from_dict(m["config"])
@@ -358,6 +368,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{mpath}: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{mpath}: corrupt or incomplete ({type(e).__name__}: {e})") from None
+
+
+def _count(value: Any) -> bool:
+    """A whole number of 0 or more, as JSON writes one (not a boolean, not 2.7)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _check_against_spec(mpath: Path, spec: NetworkSpec, pre: Any, class_names: Any) -> None:
