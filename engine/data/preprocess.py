@@ -9,6 +9,7 @@ validation or test images, and kept in the object as plain floats so it is JSON.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -36,7 +37,8 @@ class Preprocessing:
 
     ``mean``/``std`` are None until ``fit``; then flat tuples of floats in [0, 1] units, of
     length C ("channel") or C*H*W ("pixel", in C, H, W order). ``standardize`` needs a
-    ``center`` other than "none". Raises ``DatasetError`` for inconsistent fields."""
+    ``center`` other than "none". Raises ``DatasetError`` for inconsistent fields, a mean that
+    is not finite or a deviation that is not positive and finite."""
 
     channels: int
     height: int
@@ -66,6 +68,16 @@ class Preprocessing:
                     f"preprocessing {name}: {len(value)} values, expected {size} for "
                     f"center={self.center!r} at {self.channels}x{self.height}x{self.width}"
                 )
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            for k, v in enumerate(values or ()):
+                # A checkpoint edited by hand or written by another tool: a zero, negative or
+                # infinite deviation (or a NaN mean) would turn every prediction into inf/NaN.
+                if not math.isfinite(v) or (name == "std" and v <= 0):
+                    need = "a positive finite number" if name == "std" else "a finite number"
+                    raise DatasetError(
+                        f"preprocessing {name}[{k}] = {v!r}: must be {need}; measure it again "
+                        "on the training split (fit)"
+                    )
         if self.center == "none" and self.mean is not None:
             raise DatasetError("preprocessing mean given but center='none'; drop one of them")
         if not self.standardize and self.std is not None:

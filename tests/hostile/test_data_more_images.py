@@ -122,3 +122,21 @@ def test_netpbm_files_of_any_case_are_images(tmp_path):
             Image.new(mode, (5, 5), 30 * i + 1).save(tmp_path / name / f"{i}{ext}", "PPM")
     report = check_dataset(tmp_path)
     assert report.counts["train"] == {"faces": 3, "signs": 2} and not report.skipped
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "words"),
+    [
+        ("std", [0.0], "std[0] = 0.0"),
+        ("std", [-0.2], "positive"),
+        ("std", [float("inf")], "std[0] = inf"),
+        ("mean", [float("nan")], "mean[0] = nan"),
+    ],
+)
+def test_stored_statistics_that_would_make_every_prediction_inf_are_refused(field, values, words):
+    from engine.data import DatasetError
+
+    stored = {"channels": 1, "height": 2, "width": 2, "center": "channel", "standardize": True}
+    stored |= {"mean": [0.5], "std": [0.25], field: values}
+    with pytest.raises(DatasetError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        Preprocessing.from_dict(stored)
