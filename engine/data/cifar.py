@@ -226,6 +226,11 @@ def find_cifar(root: str | os.PathLike[str]) -> DataSource | None:
     elif (root / "train").is_file() and (root / "meta").is_file():
         batches, test, meta = [root / "train"], root / "test", root / "meta"
         kind, keys = "cifar100", _KEYS_100
+    elif (root / "test_batch").is_file() and (root / "batches.meta").is_file():
+        raise DatasetError(
+            f"{root}: CIFAR-10's test_batch and batches.meta but no data_batch_1 ... "
+            "data_batch_5; the training batches are missing, extract the archive again"
+        )
     else:
         return None
     plan = {"train": tuple(batches)}

@@ -57,7 +57,10 @@ def _wrapped(root: Path, entries: list[Path], depth: int) -> DataSource | None:
         return None
     for d in dirs:
         if d.name.lower() in _WRAPPERS:
-            inner = _listing(d)
+            try:
+                inner = _listing(d)
+            except DatasetError:
+                continue  # an unreadable folder called "raw" may be an image class
             found = _arrays(d) or (_wrapped(d, inner, depth - 1) if depth > 1 else None)
             if found is not None:
                 return found

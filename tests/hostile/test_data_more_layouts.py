@@ -127,3 +127,10 @@ def test_an_archive_never_extracted_says_to_extract_it(tmp_path, cli):
     (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"\x1f\x8b" + bytes(64))
     line = assert_refused(cli("data", tmp_path, seconds=10))
     assert "cifar-10-python.tar.gz" in line and "extract" in line
+
+
+def test_cifar10_without_its_training_batches_says_so(tmp_path, cli):
+    (tmp_path / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}))
+    (tmp_path / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"a", b"b"]}))
+    line = assert_refused(cli("data", tmp_path, seconds=10))
+    assert "data_batch_1" in line and "missing" in line
