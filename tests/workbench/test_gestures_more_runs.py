@@ -4,6 +4,7 @@ says it shows "the run in progress", and the run's summary counts its epochs in 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from test_training_ui import RUN_MS, app_window, button, train_to_end
 
 __all__ = ["app_window"]  # the fixture, shared with test_training_ui
@@ -36,3 +37,18 @@ def test_a_stopped_run_is_shown_as_stopped(app_window, qtbot):
     train_to_end(qtbot, controller)  # a second run replaces the first on the page
     newest = max(controller.runs_panel.records(), key=lambda r: r.started)
     assert newest.id in controller.inspect_label.text()
+
+
+def test_the_curves_readout_never_runs_under_the_export_buttons(app_window, qtbot):
+    window, controller = app_window
+    window.resize(1200, 800)  # the smallest first size: the training panel takes its share
+    train_to_end(qtbot, controller)
+    qtbot.wait(50)
+    readout = window.findChild(QLabel, "curvesReadout")
+    csv = button(window, "exportCurvesCsv")
+    assert "validation: loss" in readout.toolTip()  # the whole line, on hover
+    right = readout.mapTo(window, readout.rect().topRight()).x()
+    assert right < csv.mapTo(window, csv.rect().topLeft()).x()
+    width = readout.fontMetrics().horizontalAdvance(readout.text())
+    assert width <= readout.width()  # what is drawn fits (shortened with "…" when it must)
+    window.grab().save(str(controller.runs_root.parent / "curves.png"))

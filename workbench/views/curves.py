@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.io import atomic_write_bytes, atomic_write_text
 from workbench.views.curve_overlays import CurveOverlays
+from workbench.views.elided_label import ElidedLabel
 from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling
 from workbench.views.view_turns import view_turns
 
@@ -121,10 +122,11 @@ class TrainingCurves(QWidget):
         self._smoothing_box.valueChanged.connect(self.set_smoothing)
         self.log_scale = QCheckBox("Log-scale loss")
         self.log_scale.toggled.connect(self.set_log_scale)
-        self._readout = QLabel()
-        csv_button = QPushButton("Export CSV…")
+        self._readout = ElidedLabel()  # shortened, never over the export buttons
+        self._readout.setObjectName("curvesReadout")
+        csv_button = QPushButton("Export CSV…", objectName="exportCurvesCsv")
         csv_button.clicked.connect(self._ask_csv)
-        png_button = QPushButton("Export PNG…")
+        png_button = QPushButton("Export PNG…", objectName="exportCurvesPng")
         png_button.clicked.connect(self._ask_png)
 
         bar = QHBoxLayout()
