@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.spec import SpecError, load_spec
 from workbench import gc_guard, style
+from workbench.dock_widths import DockWidths
 from workbench.document import Document
 from workbench.model_files import install_pytorch_export
 from workbench.project import (
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [self.palette_dock, self.inspector_dock], list(DOCK_WIDTHS), Qt.Orientation.Horizontal
         )
+        self.dock_widths = DockWidths(self, [self.palette_dock, self.inspector_dock], DOCK_WIDTHS)
         self.pages.currentChanged.connect(self._page_changed)
 
         make_actions(self)

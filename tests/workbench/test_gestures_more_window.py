@@ -1,0 +1,51 @@
+"""Window gestures that no issue names: shrinking the window to its smallest and growing it
+again gives the Layers and Inspector docks their width back (Qt gave every pixel of the
+growth to the centre, leaving a palette titled "Lay…"), and a width the person dragged a
+dock to is the one kept."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+
+
+def shrink_and_grow(qtbot, window) -> None:
+    window.resize(300, 200)  # as small as the window goes
+    qtbot.wait(50)
+    window.resize(1300, 850)
+    qtbot.wait(50)
+
+
+def test_docks_get_their_width_back_after_the_window_shrinks_and_grows(make_window, qtbot):
+    window = make_window()
+    window.resize(1300, 850)
+    qtbot.wait(50)
+    before = (window.palette_dock.width(), window.inspector_dock.width())
+    assert min(before) >= 200
+    window.resize(300, 200)
+    qtbot.wait(50)
+    assert window.palette_dock.width() < before[0] - 50  # squeezed: what this is about
+    shrink_and_grow(qtbot, window)
+    after = (window.palette_dock.width(), window.inspector_dock.width())
+    assert abs(after[0] - before[0]) <= 4 and abs(after[1] - before[1]) <= 4, (before, after)
+    window.resize(4000, 3000)
+    qtbot.wait(50)
+    assert window.palette_dock.width() <= before[0] + 4  # growth beyond goes to the centre
+
+
+def test_a_dragged_dock_width_is_the_one_kept(make_window, qtbot):
+    window = make_window()
+    window.resize(1300, 850)
+    qtbot.wait(50)
+    dock = window.palette_dock
+    # Drag the separator right of the palette 60 px to the left.
+    x = dock.geometry().right() + 3
+    y = dock.geometry().center().y()
+    qtbot.mousePress(window, Qt.MouseButton.LeftButton, pos=QPoint(x, y))
+    for step in range(1, 7):
+        qtbot.mouseMove(window, QPoint(x - 10 * step, y))
+    qtbot.mouseRelease(window, Qt.MouseButton.LeftButton, pos=QPoint(x - 60, y))
+    qtbot.wait(50)
+    dragged = dock.width()
+    assert dragged < 230, dragged  # the drag reached the separator
+    shrink_and_grow(qtbot, window)
+    assert abs(dock.width() - dragged) <= 4, (dragged, dock.width())
