@@ -134,3 +134,17 @@ def test_cifar10_without_its_training_batches_says_so(tmp_path, cli):
     (tmp_path / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"a", b"b"]}))
     line = assert_refused(cli("data", tmp_path, seconds=10))
     assert "data_batch_1" in line and "missing" in line
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        b"\x80\x05\x95" + struct.pack("<Q", 2**64 - 1) + b"}.",  # FRAME past 2**63
+        b"\x80\x05\x96" + struct.pack("<Q", 2**63 + 5) + b"..",  # BYTEARRAY8 past 2**63
+    ],
+    ids=["frame", "bytearray8"],
+)
+def test_a_pickle_length_past_what_python_can_hold_is_a_broken_batch(tmp_path, cli, crafted):
+    (tmp_path / "data_batch_1").write_bytes(crafted)
+    line = assert_refused(cli("data", tmp_path, seconds=10))
+    assert "data_batch_1" in line and "broken pickle" in line
