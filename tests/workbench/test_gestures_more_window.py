@@ -49,3 +49,32 @@ def test_a_dragged_dock_width_is_the_one_kept(make_window, qtbot):
     assert dragged < 230, dragged  # the drag reached the separator
     shrink_and_grow(qtbot, window)
     assert abs(dock.width() - dragged) <= 4, (dragged, dock.width())
+
+
+def test_a_narrow_palette_shortens_layer_names_instead_of_cutting_them(
+    make_window, qtbot, monkeypatch
+):
+    from PySide6.QtGui import QFontMetrics, QPainter
+
+    window = make_window()
+    window.resize(1200, 800)
+    window.resizeDocks([window.palette_dock], [190], Qt.Orientation.Horizontal)
+    qtbot.wait(50)
+    drawn: list[tuple[str, int, int]] = []  # (text, its width in the painter's font, room)
+    real = QPainter.drawText
+
+    def record(painter, *args):
+        if len(args) == 3 and isinstance(args[2], str):
+            width = QFontMetrics(painter.font()).horizontalAdvance(args[2])
+            drawn.append((args[2], width, args[0].width()))
+        return real(painter, *args)
+
+    monkeypatch.setattr(QPainter, "drawText", record)
+    window.palette_view.tree.viewport().grab()  # paints every visible row
+    monkeypatch.undo()
+    names = {text: (width, room) for text, width, room in drawn}
+    assert "Power-average pool" not in names  # it does not fit at this width...
+    shortened = [t for t in names if t.startswith("Power-average") and t.endswith("…")]
+    assert shortened, sorted(names)  # ...so it is shortened with an ellipsis
+    over = [(t, w, room) for t, (w, room) in names.items() if w > room]
+    assert not over  # nothing is drawn wider than its room (cut mid-letter)

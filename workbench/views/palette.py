@@ -75,7 +75,11 @@ class PaletteDelegate(QStyledItemDelegate):
             font.setLetterSpacing(font.SpacingType.PercentageSpacing, 108)
             painter.setFont(font)
             painter.setPen(style.accent(index.data(FAMILY_ROLE)))
-            painter.drawText(r.adjusted(4, 0, -4, -2), Qt.AlignmentFlag.AlignBottom, index.data())
+            head = r.adjusted(4, 0, -4, -2)
+            text = painter.fontMetrics().elidedText(
+                index.data(), Qt.TextElideMode.ElideRight, head.width()
+            )
+            painter.drawText(head, Qt.AlignmentFlag.AlignBottom, text)
             painter.restore()
             return
         selected = option.state & QStyle.StateFlag.State_Selected
@@ -93,7 +97,12 @@ class PaletteDelegate(QStyledItemDelegate):
         name_rect = QRect(text_left, r.top() + 4, r.right() - text_left - 4, fm.height())
         painter.setFont(style.heading_font(option.widget, 1.0))
         painter.setPen(pal.color(QPalette.ColorRole.Text))
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft, index.data())
+        # A narrow dock shortens the bold name with "…" (the tooltip has it whole), never
+        # cuts it mid-letter ("Power-average poc").
+        name = painter.fontMetrics().elidedText(
+            index.data(), Qt.TextElideMode.ElideRight, name_rect.width()
+        )
+        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft, name)
         painter.setFont(option.font)
         painter.setPen(style.muted_text(pal))
         line_rect = name_rect.translated(0, fm.height() + 1)
