@@ -36,7 +36,7 @@ __all__ = ["CACHE_ENV", "cache_key", "default_cache_dir", "load_or_read"]
 
 CACHE_ENV = "CNN_WORKBENCH_CACHE"
 # Bump when a reader decodes differently, so old entries are not trusted.
-_LAYOUT = 1
+_LAYOUT = 2  # 2: 16-bit files always scaled (a dark one was read as 8-bit)
 
 
 def default_cache_dir() -> Path:

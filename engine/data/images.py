@@ -201,11 +201,17 @@ def _to_mode(img: Image.Image, channels: int) -> Image.Image:
         return img
     if img.mode in _WIDE_MODES:
         # Pillow's own I;16 -> L clips at 255 instead of scaling; scale the range instead:
-        # 16-bit values map 65535 -> 255; floats in [0, 1] map 1.0 -> 255.
+        # 16-bit values map 65535 -> 255; floats in [0, 1] map 1.0 -> 255. A file that says
+        # it is 16-bit (I;16, or a Netpbm file with a maxval over 255, which Pillow stretches
+        # to 0..65535 as mode I) is always scaled, however dark: deciding by each image's
+        # own maximum would map the same value to 250 in one picture and 1 in the next.
+        # Only mode I of other formats (32-bit TIFF) has no stated range: scaled when it
+        # exceeds 255.
         a = np.asarray(img)
+        sixteen = img.mode.startswith("I;16") or (img.mode == "I" and img.format == "PPM")
         if img.mode == "F" and float(np.nanmax(a, initial=0.0)) <= 1.0:
             a = a * 255.0
-        elif img.mode != "F" and int(a.max(initial=0)) > 255:
+        elif sixteen or (img.mode == "I" and int(a.max(initial=0)) > 255):
             a = a / 257.0
         gray = Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
         return gray if target == "L" else gray.convert("RGB")

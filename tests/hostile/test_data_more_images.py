@@ -140,3 +140,18 @@ def test_stored_statistics_that_would_make_every_prediction_inf_are_refused(fiel
     stored |= {"mean": [0.5], "std": [0.25], field: values}
     with pytest.raises(DatasetError, match=words.replace("[", r"\[").replace("]", r"\]")):
         Preprocessing.from_dict(stored)
+
+
+def test_a_dark_sixteen_bit_image_is_scaled_like_a_bright_one(tmp_path):
+    from engine.data.images import Geometry, decode_file
+
+    # Two 16-bit files of one set: one dark (max 250 of 65535), one bright. The value 250
+    # must come out the same in both (about 1), not 250 in the dark one.
+    Image.fromarray(np.array([[0, 250]], np.uint16)).save(tmp_path / "dark.png")
+    Image.fromarray(np.array([[250, 65535]], np.uint16)).save(tmp_path / "bright.png")
+    dark = decode_file(tmp_path / "dark.png", Geometry(1, 1, 2)).pixels[0, 0]
+    bright = decode_file(tmp_path / "bright.png", Geometry(1, 1, 2)).pixels[0, 0]
+    assert dark[1] == bright[0] == 1 and bright[1] == 255
+    # A 16-bit PGM (maxval 65535), as Pillow opens it (mode I): the same rule.
+    (tmp_path / "dark.pgm").write_bytes(b"P5\n2 1\n65535\n" + np.array([0, 250], ">u2").tobytes())
+    assert decode_file(tmp_path / "dark.pgm", Geometry(1, 1, 2)).pixels[0, 0, 1] == 1
