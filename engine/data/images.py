@@ -282,7 +282,14 @@ def decode_file_quietly(path: str | os.PathLike[str], geometry: Geometry | None)
     # Threads decode small images side by side, but never two large ones at once: eight
     # threads on 80-megapixel files would need several GB.
     with _BIG_IMAGE if w * h > _BIG_PIXELS else contextlib.nullcontext():
-        return _decode(img, data, geometry)
+        try:
+            return _decode(img, data, geometry)
+        except UnusableImage:
+            raise
+        except Exception as e:
+            # A plug-in's parser or a conversion failing in a way not foreseen above is still
+            # one unusable file: the load goes on without it, and says which and why.
+            raise UnusableImage(f"cannot be decoded ({type(e).__name__}: {e})") from None
 
 
 def _decode(img: Image.Image, data: bytes, geometry: Geometry | None) -> DecodedFile:

@@ -155,3 +155,24 @@ def test_a_dark_sixteen_bit_image_is_scaled_like_a_bright_one(tmp_path):
     # A 16-bit PGM (maxval 65535), as Pillow opens it (mode I): the same rule.
     (tmp_path / "dark.pgm").write_bytes(b"P5\n2 1\n65535\n" + np.array([0, 250], ">u2").tobytes())
     assert decode_file(tmp_path / "dark.pgm", Geometry(1, 1, 2)).pixels[0, 0, 1] == 1
+
+
+def test_an_unforeseen_decoder_failure_skips_that_file_only(tmp_path, monkeypatch):
+    # Pillow's plug-ins raise what their parsers raise; one that raises something no one
+    # listed (here, from the conversion) must cost that file, not the whole load.
+    from engine.data import images
+
+    buf = io.BytesIO()
+    Image.new("RGB", (6, 4), (1, 2, 3)).save(buf, "PNG")
+    root = _folder(tmp_path / "set", "odd.png", buf.getvalue())
+    real = images.image_to_array
+
+    def flaky(img, geometry):
+        if img.size == (6, 4):  # the odd file only
+            raise RuntimeError("plug-in bug")
+        return real(img, geometry)
+
+    monkeypatch.setattr(images, "image_to_array", flaky)
+    ds = load_dataset(root, Preprocessing(1, 3, 4), cache=False, val_fraction=0.0)
+    assert dict(ds.report.skipped) == {"a/odd.png": "cannot be decoded (RuntimeError: plug-in bug)"}
+    assert ds.report.total == 4
