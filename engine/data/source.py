@@ -76,6 +76,10 @@ def detect_source(path: str | os.PathLike[str]) -> DataSource:
     root = Path(path).expanduser()
     if not root.exists():
         raise DatasetError(f"{root}: no such folder; give the folder that holds the dataset")
+    if not root.is_dir() and root.name.lower().endswith(_ARCHIVES):
+        raise DatasetError(
+            f"{root}: an archive; extract it (tar -xf or unzip) and give the folder that it makes"
+        )
     if not root.is_dir():
         raise DatasetError(
             f"{root}: is a file; give the folder that holds it (image class folders, IDX "

@@ -148,3 +148,10 @@ def test_a_pickle_length_past_what_python_can_hold_is_a_broken_batch(tmp_path, c
     (tmp_path / "data_batch_1").write_bytes(crafted)
     line = assert_refused(cli("data", tmp_path, seconds=10))
     assert "data_batch_1" in line and "broken pickle" in line
+
+
+def test_an_archive_given_as_the_data_path_says_to_extract_it(tmp_path, cli):
+    archive = tmp_path / "cats-and-dogs.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(60))
+    line = assert_refused(cli("data", archive, seconds=10))
+    assert "cats-and-dogs.zip" in line and "extract" in line
