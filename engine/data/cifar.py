@@ -23,7 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded, checked_class_names
+from engine.data.decoded import (
+    Allocate,
+    DataSource,
+    Decoded,
+    checked_class_names,
+    is_data_file,
+)
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
 from engine.io import UnsafeFile, read_regular_bytes
@@ -222,7 +228,7 @@ def find_cifar(root: str | os.PathLike[str]) -> DataSource | None:
     when it has neither ``data_batch_N`` nor CIFAR-100's ``train`` beside ``meta``."""
     root = Path(root)
     batches = sorted(
-        (p for p in root.iterdir() if _BATCH.match(p.name) and p.is_file()),
+        (p for p in root.iterdir() if _BATCH.match(p.name) and is_data_file(p)),
         key=lambda p: int(_BATCH.match(p.name).group(1)),
     )
     if batches:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded, class_names_file
+from engine.data.decoded import Allocate, DataSource, Decoded, class_names_file, is_data_file
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
 from engine.io import UnsafeFile, read_regular_bytes
@@ -44,7 +44,7 @@ def find_cifar_bin(root: str | os.PathLike[str]) -> DataSource | None:
     """The binary CIFAR-10 batches in ``root``, or None when it has no ``data_batch_N.bin``."""
     root = Path(root)
     batches = sorted(
-        (p for p in root.iterdir() if _BATCH.match(p.name) and p.is_file()),
+        (p for p in root.iterdir() if _BATCH.match(p.name) and is_data_file(p)),
         key=lambda p: int(_BATCH.match(p.name).group(1)),
     )
     if not batches:

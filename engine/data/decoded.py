@@ -15,8 +15,15 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "SPLITS", "Allocate", "DataSource", "Decoded", "SourceSplit", "checked_class_names",
-    "class_names_file", "in_memory",
+    "SPLITS",
+    "Allocate",
+    "DataSource",
+    "Decoded",
+    "SourceSplit",
+    "checked_class_names",
+    "class_names_file",
+    "in_memory",
+    "is_data_file",
 ]  # fmt: skip
 
 #: Split names, in the order reports list them.
@@ -39,6 +46,21 @@ def in_memory(split: str, shape: tuple[int, ...]) -> np.ndarray:
     except MemoryBudgetError as e:
         raise DatasetError(str(e)) from None
     return np.empty(shape, dtype=np.uint8)
+
+
+def is_data_file(path: Path) -> bool:
+    """True for a regular file (or a link to one), False for a folder; ``DatasetError``
+    naming it for anything else that bears a data file's name (a FIFO, a device, a socket,
+    a dangling link or a loop), which a reader must neither open nor pass over in silence."""
+    from engine.data.errors import DatasetError
+    from engine.io import regular_file_problem
+
+    problem = regular_file_problem(path)
+    if problem is None:
+        return True
+    if path.is_dir():
+        return False
+    raise DatasetError(f"{path}: {problem}; put the downloaded file itself in its place")
 
 
 def checked_class_names(names: list[str] | tuple[str, ...], where: str) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from engine.data.decoded import (
     Decoded,
     checked_class_names,
     class_names_file,
+    is_data_file,
 )
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
@@ -59,9 +60,9 @@ def _idx_files(root: Path) -> list[tuple[re.Match, Path]]:
         m = _NAME.match(p.name)
         if m is None:
             continue
-        if p.is_file():
+        if is_data_file(p):
             out.append((m, p))
-        elif p.is_dir():
+        else:  # a folder
             inner = [q for q in sorted(p.iterdir()) if q.is_file() and _NAME.match(q.name)]
             if len(inner) == 1:
                 out.append((_NAME.match(inner[0].name), inner[0]))

@@ -155,3 +155,19 @@ def test_an_archive_given_as_the_data_path_says_to_extract_it(tmp_path, cli):
     archive.write_bytes(b"PK\x03\x04" + bytes(60))
     line = assert_refused(cli("data", archive, seconds=10))
     assert "cats-and-dogs.zip" in line and "extract" in line
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("data_batch_1", lambda p: __import__("os").mkfifo(p)),
+        ("data_batch_1.bin", lambda p: p.symlink_to("/dev/zero")),
+        ("train-images-idx3-ubyte", lambda p: __import__("os").mkfifo(p)),
+        ("train-labels-idx1-ubyte.gz", lambda p: p.symlink_to(p.with_name("gone"))),
+    ],
+    ids=["fifo-batch", "dev-zero-bin", "fifo-idx", "dangling-idx"],
+)
+def test_a_data_file_name_on_something_that_is_no_file_is_named(tmp_path, cli, name, make):
+    make(tmp_path / name)
+    line = assert_refused(cli("data", tmp_path, seconds=10))
+    assert name in line and "class folders" not in line
