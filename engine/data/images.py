@@ -149,7 +149,7 @@ def _identify(data: bytes) -> Image.Image:
     except Image.UnidentifiedImageError:
         raise UnusableImage("not an image (Pillow cannot identify the format)") from None
     except Image.DecompressionBombError as e:
-        raise UnusableImage(f"too large to decode safely ({e})") from None
+        raise UnusableImage(f"too large to decode safely ({e}); downscale it") from None
     except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError,
             struct.error, ZeroDivisionError) as e:  # fmt: skip
         raise UnusableImage(f"truncated or corrupt ({e})") from None
@@ -171,7 +171,7 @@ def _load(img: Image.Image) -> Image.Image:
     try:
         img.load()  # decodes the first frame of a GIF/TIFF; raises if truncated
     except Image.DecompressionBombError as e:
-        raise UnusableImage(f"too large to decode safely ({e})") from None
+        raise UnusableImage(f"too large to decode safely ({e}); downscale it") from None
     except MemoryError:
         raise UnusableImage("too large to decode in this machine's memory") from None
     # Pillow's format plug-ins raise what their parsers raise on a damaged file (struct.error
