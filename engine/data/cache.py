@@ -72,7 +72,24 @@ def cache_key(source: DataSource, geometry: Geometry) -> tuple[str, str]:
     return ident, _digest([ident, stats])
 
 
-def _load(entry: Path) -> Decoded | None:
+def _usable(images, labels, digests, count: int, classes: int, geometry: Geometry) -> bool:
+    """Whether arrays read back from an entry are what ``_store`` wrote for ``geometry``: a
+    file damaged on disk, or swapped in by hand, is rebuilt instead of trusted (labels past
+    the class names would index out of range in the middle of training)."""
+    return (
+        images.dtype == np.uint8
+        and images.ndim == 4
+        and images.shape[1:] == geometry.shape
+        and len(images) >= count
+        and labels.dtype == np.int64
+        and labels.shape == (count,)
+        and digests.dtype == np.uint64
+        and digests.shape == (count,)
+        and (count == 0 or (0 <= int(labels.min()) and int(labels.max()) < classes))
+    )
+
+
+def _load(entry: Path, geometry: Geometry) -> Decoded | None:
     try:
         # Our own file, but it lists every image name: a big folder's may pass 32 MB.
         meta = load_json_file(entry / "meta.json", limit=1 << 30)
@@ -82,7 +99,7 @@ def _load(entry: Path) -> Decoded | None:
             images = np.load(entry / f"{split}_images.npy", mmap_mode="r")
             labels = np.load(entry / f"{split}_labels.npy")
             digests = np.load(entry / f"{split}_digests.npy")
-            if len(images) < count or len(labels) != count or len(digests) != count:
+            if not _usable(images, labels, digests, count, len(meta["class_names"]), geometry):
                 return None
             splits[split] = SourceSplit(images[:count], labels, digests, info["names"])
         return Decoded(
@@ -140,7 +157,7 @@ def load_or_read(
     ident, key = cache_key(source, geometry)
     entry = base / f"{ident}-{key}"
     if entry.is_dir():
-        decoded = _load(entry)
+        decoded = _load(entry, geometry)
         if decoded is not None:
             return decoded, True
         shutil.rmtree(entry, ignore_errors=True)
@@ -194,7 +211,7 @@ def load_or_read(
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    decoded = _load(entry)
+    decoded = _load(entry, geometry)
     if decoded is None:
         raise DatasetError(f"{entry}: the cache entry just written cannot be read back")
     return decoded, False
