@@ -11,7 +11,7 @@ image sets. EMNIST's files carry its set's name in front (``emnist-letters-train
 ubyte.gz``), store each image transposed (turned upright here) and name their classes in
 ``<set>-mapping.txt``; a folder may hold one set only. Class names come from a
 ``classes.txt`` beside the files (one name a line), else EMNIST's mapping, else
-Fashion-MNIST's names when the folder's path says "fashion", else "0", "1", ...
+Fashion-MNIST's names when the folder's name says "fashion", else "0", "1", ...
 """
 
 from __future__ import annotations
@@ -251,13 +251,23 @@ def _emnist_names(mapping: Path, n_labels: int) -> tuple[str, ...]:
     return checked_class_names(names, str(mapping))
 
 
+def _fashion(root: Path) -> bool:
+    """Whether the folder itself is named for Fashion-MNIST ("fashion-mnist", torchvision's
+    "FashionMNIST/raw"): a project folder higher up called "fashion-work" says nothing about
+    the digits inside it."""
+    folder = root.resolve()
+    if folder.name.lower() == "raw":
+        folder = folder.parent
+    return "fashion" in folder.name.lower()
+
+
 def _class_names(source: DataSource, n_labels: int) -> tuple[str, ...]:
     names = _names_file(source.root, source.plan["train"][0])
     if names is not None and names.name == "classes.txt":
         return class_names_file(names, n_labels)
     if names is not None:
         return _emnist_names(names, n_labels)
-    if "fashion" in str(source.root.resolve()).lower() and n_labels <= len(FASHION_MNIST_CLASSES):
+    if _fashion(source.root) and n_labels <= len(FASHION_MNIST_CLASSES):
         return FASHION_MNIST_CLASSES
     return tuple(str(i) for i in range(n_labels))
 

@@ -144,3 +144,11 @@ def test_idx_files_each_unpacked_into_a_folder_of_its_name_are_read(tmp_path):
     _idx(tmp_path / LABELS / LABELS, _LABELS6)
     report = check_dataset(tmp_path)
     assert report.kind == "idx" and report.total == 6
+
+
+def test_digits_under_a_project_folder_named_fashion_keep_digit_names(tmp_path):
+    (tmp_path / "fashion-project").mkdir()
+    root = _set(tmp_path / "fashion-project" / "mnist", _images(), _LABELS6)
+    assert check_dataset(root).class_names == ("0", "1", "2")
+    named = _set(tmp_path / "fashion-project" / "Fashion-MNIST", _images(), _LABELS6)
+    assert check_dataset(named).class_names[:2] == ("T-shirt/top", "Trouser")
