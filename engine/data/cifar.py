@@ -28,11 +28,12 @@ from engine.data.decoded import (
     DataSource,
     Decoded,
     checked_class_names,
+    decode_batches,
     is_data_file,
+    read_data_file,
 )
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
-from engine.io import UnsafeFile, read_regular_bytes
 
 __all__ = ["Refused", "SafeUnpickler", "find_cifar", "load_pickle", "read_cifar"]
 
@@ -139,12 +140,7 @@ def load_pickle(path: str | os.PathLike[str]) -> object:
     Raises ``DatasetError`` naming the file and the refused global when the pickle asks for
     anything but numpy arrays (a crafted file that would run code), or when it is broken."""
     path = Path(path)
-    try:
-        data = read_regular_bytes(path, MAX_PICKLE_BYTES)
-    except UnsafeFile as e:
-        raise DatasetError(str(e)) from None
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot be read ({e.strerror or e})") from None
+    data = read_data_file(path, MAX_PICKLE_BYTES)
     # Every array's bytes come from the file, so none can be larger than it (plus slack for
     # the latin-1 round trip of protocol 2): the bound holds whatever the opcodes say.
     unpickler = SafeUnpickler(
@@ -282,17 +278,11 @@ def _class_names(meta: Path | None, n_labels: int, key: str) -> tuple[str, ...]:
 
 def read_cifar(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:
     """Decode a CIFAR-10 source found by ``find_cifar`` (see ``DataSource.read``)."""
-    plan, meta, (labels_key, names_key) = source.plan
-    arrays = {}
-    for split, paths in plan.items():
-        parts = [_load_batch(p, labels_key) for p in paths]
-        arrays[split] = (
-            np.concatenate([d for d, _ in parts]),
-            np.concatenate([lab for _, lab in parts]),
-        )
-    n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
-    names = _class_names(meta, n_labels, names_key)
-    decoded = Decoded(source.kind, source.root, names, {})
-    for split, (images, labels) in arrays.items():
-        decoded.add_array_split(split, images, labels, geometry, allocate)
-    return decoded
+    _, meta, (labels_key, names_key) = source.plan
+    return decode_batches(
+        source,
+        lambda path: _load_batch(path, labels_key),
+        lambda n_labels: _class_names(meta, n_labels, names_key),
+        geometry,
+        allocate,
+    )

@@ -17,10 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.decoded import Allocate, DataSource, Decoded, class_names_file, is_data_file
+from engine.data.decoded import (
+    Allocate,
+    DataSource,
+    Decoded,
+    class_names_file,
+    decode_batches,
+    is_data_file,
+    read_data_file,
+)
 from engine.data.errors import DatasetError
 from engine.data.images import Geometry
-from engine.io import UnsafeFile, read_regular_bytes
 
 __all__ = ["RECORD_BYTES", "find_cifar_bin", "read_cifar_bin", "read_record_file"]
 
@@ -71,12 +78,7 @@ def read_record_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     Raises ``DatasetError`` naming the file when it is not a regular file, larger than
     MAX_BATCH_BYTES, empty, or not a whole number of 3073-byte records (a truncated
     download, or CIFAR-100's 3074-byte records)."""
-    try:
-        data = read_regular_bytes(path, MAX_BATCH_BYTES)
-    except UnsafeFile as e:
-        raise DatasetError(str(e)) from None
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot be read ({e.strerror or e})") from None
+    data = read_data_file(path, MAX_BATCH_BYTES)
     if not data or len(data) % RECORD_BYTES:
         hint = (
             "; it looks like CIFAR-100's binary format (2 label bytes), which is not read: "
@@ -95,21 +97,11 @@ def read_record_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def read_cifar_bin(source: DataSource, geometry: Geometry | None, allocate: Allocate) -> Decoded:
     """Decode a source found by ``find_cifar_bin`` (see ``DataSource.read``)."""
-    plan, meta = source.plan
-    arrays = {}
-    for split, paths in plan.items():
-        parts = [read_record_file(p) for p in paths]
-        arrays[split] = (
-            np.concatenate([d for d, _ in parts]),
-            np.concatenate([lab for _, lab in parts]),
-        )
-    n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
-    names = (
-        class_names_file(meta, n_labels)
-        if meta is not None
-        else tuple(str(i) for i in range(n_labels))
-    )
-    decoded = Decoded("cifar10", source.root, names, {})
-    for split, (images, labels) in arrays.items():
-        decoded.add_array_split(split, images, labels, geometry, allocate)
-    return decoded
+    meta = source.plan[1]
+
+    def names(n_labels: int) -> tuple[str, ...]:
+        if meta is None:
+            return tuple(str(i) for i in range(n_labels))
+        return class_names_file(meta, n_labels)
+
+    return decode_batches(source, read_record_file, names, geometry, allocate)

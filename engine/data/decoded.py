@@ -22,8 +22,10 @@ __all__ = [
     "SourceSplit",
     "checked_class_names",
     "class_names_file",
+    "decode_batches",
     "in_memory",
     "is_data_file",
+    "read_data_file",
 ]  # fmt: skip
 
 #: Split names, in the order reports list them.
@@ -46,6 +48,20 @@ def in_memory(split: str, shape: tuple[int, ...]) -> np.ndarray:
     except MemoryBudgetError as e:
         raise DatasetError(str(e)) from None
     return np.empty(shape, dtype=np.uint8)
+
+
+def read_data_file(path: Path, limit: int) -> bytes:
+    """The bytes of data file ``path`` (at most ``limit``); ``DatasetError`` naming it when it
+    is not a regular file, is larger, or cannot be read."""
+    from engine.data.errors import DatasetError
+    from engine.io import UnsafeFile, read_regular_bytes
+
+    try:
+        return read_regular_bytes(path, limit)
+    except UnsafeFile as e:
+        raise DatasetError(str(e)) from None
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot be read ({e.strerror or e})") from None
 
 
 def is_data_file(path: Path) -> bool:
@@ -175,6 +191,30 @@ class Decoded:
         self.sizes[f"{w}x{h}"] = self.sizes.get(f"{w}x{h}", 0) + len(images)
         mode = "L" if images.shape[1] == 1 else "RGB"
         self.modes[mode] = self.modes.get(mode, 0) + len(images)
+
+
+def decode_batches(
+    source: DataSource,
+    load: Callable[[Path], tuple[np.ndarray, np.ndarray]],
+    names: Callable[[int], tuple[str, ...]],
+    geometry,
+    allocate: Allocate,
+) -> Decoded:
+    """The ``Decoded`` of a source whose plan maps splits to batch files (CIFAR): ``load``
+    gives each file's (uint8 (N, C, H, W), int64 (N,)); ``names(n_labels)`` the class names
+    for labels 0 .. n_labels - 1. ``source.plan[0]`` is that {split: (paths...)} map."""
+    arrays = {}
+    for split, paths in source.plan[0].items():
+        parts = [load(p) for p in paths]
+        arrays[split] = (
+            np.concatenate([d for d, _ in parts]),
+            np.concatenate([lab for _, lab in parts]),
+        )
+    n_labels = int(max(lab.max(initial=0) for _, lab in arrays.values())) + 1
+    decoded = Decoded(source.kind, source.root, names(n_labels), {})
+    for split, (images, labels) in arrays.items():
+        decoded.add_array_split(split, images, labels, geometry, allocate)
+    return decoded
 
 
 @dataclass(frozen=True)
