@@ -52,3 +52,18 @@ def test_the_curves_readout_never_runs_under_the_export_buttons(app_window, qtbo
     width = readout.fontMetrics().horizontalAdvance(readout.text())
     assert width <= readout.width()  # what is drawn fits (shortened with "…" when it must)
     window.grab().save(str(controller.runs_root.parent / "curves.png"))
+
+
+def test_the_learn_page_shows_whole_captions_under_the_learned_filters(app_window, qtbot):
+    from workbench.views.image_grid import ImageGrid
+
+    window, controller = app_window
+    window.resize(1200, 800)
+    train_to_end(qtbot, controller)
+    window.pages.setCurrentIndex(window.learning.page_index)
+    grid = window.findChild(ImageGrid, "learnedGrid")
+    qtbot.waitUntil(lambda: grid.count() > 0, timeout=RUN_MS)
+    qtbot.wait(50)
+    assert "\nr = " in grid.captions()[0]  # two caption lines under each filter
+    assert grid.viewport().height() >= grid.gridSize().height()  # a whole row is on screen
+    window.grab().save(str(controller.runs_root.parent / "learn.png"))

@@ -241,6 +241,14 @@ class ImageGrid(QListWidget):
         self.setGridSize(
             QSize(max(self._thumb + 18, wide + 14), self._thumb + 12 + rows * fm.lineSpacing() + 6)
         )
+        self.updateGeometry()  # the minimum height below follows the cells
+
+    def minimumSizeHint(self) -> QSize:
+        """At least one whole row of cells: a splitter or layout that squeezed the grid
+        lower cut every caption in half (the Learn page's "r = +0.32" lines)."""
+        hint = super().minimumSizeHint()
+        row = self.gridSize().height() + 2 * (self.frameWidth() + self.spacing())
+        return QSize(hint.width(), max(hint.height(), row))
 
     def keys(self) -> list[object]:
         """The keys of the thumbnails shown, in order."""

@@ -10,7 +10,7 @@ Double-clicking a filter sends it to the playground (``filterChosen``).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.named_kernels import nearest_named
@@ -98,6 +98,21 @@ class LearnedFiltersView(QWidget):
                 "shows its nearest one."
             )
         self.summary.setText(head + text + " Double-click a filter to try it in the playground.")
+        self.updateGeometry()  # the summary's lines changed: so does the height it needs
+
+    def minimumSizeHint(self) -> QSize:
+        """The summary's wrapped lines at this width and one whole row of thumbnails: a
+        layout's own minimum counts a wrapped label as one line, and the Learn page's
+        splitter then cut the captions under the filters in half."""
+        hint = super().minimumSizeHint()
+        text = self.summary.heightForWidth(max(self.width(), hint.width()))
+        need = text + self.layout().spacing() + self.grid.minimumSizeHint().height()
+        return QSize(hint.width(), max(hint.height(), need))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # the summary wraps to other lines
 
     def matches(self) -> list:
         """The :class:`engine.named_kernels.Resemblance` of each filter shown."""
