@@ -440,9 +440,16 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         for path in self.recent.paths():
             self.recent_menu.addAction(
-                Path(path).name, lambda p=path: self.maybe_save() and self.open_path(p)
+                Path(path).name, lambda p=path: self._open_recent(p)
             ).setToolTip(path)
         self.recent_menu.setEnabled(bool(self.recent.paths()))
+
+    def _open_recent(self, path: str) -> None:
+        """Open a recent file; one that is gone leaves the list after saying so."""
+        if not self.maybe_save() or self.open_path(path) or Path(path).exists():
+            return
+        self.recent.remove(path)
+        QTimer.singleShot(0, self._refresh_recent)  # not while its own action is triggering
 
     def _error(self, title: str, text: str, problems: list[str]) -> None:
         box = QMessageBox(

@@ -78,3 +78,17 @@ def test_a_narrow_palette_shortens_layer_names_instead_of_cutting_them(
     assert shortened, sorted(names)  # ...so it is shortened with an ellipsis
     over = [(t, w, room) for t, (w, room) in names.items() if w > room]
     assert not over  # nothing is drawn wider than its room (cut mid-letter)
+
+
+def test_a_recent_file_that_is_gone_leaves_the_recent_menu(make_window, qtbot, tmp_path, dialogs):
+    window = make_window()
+    kept, gone = tmp_path / "kept.cnnwb", tmp_path / "gone.cnnwb"
+    assert window.save_to(str(kept)) and window.save_to(str(gone))
+    gone.unlink()  # deleted (or moved) outside the workbench
+    names = [a.text() for a in window.recent_menu.actions()]
+    assert names == ["gone.cnnwb", "kept.cnnwb"]
+    window.recent_menu.actions()[0].trigger()
+    assert "no such file" in dialogs.last  # says why it did not open...
+    qtbot.waitUntil(lambda: [a.text() for a in window.recent_menu.actions()] == ["kept.cnnwb"])
+    window.recent_menu.actions()[0].trigger()  # ...and the others still open
+    assert window.document.path == str(kept)
