@@ -118,6 +118,46 @@ def _files_under(path: Path, root: Path) -> tuple[list[Path], list[tuple[Path, s
     return found, errors
 
 
+def _split_folders(folder: Path, notes: list[str], where: str) -> dict[str, Path]:
+    """{split: subfolder} of the split-named subfolders of ``folder`` (train, val/valid/
+    validation, test); every other subfolder, and a second one for a split, is noted as
+    ignored (``where`` prefixes its name in the note)."""
+    found: dict[str, Path] = {}
+    for d in _visible_dirs(folder):
+        split = _SPLIT_DIRS.get(d.name.lower())
+        if split is None or split in found:
+            notes.append(f"folder {where}{d.name}/ ignored: not a split name (train, val, test)")
+        else:
+            found[split] = d
+    return found
+
+
+def _layout(
+    root: Path, notes: list[str]
+) -> tuple[dict[str, list[tuple[str, Path]]], list[Path], str]:
+    """({split: [(class name, folder)]}, folders whose loose files are strays, layout words).
+
+    Three layouts: class folders (all train), train/<class>/ (and val/, test/), and the
+    inverted <class>/train/ (and val/, test/) in which every class folder holds a train/:
+    read as the split it names, not all as training images (its test images would
+    otherwise train the model and no test split would be left to say so)."""
+    top = _visible_dirs(root)
+    if any(d.name.lower() == "train" for d in top):
+        splits = _split_folders(root, notes, "")
+        order = [s for s in ("train", "val", "test") if s in splits]
+        classes = {split: [(c.name, c) for c in _visible_dirs(splits[split])] for split in order}
+        return classes, [splits[s] for s in order], "/".join(order) + " folders"
+    inner = {c: [d.name.lower() for d in _visible_dirs(c)] for c in top}
+    if len(top) >= 2 and all("train" in names for names in inner.values()):
+        classes: dict[str, list[tuple[str, Path]]] = {}
+        for c in top:
+            for split, d in _split_folders(c, notes, f"{c.name}/").items():
+                classes.setdefault(split, []).append((c.name, d))
+        order = [s for s in ("train", "val", "test") if s in classes]
+        return {s: classes[s] for s in order}, top, "class/" + "/".join(order) + " folders"
+    return {"train": [(c.name, c) for c in top]}, [], "class folders"
+
+
 def scan_folder(root: str | os.PathLike[str]) -> DataSource:
     """List an image folder without reading any image.
 
@@ -125,20 +165,9 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder; give a folder with one subfolder per class")
-    top = _visible_dirs(root)
     notes: list[str] = []
-    split_dirs: dict[str, Path] = {}
-    if any(d.name.lower() == "train" for d in top):
-        for d in top:
-            split = _SPLIT_DIRS.get(d.name.lower())
-            if split is None or split in split_dirs:
-                notes.append(f"folder {d.name}/ ignored: not a split name (train, val, test)")
-            else:
-                split_dirs[split] = d
-    else:
-        split_dirs["train"] = root
-    class_dirs = {split: _visible_dirs(d) for split, d in split_dirs.items()}
-    class_names = tuple(sorted({d.name for dirs in class_dirs.values() for d in dirs}))
+    class_dirs, loose, layout = _layout(root, notes)
+    class_names = tuple(sorted({name for dirs in class_dirs.values() for name, _ in dirs}))
     if not class_names:
         raise DatasetError(
             f"{root}: no class folders found; put each class's images in its own subfolder "
@@ -146,10 +175,9 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
         )
     index = {name: i for i, name in enumerate(class_names)}
     entries: list[_Entry] = []
-    stray: list[Path] = []
     unsafe: list[tuple[Path, str]] = []
-    for split, d in split_dirs.items():
-        for class_dir in class_dirs[split]:
+    for split, dirs in class_dirs.items():
+        for name, class_dir in dirs:
             files, unreadable = _files_under(class_dir, root)
             unsafe += unreadable
             for f in files:
@@ -158,17 +186,18 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
                 # and the cache key never stats a path that cannot be read.
                 problem = regular_file_problem(f, MAX_IMAGE_BYTES)
                 if problem is None:
-                    entries.append(_Entry(split, index[class_dir.name], f))
+                    entries.append(_Entry(split, index[name], f))
                 else:
                     unsafe.append((f, problem))
-        stray += [f for f in sorted(d.iterdir()) if f.is_file() and not ignored_name(f.name)]
-    if split_dirs.get("train") == root:
-        stray = []  # loose files beside the class folders (a README) are not data
-    layout = (  # the split folders there are: "train/test folders" when there is no val/
-        "/".join(s for s in ("train", "val", "test") if s in split_dirs) + " folders"
-        if "train" in split_dirs and root not in split_dirs.values()
-        else "class folders"
-    )
+    # Loose files beside the class folders (a README) are not data; beside split folders
+    # they are images put in the wrong place, listed as such (with their reason).
+    where = "a split folder (train, val, test)" if layout.startswith("class/") else "a class folder"
+    stray = [
+        (f, f"not inside {where}")
+        for d in loose
+        for f in sorted(d.iterdir())
+        if f.is_file() and not ignored_name(f.name)
+    ]
     return DataSource(
         kind="folder",
         root=root,
@@ -218,7 +247,7 @@ def read_folder(source: DataSource, geometry: Geometry | None, allocate: Allocat
     class_names, entries, stray, notes, unsafe = source.plan
     root = source.root
     decoded = Decoded("folder", root, class_names, {}, notes=list(notes))
-    decoded.skipped += [(_rel(p, root), "not inside a class folder") for p in stray]
+    decoded.skipped += [(_rel(p, root), reason) for p, reason in stray]
     decoded.skipped += [(_rel(p, root), reason) for p, reason in unsafe]
     sizes: Counter[str] = Counter()
     modes: Counter[str] = Counter()

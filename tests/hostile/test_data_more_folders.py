@@ -73,3 +73,20 @@ def test_links_that_would_read_images_twice_or_loop_are_listed_not_followed(tmp_
     assert report.counts["train"] == {"cat": 2, "dog": 3}
     result = cli("data", root, seconds=10)
     assert result.code == 0 and "cat/dogs too: a link into this data set" in result.out
+
+
+def test_class_folders_holding_train_and_test_keep_their_test_split(tmp_path, cli):
+    # cat/train/, cat/test/, dog/train/, dog/test/: read as all training images, the test
+    # images would train the model and no test split would be left to say so.
+    root = tmp_path / "set"
+    for k, cls in enumerate(("cat", "dog")):
+        _images(root / cls / "train", 3, 10 * k)
+        _images(root / cls / "test", 1, 100 + 10 * k)
+    (root / "dog" / "notes").mkdir()
+    (root / "dog" / "loose.png").write_bytes((root / "dog" / "train" / "0.png").read_bytes())
+    report = check_dataset(root)
+    assert report.counts == {"train": {"cat": 3, "dog": 3}, "test": {"cat": 1, "dog": 1}}
+    assert dict(report.skipped) == {"dog/loose.png": "not inside a split folder (train, val, test)"}
+    assert any("dog/notes/ ignored" in w for w in report.warnings)
+    ds = load_dataset(root, Preprocessing(1, 4, 4), cache_dir=tmp_path / "cache", val_fraction=0)
+    assert ds.split("test").source.names == ["cat/test/0.png", "dog/test/0.png"]
