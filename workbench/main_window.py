@@ -8,6 +8,7 @@ parts (the training panel) plug in with ``MainWindow.add_page`` and ``MainWindow
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.close_guards: list[Callable[[], bool]] = []
         self.close_actions: list[Callable[[], None]] = []
         self._docks_shown: dict[str, bool] | None = None  # the choice kept off Design
+        self.data_blocker = ("", False)  # what Train waits for beside the network, a problem?
         self.palette_dock = self._dock(
             self.palette_view, "Layers", "paletteDock", Qt.DockWidgetArea.LeftDockWidgetArea
         )
@@ -359,6 +361,14 @@ class MainWindow(QMainWindow):
             prepare()
         return self.save() if answer == B.Save else True
 
+    def set_data_blocker(self, text: str, problem: bool = False) -> None:
+        """What the status bar says while the network is fine but Train is refused: ``text``
+        ("" for nothing), a ``problem`` in red ("Cannot train: ...") or a step still to take
+        ("Ready to train once a data set is chosen")."""
+        if (text, problem) != self.data_blocker:
+            self.data_blocker = (text, problem)
+            self._spec_changed()
+
     def set_theme(self, theme: str) -> None:
         style.apply_theme(QApplication.instance(), theme)
         self.settings.setValue("theme", theme)
@@ -391,9 +401,19 @@ class MainWindow(QMainWindow):
             short = f"{n} problem{'s' if n != 1 else ''} to fix" if n else blocker
             red = style.problem_color().name()
             self.train_label.setText(f"<span style='color:{red}'>⚠ Cannot train: {short}</span>")
+        elif self.data_blocker[0]:
+            # The network is fine but Train is still refused (no data yet): say what is
+            # missing, never a bare "ready" beside a disabled Train button.
+            text, problem = self.data_blocker
+            red = style.problem_color().name()
+            self.train_label.setText(
+                f"<span style='color:{red}'>⚠ Cannot train: {html.escape(text)}</span>"
+                if problem
+                else f"✓ {text}"
+            )
         else:
             self.train_label.setText("✓ Ready to train")
-        self.train_label.setToolTip(blocker)
+        self.train_label.setToolTip(blocker or self.data_blocker[0])
         self.totals_label.setText(total)
 
     def _update_actions(self, *_args) -> None:

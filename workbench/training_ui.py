@@ -175,6 +175,19 @@ class TrainingController(QObject):
             reason = self._memory_reason()
         fix = self._blocker_fix() if self.document.train_blocker else None
         self.training_panel.set_blocker(reason, fix.label if fix is not None else "")
+        self._status_bar_blocker(reason)
+
+    def _status_bar_blocker(self, reason: str) -> None:
+        """The status bar's "Ready to train" names what is still missing (the data)."""
+        text, problem = "", False
+        if not self.document.train_blocker:
+            if not self.dataset_panel.path:
+                text = "Ready to train once a data set is chosen (Data page)"
+            elif self.data.current is None and not self._load_failed:
+                text = "Ready to train once the data set has loaded"
+            elif reason:
+                text, problem = reason, True
+        self.window.set_data_blocker(text, problem)
 
     def _memory_reason(self) -> str:
         """Why Train is refused before anything is built: the network or a batch of the
@@ -282,6 +295,7 @@ class TrainingController(QObject):
         self.data.clear()
         self._load_failed = False
         self.dataset_panel.set_source(path)
+        self._update_blocker()  # "once the data set has loaded", not "choose one"
 
     def use_sample_data(self) -> None:
         """Load the bundled sample data set (in the background): what a fresh start trains
