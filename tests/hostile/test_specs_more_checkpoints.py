@@ -21,8 +21,9 @@ SAMPLE = resource_path("sample", "test")
 
 def _save(run, spec):
     net = engine.build(spec, seed=0)
+    pre = Preprocessing(*spec.input.shape).to_dict()
     return save_checkpoint(
-        run, spec=spec, config=TrainConfig(), preprocessing=Preprocessing(*spec.input.shape).to_dict(),
+        run, spec=spec, config=TrainConfig(), preprocessing=pre,
         class_names=[str(k) for k in range(10)], epoch=1, batch=0, history={"loss": [1.0]},
         weights=net.state_dict(), optimizer_state={},
     )  # fmt: skip
