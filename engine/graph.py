@@ -92,7 +92,7 @@ def wiring(layers: Sequence[Any], arity=None) -> Wiring:
                     found.append(-1)
                     continue
                 j = where.get(ref)
-                earlier = ", ".join(f'"{n}"' for n in ids[:i][-8:]) or "none"
+                earlier = ", ".join(f'"{n}"' for n in ids[max(0, i - 8) : i]) or "none"
                 if j is None:
                     problems.append(GraphProblem(
                         i, f'layers[{i}].inputs[{k}]: unknown id "{ref}" (layers before it: '

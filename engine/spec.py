@@ -40,11 +40,22 @@ ROUNDINGS = ("exact", "floor")
 KEEP: Any = object()
 
 
-class SpecError(ValueError):
-    """A spec that cannot be used. ``problems`` lists every problem, one line each."""
+#: Most problems a SpecError lists; past it one line counts the rest (a hostile file with a
+#: bad field on each of 100,000 layers would otherwise print 30 MB).
+MAX_PROBLEMS = 100
 
-    def __init__(self, problems: str | Iterable[str]):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+
+class SpecError(ValueError):
+    """A spec that cannot be used. ``problems`` lists every problem, one line each (at most
+    MAX_PROBLEMS of them, then one line saying how many more there are)."""
+
+    def __init__(self, problems: str | Iterable[str], prefix: str = ""):
+        """``prefix`` (the file, say "net.json: ") starts every line."""
+        found = [problems] if isinstance(problems, str) else list(problems)
+        if len(found) > MAX_PROBLEMS:
+            rest = len(found) - MAX_PROBLEMS
+            found = [*found[:MAX_PROBLEMS], f"... and {rest} more problems"]
+        self.problems = [prefix + line for line in found]
         super().__init__("\n".join(self.problems))
 
 
@@ -472,8 +483,7 @@ class NetworkSpec:
         if spec is not None and not errors and wiring == "strict":
             errors.extend(p.message for p in spec.wiring.problems)
         if errors or spec is None:
-            prefix = f"{source}: " if source else ""
-            raise SpecError([prefix + e for e in errors])
+            raise SpecError(errors, prefix=f"{source}: " if source else "")
         return spec
 
     def save(self, path: str | os.PathLike[str]) -> None:
