@@ -58,10 +58,12 @@ _RESAMPLE = Image.Resampling.BILINEAR
 #: scan in a training set comes near it; /dev/zero behind a link would otherwise fill memory).
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 #: Most pixels one image may have: Pillow's own warning threshold (89.5 megapixels), enforced
-#: as a refusal. Images above _BIG_PIXELS (16 MP) are decoded one at a time.
+#: as a refusal. Images above _BIG_PIXELS (16 MP), and files above _BIG_BYTES, are decoded
+#: one at a time.
 MAX_PIXELS = 89_478_485
 _BIG_PIXELS = 16_000_000
-_BIG_IMAGE = threading.Lock()
+_BIG_BYTES = 32 * 1024 * 1024
+_BIG_IMAGE = threading.RLock()  # re-entered when a big file is also a big image
 
 
 @dataclass(frozen=True)
@@ -272,24 +274,31 @@ def decode_file(path: str | os.PathLike[str], geometry: Geometry | None) -> Deco
 
 
 def decode_file_quietly(path: str | os.PathLike[str], geometry: Geometry | None) -> DecodedFile:
-    """``decode_file`` for a caller that already holds ``quiet_pillow`` (safe on threads)."""
+    """``decode_file`` for a caller that already holds ``quiet_pillow`` (safe on threads).
+
+    Threads decode small files side by side, but never two large ones at once (over
+    _BIG_BYTES on disk or _BIG_PIXELS decoded): eight threads on 200 MB files or
+    80-megapixel images would hold several GB."""
     try:
-        data = read_regular_bytes(path, MAX_IMAGE_BYTES)
-    except UnsafeFile as e:  # a FIFO, a device, a symlink loop, a huge file: never read
-        raise UnusableImage(e.reason) from None
-    img = _identify(data)
-    w, h = img.size
-    # Threads decode small images side by side, but never two large ones at once: eight
-    # threads on 80-megapixel files would need several GB.
-    with _BIG_IMAGE if w * h > _BIG_PIXELS else contextlib.nullcontext():
+        big_file = os.stat(path).st_size > _BIG_BYTES
+    except OSError:
+        big_file = False  # read_regular_bytes says why
+    with _BIG_IMAGE if big_file else contextlib.nullcontext():
         try:
-            return _decode(img, data, geometry)
-        except UnusableImage:
-            raise
-        except Exception as e:
-            # A plug-in's parser or a conversion failing in a way not foreseen above is still
-            # one unusable file: the load goes on without it, and says which and why.
-            raise UnusableImage(f"cannot be decoded ({type(e).__name__}: {e})") from None
+            data = read_regular_bytes(path, MAX_IMAGE_BYTES)
+        except UnsafeFile as e:  # a FIFO, a device, a symlink loop, a huge file: never read
+            raise UnusableImage(e.reason) from None
+        img = _identify(data)
+        w, h = img.size
+        with _BIG_IMAGE if w * h > _BIG_PIXELS else contextlib.nullcontext():
+            try:
+                return _decode(img, data, geometry)
+            except UnusableImage:
+                raise
+            except Exception as e:
+                # A plug-in's parser or a conversion failing in a way not foreseen above is
+                # still one unusable file: the load goes on without it, saying which and why.
+                raise UnusableImage(f"cannot be decoded ({type(e).__name__}: {e})") from None
 
 
 def _decode(img: Image.Image, data: bytes, geometry: Geometry | None) -> DecodedFile:

@@ -176,3 +176,39 @@ def test_an_unforeseen_decoder_failure_skips_that_file_only(tmp_path, monkeypatc
     ds = load_dataset(root, Preprocessing(1, 3, 4), cache=False, val_fraction=0.0)
     assert dict(ds.report.skipped) == {"a/odd.png": "cannot be decoded (RuntimeError: plug-in bug)"}
     assert ds.report.total == 4
+
+
+@pytest.mark.parametrize("big", ["file", "pixels"])
+def test_big_files_and_big_images_are_decoded_one_at_a_time(tmp_path, monkeypatch, big):
+    # Eight threads each holding a 200 MB file, or an 80-megapixel image, would need GBs.
+    # The thresholds are lowered so that small files stand for big ones.
+    import threading
+    import time
+
+    from engine.data import folder, images
+
+    monkeypatch.setattr(images, "_BIG_BYTES" if big == "file" else "_BIG_PIXELS", 10)
+    monkeypatch.setattr(folder, "_workers", lambda entries: 4)
+    busy, most, lock = [0], [0], threading.Lock()
+    real = images._decode
+
+    def counted(*args):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.02)
+        try:
+            return real(*args)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(images, "_decode", counted)
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            shifted = np.roll(noise, i + 7 * ord(name))
+            Image.fromarray(shifted, "L").save(tmp_path / name / f"{i}.png")
+    ds = load_dataset(tmp_path, Preprocessing(1, 8, 8), cache=False, val_fraction=0.0)
+    assert ds.report.total == 12 and most[0] == 1
