@@ -68,24 +68,30 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _files_under(path: Path, root: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(files, left-out folders with their reason) under class folder ``path`` of the data
-    set at ``root``: os.walk would skip a folder it may not list without a word, and the
-    report must say what was left out.
+def _files_under(
+    path: Path, claimed: dict[Path, str], walked: set[tuple[int, int]]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(files, left-out folders with their reason) under class folder ``path``: os.walk would
+    skip a folder it may not list without a word, and the report must say what was left out.
 
-    A link to a folder is followed (a class assembled from links to other disks is common),
-    unless it leads into the data set or to a folder above it (its images would be read
-    twice, under the wrong class) or to a folder already walked (a loop): those are listed
-    with the reason instead."""
+    ``claimed`` maps every class folder of the scan to its real path; ``walked`` collects the
+    (device, inode) of the folders read so far, over the whole scan. A link to a folder is
+    followed (a class assembled from links to other disks is common) unless it leads into a
+    class folder or to a folder above one (its images would be read twice, under two
+    classes) or to a folder read already (a loop, or two links to one folder): those are
+    listed with the reason instead. A class folder that is itself such a link is too."""
     found: list[Path] = []
     errors: list[tuple[Path, str]] = []
-    data_set = os.path.realpath(root)
-    walked: set[tuple[int, int]] = set()
 
     def note(e: OSError) -> None:
         errors.append((Path(e.filename or path), f"folder cannot be read ({e.strerror or e})"))
 
-    def follow(folder: str) -> bool:
+    def refuse(folder: str | Path, reason: str) -> bool:
+        errors.append((Path(folder), f"{reason}, not followed (its images would be read twice);"
+                                     " remove the link or copy the images"))  # fmt: skip
+        return False
+
+    def follow(folder: str | Path, own: Path | None = None) -> bool:
         if not os.path.islink(folder):
             return True
         try:
@@ -93,17 +99,19 @@ def _files_under(path: Path, root: Path) -> tuple[list[Path], list[tuple[Path, s
         except OSError as e:
             errors.append((Path(folder), f"link to a folder that cannot be read ({e.strerror})"))
             return False
-        if _inside(real, data_set) or _inside(data_set, real):
-            reason = "a link into this data set" if _inside(real, data_set) else (
-                "a link to a folder that holds this data set")  # fmt: skip
-            errors.append((Path(folder), f"{reason}, not followed (its images would be read "
-                                         "twice); remove the link or copy the images"))  # fmt: skip
-            return False
+        for other, other_real in claimed.items():
+            if other == own:
+                break  # a class folder that is a link yields only to those listed before it
+            if _inside(real, other_real):
+                return refuse(folder, f"a link into class folder {other.name}/")
+            if _inside(other_real, real):
+                return refuse(folder, f"a link to a folder that holds class folder {other.name}/")
         if (st.st_dev, st.st_ino) in walked:
-            errors.append((Path(folder), "a link to a folder already read, not followed"))
-            return False
+            return refuse(folder, "a link to a folder already read")
         return True
 
+    if not follow(path, own=path):
+        return found, errors
     for dirpath, dirnames, filenames in os.walk(path, onerror=note, followlinks=True):
         try:
             st = os.stat(dirpath)
@@ -176,9 +184,13 @@ def scan_folder(root: str | os.PathLike[str]) -> DataSource:
     index = {name: i for i, name in enumerate(class_names)}
     entries: list[_Entry] = []
     unsafe: list[tuple[Path, str]] = []
+    # Real folders first, so that a class folder linking to another is the one left out.
+    listed = [d for dirs in class_dirs.values() for _, d in dirs]
+    claimed = {d: os.path.realpath(d) for d in sorted(listed, key=os.path.islink)}
+    walked: set[tuple[int, int]] = set()
     for split, dirs in class_dirs.items():
         for name, class_dir in dirs:
-            files, unreadable = _files_under(class_dir, root)
+            files, unreadable = _files_under(class_dir, claimed, walked)
             unsafe += unreadable
             for f in files:
                 # Decided here, from a stat that never opens the file, so the health check and

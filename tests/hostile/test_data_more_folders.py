@@ -67,12 +67,12 @@ def test_links_that_would_read_images_twice_or_loop_are_listed_not_followed(tmp_
     (root / "dog" / "out").symlink_to(outside)
     report = check_dataset(root)
     skipped = dict(report.skipped)
-    assert "into this data set" in skipped["cat/dogs too"]
-    assert "holds this data set" in skipped["cat/everything"]
+    assert "a link into class folder dog/" in skipped["cat/dogs too"]
+    assert "a link to a folder that holds class folder" in skipped["cat/everything"]
     assert "already read" in skipped["dog/out/back"]
     assert report.counts["train"] == {"cat": 2, "dog": 3}
     result = cli("data", root, seconds=10)
-    assert result.code == 0 and "cat/dogs too: a link into this data set" in result.out
+    assert result.code == 0 and "cat/dogs too: a link into class folder dog/" in result.out
 
 
 def test_class_folders_holding_train_and_test_keep_their_test_split(tmp_path, cli):
@@ -90,3 +90,23 @@ def test_class_folders_holding_train_and_test_keep_their_test_split(tmp_path, cl
     assert any("dog/notes/ ignored" in w for w in report.warnings)
     ds = load_dataset(root, Preprocessing(1, 4, 4), cache_dir=tmp_path / "cache", val_fraction=0)
     assert ds.split("test").source.names == ["cat/test/0.png", "dog/test/0.png"]
+
+
+def test_class_folders_that_are_links_into_the_set_or_to_one_folder_are_read_once(tmp_path):
+    root = tmp_path / "set"
+    _images(root / "cat", 2)
+    _images(root / "dog", 2, 100)
+    shared = tmp_path / "shared birds"
+    _images(shared, 3, 200)
+    (root / "kitten").symlink_to(root / "cat")  # cat's images again, as another class
+    (root / "bird").symlink_to(shared)
+    (root / "birdie").symlink_to(shared)  # two class links to one folder: the first is read
+    _images(root / "all" / "inner", 1)
+    (root / "dog" / "also").symlink_to(root / "all" / "inner")  # inside class all/
+    report = check_dataset(root)
+    assert report.counts["train"] == {"all": 1, "bird": 3, "birdie": 0, "cat": 2, "dog": 2,
+                                      "kitten": 0}  # fmt: skip
+    skipped = dict(report.skipped)
+    assert "a link into class folder cat/" in skipped["kitten"]
+    assert "bird/" in skipped["birdie"]
+    assert "a link into class folder all/" in skipped["dog/also"]
