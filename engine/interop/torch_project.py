@@ -81,8 +81,14 @@ def _check_model(text: str, name: str, state: dict[str, np.ndarray]) -> None:
     import torch
 
     scope: dict = {"__name__": "model"}
-    # The text was generated a moment ago from the spec, never read from a file.
-    exec(compile(text, "model.py", "exec"), scope)
+    # The text was generated a moment ago from the spec, never read from a file; every
+    # string of the spec in it went through source_text.inert, so none can end a comment or
+    # a docstring. A text that still does not compile is our bug: say so, write nothing.
+    try:
+        code = compile(text, "model.py", "exec")
+    except (SyntaxError, ValueError) as e:
+        raise ValueError(f"model.py could not be written for this network ({e})") from None
+    exec(code, scope)
     with torch.device("meta"):
         model = scope[name]()
     theirs = {k: tuple(v.shape) for k, v in model.state_dict().items()}

@@ -24,6 +24,7 @@ import textwrap
 import torch
 from torch import nn
 
+from engine.interop.source_text import inert
 from engine.shapes import infer_shapes
 
 __all__ = ["CALL_SOURCE", "class_name", "model_source", "module_source"]
@@ -136,6 +137,8 @@ def _variables(ids) -> list[str]:
         name = re.sub(r"\W", "_", str(raw)) or f"layer{i}"
         if name[0].isdigit() or keyword.iskeyword(name) or name in seen:
             name = f"l{i}_{name}"
+        if not name.isidentifier():  # "²" is a word character but no identifier's
+            name = f"l{i}_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
         seen.add(name)
         out.append(name)
     return out
@@ -147,7 +150,7 @@ def _comment(spec, rows, i: int) -> str:
     shape = "×".join(str(v) for v in row.output_shape) if row.output_shape else "?"
     params = f", {row.params:,} parameters" if row.params else ""
     frozen = ", frozen" if not spec.layers[i].trainable else ""
-    return f"{spec.wiring.ids[i]}: {shape}{params}{frozen}"
+    return f"{inert(spec.wiring.ids[i])}: {shape}{params}{frozen}"
 
 
 def _blocks(spec) -> list[tuple[int, int]]:
@@ -182,13 +185,14 @@ def _block_title(spec, number: int, first: int, last: int) -> str:
             ins = ["input" if j < 0 else ids[j] for j in spec.inputs_of(i)]
             text = " + ".join(ins) if layer.type == "add" else f"{layer.type}({', '.join(ins)})"
             merges.append(f"{ids[i]} = {text}")
-    return f"block {number}: {span}" + "".join(f"; {m}" for m in merges)
+    return inert(f"block {number}: {span}" + "".join(f"; {m}" for m in merges))
 
 
 def _line(code: str, comment: str, indent: int) -> list[str]:
     """``code  # comment`` within 99 columns, else the comment on the line above, and a call
     too long for one line broken inside its outer parentheses."""
     pad = " " * indent
+    comment = inert(comment)
     one = f"{pad}{code}  # {comment}" if comment else f"{pad}{code}"
     if len(one) <= 99:
         return [one]
@@ -210,11 +214,12 @@ def _header(spec, name: str, graph: bool, needs_torch: bool) -> str:
     params = sum(r.params for r in rows)
     kind = "graph" if graph else "chain"
     title = textwrap.fill(
-        f"{spec.name or 'The network'} as a PyTorch module ({kind} of {len(spec.layers)} "
+        f"{inert(spec.name, True) or 'The network'} as a PyTorch module ({kind} of "
+        f"{len(spec.layers)} "
         f"layers, {params:,} parameters), written by CNN Workbench from its spec.",
         92,
     )
-    about = f"\n{textwrap.fill(spec.description, 92)}\n" if spec.description else ""
+    about = f"\n{textwrap.fill(inert(spec.description, True), 92)}\n" if spec.description else ""
     return f'''"""{title}
 {about}
 Parameters are named as CNN Workbench names them: "{{position}}.weight", the layer's place in

@@ -13,8 +13,11 @@ augmentation of batches, the learning-rate schedules and the checkpoint format.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from engine.interop.source_text import inert
 
 __all__ = ["train_source"]
 
@@ -47,14 +50,16 @@ def train_source(
     an untrained spec). ``class_name``: the model class of model.py."""
     pre = {k: v for k, v in preprocessing.items() if k not in ("mean", "std", "format", "version")}
     frozen = [i for i, layer in enumerate(spec.layers) if not layer.trainable]
-    return (
-        _TEMPLATE.replace("@NAME@", spec.name or "the network")
-        .replace("@CLASS@", class_name)
-        .replace("@CONFIG@", _literal(dict(config)))
-        .replace("@PREPROCESSING@", _literal(pre))
-        .replace("@CLASS_NAMES@", _literal(None if class_names is None else list(class_names)))
-        .replace("@FROZEN@", repr(frozen))
-    )
+    fills = {
+        "NAME": inert(spec.name, docstring=True) or "the network",
+        "CLASS": class_name,
+        "CONFIG": _literal(dict(config)),
+        "PREPROCESSING": _literal(pre),
+        "CLASS_NAMES": _literal(None if class_names is None else list(class_names)),
+        "FROZEN": repr(frozen),
+    }
+    # One pass: a name that contains "@CONFIG@" stays a name.
+    return re.sub(r"@([A-Z_]+)@", lambda m: fills.get(m[1], m[0]), _TEMPLATE)
 
 
 _TEMPLATE = '''"""Train @NAME@ with PyTorch, on one process or many (torchrun), as CNN
