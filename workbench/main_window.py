@@ -304,6 +304,10 @@ class MainWindow(QMainWindow):
 
     def load_preset(self, name: str) -> None:
         """Replace the network by a preset, undoably (settings and file stay)."""
+        if self.document.locked:
+            self._error("Cannot load a preset", "The network cannot change now.",
+                        [self.document.lock_reason])  # fmt: skip
+            return
         spec = load_spec(name)
         self.document.replace_network(spec, f"Preset {PRESET_TITLES.get(name, name)}")
         if getattr(self, "training", None) is not None:
@@ -427,6 +431,12 @@ class MainWindow(QMainWindow):
         self.actionPaste.setEnabled(not locked)
         for action in (self.actionNew, self.actionOpen, self.actionNewFromTemplate):
             action.setEnabled(not locked)
+        # A preset or a recent file replaces the network: not while a run holds it (a preset
+        # picked then did nothing at all, without a word).
+        self.preset_menu.setEnabled(not locked)
+        self.recent_menu.setEnabled(not locked and bool(self.recent.paths()))
+        for action in [*self.preset_menu.actions(), *self.recent_menu.actions()]:
+            action.setEnabled(not locked)
 
     def _design_docks(self) -> list[QDockWidget]:
         return [self.palette_dock, self.inspector_dock]
@@ -462,7 +472,7 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(
                 Path(path).name, lambda p=path: self._open_recent(p)
             ).setToolTip(path)
-        self.recent_menu.setEnabled(bool(self.recent.paths()))
+        self._update_actions()  # enables the menu when it has entries and nothing is locked
 
     def _open_recent(self, path: str) -> None:
         """Open a recent file; one that is gone leaves the list after saying so."""

@@ -106,7 +106,7 @@ def make_menus(window: QMainWindow) -> None:
     bar = window.menuBar()
     file = bar.addMenu("&File")
     file.addActions([window.actionNew, window.actionNewFromTemplate])
-    presets = file.addMenu("New from &Preset")
+    presets = window.preset_menu = file.addMenu("New from &Preset")
     for name in preset_names():
         act = presets.addAction(PRESET_TITLES.get(name, name), lambda n=name: window.load_preset(n))
         act.setObjectName(f"actionPreset_{name}")

@@ -67,3 +67,28 @@ def test_the_learn_page_shows_whole_captions_under_the_learned_filters(app_windo
     assert "\nr = " in grid.captions()[0]  # two caption lines under each filter
     assert grid.viewport().height() >= grid.gridSize().height()  # a whole row is on screen
     window.grab().save(str(controller.runs_root.parent / "learn.png"))
+
+
+def test_presets_and_recent_files_wait_while_a_run_holds_the_network(
+    app_window, qtbot, tmp_path, dialogs
+):
+    from PySide6.QtGui import QAction
+
+    window, controller = app_window
+    assert window.save_to(str(tmp_path / "saved.cnnwb"))  # an entry in Open Recent
+    preset = window.findChild(QAction, "actionPreset_resnet20")
+    assert preset.isEnabled() and window.recent_menu.isEnabled()
+    controller.training_panel.epochs.setValue(200)
+    with qtbot.waitSignal(controller.runner.started, timeout=RUN_MS):
+        qtbot.mouseClick(button(window, "trainButton"), Qt.MouseButton.LeftButton)
+    # Greyed out like New and Open, not an item that silently does nothing.
+    assert not preset.isEnabled() and not window.preset_menu.isEnabled()
+    assert not window.recent_menu.isEnabled()
+    window.load_preset("resnet20")  # reached another way (a script, a shortcut)
+    assert "Training is running" in dialogs.last
+    assert window.document.spec.name == "tiny"
+    controller.runner.stop_and_wait()
+    qtbot.waitUntil(lambda: not window.document.locked, timeout=RUN_MS)
+    assert preset.isEnabled() and window.recent_menu.isEnabled()
+    preset.trigger()
+    assert window.document.spec.name != "tiny"
