@@ -24,7 +24,7 @@ from engine.fields import FieldInfo
 from engine.graph import INPUT, Wiring, wiring
 from engine.layers import LAYER_TYPES
 from engine.layers.definition import Geometry, LayerDef
-from engine.validation import check_int, check_value, is_int, show, unknown_key
+from engine.validation import check_int, check_text, check_value, is_int, show, unknown_key
 
 FORMAT = "cnn-workbench/network"
 PROJECT_FORMAT = "cnn-workbench/project"
@@ -231,6 +231,8 @@ def _parse_wiring(d: Mapping, path: str, errors: list[str]):
         errors.append(f"{path}.id: must be a non-empty name of at most {MAX_ID} characters, "
                       f"got {show(layer_id)}")  # fmt: skip
         layer_id = None
+    elif layer_id is not None and not check_text(f"{path}.id", layer_id, errors):
+        layer_id = None
     inputs = d.get("inputs")
     if inputs is not None:
         if not isinstance(inputs, list) or not inputs:
@@ -241,6 +243,8 @@ def _parse_wiring(d: Mapping, path: str, errors: list[str]):
             bad = [k for k, ref in enumerate(inputs) if not isinstance(ref, str)]
             for k in bad:
                 errors.append(f"{path}.inputs[{k}]: must be a layer id, got {show(inputs[k])}")
+            bad += [k for k, ref in enumerate(inputs) if isinstance(ref, str)
+                    and not check_text(f"{path}.inputs[{k}]", ref, errors)]  # fmt: skip
             inputs = None if bad else tuple(inputs)
     return layer_id, inputs
 
@@ -550,6 +554,8 @@ def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
     name = d.get("name", "")
     if not isinstance(name, str):
         errors.append(f"name: must be a string, got {show(name)}")
+    elif not check_text("name", name, errors):
+        name = ""
     if "input" not in d:
         errors.append('input: missing (an object like {"channels": 1, "height": 28, "width": 28})')
         inp = None
@@ -569,6 +575,8 @@ def _parse_network(d: Any, errors: list[str]) -> NetworkSpec | None:
     description = d.get("description", "")
     if not isinstance(description, str):
         errors.append(f"description: must be a string, got {show(description)}")
+    else:
+        check_text("description", description, errors)
     rounding = d.get("rounding")
     if rounding is not None and rounding not in ROUNDINGS:
         errors.append(

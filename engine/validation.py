@@ -38,6 +38,20 @@ def show(value: Any, limit: int = SHOW_LIMIT) -> str:
     return f"{text[: limit - 20]}... (shortened)"
 
 
+def check_text(path: str, v: str, errors: list[str]) -> bool:
+    """A string must be storable as UTF-8: JSON's "\\ud800" escape reads as an unpaired
+    surrogate, which every later write (the spec, an ONNX file, a PyTorch project) would
+    fail on. Appends a problem and returns False when it is not."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        code = f"\\u{ord(v[e.start]):04x}"
+        errors.append(f"{path}: holds an unpaired surrogate ({code} at character {e.start}), "
+                      "which no UTF-8 file can store; remove it")  # fmt: skip
+        return False
+    return True
+
+
 def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

@@ -67,7 +67,9 @@ class OnnxGraph:
         self.state = state
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, onnx.TensorProto] = {}
-        self._names: set[str] = {INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME}
+        # Tensor names are one namespace: a layer whose id is "0.weight" must not name its
+        # output like the initializer of that name (ONNX requires every name assigned once).
+        self._names: set[str] = {INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME, *state}
         self._position = -1
         self._stem = ""
 
