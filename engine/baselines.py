@@ -189,11 +189,12 @@ def network_predictor(net) -> Callable[[np.ndarray], np.ndarray]:
 
 def native_shape(path) -> tuple[int, int, int]:
     """(C, H, W) of the data set at ``path`` as it is stored: CIFAR-10 3×32×32, IDX from its
-    header, an image folder from its first image (grey modes 1 channel, others 3)."""
+    header, an image folder from its first image (grey modes 1 channel, others 3); CIFAR-100
+    as CIFAR-10."""
     from engine.data import detect_source
 
     source = detect_source(path)
-    if source.kind == "cifar10":
+    if source.kind in ("cifar10", "cifar100"):
         return (3, 32, 32)
     if source.kind == "idx":
         from engine.data.idx import read_idx_file

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "data",
         help="check a data set: counts, sizes, unusable files, leakage, imbalance",
         description="Check an image folder (one subfolder per class, optionally under "
-        "train/ val/ test/), a folder of IDX files (MNIST) or CIFAR-10 python batches.",
+        "train/ val/ test/), a folder of IDX files (MNIST, Fashion-MNIST, EMNIST), CIFAR-10 "
+        "(python or binary) or CIFAR-100 batches.",
     )
     parser.add_argument("path", metavar="PATH", help="the data set's folder")
     parser.add_argument(

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from engine.spec import SpecError
 
+    _printable_output()
     try:
         return int(args.func(args) or 0)
     except SpecError as e:
@@ -65,5 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _printable_output() -> None:
+    """File names are printed as they are: on an ASCII or Latin-1 terminal (LANG=C, a
+    redirected Windows console) a name it cannot encode is printed with backslash escapes
+    instead of ending the command in UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", "") == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -141,6 +141,19 @@ def test_native_shape_of_a_folder(data):
     assert native_shape(root) == (1, 12, 12)
 
 
+def test_native_shape_of_cifar100(tmp_path):
+    import pickle
+
+    root = tmp_path / "cifar-100-python"
+    root.mkdir()
+    data = np.zeros((2, 3072), np.uint8)
+    for name in ("train", "test"):
+        batch = {b"data": data, b"fine_labels": [0, 1], b"coarse_labels": [0, 0]}
+        (root / name).write_bytes(pickle.dumps(batch, protocol=2))
+    (root / "meta").write_bytes(pickle.dumps({b"fine_label_names": [b"apple", b"bee"]}))
+    assert native_shape(tmp_path) == (3, 32, 32)
+
+
 def test_cli_json_and_text(data, capsys):
     root, _ = data
     args = ["--data", str(root), "--val-split", "0.25", "--seed", "3"]

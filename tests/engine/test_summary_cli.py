@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
+from PIL import Image
 
 from engine.commands.main import main
 from engine.spec import load_spec
@@ -139,3 +143,21 @@ def test_a_graph_summary_shows_where_each_layer_reads_from_and_its_notes(capsys)
     data = json.loads(out)
     assert data["layers"][8]["inputs"] == [7, 2]
     assert data["peak_memory"] < data["total_memory"]
+
+
+def test_a_file_name_the_terminal_cannot_encode_is_escaped_not_a_traceback(tmp_path):
+    # LANG=C or a redirected Windows console: stdout is ASCII; a skipped file's name (here
+    # "é.png", not an image) is printed with backslash escapes and the command still ends.
+
+    for name in ("cats", "dogs"):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(3):
+            Image.new("L", (8, 8), 40 * i).save(folder / f"{i}.png")
+    (tmp_path / "cats" / "\u00e9.png").write_bytes(b"not an image")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    out = subprocess.run([sys.executable, "-m", "engine.commands.main", "data", str(tmp_path)],
+                         capture_output=True, env=env, timeout=120)  # fmt: skip
+    text = out.stdout.decode("ascii") + out.stderr.decode("ascii")
+    assert "UnicodeEncodeError" not in text and "Traceback" not in text, text
+    assert "\\xe9.png" in text, text
