@@ -117,6 +117,22 @@ def _accumulate(pending: dict, j: int, d: np.ndarray, parts) -> np.ndarray:
     return a + d
 
 
+def _into(layer: Layer, sources, pending: dict, g: np.ndarray) -> np.ndarray | None:
+    """The gradient already pending for a one-input ``layer``'s input (from its other
+    readers) when the layer can add its own input gradient into it in place
+    (``accumulates``) and nothing else sees that array: not the gradient ``g`` the layer is
+    handed, nor another pending gradient (a residual add hands one array to both inputs)."""
+    if not getattr(layer, "accumulates", False) or len(sources) != 1:
+        return None
+    j = sources[0]
+    a = pending.get(j)
+    if a is None or not a.flags.writeable or np.may_share_memory(a, g):
+        return None
+    if any(k != j and np.may_share_memory(a, v) for k, v in pending.items()):
+        return None
+    return a
+
+
 class StateDictError(ValueError):
     """A state dict that does not fit the network; the message names every offending key."""
 
@@ -481,7 +497,8 @@ class Network:
                 continue
             layer = self.layers[start]
             kernel_threads(len(g) * self._values[start])
-            dx = layer.backward(g)
+            into = _into(layer, self.sources[start], pending, g)
+            dx = layer.backward(g) if into is None else layer.backward(g, into=into)
             if not self.frozen[start]:
                 for k, v in layer.grads.items():
                     grads[f"{start}.{k}"] = v
@@ -490,7 +507,10 @@ class Network:
             for j, d in zip(self.sources[start], parts, strict=True):
                 if j < 0 or d is None or not self._needs_grad[j]:
                     continue
-                pending[j] = d if j not in pending else _accumulate(pending, j, d, parts)
+                if into is not None or j not in pending:  # (with ``into``, d is the sum)
+                    pending[j] = d
+                else:
+                    pending[j] = _accumulate(pending, j, d, parts)
         kernel_threads(SERIAL_ELEMENTS)
 
     def forward_activations(self, x) -> list[np.ndarray]:

@@ -133,3 +133,53 @@ def test_graph_presets_match_pytorch_forward_and_gradients(preset):
     assert set(grads) == set(params)
     for k, g in grads.items():
         np.testing.assert_allclose(g, params[k].grad.numpy(), rtol=1e-5, atol=1e-8, err_msg=k)
+
+
+def _grads_both_ways(spec, monkeypatch, n=4):
+    """Gradients of ``spec`` (float32) with each conv adding its input gradient into the
+    pending one (``into``) and with the sum taken afterwards; and the calls that got ``into``."""
+    import engine.network as network
+    from engine.layers import Conv2D
+
+    net = build(spec, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, *net.input_shape)).astype(np.float32)
+    y = rng.integers(0, net.num_classes, n)
+    calls = []
+    backward = Conv2D.backward
+
+    def spy(self, dy, into=None):
+        calls.append(into is not None)
+        return backward(self, dy, into=into) if into is not None else backward(self, dy)
+
+    monkeypatch.setattr(Conv2D, "backward", spy)
+    _, fused = net.loss_and_grads(x, y)
+    fused = {k: v.copy() for k, v in fused.items()}
+    with monkeypatch.context() as m:
+        m.setattr(network, "_into", lambda *a: None)
+        _, plain = net.loss_and_grads(x, y)
+    return fused, plain, calls
+
+
+def test_a_conv_adds_its_input_gradient_into_the_shortcut_gradient_bit_for_bit(monkeypatch):
+    fused, plain, calls = _grads_both_ways("resnet20", monkeypatch)
+    assert sum(calls[: len(calls) // 2]) == 9  # every block input of resnet20, in one pass
+    assert fused.keys() == plain.keys()
+    for k in plain:
+        np.testing.assert_array_equal(fused[k], plain[k], err_msg=k)
+
+
+def test_a_gradient_the_conv_is_handed_is_never_its_into(monkeypatch):
+    # add(a, conv(a)): the add hands one array to both of its inputs, so the gradient waiting
+    # for ``a`` is the very array the conv reads; adding into it would corrupt what it reads.
+    g = GraphBuilder()
+    a = g.layer("conv2d", INPUT, "a", filters=3, kernel=3, padding=1)
+    b = g.layer("conv2d", a, "b", filters=3, kernel=3, padding=1)
+    s = g.layer("add", [a, b], "s")
+    f = g.layer("flatten", s, "f")
+    g.layer("dense", f, "out", units=4)
+    spec = g.spec((2, 6, 6))
+    fused, plain, calls = _grads_both_ways(spec, monkeypatch)
+    assert not any(calls)
+    for k in plain:
+        np.testing.assert_array_equal(fused[k], plain[k], err_msg=k)
