@@ -24,6 +24,7 @@ def load_source(source: str | os.PathLike[str], seed: int = 0):
     from engine.checkpoint import CheckpointError, load_checkpoint
     from engine.data import Preprocessing
     from engine.network import StateDictError
+    from engine.spec import load_spec
 
     p = Path(source) if isinstance(source, str | os.PathLike) else None
     if p is not None and (p.is_dir() or p.name == "checkpoint.json"):
@@ -35,8 +36,25 @@ def load_source(source: str | os.PathLike[str], seed: int = 0):
             raise CheckpointError(f"{ckpt.path / 'weights.npz'}: {e}") from None
         where = f"trained: {ckpt.path}, {ckpt.epoch} epochs"
         return net, dict(ckpt.preprocessing), tuple(ckpt.class_names), where
-    net = engine.build(source, seed=seed)
+    spec = load_spec(source)
+    _check_parameters_fit(source, spec)
+    net = engine.build(spec, seed=seed)
     c, h, w = net.spec.input.shape
     names = tuple(str(k) for k in range(net.num_classes))
     pre = Preprocessing(c, h, w).to_dict() if c in (1, 3) else None
     return net, pre, names, f"initial: seed {seed}, untrained"
+
+
+def _check_parameters_fit(source, spec) -> None:
+    """Refuse, before engine.build allocates them, parameters that this machine cannot hold
+    (a valid spec of 65,536 64×64 filters before a million-unit dense layer wants 244 GiB):
+    SpecError naming the source and both sizes."""
+    from engine.io import size_text
+    from engine.memory_budget import machine_memory, training_memory
+    from engine.spec import SpecError
+
+    need, have = training_memory(spec).parameters, machine_memory()
+    if need > have:
+        where = f"{source}: " if isinstance(source, str | os.PathLike) else ""
+        raise SpecError(f"{where}its network needs {size_text(need)} of parameters; this "
+                        f"machine has {size_text(have)}")  # fmt: skip
