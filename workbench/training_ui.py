@@ -29,6 +29,7 @@ from workbench.loaded_data import LoadedDataModel
 from workbench.predict_controller import PredictController
 from workbench.run_controller import RunController, default_runs_root
 from workbench.train_pages import TrainPages
+from workbench.views.elided_label import shorten_runs
 from workbench.window_drops import WindowDrops
 from workbench.workers.train_worker import TrainRunner
 
@@ -322,7 +323,7 @@ class TrainingController(QObject):
         self.predictions.shutdown()
 
     def _message(self, title: str, text: str) -> None:
-        QMessageBox.warning(self.window, title, text)
+        QMessageBox.warning(self.window, title, shorten_runs(text))
 
 
 def install_training(window) -> TrainingController:

@@ -92,3 +92,22 @@ def test_presets_and_recent_files_wait_while_a_run_holds_the_network(
     assert preset.isEnabled() and window.recent_menu.isEnabled()
     preset.trigger()
     assert window.document.spec.name != "tiny"
+
+
+def test_a_huge_paste_into_a_setting_gives_a_readable_message(app_window, qtbot):
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QLineEdit
+
+    window, controller = app_window
+    freeze = window.findChild(QLineEdit, "freezeEdit")
+    QGuiApplication.clipboard().setText("x" * 10_000)
+    freeze.setFocus()
+    qtbot.keyClick(freeze, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(freeze, Qt.Key.Key_Return)
+    qtbot.mouseClick(button(window, "trainButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(window.messages), timeout=RUN_MS)
+    qtbot.waitUntil(lambda: not controller.is_training(), timeout=RUN_MS)
+    _title, text = window.messages[-1]
+    assert "to freeze up to" in text and "characters)" in text  # what is wrong, how long
+    assert "unexpected error" not in text  # a bad setting, not a bug
+    assert len(text) < 1_000, len(text)  # not a box 10,000 characters wide

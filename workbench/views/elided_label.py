@@ -1,7 +1,10 @@
-"""A one-line label that shortens its text with an ellipsis instead of pushing its
-neighbours over: the whole text is its tooltip (and ``full_text()``)."""
+"""Text shortened for display: ``ElidedLabel``, a one-line label that shortens its text with
+an ellipsis instead of pushing its neighbours over (the whole text is its tooltip and
+``full_text()``), and ``shorten_runs`` for messages that quote what a person pasted."""
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
@@ -50,3 +53,20 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         shown = self.fontMetrics().elidedText(self._full, self._mode, max(0, self.width() - 2))
         super().setText(shown)
+
+
+#: The longest unbroken run of characters a message quotes whole (a long path fits).
+LONGEST_RUN = 240
+
+
+def shorten_runs(text: str, limit: int = LONGEST_RUN) -> str:
+    """``text`` with every run of non-space characters longer than ``limit`` cut to its
+    start and end around "…" and its length: a message quoting a 10,000-character paste
+    stays a readable box (word wrap cannot break a run that has no spaces)."""
+    keep = max(8, limit // 2 - 20)
+
+    def cut(match: re.Match) -> str:
+        run = match.group(0)
+        return f"{run[:keep]}…{run[-keep:]} ({len(run):,} characters)"
+
+    return re.sub(rf"\S{{{limit + 1},}}", cut, text)

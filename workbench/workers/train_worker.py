@@ -49,6 +49,7 @@ from engine.training import (
     TrainingError,
     fit,
 )
+from engine.transfer import TransferError
 from workbench.workers.background import keep_until_finished
 
 __all__ = ["DataRequest", "TrainJob", "TrainRunner", "TrainWorker", "describe_error"]
@@ -93,8 +94,8 @@ class TrainJob:
 def describe_error(exc: BaseException) -> str:
     """One clear message for the GUI. Engine errors already read as sentences; anything else
     gets its type so a bug report can still name it."""
-    if isinstance(exc, TrainingError | DatasetError | SpecError):
-        return str(exc)
+    if isinstance(exc, TrainingError | DatasetError | SpecError | TransferError):
+        return str(exc)  # a setting that names no layer (freeze, init from) is one too
     if isinstance(exc, FileNotFoundError | PermissionError | OSError):
         return f"A file could not be read or written: {exc}"
     if isinstance(exc, MemoryError):
