@@ -14,7 +14,16 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-__all__ = ["MAX_OPSET", "MIN_OPSET", "check_input", "check_opset", "metadata_json", "tensor_array"]
+__all__ = [
+    "MAX_OPSET",
+    "MIN_OPSET",
+    "check_input",
+    "check_inside",
+    "check_model",
+    "check_opset",
+    "metadata_json",
+    "tensor_array",
+]
 
 #: Opset 7 (ONNX 1.2) gave Add, Mul and Gemm numpy broadcasting, which is what this importer
 #: reads; older models carry "broadcast" attributes with other rules.
@@ -72,14 +81,20 @@ def _dtype(t: onnx.TensorProto, what: str) -> np.dtype:
     return dtype
 
 
-def tensor_array(t: onnx.TensorProto, what: str) -> np.ndarray:
-    """The numpy array of ``t`` (an initializer or a Constant's value), after checking that
-    it lives in the file and that its data holds exactly what its dims declare (so a tensor
-    claiming 10^12 values is refused before anything is allocated). ``what`` names it."""
+def check_inside(t: onnx.TensorProto, what: str) -> None:
+    """Refuse a tensor whose data lives in another file (a path in a model must never make us
+    read one) or is a segment of one."""
     if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data):
         raise _error(f"{what} lives in an external file; save the model with its weights inside")
     if t.HasField("segment"):
         raise _error(f"{what} is a segment of a tensor, which is not supported")
+
+
+def tensor_array(t: onnx.TensorProto, what: str) -> np.ndarray:
+    """The numpy array of ``t`` (an initializer or a Constant's value), after checking that
+    it lives in the file and that its data holds exactly what its dims declare (so a tensor
+    claiming 10^12 values is refused before anything is allocated). ``what`` names it."""
+    check_inside(t, what)
     dtype = _dtype(t, what)
     dims = [int(d) for d in t.dims]
     if any(d < 0 for d in dims):
@@ -110,3 +125,21 @@ def metadata_json(text: str) -> Any:
         return loads(text, limit=_METADATA_LIMIT)
     except JSONInputError:
         return None
+
+
+def check_model(model: onnx.ModelProto) -> None:
+    """ONNX's own checker: every node's inputs, outputs and attributes as its operator's
+    schema allows (a MaxPool given a Conv's weights, an attribute the operator does not
+    have). What ONNX Runtime refuses to run is refused here too, with the checker's words."""
+    for node in model.graph.node:  # our own words for what the checker also refuses
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                check_inside(a.t, f'node "{node.name}" ({node.op_type})')
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        text = " ".join(lines)
+        if len(text) > 300:
+            text = text[:280] + "... (shortened)"
+        raise _error(f"not a valid ONNX model: {text}") from None

@@ -31,6 +31,7 @@ import onnx
 
 from engine.graph import INPUT
 from engine.interop.onnx_checks import check_input as _check_input
+from engine.interop.onnx_checks import check_model as _check_model
 from engine.interop.onnx_checks import check_opset as _check_opset
 from engine.interop.onnx_checks import metadata_json as _json
 from engine.interop.onnx_checks import tensor_array as _array
@@ -232,6 +233,7 @@ def _convert(model: onnx.ModelProto) -> Imported:
     if not graph.output:
         raise OnnxImportError("the model has no outputs; the class scores (logits) are needed")
     consts = {t.name: _array(t, f"initializer {t.name!r}") for t in graph.initializer}
+    _check_model(model)
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1:
         raise OnnxImportError(f"the model has {len(inputs)} inputs; one image input is needed")
@@ -519,9 +521,11 @@ def _lp_chain(n, nodes, consts, consumers, node: OnnxNode, skip: set[int]):
     kernel, stride, pad = pool.window()
     area_name = next((i for i in chain[1].input if i in consts), None)
     inv_name = chain[2].input[1] if len(chain[2].input) > 1 else None
-    p = _scalar(p)
     if area_name is None or pad != (0, 0) or inv_name not in consts:
         raise node.unsupported(what)
+    if any(np.asarray(c).size != 1 for c in (p, consts[area_name], consts[inv_name])):
+        raise node.unsupported(what + "; its exponents and area must be single numbers")
+    p = _scalar(p)
     area, inverse = _scalar(consts[area_name]), _scalar(consts[inv_name])
     if not (np.isclose(area, kernel[0] * kernel[1]) and np.isclose(inverse * p, 1.0)):
         raise node.unsupported(what)

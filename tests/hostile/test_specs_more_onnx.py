@@ -111,6 +111,21 @@ CASES = [
     ("dropout-of-all", lambda: _with(helper.make_node("Dropout", ["x", "r"], ["a"], name="dr"),
                                      {"r": np.array(1.0)}),
      'node "dr" (Dropout): dropout.rate'),
+    ("maxpool-given-weights", lambda: _model(
+        [helper.make_node("MaxPool", ["x", "k", "b"], ["a"], name="mp", kernel_shape=[1, 1]),
+         *_head("a")], {"k": np.ones((1, 1, 1, 1)), "b": np.ones(1), "w": W}),
+     "not a valid ONNX model"),
+    ("add-with-an-attribute-it-lacks", lambda: _model(
+        [helper.make_node("Relu", ["x"], ["r"], name="r"),
+         helper.make_node("Add", ["r", "x"], ["a"], name="add", alpha=2.0), *_head("a")],
+        {"w": W}), "not a valid ONNX model"),
+    ("lp-chain-of-vectors", lambda: _model(
+        [helper.make_node("Pow", ["x", "p"], ["q"], name="pow"),
+         helper.make_node("AveragePool", ["q"], ["m"], name="avg", kernel_shape=[1, 1]),
+         helper.make_node("Mul", ["m", "area"], ["s"], name="mul"),
+         helper.make_node("Pow", ["s", "inv"], ["a"], name="root"), *_head("a")],
+        {"p": np.array([2.0, 3.0]), "area": np.array(1.0), "inv": np.array(0.5), "w": W}),
+     'node "pow" (Pow)'),
     ("gemm-bias-of-5-for-3",
      lambda: _model([helper.make_node("Flatten", ["x"], ["f"], name="flat"),
                      helper.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1)],
