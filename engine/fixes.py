@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.kernels.geometry import window_steps
-from engine.spec import LayerSpec, NetworkSpec
+from engine.spec import LayerSpec, NetworkSpec, SpecError
 
 #: Per-axis problem kinds found by :func:`walk_axis`.
 NOT_WHOLE = "not_whole"
@@ -67,7 +67,13 @@ class Fix:
             return spec.with_rounding(self.value)
         if self.action == "layers":
             return spec.with_layers(self.value)
-        assert self.layer is not None, self
+        n = len(spec.layers)
+        last = n if self.action == "insert" else n - 1  # inserting may append
+        targets = [self.layer] + ([self.value] if self.action == "move" else [])
+        bad = [t for t in targets if not isinstance(t, int) or not 0 <= t <= last]
+        if bad:
+            raise SpecError(f"fix {self.label!r}: there is no layer {bad[0]} in this network of "
+                            f"{n} layers (the fix was made for another version of it)")  # fmt: skip
         if self.action == "field":
             value = list(self.value) if isinstance(self.value, tuple) else self.value
             return spec.replace_layer(

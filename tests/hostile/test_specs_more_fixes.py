@@ -4,8 +4,11 @@ several inputs hands its consumer all of them)."""
 
 from __future__ import annotations
 
+import pytest
+
+from engine.fixes import Fix
 from engine.shapes import infer_shapes
-from engine.spec import NetworkSpec
+from engine.spec import NetworkSpec, SpecError, load_spec
 
 
 def _spec(layers, **top):
@@ -71,3 +74,16 @@ def test_a_removal_that_holds_is_still_offered():
     ])  # fmt: skip
     report = _assert_every_fix_holds(dangling)
     assert [f.label for p in report.rows[1].problems for f in p.fixes] == ["remove relu #2"]
+
+
+@pytest.mark.parametrize(
+    "fix",
+    [Fix("kernel 3", "field", 99, "kernel", 3), Fix("remove", "remove", 12),
+     Fix("remove", "remove", -1), Fix("move", "move", 0, value=12),
+     Fix("insert", "insert", 13, value=()), Fix("kernel", "field", None, "kernel", 3)],
+    ids=["field", "remove-past-the-end", "remove-negative", "move", "insert", "no-layer"],
+)  # fmt: skip
+def test_a_fix_made_for_another_network_is_refused_not_misapplied(fix):
+    spec = load_spec("lenet5")  # 12 layers
+    with pytest.raises(SpecError, match="the fix was made for another version of it"):
+        fix.apply(spec)
