@@ -177,3 +177,45 @@ def test_a_negative_leaky_slope_is_not_fused():
 
 def test_fusion_with_the_jit_disabled(rerun_without_jit):
     rerun_without_jit(__file__, "-k", "residual or kernels or (tanh and avg_pool2d2)")
+
+
+@pytest.mark.parametrize("name", ["resnet20", "bn-cifar"])
+def test_batch_norm_takes_the_moments_its_convolution_summed(name, monkeypatch):
+    # In training, each convolution read only by a batch norm sums the batch's moments per
+    # chunk; loss and gradients are those of the batch norm measuring them itself.
+    import sys
+    from pathlib import Path
+
+    from engine.layers import Conv2D
+    from engine.network import Network
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from bench_engine import EXTRA
+
+    net = engine.build(EXTRA.get(name, name), seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, *net.input_shape)).astype(np.float32)
+    y = rng.integers(0, net.num_classes, 6)
+    asked = []
+    forward = Conv2D.forward
+
+    def spy(self, *a, **k):
+        asked.append(k.get("moments", False))
+        return forward(self, *a, **k)
+
+    monkeypatch.setattr(Conv2D, "forward", spy)
+    state = net.rng_state()  # the same dropout masks both ways
+    loss, grads = net.loss_and_grads(x, y)
+    pairs = sum(type(a) is Conv2D and type(b).__name__ == "BatchNorm"
+                for a, b in zip(net.layers, net.layers[1:]))  # fmt: skip
+    assert sum(asked) == pairs > 0
+    asked.clear()
+    net.forward(x)  # evaluation: running statistics, nothing summed
+    assert not any(asked)
+    with monkeypatch.context() as m:
+        m.setattr(Network, "_bn_reads", lambda *a: False)
+        net.set_rng_state(state)
+        loss2, grads2 = net.loss_and_grads(x, y)
+    assert abs(loss - loss2) <= 1e-6 * abs(loss2)
+    for k in grads2:
+        np.testing.assert_allclose(grads[k], grads2[k], rtol=1e-4, atol=1e-6, err_msg=k)
