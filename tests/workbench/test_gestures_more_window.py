@@ -92,3 +92,23 @@ def test_a_recent_file_that_is_gone_leaves_the_recent_menu(make_window, qtbot, t
     qtbot.waitUntil(lambda: [a.text() for a in window.recent_menu.actions()] == ["kept.cnnwb"])
     window.recent_menu.actions()[0].trigger()  # ...and the others still open
     assert window.document.path == str(kept)
+
+
+def test_the_empty_confusion_matrix_names_no_classes(make_window, qtbot, tmp_path):
+    from workbench.views.confusion import ConfusionMatrixView
+
+    window = make_window()
+    training = window.training
+    window.pages.setCurrentIndex(training.inspect_index)
+    view = window.findChild(ConfusionMatrixView, "confusionMatrix")
+    tabs = training.inspect_tabs
+    (tab,) = [i for i in range(tabs.count()) if tabs.tabText(i) == "Confusion matrix"]
+    tabs.setCurrentIndex(tab)  # as a click on the tab does
+    qtbot.wait(50)
+    assert view.isVisible()
+    view.plot.grab().save(str(tmp_path / "confusion.png"))
+    for name in ("left", "bottom"):
+        axis = view.plot.getAxis(name)
+        assert "x0.001" not in axis.labelString()  # not "-500 ... 500 (x0.001)" classes
+        assert all(not level for level in axis._tickLevels)  # no class numbers at all
+    assert "reopen a run" in view.plot.plotItem.titleLabel.text

@@ -94,7 +94,14 @@ class ConfusionMatrixView(QWidget):
         self.plot.setAspectLocked(True)
         self.plot.setLabel("left", "true class")
         self.plot.setLabel("bottom", "predicted class")
-        self.plot.setTitle("Confusion matrix (validation)")
+        self.plot.setTitle("Confusion matrix (validation): train, or reopen a run, to fill it")
+        # Until there are classes the axes name none: pyqtgraph's default range read as
+        # "-500 ... 500 (x0.001)" classes.
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.enableAutoSIPrefix(False)
+            axis.setTicks([[]])
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self._image = pg.ImageItem()
         self.plot.addItem(self._image)
         self._selection = pg.QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
