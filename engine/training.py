@@ -76,6 +76,10 @@ _EVAL_CHUNK = 256  # images per forward pass when evaluating
 #: is slow (resnet20: tens of ms), no more often than this many times their own cost, so that
 #: watching costs the training at most about 1/20 of its time. An interval of 0 means every batch.
 _SNAPSHOT_SHARE = 20
+#: A mean cross-entropy above this many times the chance level (log K) is a diverged run.
+#: Learning runs stay within a few times chance; 1000x means the right class gets a
+#: probability below e^-700 on average, which only exploding weights produce.
+_DIVERGED_FACTOR = 1000.0
 #: The subfolder of a run folder that keeps the best epoch's checkpoint (``keep_best``).
 BEST_FOLDER = "best"
 
@@ -380,11 +384,7 @@ class _Run:
                     # A diverging run overflows: the check below reports it in words.
                     with np.errstate(over="ignore", invalid="ignore"):
                         value, right, grads = _train_step(net, x, y, cfg.loss)
-                    if not math.isfinite(value):
-                        raise TrainingError(
-                            f"loss became {value} at epoch {epoch}, batch {b}: the learning rate "
-                            f"{lr:g} is probably too high; try 10× lower ({lr / 10:g})"
-                        )
+                    self._check_loss(value, f"at epoch {epoch}, batch {b}", lr)
                     with np.errstate(over="ignore", invalid="ignore"):
                         opt.step(net.parameters(), grads)
                     rate = len(y) / max(time.perf_counter() - t, 1e-9)
@@ -432,8 +432,11 @@ class _Run:
                         )
                         return
             skip = 0
+            self._check_weights(net, f"after epoch {epoch}", lr)
             if has_val:
-                val_loss, val_acc, probs, labels = _evaluate(net, ds, "val", cfg.loss)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    val_loss, val_acc, probs, labels = _evaluate(net, ds, "val", cfg.loss)
+                self._check_loss(val_loss, f"on the validation split after epoch {epoch}", lr)
             else:
                 val_loss = val_acc = None
                 probs, labels = np.zeros((0, k), np.float32), np.zeros(0, np.int64)
@@ -489,7 +492,33 @@ class _Run:
             yield Snapshot(last, 0, net.state_dict(), acts)
         yield Finished("completed", _copy(history), test_acc, self.last_checkpoint)
 
+    def _check_loss(self, value: float, where: str, lr: float) -> None:
+        """TrainingError when ``value`` (a mean loss) shows the run diverged: not finite, or
+        (cross-entropy) over ``_DIVERGED_FACTOR`` times the chance level log K, which Adam at
+        lr 1e9 reaches with every number still finite. Raised before anything is saved, so
+        the last checkpoint stays the last good one."""
+        chance = math.log(max(self.ds.num_classes, 2))
+        huge = self.cfg.loss == "cross_entropy" and value > _DIVERGED_FACTOR * chance
+        if math.isfinite(value) and not huge:
+            return
+        what = f"{value:.4g} (chance level is {chance:.4g})" if huge else str(value)
+        raise TrainingError(
+            f"loss became {what} {where}: the training diverged; the learning rate {lr:g} "
+            f"is probably too high; try 10× lower ({lr / 10:g})"
+        )
+
+    def _check_weights(self, net, where: str, lr: float) -> None:
+        """TrainingError when a step left a parameter NaN or infinite (the last step of an
+        epoch, whose loss no later batch checks), before the checkpoint would keep it."""
+        for name, value in net.parameters().items():
+            if not np.isfinite(value).all():
+                raise TrainingError(
+                    f"parameter {name} became infinite or NaN {where}: the training diverged; "
+                    f"the learning rate {lr:g} is probably too high; try 10× lower ({lr / 10:g})"
+                )
+
     def _stopped(self, net, opt, epoch, batch, history, loss_sum, correct, seen, clock):
+        self._check_weights(net, f"at epoch {epoch}, batch {batch}", opt.lr)
         progress = {
             "loss_sum": loss_sum,
             "correct": correct,
