@@ -54,14 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--resize",
         choices=("stretch", "pad", "crop"),
-        default="stretch",
+        default=None,  # None: not given (a resumed run keeps its own)
         help="fit images to the network's input: stretch, pad to keep the aspect, or "
         "centre-crop (default stretch)",
     )
     p.add_argument(
         "--center",
         choices=("none", "pixel", "channel"),
-        default="channel",
+        default=None,
         help="subtract the training split's mean image (pixel) or mean per channel "
         "(default channel)",
     )
@@ -69,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--no-standardize",
         dest="standardize",
         action="store_false",
+        default=None,
         help="do not divide by the training split's standard deviation after centering",
     )
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/<spec>-<time>)")
@@ -131,6 +132,12 @@ def _given(args: argparse.Namespace) -> dict:
     return given
 
 
+def _preprocessing(args: argparse.Namespace) -> dict:
+    """The preprocessing flags given (--resize, --center, --no-standardize), by field."""
+    given = {"resize": args.resize, "center": args.center, "standardize": args.standardize}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _settings(args: argparse.Namespace, recommended: dict | None) -> tuple[dict, dict]:
     """(every setting's value: defaults, then the recommendation, then the flags given;
     the recommended settings that were used, those no flag overrode)."""
@@ -180,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, held) -> int:
     from engine.checkpoint import CheckpointError, load_checkpoint
     from engine.commands.train_checks import (
+        changed_on_resume,
         filesystem_message,
         out_problem,
         preflight_problem,
@@ -218,17 +226,20 @@ def _run(args: argparse.Namespace, held) -> int:
         cfg = TrainConfig.from_dict(values)
         if problem := transfer_problem(cfg.init_from, cfg.freeze, spec):
             return fail(problem)
+        center = args.center or "channel"
         pre = replace(
             default_preprocessing(spec),
-            resize=args.resize,
-            center=args.center,
-            standardize=args.standardize and args.center != "none",
+            resize=args.resize or "stretch",
+            center=center,
+            standardize=args.standardize is not False and center != "none",
         )
         out = Path(args.out) if args.out else None
         if args.resume:
             ckpt = load_checkpoint(args.resume)
             epochs = ckpt.config.epochs if args.epochs is None else args.epochs
             if problem := resume_problem(args.resume, ckpt.epoch, ckpt.batch, epochs):
+                return fail(problem)
+            if problem := changed_on_resume(args.resume, ckpt, _given(args), _preprocessing(args)):
                 return fail(problem)
             cfg = TrainConfig.from_dict({**ckpt.config.to_dict(), "epochs": epochs})
             from engine.data import Preprocessing

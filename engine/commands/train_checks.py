@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 __all__ = [
+    "changed_on_resume",
     "filesystem_message",
     "out_problem",
     "preflight_problem",
@@ -49,6 +50,52 @@ def resume_problem(
     if batch:
         return f"--epochs {epochs}: the run in {folder} is already in epoch {done + 1}; {more}"
     return f"--epochs {epochs}: the run in {folder} has already completed {done} epochs; {more}"
+
+
+def changed_on_resume(folder, ckpt, given: dict, preprocessing: dict) -> str | None:
+    """Why the flags given beside ``--resume folder`` cannot be honoured, or None. A resumed
+    run keeps the settings and preprocessing stored in its checkpoint ``ckpt`` (that is what
+    makes it equal an uninterrupted run), so a flag that asks for another value (``given``:
+    TrainConfig values by setting name, ``--epochs`` aside; ``preprocessing``: by field) would
+    be ignored in silence: it is refused, naming each such flag and the run's value."""
+    from engine.train_settings import setting
+
+    stored = ckpt.config.to_dict()
+    changed = []
+    for name, value in given.items():
+        have = stored.get(name)
+        if name == "epochs" or _same(value, have):
+            continue
+        changed.append(f"{setting(name).flag} {_shown(value)} (the run has {_shown(have)})")
+    flags = {"resize": "--resize", "center": "--center", "standardize": "--no-standardize"}
+    for name, value in preprocessing.items():
+        have = ckpt.preprocessing.get(name)
+        if value != have and not (name == "standardize" and not have):
+            changed.append(f"{flags[name]} {'' if name == 'standardize' else value}".rstrip()
+                           + f" (the run has {name} {_shown(have)})")  # fmt: skip
+    if not changed:
+        return None
+    return (
+        f"{'; '.join(changed)}: a resumed run keeps the settings it was started with (only "
+        f"--epochs changes); leave {'these flags' if len(changed) > 1 else 'the flag'} out, "
+        f"or start a new run from its weights with --init-from {folder}"
+    )
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return list(a) == list(b)
+    return a == b and type(a) is type(b) or (
+        isinstance(a, int | float) and isinstance(b, int | float) and float(a) == float(b)
+    )
+
+
+def _shown(value) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value)) or "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else str(value)
 
 
 def transfer_problem(init_from: str | None, freeze: str | None, spec) -> str | None:
