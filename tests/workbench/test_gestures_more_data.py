@@ -3,7 +3,7 @@ one must not leave the good one's pictures behind."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton, QTreeWidget
 from test_first_hour import LOAD_MS, SAMPLE, drop
 
 
@@ -25,6 +25,14 @@ def test_a_failed_drop_clears_the_augmentation_preview_of_the_old_data(
     qtbot.wait(10)  # the old thumbnails are deleted later in this turn of the event loop
     left = [w.text() for w in preview.grid_widget.findChildren(QLabel)]
     assert preview.shown == {} and left == [], left  # no Bag, no Coat: they are not loaded
+    assert panel.skipped.isHidden()  # no empty "Skipped file" table under the error
+
+
+def test_no_empty_skipped_files_table_before_any_data(make_window):
+    window = make_window()
+    window.pages.setCurrentIndex(window.training.data_index)
+    skipped = window.findChild(QTreeWidget, "skippedFiles")
+    assert skipped is not None and not skipped.isVisible()
 
 
 def test_the_status_bar_is_not_ready_to_train_without_data(

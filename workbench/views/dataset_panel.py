@@ -163,6 +163,7 @@ class DatasetPanel(QWidget):
         self.skipped = QTreeWidget(objectName="skippedFiles")
         self.skipped.setRootIsDecorated(False)
         self.skipped.setHeaderLabels(["Skipped file", "Reason"])
+        self.skipped.setVisible(False)  # an empty table of no data set's files says nothing
         health_box = QGroupBox("Health")
         health = QVBoxLayout(health_box)
         health.addWidget(self.summary)
@@ -303,6 +304,7 @@ class DatasetPanel(QWidget):
         self.warnings.setText(message)
         self.classes.clear()
         self.skipped.clear()
+        self.skipped.setVisible(False)
         self._clear_samples()
         self.augment_preview.clear()  # the previous data set's images no longer stand
         self.loadFailed.emit(message)
