@@ -70,6 +70,13 @@ class TrainConfig:
                 "training setting augment: crop=P and shift are the same operation "
                 "(pad, then crop back); give one of them"
             )
+        for name in dict.fromkeys(names):
+            if names.count(name) > 1:  # "rotate=5,rotate=10": only the last used to count
+                given = ", ".join(a for a in self.augment if a.partition("=")[0] == name)
+                raise ValueError(
+                    f"training setting augment: {name} is given {names.count(name)} times "
+                    f"({given}); give it once"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -87,6 +94,20 @@ class TrainConfig:
             )
         return cls(**{k: tuple(v) if k == "augment" and isinstance(v, list) else v
                       for k, v in d.items()})  # fmt: skip
+
+    def augment_problem(self, shape: tuple[int, int, int]) -> str | None:
+        """Why ``augment`` cannot be used on images of ``shape`` (C, H, W), or None: a
+        shift (or crop padding) of at least the image's size, which could move an image out
+        of view and pads every batch to (B, C, H+2P, W+2P) (crop=99999: 373 GiB)."""
+        shift, (_, h, w) = self.augmentation().shift, shape
+        if shift < min(h, w):
+            return None
+        item = next(a for a in self.augment if a.partition("=")[0] in ("shift", "crop"))
+        return (
+            f"augment {item}: a shift of {shift} pixels is not smaller than the network's "
+            f"{h}x{w} input, so an image could be moved out of view; give at most "
+            f"{min(h, w) - 1} (a few pixels is usual)"
+        )
 
     def augmentation(self):
         """The data package's ``Augmentation`` for ``augment``."""

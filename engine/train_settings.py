@@ -76,7 +76,7 @@ def augment_item_ok(a: Any) -> bool:
         return True
     name, _, value = a.partition("=")
     if name in ("shift", "crop"):
-        return value.isdigit()
+        return value.isascii() and value.isdigit()  # "²".isdigit(), but int("²") fails
     limit = {"rotate": 180.0, "brightness": 1.0, "contrast": 1.0}.get(name)
     v = _number(value) if limit is not None else None
     return v is not None and 0 < v <= limit

@@ -191,6 +191,8 @@ class _Run:
                 )
             config = replace(ckpt.config, epochs=config.epochs)
             out_dir = resume if out_dir is None else out_dir
+        if problem := config.augment_problem(spec.input.shape):
+            raise TrainingError(problem)
         self.spec, self.cfg, self.control = spec, config, control
         self.out_dir = None if out_dir is None else Path(out_dir)
         stored = None if ckpt is None else Preprocessing.from_dict(ckpt.preprocessing)

@@ -247,6 +247,8 @@ def _run(args: argparse.Namespace, held) -> int:
             pre = Preprocessing.from_dict(ckpt.preprocessing)
         elif out is None:
             out = _default_out(args.spec)
+        if problem := cfg.augment_problem(spec.input.shape):
+            return fail(problem)
         folder = out or Path(args.resume)
         if problem := out_problem(folder):
             return fail(problem)
