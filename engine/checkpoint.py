@@ -279,6 +279,11 @@ def _check_members(path: Path, data: bytes) -> None:
                 shape, _, dtype = read_header(f)
                 if dtype.hasobject:
                     raise CheckpointError(f"{path}: {info.filename} holds Python objects")
+                if dtype.kind not in "fiub" or dtype.fields is not None:
+                    # text, complex, structured or raw bytes: never what a save writes, and
+                    # none converts to float32 weights as it should
+                    raise ValueError(f"{info.filename} holds {dtype} values; a checkpoint's "
+                                     "arrays are real numbers")  # fmt: skip
                 declared = math.prod(shape) * dtype.itemsize
                 if f.tell() + declared != info.file_size:
                     raise CheckpointError(

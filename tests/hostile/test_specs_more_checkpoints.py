@@ -19,13 +19,14 @@ from engine.train_config import TrainConfig
 SAMPLE = resource_path("sample", "test")
 
 
-def _save(run, spec):
+def _save(run, spec, weights=None):
     net = engine.build(spec, seed=0)
     pre = Preprocessing(*spec.input.shape).to_dict()
     return save_checkpoint(
         run, spec=spec, config=TrainConfig(), preprocessing=pre,
         class_names=[str(k) for k in range(10)], epoch=1, batch=0, history={"loss": [1.0]},
-        weights=net.state_dict(), optimizer_state={},
+        weights=net.state_dict() if weights is None else weights(net.state_dict()),
+        optimizer_state={},
     )  # fmt: skip
 
 
@@ -56,3 +57,23 @@ def test_a_spec_that_would_not_load_again_is_never_saved(tmp_path):
     assert not (tmp_path / "run" / "checkpoint").exists()
     _save(tmp_path / "ok", spec)
     assert load_checkpoint(tmp_path / "ok").epoch == 1
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shown"),
+    [("<U3", "<U3"), ("complex64", "complex64"), ([("a", "<f4")], "[('a', '<f4')]"),
+     ("V4", "|V4")],
+    ids=["text", "complex", "structured", "raw-bytes"],
+)  # fmt: skip
+def test_weights_that_are_not_real_numbers_are_refused(tmp_path, cli, dtype, shown):
+    """Saved through save_checkpoint itself, so every checksum is right: only the values
+    are wrong (text crashed predict with a traceback; complex lost its imaginary part)."""
+    import numpy as np
+
+    def odd(state):
+        return {**state, "0.weight": np.zeros(state["0.weight"].shape, dtype=dtype)}
+
+    folder = _save(tmp_path / "run", load_spec("lenet5"), weights=odd)
+    image = next(SAMPLE.rglob("*.png"))
+    line = assert_refused(cli("predict", tmp_path / "run", image), str(folder / "weights.npz"))
+    assert f"0.weight.npy holds {shown} values; a checkpoint's arrays are real numbers" in line
