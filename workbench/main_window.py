@@ -184,7 +184,12 @@ class MainWindow(QMainWindow):
         try:
             self.document.save(path)
         except OSError as e:
-            self._error("Cannot save", f"The project could not be saved to {path}.", [str(e)])
+            # The OS names the temporary file of the atomic write (".p.cnnwb.x1y2.tmp"), which
+            # the person never chose: say why in its words, where, and what to do instead.
+            why = e.strerror or str(e)
+            self._error("Cannot save", f"The project could not be saved to {path}.",
+                        [f"{why} (folder {Path(path).parent})",
+                         "Choose another folder or name with File ▸ Save As…"])  # fmt: skip
             return False
         self.recent.add(path)
         self._refresh_recent()

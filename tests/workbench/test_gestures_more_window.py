@@ -112,3 +112,13 @@ def test_the_empty_confusion_matrix_names_no_classes(make_window, qtbot, tmp_pat
         assert "x0.001" not in axis.labelString()  # not "-500 ... 500 (x0.001)" classes
         assert all(not level for level in axis._tickLevels)  # no class numbers at all
     assert "reopen a run" in view.plot.plotItem.titleLabel.text
+
+
+def test_a_failed_save_says_why_without_the_temporary_file(make_window, tmp_path, dialogs):
+    window = make_window()
+    target = tmp_path / "not a folder" / "p.cnnwb"
+    (tmp_path / "not a folder").write_text("a file where a folder should be")
+    assert not window.save_to(str(target))
+    text = dialogs.last
+    assert str(target) in text and ".tmp" not in text  # the file chosen, not the temporary one
+    assert "Save As" in text  # what to do instead
