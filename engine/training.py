@@ -226,6 +226,12 @@ class _Run:
             )
         self.notes: list[str] = []
         self.net, self.opt, self.schedule = self._build()
+        if self.net.parameters() and not self.net.trainable_parameters():
+            how = f"freezing up to layer {config.freeze}" if config.freeze else "the spec"
+            raise TrainingError(
+                f"{how} freezes every layer with parameters (\"trainable\": false), so the "
+                "run would train nothing; freeze up to an earlier layer, or none"
+            )
         if ckpt is None and config.init_from is not None:
             self._load_initial_weights(config.init_from)
         if ckpt is not None:

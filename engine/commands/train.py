@@ -275,27 +275,23 @@ def _run(args: argparse.Namespace, held) -> int:
     if adapted:
         say(f"{adapted} (--strict-head refuses instead)")
     notes: list[str] = []
-
+    control = TrainControl()
+    try:  # fit checks everything it refuses (no validation data, nothing to train, ...) here
+        events = fit(spec, data, cfg, control=control, out_dir=out, resume=args.resume,
+                     snapshot_interval_s=None)  # fmt: skip
+    except (TrainingError, DatasetError, CheckpointError, TransferError) as e:
+        return fail(str(e))
     try:  # taken once nothing can refuse the run any more, so a refusal leaves no folder
         held.enter_context(RunLock(folder))  # a second train on this folder is refused
     except RunFolderBusy as e:
         return fail(str(e))
     except OSError as e:  # a folder we may not create or write
         return fail(filesystem_message(e, None))
-    control = TrainControl()
     early = None
     previous = signal.signal(signal.SIGINT, _Interrupt(control, say))
     finished = None
     try:
-        for event in fit(
-            spec,
-            data,
-            cfg,
-            control=control,
-            out_dir=out,
-            resume=args.resume,
-            snapshot_interval_s=None,
-        ):
+        for event in events:
             if isinstance(event, Started):
                 folder = out or Path(args.resume)
                 say(
