@@ -122,3 +122,28 @@ def test_a_failed_save_says_why_without_the_temporary_file(make_window, tmp_path
     text = dialogs.last
     assert str(target) in text and ".tmp" not in text  # the file chosen, not the temporary one
     assert "Save As" in text  # what to do instead
+
+
+def test_pasting_deeply_nested_text_into_the_stack_is_ignored(make_window, qtbot):
+    import sys
+
+    from PySide6.QtGui import QGuiApplication
+
+    window = make_window()
+    before = window.document.spec
+    errors: list[BaseException] = []
+    hook = sys.excepthook
+    sys.excepthook = lambda _t, e, _tb: errors.append(e)  # a slot's exception lands here
+    try:
+        window.stack.setFocus()
+        window.stack.select_row(3)
+        for text in ("[" * 5000, '{"type": ' * 3000, "x" * 100_000):
+            QGuiApplication.clipboard().setText(text)
+            qtbot.keyClick(window.stack, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    finally:
+        sys.excepthook = hook
+    assert not errors, errors  # it raised RecursionError out of Paste
+    assert window.document.spec == before  # not layers: nothing pasted
+    QGuiApplication.clipboard().setText('{"type": "relu"}')  # a layer as text still pastes
+    qtbot.keyClick(window.stack, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.document.spec.layers) == len(before.layers) + 1

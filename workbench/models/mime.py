@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QMimeData
 
 from engine.layers import LAYER_TYPES
+from engine.safe_json import loads
 from engine.spec import LayerSpec, SpecError
 
 LAYER_TYPE_MIME = "application/x-cnn-workbench-layer-type"
@@ -57,12 +58,14 @@ def decode(data: QMimeData) -> Dropped | None:
                 return None
             return Dropped((LayerSpec.create(name),))
         if data.hasFormat(LAYERS_MIME):
-            payload = json.loads(bytes(data.data(LAYERS_MIME).data()).decode("utf-8"))
+            payload = loads(bytes(data.data(LAYERS_MIME).data()))
             layers = tuple(_layer(d) for d in payload["layers"])
             indices = tuple(int(i) for i in payload.get("indices", ()))
             return Dropped(layers, indices, str(payload.get("token", "")))
         if data.hasText():  # a layer or a list of layers as JSON text, e.g. from an editor
-            parsed = json.loads(data.text())
+            # Any text on the clipboard or dropped from an editor: engine.safe_json's depth
+            # and size limits (json.loads of "[[[[..." raised RecursionError out of Paste).
+            parsed = loads(data.text())
             items = parsed if isinstance(parsed, list) else [parsed]
             return Dropped(tuple(_layer(d) for d in items)) if items else None
     except (SpecError, ValueError, KeyError, TypeError, UnicodeDecodeError):
