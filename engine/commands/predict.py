@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         print("cnn-workbench predict: --top must be 1 or more", file=sys.stderr)
         return 1
+    if args.csv and (problem := _csv_problem(args.csv, args.images)):
+        print(f"cnn-workbench predict: --csv {args.csv}: {problem}", file=sys.stderr)
+        return 1
     try:
         predictor = Predictor(args.checkpoint)
     except (CheckpointError, DatasetError) as e:
@@ -52,16 +55,24 @@ def run(args: argparse.Namespace) -> int:
 
     paths: list[str] = []
     folders = False
+    failed = 0
     for given in args.images:
         if os.path.isdir(given):  # a folder: every image in it, one line each
             folders = True
             found = [str(p) for p in image_files(given)]
-            if not found:
-                print(f"cnn-workbench predict: {given}: no image files", file=sys.stderr)
+            if not found:  # nothing asked for was classified: a failure, like a bad image
+                from engine.data import IMAGE_EXTENSIONS
+
+                failed += 1
+                print(
+                    f"cnn-workbench predict: {given}: no image files in this folder or below "
+                    f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})",
+                    file=sys.stderr,
+                )
             paths.extend(found)
         else:
             paths.append(given)
-    results, failed = [], 0
+    results = []
     for path in paths:
         try:
             results.append(predictor.predict_image(path, top=args.top))
@@ -90,13 +101,37 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {name.ljust(width)}  {p:7.2%}")
     if args.csv:
         import csv
+        import io
 
-        try:
-            with open(args.csv, "w", newline="", encoding="utf-8") as f:
-                out = csv.writer(f)
-                out.writerow(["image", "class", "confidence"])
-                out.writerows([r.source, r.label, f"{r.top[0][1]:.6f}"] for r in results)
+        from engine.io import atomic_write_text
+
+        text = io.StringIO(newline="")
+        out = csv.writer(text)
+        out.writerow(["image", "class", "confidence"])
+        out.writerows([r.source, r.label, f"{r.top[0][1]:.6f}"] for r in results)
+        try:  # atomic: an interrupted write leaves the previous file, never half a table
+            if os.path.exists(args.csv) and not os.path.isfile(args.csv):
+                with open(args.csv, "w", encoding="utf-8", newline="") as f:  # /dev/stdout
+                    f.write(text.getvalue())
+            else:
+                atomic_write_text(args.csv, text.getvalue())
         except OSError as e:
-            print(f"cnn-workbench predict: cannot write {args.csv}: {e}", file=sys.stderr)
+            reason = e.strerror or str(e)
+            print(f"cnn-workbench predict: --csv {args.csv}: cannot be written ({reason})",
+                  file=sys.stderr)  # fmt: skip
             return 1
     return 1 if failed else 0
+
+
+def _csv_problem(path: str, images: list[str]) -> str | None:
+    """Why ``--csv path`` cannot be written, found before any image is classified (a
+    folder, a missing parent folder, one of the images to classify), or None."""
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        return "is a folder; give a file name such as predictions.csv"
+    parent = os.path.dirname(target) or "."
+    if not os.path.isdir(parent):
+        return f"the folder {os.path.dirname(path) or '.'} does not exist; create it first"
+    if any(os.path.realpath(image) == target for image in images):
+        return "is one of the images to classify; give another file name"
+    return None
