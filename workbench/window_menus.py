@@ -7,12 +7,13 @@ a spin box Delete and Ctrl+C edit its text.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
 from engine.spec import preset_names
 from workbench import style
 from workbench.model_files import export_onnx_dialog, import_model_dialog
+from workbench.models.mime import decode
 
 PRESET_TITLES = {
     "lenet5": "LeNet-5",
@@ -67,7 +68,7 @@ def make_actions(window: QMainWindow) -> None:
     window.actionRedo = a("actionRedo", "&Redo", stack.redo, K.Redo)
     window.actionCut = a("actionCut", "Cu&t", window.stack.cut_selected, K.Cut)
     window.actionCopy = a("actionCopy", "&Copy", window.stack.copy_selected, K.Copy)
-    window.actionPaste = a("actionPaste", "&Paste", window.stack.paste, K.Paste)
+    window.actionPaste = a("actionPaste", "&Paste", lambda: _paste(window), K.Paste)
     window.actionDuplicate = a(
         "actionDuplicate", "D&uplicate", window.stack.duplicate_selected, "Ctrl+D"
     )
@@ -99,6 +100,18 @@ def make_actions(window: QMainWindow) -> None:
         None,
         "Replace the selected layer with four parallel branches joined by a concat",
     )
+
+
+def _paste(window: QMainWindow) -> None:
+    """Paste layers; text that holds none says so (Ctrl+V did nothing, without a word)."""
+    if window.stack.paste() or window.document.locked:
+        return
+    if decode(QGuiApplication.clipboard().mimeData()) is None:
+        window.statusBar().showMessage(
+            "Nothing to paste: the clipboard holds no layers (copy blocks, or layer JSON "
+            'such as {"type": "relu"})',
+            8000,
+        )
 
 
 def make_menus(window: QMainWindow) -> None:

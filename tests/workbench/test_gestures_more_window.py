@@ -143,7 +143,8 @@ def test_pasting_deeply_nested_text_into_the_stack_is_ignored(make_window, qtbot
     finally:
         sys.excepthook = hook
     assert not errors, errors  # it raised RecursionError out of Paste
-    assert window.document.spec == before  # not layers: nothing pasted
+    assert window.document.spec == before  # not layers: nothing pasted...
+    assert "clipboard holds no layers" in window.statusBar().currentMessage()  # ...and why
     QGuiApplication.clipboard().setText('{"type": "relu"}')  # a layer as text still pastes
     qtbot.keyClick(window.stack, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert len(window.document.spec.layers) == len(before.layers) + 1
