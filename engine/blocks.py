@@ -73,7 +73,8 @@ class GraphBuilder:
                 )
             )
         c, h, w = input
-        return NetworkSpec(InputSpec(c, h, w), tuple(layers), name, rounding, description)
+        spec = NetworkSpec(InputSpec(1, 1, 1), tuple(layers), name, rounding, description)
+        return spec.with_input(channels=c, height=h, width=w)  # checked like a file's input
 
 
 def residual_block(g: GraphBuilder, x: str, filters: int, stride: int = 1, in_channels=None,

@@ -133,6 +133,23 @@ def _into(layer: Layer, sources, pending: dict, g: np.ndarray) -> np.ndarray | N
     return a
 
 
+def _check_parameters_fit(spec: NetworkSpec, need: int) -> None:
+    """SpecError when ``need`` bytes of parameters exceed what this process can have (a
+    valid spec of 65,536 64×64 filters before a million-unit dense layer wants 244 GiB:
+    the allocation would fail, or swap the machine to a halt, half way through a build)."""
+    from engine.io import size_text
+    from engine.memory_budget import machine_memory
+
+    have = machine_memory()
+    if need > have:
+        name = f"{spec.name}: " if spec.name else ""
+        raise SpecError(
+            f"{name}the network's parameters need {size_text(need)}; this machine has "
+            f"{size_text(have)}: use fewer filters or units (the shape table lists each "
+            "layer's parameters)"
+        )
+
+
 class StateDictError(ValueError):
     """A state dict that does not fit the network; the message names every offending key."""
 
@@ -142,15 +159,18 @@ def build(spec, seed: int = 0) -> Network:
     initial weights: the same spec and seed give bit-identical parameters and dropout masks.
 
     Raises SpecError listing every problem shape inference finds (and, as a last guard, any
-    layer whose output would be empty or a network that does not end in a vector of scores).
-    Emits ZeroInitWarning for a layer with init "zeros".
+    layer whose output would be empty or a network that does not end in a vector of scores),
+    and, before allocating anything, when the parameters alone would not fit in this
+    machine's memory. Emits ZeroInitWarning for a layer with init "zeros".
     """
     spec = load_spec(spec)
     from engine.shapes import infer_shapes
 
-    problems = [p.message for p in infer_shapes(spec).problems]
+    report = infer_shapes(spec)
+    problems = [p.message for p in report.problems]
     if problems:
         raise SpecError(problems)
+    _check_parameters_fit(spec, report.param_memory)
     init_seed, dropout_seed = np.random.SeedSequence(int(seed)).spawn(2)
     init_rng = np.random.default_rng(init_seed)
     dropout_rng = np.random.default_rng(dropout_seed)

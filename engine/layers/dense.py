@@ -243,7 +243,10 @@ class DenseDef(LayerDef):
         units = int(weight.shape[0])
         params = {"weight": weight}
         if bias is not None:
-            bias = np.broadcast_to(np.asarray(bias).reshape(-1), (units,))
+            bias = np.asarray(bias).reshape(-1)
+            if bias.size not in (1, units):
+                raise node.unsupported(f"a bias of {bias.size} values for {units} units")
+            bias = np.broadcast_to(bias, (units,))
             params["bias"] = bias * np.float32(node.attr("beta", 1.0))
         return {"units": units, "bias": bias is not None}, params
 

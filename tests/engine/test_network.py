@@ -328,3 +328,32 @@ def test_large_evaluation_batches_are_split_over_threads_with_the_same_result(le
     parts = np.concatenate([lenet.forward(x[i : i + 50]) for i in range(0, 200, 50)])
     np.testing.assert_allclose(whole, parts, rtol=1e-6, atol=1e-6)
     assert whole.dtype == np.float32 and whole.shape == (200, 10)
+
+
+def test_build_refuses_parameters_the_machine_cannot_hold_before_allocating():
+    import time
+
+    from engine.spec import SpecError
+
+    # Valid shapes; 196,608 inputs into 100,000 units: 79 GB of weights.
+    spec = {"format": "cnn-workbench/network", "version": 1, "name": "huge",
+            "input": {"channels": 3, "height": 256, "width": 256},
+            "layers": [{"type": "flatten"}, {"type": "dense", "units": 100_000},
+                       {"type": "dense", "units": 10}]}  # fmt: skip
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match=r"huge: the network's parameters need 7\d\.\d GiB"):
+        engine.build(spec)
+    assert time.perf_counter() - start < 5
+
+
+def test_a_graph_builder_input_is_checked_like_a_files():
+    from engine.blocks import GraphBuilder
+    from engine.graph import INPUT
+    from engine.spec import SpecError
+
+    g = GraphBuilder()
+    f = g.layer("flatten", INPUT, "f")
+    g.layer("dense", f, "out", units=2)
+    with pytest.raises(SpecError, match="channels"):
+        g.spec((0, 8, 8))
+    assert g.spec((1, 8, 8)).input.shape == (1, 8, 8)

@@ -130,7 +130,7 @@ CASES = [
      lambda: _model([helper.make_node("Flatten", ["x"], ["f"], name="flat"),
                      helper.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1)],
                     {"w": W, "b": np.ones(5)}),
-     'node "fc" (Gemm): cannot be read'),
+     'node "fc" (Gemm): a bias of 5 values for 3 units'),
 ]  # fmt: skip
 
 
