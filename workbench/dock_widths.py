@@ -32,7 +32,8 @@ class DockWidths(QObject):
         self.wanted = {d.objectName(): int(w) for d, w in zip(docks, widths, strict=True)}
         self._width = window.width()
         self._shown = False
-        self._regrow = QTimer(self, singleShot=True, interval=0)
+        self._tries = 0  # regrow passes in a row (Qt's own layout may come in between)
+        self._regrow = QTimer(self, singleShot=True, interval=20)
         self._regrow.timeout.connect(self.regrow)
         window.installEventFilter(self)
         for dock in self.docks:
@@ -78,3 +79,8 @@ class DockWidths(QObject):
             widths.append(dock.width() + grow)
         if docks:
             self.window.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+            if self._tries < 3:  # a layout still pending may undo it: look again after it
+                self._tries += 1
+                self._regrow.start()
+                return
+        self._tries = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from engine.spec import INPUT_FIELDS, SpecError
@@ -72,11 +72,13 @@ class Inspector(QWidget):
         for item in (head, self.summary, self.form_host, self.error, self.formula, self.problems):
             col.addLayout(item) if isinstance(item, QHBoxLayout) else col.addWidget(item)
         col.addStretch(1)
-        scroll = QScrollArea(self)
+        scroll = self._scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps
         scroll.setWidget(body)
+        body.installEventFilter(self)  # its layout changes: so may our minimum width
+        self._asked_width = 0  # the form's width in the last minimumSizeHint
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
@@ -115,10 +117,34 @@ class Inspector(QWidget):
             label.setToolTip(info.description)
             label.setBuddy(editor)
             self.form.addRow(label, editor)
+            if self.form_host.isVisible():  # shown now, not a turn later: the minimum width
+                label.show()  # below counts them before the window lays its docks out
+                editor.show()
             self.editors[info.name] = editor
         family = style.family_of(kind)
         self.icon.setPixmap(style.family_icon(family).pixmap(28, 28))
         self._locked(self.document.locked, self.document.lock_reason)
+        self.updateGeometry()  # another form: another minimum width (below)
+
+    def eventFilter(self, obj, event) -> bool:
+        # A new form's editors are shown (and counted by the layout) a turn after they are
+        # made: the body asks for a new layout then, and the dock must hear of it too.
+        if event.type() == QEvent.Type.LayoutRequest and obj is self._scroll.widget():
+            if self._form_width() != self._asked_width:  # only then: a relayout of the
+                self.updateGeometry()  # window's docks on every edit repainted the stack
+        return super().eventFilter(obj, event)
+
+    def _form_width(self) -> int:
+        bar = self._scroll.verticalScrollBar().sizeHint().width()
+        return self._scroll.widget().minimumSizeHint().width() + bar
+
+    def minimumSizeHint(self) -> QSize:
+        """Never narrower than the form: the scroll area does not scroll sideways (its text
+        wraps), so a dock narrower than a kernel's [h] × [w] [1:1] row cut that row and the
+        summary off at the right edge."""
+        hint = super().minimumSizeHint()
+        self._asked_width = self._form_width()
+        return QSize(max(hint.width(), self._asked_width), hint.height())
 
     def refresh(self) -> None:
         """Re-read values, arithmetic and problems from the document (no signals)."""
