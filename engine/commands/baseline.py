@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"cnn-workbench baseline: {message}", file=sys.stderr)
         return 1
 
+    for flag, value in (("--seed", args.seed), ("--max-iter", args.max_iter)):
+        least = 0 if flag == "--seed" else 1  # --max-iter 0 "fitted" nothing and scored it
+        if value < least:
+            return fail(f"{flag} {value}: give a whole number of {least} or more")
     try:
         c, h, w = _shape(args)
         pre = Preprocessing(

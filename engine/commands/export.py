@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"cnn-workbench export: {message}", file=sys.stderr)
         return 1
 
+    if args.seed < 0:  # else blamed on the spec: "net.json: expected non-negative integer"
+        return fail(f"--seed {args.seed}: give a whole number of 0 or more")
     pytorch = args.format == "pytorch"
     if pytorch and args.probabilities:
         return fail("--probabilities is for --format onnx (model.py returns logits)")
