@@ -111,3 +111,13 @@ def test_a_huge_paste_into_a_setting_gives_a_readable_message(app_window, qtbot)
     assert "to freeze up to" in text and "characters)" in text  # what is wrong, how long
     assert "unexpected error" not in text  # a bad setting, not a bug
     assert len(text) < 1_000, len(text)  # not a box 10,000 characters wide
+
+
+def test_a_very_short_epoch_is_not_said_to_take_no_time(app_window, qtbot):
+    window, controller = app_window
+    controller.training_panel.epochs.setValue(1)
+    train_to_end(qtbot, controller)
+    label = controller.training_panel.estimate_label
+    # The tiny network's epoch takes a few hundredths of a second, measured after the run.
+    qtbot.waitUntil(lambda: "Last run:" in label.text(), timeout=RUN_MS)
+    assert "0.0 s" not in label.text(), label.text()

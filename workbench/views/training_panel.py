@@ -40,9 +40,12 @@ _TRANSFER = ("init_from", "freeze")
 
 
 def format_duration(seconds: float | None) -> str:
-    """``75.2`` → ``"1:15"``; ``3725`` → ``"1:02:05"``; under 10 s one decimal ("4.2 s")."""
+    """``75.2`` → ``"1:15"``; ``3725`` → ``"1:02:05"``; under 10 s one decimal ("4.2 s"),
+    and a time too short for that decimal "< 0.1 s" (not "0.0 s": it did take time)."""
     if seconds is None or seconds != seconds or seconds < 0:
         return "–"
+    if 0 < seconds < 0.05:
+        return "< 0.1 s"
     if seconds < 10:
         return f"{seconds:.1f} s"
     s = round(seconds)
@@ -279,7 +282,9 @@ class TrainingPanel(QWidget):
             self.estimate_label.setText("Predicted epoch time: measuring on this machine…")
             return
         speed = f" ({images_per_s:,.0f} images/s here)" if images_per_s else ""
-        self.estimate_label.setText(f"Predicted epoch time: ~{format_duration(epoch_s)}{speed}")
+        about = format_duration(epoch_s)
+        about = about if about.startswith("<") else f"~{about}"
+        self.estimate_label.setText(f"Predicted epoch time: {about}{speed}")
 
     def show_estimate_text(self, text: str) -> None:
         self.estimate_label.setText(text)
