@@ -3,8 +3,8 @@
 The data's health report comes first (skipped files, warnings). On a terminal each epoch has
 a progress bar with loss and ETA; otherwise one plain line per epoch. At the end: train loss,
 validation and test accuracy; with ``--json`` the last line of stdout is one JSON object and
-everything else goes to stderr. Ctrl-C stops after the current batch and leaves a checkpoint
-(a second Ctrl-C aborts). Bad data, a NaN loss or a bad checkpoint: one line, exit 1.
+everything else goes to stderr. Ctrl-C or SIGTERM stops after the current batch and leaves a
+checkpoint (a second one aborts). Bad data, a NaN loss or a bad checkpoint: one line, exit 1.
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def _fmt(x: float | None) -> str:
 
 
 class _Interrupt:
-    """SIGINT: the first asks the run to stop after this batch, the second aborts."""
+    """SIGINT (Ctrl-C) or SIGTERM (``kill``, a scheduler's preemption, ``docker stop``): the
+    first asks the run to stop after this batch and keep a checkpoint, the second aborts."""
 
     def __init__(self, control: TrainControl, say) -> None:
         self.control, self.say = control, say
@@ -174,7 +175,11 @@ class _Interrupt:
         if self.control.stop_requested:
             raise KeyboardInterrupt
         self.control.request_stop()
-        self.say("stopping after this batch and writing a checkpoint (Ctrl-C again aborts)")
+        again = "Ctrl-C again" if signum == signal.SIGINT else "a second SIGTERM"
+        self.say(f"stopping after this batch and writing a checkpoint ({again} aborts)")
+
+
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -288,7 +293,8 @@ def _run(args: argparse.Namespace, held) -> int:
     except OSError as e:  # a folder we may not create or write
         return fail(filesystem_message(e, None))
     early = None
-    previous = signal.signal(signal.SIGINT, _Interrupt(control, say))
+    stop = _Interrupt(control, say)
+    previous = {n: signal.signal(n, stop) for n in _STOP_SIGNALS}
     finished = None
     try:
         for event in events:
@@ -343,7 +349,8 @@ def _run(args: argparse.Namespace, held) -> int:
             print(file=log)
         return fail(filesystem_message(e, folder))
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     assert finished is not None
     return _report(finished, out or Path(args.resume), as_json, say, cfg, early, notes)
 

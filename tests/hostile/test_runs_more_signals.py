@@ -1,0 +1,57 @@
+"""A training process told to end by SIGTERM (``kill PID``, ``docker stop``, a scheduler's
+preemption) used to die at once with the default action: exit -15, the epoch in progress
+lost, no word on how to continue. It now stops as Ctrl-C does: after the current batch, a
+checkpoint written, "continue with --resume DIR", exit 130, and the resume finishes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from hostile_tools import ROOT, write_spec
+from PIL import Image
+
+from engine.checkpoint import load_checkpoint
+
+
+def test_sigterm_stops_after_the_batch_and_keeps_a_checkpoint(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(40):
+            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
+            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    spec = write_spec(tmp_path / "net.json")
+    env = {"PYTHONPATH": str(ROOT), "CNN_WORKBENCH_CACHE": str(tmp_path / "cache"),
+           "PATH": "/usr/bin:/bin"}  # fmt: skip
+    argv = [sys.executable, "-m", "engine.commands.main", "train", str(spec), "--data",
+            str(tmp_path / "data"), "--batch-size", "1", "--val-split", "0", "--out",
+            str(tmp_path / "run")]  # fmt: skip
+    child = subprocess.Popen([*argv, "--epochs", "100000"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        for line in child.stdout:  # the run has started once it says where it writes
+            if line.startswith("training ") or time.monotonic() > deadline:
+                break
+        time.sleep(0.5)
+        child.send_signal(signal.SIGTERM)
+        rest, _ = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, (child.returncode, rest[-1500:])
+    assert "Traceback" not in rest
+    assert "a second SIGTERM aborts" in rest
+    assert f"continue with --resume {tmp_path / 'run'}" in rest
+    stopped = load_checkpoint(tmp_path / "run")
+    done = stopped.epoch + (1 if stopped.batch else 0)
+    resumed = subprocess.run([*argv[:-2], "--resume", str(tmp_path / "run"), "--epochs",
+                              str(done + 1)], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    assert load_checkpoint(tmp_path / "run").epoch == done + 1
