@@ -104,6 +104,8 @@ def _read_source(source) -> tuple[str, dict[str, np.ndarray]]:
             if path.is_dir() or path.name.endswith(".json")
             else (f" (a weights file must end in {', '.join(WEIGHTS_SUFFIXES)})")
         )
+        if path.suffix.lower() == ".onnx":  # a model, not weights: import makes it a folder
+            hint = f" (an ONNX model: cnn-workbench import {path} --out DIR, then use DIR)"
         raise TransferError(f"{e}{hint}") from None
 
 
