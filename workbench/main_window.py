@@ -473,10 +473,12 @@ class MainWindow(QMainWindow):
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
-        for path in self.recent.paths():
-            self.recent_menu.addAction(
-                Path(path).name, lambda p=path: self._open_recent(p)
-            ).setToolTip(path)
+        paths = self.recent.paths()
+        names = [Path(p).name for p in paths]
+        for path, name in zip(paths, names, strict=True):
+            # Two projects of one name (p.cnnwb in two folders) read apart by their folder.
+            shown = f"{name} — {Path(path).parent.name}" if names.count(name) > 1 else name
+            self.recent_menu.addAction(shown, lambda p=path: self._open_recent(p)).setToolTip(path)
         self._update_actions()  # enables the menu when it has entries and nothing is locked
 
     def _open_recent(self, path: str) -> None:

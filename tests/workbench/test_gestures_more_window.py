@@ -171,3 +171,12 @@ def test_the_inspector_shows_a_convolutions_whole_form(make_window, qtbot, tmp_p
     right = link.mapTo(scroll.viewport(), link.rect().topRight()).x()
     assert right < scroll.viewport().width(), (right, scroll.viewport().width())
     window.grab().save(str(tmp_path / "inspector.png"))
+
+
+def test_recent_projects_of_one_name_show_their_folders(make_window, tmp_path):
+    window = make_window()
+    for folder in ("cats", "dogs"):
+        (tmp_path / folder).mkdir()
+        assert window.save_to(str(tmp_path / folder / "project.cnnwb"))
+    names = [a.text() for a in window.recent_menu.actions()]
+    assert names == ["project.cnnwb — dogs", "project.cnnwb — cats"]  # not twice the same
