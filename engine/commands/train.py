@@ -255,7 +255,7 @@ def _run(args: argparse.Namespace, held) -> int:
         if problem := cfg.augment_problem(spec.input.shape):
             return fail(problem)
         folder = out or Path(args.resume)
-        if problem := out_problem(folder):
+        if problem := out_problem(folder, args.data):
             return fail(problem)
         data = load_dataset(
             args.data,

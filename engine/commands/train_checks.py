@@ -117,10 +117,21 @@ def transfer_problem(init_from: str | None, freeze: str | None, spec) -> str | N
     return None
 
 
-def out_problem(folder: str | os.PathLike[str]) -> str | None:
+def out_problem(
+    folder: str | os.PathLike[str], data: str | os.PathLike[str] | None = None
+) -> str | None:
     """Why the run folder cannot be one, found without creating anything: it, or the first
-    of its parents that exists, is a file."""
+    of its parents that exists, is a file; or it is the data folder ``data`` or inside it,
+    where its checkpoint/ would be read back as a class of images (or skipped files) by
+    the next run on that data."""
     path = Path(folder)
+    if data is not None and Path(data).is_dir():
+        inside, where = Path(os.path.realpath(path)), Path(os.path.realpath(data))
+        if inside == where or where in inside.parents:
+            return (
+                f"{folder}: is inside the data set {data}, where its checkpoint would be read "
+                "as a class of images by the next run; give --out a folder outside it"
+            )
     for candidate in (path, *path.parents):
         if candidate.exists():
             if candidate.is_dir():
