@@ -64,6 +64,22 @@ def _prefer_best(path):
     return best if (best / "checkpoint" / "checkpoint.json").is_file() else path
 
 
+def _load(path) -> Checkpoint:
+    """The checkpoint ``path`` names, its best/ one preferred; a best/ that cannot be read
+    says how to use the latest epoch's instead of only that it is corrupt."""
+    chosen = _prefer_best(path)
+    try:
+        return load_checkpoint(chosen)
+    except CheckpointError as e:
+        if chosen == path:
+            raise
+        latest = Path(path) / "checkpoint"
+        raise CheckpointError(
+            f"{e}; the best epoch's checkpoint cannot be used: give {latest} for the latest "
+            "epoch's, or restore best/"
+        ) from None
+
+
 class Predictor:
     """A network with its preprocessing and class names, ready to classify pictures.
 
@@ -74,8 +90,7 @@ class Predictor:
         from engine.data import Preprocessing
         from engine.network import StateDictError
 
-        ckpt = (checkpoint if isinstance(checkpoint, Checkpoint)
-                else load_checkpoint(_prefer_best(checkpoint)))  # fmt: skip
+        ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else _load(checkpoint)
         self.checkpoint: Checkpoint | None = ckpt
         try:
             self._setup(ckpt.spec, ckpt.weights, Preprocessing.from_dict(ckpt.preprocessing),

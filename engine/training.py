@@ -317,7 +317,15 @@ class _Run:
         weights = None
         folder = None if self.out_dir is None else self.out_dir / BEST_FOLDER
         if self.cfg.keep_best and folder is not None and folder.is_dir():
-            weights = load_checkpoint(folder).weights
+            from engine.checkpoint import CheckpointError
+
+            try:
+                weights = load_checkpoint(folder).weights
+            except CheckpointError as e:
+                raise TrainingError(
+                    f"{e}; the best epoch's checkpoint of this run cannot be read: move "
+                    f"{folder} away to resume (a new best is kept from here on), or restore it"
+                ) from None
         return value, epoch, weights
 
     def _count(self, name: str) -> int:
