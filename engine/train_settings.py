@@ -50,8 +50,18 @@ class Setting:
         return bool(self.check(value))
 
 
+#: The largest whole-number setting: a 32-bit signed int, what the Train page's spin boxes
+#: (and the checkpoints other tools read) hold; a seed of 10**26 loaded fine in the engine
+#: and then ended the form in OverflowError.
+INT_MAX = 2**31 - 1
+
+
+_POSITIVE = f"a positive integer up to {INT_MAX}"
+_NON_NEGATIVE = f"a non-negative integer up to {INT_MAX}"
+
+
 def _int(lo: int) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= INT_MAX
 
 
 def _real(v: Any) -> bool:
@@ -91,10 +101,10 @@ def _text(v: Any) -> bool:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("epochs", "int", 10, _int(1), "a positive integer", "Epochs",
+    Setting("epochs", "int", 10, _int(1), _POSITIVE, "Epochs",
             "Passes over the training split (the total, when resuming)", "--epochs",
             lo=1, hi=10000),
-    Setting("batch_size", "int", 64, _int(1), "a positive integer", "Batch size",
+    Setting("batch_size", "int", 64, _int(1), _POSITIVE, "Batch size",
             "Images per gradient step", "--batch-size", lo=1, hi=8192),
     Setting("optimizer", "choice", "sgd", lambda v: v in ("sgd", "adam"), '"sgd" or "adam"',
             "Optimiser", "SGD with momentum, or Adam", "--optimizer", choices=("sgd", "adam")),
@@ -112,12 +122,12 @@ SETTINGS: tuple[Setting, ...] = (
             "How the learning rate changes over the epochs: constant, step (times the decay "
             "factor every few epochs) or cosine (annealed to 0 at the last epoch)",
             "--schedule", choices=("constant", "step", "cosine")),
-    Setting("step_size", "int", 10, _int(1), "a positive integer", "Step every",
+    Setting("step_size", "int", 10, _int(1), _POSITIVE, "Step every",
             "Step schedule: epochs between decays", "--step-size", lo=1, hi=1000),
     Setting("gamma", "float", 0.1, lambda v: _real(v) and 0 < v <= 1, "in (0, 1]",
             "Decay factor", "Step schedule: factor applied at each decay", "--gamma",
             lo=0.01, hi=1, decimals=3, step=0.05),
-    Setting("seed", "int", 0, _int(0), "a non-negative integer", "Seed",
+    Setting("seed", "int", 0, _int(0), _NON_NEGATIVE, "Seed",
             "Seeds the initial weights, the split and the shuffles", "--seed",
             lo=0, hi=2**31 - 1),
     Setting("val_split", "float", 0.1, lambda v: _real(v) and 0 <= v < 1, "in [0, 1)",
@@ -135,7 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
             "null or one of " + ", ".join(INITIALISERS), "Initialiser",
             "Weight initialiser for every layer ('per layer': each layer's own)", "--init",
             choices=INITIALISERS),
-    Setting("patience", "int", 0, _int(0), "a non-negative integer", "Early stopping",
+    Setting("patience", "int", 0, _int(0), _NON_NEGATIVE, "Early stopping",
             "Stop when the validation loss has not improved for this many epochs (0: off)",
             "--early-stopping", lo=0, hi=1000),
     Setting("keep_best", "bool", False, lambda v: isinstance(v, bool), "true or false",

@@ -229,7 +229,7 @@ class _Run:
         if self.net.parameters() and not self.net.trainable_parameters():
             how = f"freezing up to layer {config.freeze}" if config.freeze else "the spec"
             raise TrainingError(
-                f"{how} freezes every layer with parameters (\"trainable\": false), so the "
+                f'{how} freezes every layer with parameters ("trainable": false), so the '
                 "run would train nothing; freeze up to an earlier layer, or none"
             )
         if ckpt is None and config.init_from is not None:

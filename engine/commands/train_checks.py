@@ -85,8 +85,10 @@ def changed_on_resume(folder, ckpt, given: dict, preprocessing: dict) -> str | N
 def _same(a, b) -> bool:
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return list(a) == list(b)
-    return a == b and type(a) is type(b) or (
-        isinstance(a, int | float) and isinstance(b, int | float) and float(a) == float(b)
+    return (
+        (a == b
+        and type(a) is type(b))
+        or (isinstance(a, int | float) and isinstance(b, int | float) and float(a) == float(b))
     )
 
 

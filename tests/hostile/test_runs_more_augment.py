@@ -28,8 +28,23 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, *extra):
-    return cli("train", spec, "--data", data, "--epochs", "1", "--batch-size", "4",
-               "--val-split", "0", "--out", "run", *extra, seconds=60, megabytes=400)  # fmt: skip
+    return cli(
+        "train",
+        spec,
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--val-split",
+        "0",
+        "--out",
+        "run",
+        *extra,
+        seconds=60,
+        megabytes=400,
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,23 @@ def run(tmp_path, monkeypatch, cli):
             pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
             Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
     spec = write_spec(tmp_path / "net.json")
-    result = cli("train", spec, "--data", "data", "--epochs", "2", "--batch-size", "4",
-                 "--val-split", "0.2", "--keep-best", "--out", "run", seconds=60,
-                 megabytes=None)  # fmt: skip
+    result = cli(
+        "train",
+        spec,
+        "--data",
+        "data",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--val-split",
+        "0.2",
+        "--keep-best",
+        "--out",
+        "run",
+        seconds=60,
+        megabytes=None,
+    )
     assert result.code == 0, result.err
     (tmp_path / "run" / "best" / "checkpoint" / "checkpoint.json").write_text("{")
     return spec

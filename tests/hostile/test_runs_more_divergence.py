@@ -29,8 +29,9 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, *extra):
-    return cli("train", spec, "--data", data, "--val-split", "0.2", *extra, seconds=60,
-               megabytes=None)  # fmt: skip
+    return cli(
+        "train", spec, "--data", data, "--val-split", "0.2", *extra, seconds=60, megabytes=None
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,9 +42,7 @@ def _train(cli, spec, data, *extra):
         ("--optimizer", "adam", "--lr", "1e9"),  # every number finite, the loss 1e19
     ],
 )
-def test_a_diverging_run_names_the_learning_rate_and_writes_no_exploded_checkpoint(
-    job, cli, flags
-):
+def test_a_diverging_run_names_the_learning_rate_and_writes_no_exploded_checkpoint(job, cli, flags):
     spec, data = job
     result = _train(cli, spec, data, "--epochs", "3", "--out", "run", *flags)
     line = assert_refused(result, "diverged", "learning rate", "try 10× lower")
@@ -56,8 +55,9 @@ def test_a_run_that_diverges_later_keeps_the_last_good_checkpoint(job, cli):
     spec, data = job
     assert _train(cli, spec, data, "--epochs", "1", "--out", "run").code == 0
     good = load_checkpoint("run")
-    result = _train(cli, spec, data, "--epochs", "3", "--out", "run", "--optimizer", "adam",
-                    "--lr", "1e9")  # fmt: skip
+    result = _train(
+        cli, spec, data, "--epochs", "3", "--out", "run", "--optimizer", "adam", "--lr", "1e9"
+    )
     assert_refused(result, "diverged")
     kept = load_checkpoint("run")
     assert kept.epoch == good.epoch == 1
@@ -84,7 +84,7 @@ def test_a_stop_after_an_exploding_step_saves_nothing_exploded(job):
     control = TrainControl()
     # weight decay 1e30 times lr 1e30 overflows float32: the first step makes the weights inf
     cfg = TrainConfig(epochs=2, batch_size=4, lr=1e30, weight_decay=1e30, val_split=0.0)
-    with pytest.raises(TrainingError, match="diverged"):  # noqa: PT012
+    with pytest.raises(TrainingError, match="diverged"):
         for event in fit(spec, data, cfg, control=control, out_dir=folder.parent / "run"):
             if isinstance(event, BatchEnd):
                 control.request_stop()

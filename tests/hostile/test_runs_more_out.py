@@ -30,8 +30,21 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, out, *extra):
-    return cli("train", spec, "--data", data, "--epochs", "1", "--batch-size", "4",
-               "--out", out, *extra, seconds=60, megabytes=None)  # fmt: skip
+    return cli(
+        "train",
+        spec,
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--out",
+        out,
+        *extra,
+        seconds=60,
+        megabytes=None,
+    )
 
 
 @pytest.mark.parametrize(

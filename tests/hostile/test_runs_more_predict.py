@@ -25,8 +25,20 @@ def run(tmp_path, monkeypatch, cli):
             pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
             Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
     spec = write_spec(tmp_path / "net.json")
-    trained = cli("train", spec, "--data", "data", "--epochs", "1", "--val-split", "0",
-                  "--out", "run", seconds=60, megabytes=None)  # fmt: skip
+    trained = cli(
+        "train",
+        spec,
+        "--data",
+        "data",
+        "--epochs",
+        "1",
+        "--val-split",
+        "0",
+        "--out",
+        "run",
+        seconds=60,
+        megabytes=None,
+    )
     assert trained.code == 0, trained.err
     Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save("picture.png")
     (tmp_path / "empty").mkdir()

@@ -28,8 +28,21 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, *extra):
-    return cli("train", spec, "--data", data, "--epochs", "2", "--batch-size", "4",
-               "--out", "run", *extra, seconds=60, megabytes=None)  # fmt: skip
+    return cli(
+        "train",
+        spec,
+        "--data",
+        data,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--out",
+        "run",
+        *extra,
+        seconds=60,
+        megabytes=None,
+    )
 
 
 @pytest.mark.parametrize("layer", ["3", "dense_3"])
@@ -42,8 +55,13 @@ def test_freezing_every_layer_is_refused(job, cli, tmp_path, layer):
 
 def test_a_spec_with_every_layer_frozen_is_refused(job, cli, tmp_path):
     _, data = job
-    frozen = dict(SPEC_V1, layers=[dict(layer, trainable=False) if "filters" in layer or
-                                   "units" in layer else layer for layer in SPEC_V1["layers"]])
+    frozen = dict(
+        SPEC_V1,
+        layers=[
+            dict(layer, trainable=False) if "filters" in layer or "units" in layer else layer
+            for layer in SPEC_V1["layers"]
+        ],
+    )
     (tmp_path / "frozen.json").write_text(json.dumps(frozen))
     assert_refused(_train(cli, "frozen.json", data), "the spec", "train nothing")
     assert not (tmp_path / "run").exists()

@@ -61,9 +61,27 @@ def test_a_flag_the_resumed_run_would_ignore_is_refused(run, cli, flags, named):
 
 def test_flags_that_repeat_the_runs_values_resume_it(run, cli):
     spec, data = run
-    result = _train(cli, spec, data, "--resume", "run", "--epochs", "2", "--lr", "0.01",
-                    "--batch-size", "4", "--augment", "none", "--resize", "stretch",
-                    "--center", "channel", "--no-keep-best", "--json")  # fmt: skip
+    result = _train(
+        cli,
+        spec,
+        data,
+        "--resume",
+        "run",
+        "--epochs",
+        "2",
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "4",
+        "--augment",
+        "none",
+        "--resize",
+        "stretch",
+        "--center",
+        "channel",
+        "--no-keep-best",
+        "--json",
+    )
     assert result.code == 0, result.err
     assert json.loads(result.out.splitlines()[-1])["epochs"] == 2
     assert load_checkpoint("run").config.lr == 0.01
@@ -71,8 +89,20 @@ def test_flags_that_repeat_the_runs_values_resume_it(run, cli):
 
 def test_a_new_run_still_takes_the_preprocessing_flags(run, cli):
     spec, data = run
-    result = _train(cli, spec, data, "--epochs", "1", "--out", "other", "--resize", "pad",
-                    "--center", "pixel", "--no-standardize")  # fmt: skip
+    result = _train(
+        cli,
+        spec,
+        data,
+        "--epochs",
+        "1",
+        "--out",
+        "other",
+        "--resize",
+        "pad",
+        "--center",
+        "pixel",
+        "--no-standardize",
+    )
     assert result.code == 0, result.err
     pre = load_checkpoint("other").preprocessing
     assert (pre["resize"], pre["center"], pre["standardize"]) == ("pad", "pixel", False)

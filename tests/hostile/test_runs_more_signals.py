@@ -25,13 +25,34 @@ def test_sigterm_stops_after_the_batch_and_keeps_a_checkpoint(tmp_path):
             pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
             Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
     spec = write_spec(tmp_path / "net.json")
-    env = {"PYTHONPATH": str(ROOT), "CNN_WORKBENCH_CACHE": str(tmp_path / "cache"),
-           "PATH": "/usr/bin:/bin"}  # fmt: skip
-    argv = [sys.executable, "-m", "engine.commands.main", "train", str(spec), "--data",
-            str(tmp_path / "data"), "--batch-size", "1", "--val-split", "0", "--out",
-            str(tmp_path / "run")]  # fmt: skip
-    child = subprocess.Popen([*argv, "--epochs", "100000"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "CNN_WORKBENCH_CACHE": str(tmp_path / "cache"),
+        "PATH": "/usr/bin:/bin",
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "engine.commands.main",
+        "train",
+        str(spec),
+        "--data",
+        str(tmp_path / "data"),
+        "--batch-size",
+        "1",
+        "--val-split",
+        "0",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    child = subprocess.Popen(
+        [*argv, "--epochs", "100000"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         for line in child.stdout:  # the run has started once it says where it writes
@@ -50,8 +71,13 @@ def test_sigterm_stops_after_the_batch_and_keeps_a_checkpoint(tmp_path):
     assert f"continue with --resume {tmp_path / 'run'}" in rest
     stopped = load_checkpoint(tmp_path / "run")
     done = stopped.epoch + (1 if stopped.batch else 0)
-    resumed = subprocess.run([*argv[:-2], "--resume", str(tmp_path / "run"), "--epochs",
-                              str(done + 1)], cwd=tmp_path, env=env, capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+    resumed = subprocess.run(
+        [*argv[:-2], "--resume", str(tmp_path / "run"), "--epochs", str(done + 1)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr[-1500:]
     assert load_checkpoint(tmp_path / "run").epoch == done + 1

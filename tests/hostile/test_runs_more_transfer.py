@@ -19,7 +19,19 @@ def test_an_onnx_model_as_init_from_names_the_import_command(tmp_path, monkeypat
             pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
             Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
     (tmp_path / "model.onnx").write_bytes(b"\x08\x07")  # any bytes: the suffix decides
-    result = cli("train", write_spec(tmp_path / "net.json"), "--data", "data", "--epochs", "1",
-                 "--init-from", "model.onnx", "--out", "run", seconds=60, megabytes=None)  # fmt: skip
+    result = cli(
+        "train",
+        write_spec(tmp_path / "net.json"),
+        "--data",
+        "data",
+        "--epochs",
+        "1",
+        "--init-from",
+        "model.onnx",
+        "--out",
+        "run",
+        seconds=60,
+        megabytes=None,
+    )
     assert_refused(result, "model.onnx", "cnn-workbench import model.onnx --out DIR")
     assert not (tmp_path / "run").exists()
