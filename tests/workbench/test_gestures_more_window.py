@@ -180,3 +180,16 @@ def test_recent_projects_of_one_name_show_their_folders(make_window, tmp_path):
         assert window.save_to(str(tmp_path / folder / "project.cnnwb"))
     names = [a.text() for a in window.recent_menu.actions()]
     assert names == ["project.cnnwb — dogs", "project.cnnwb — cats"]  # not twice the same
+
+
+def test_the_predict_tab_before_a_prediction_shows_no_class_axis(make_window, qtbot):
+    window = make_window()
+    training = window.training
+    window.pages.setCurrentIndex(training.inspect_index)
+    tabs = training.inspect_tabs
+    (tab,) = [i for i in range(tabs.count()) if tabs.tabText(i) == "Predict"]
+    tabs.setCurrentIndex(tab)
+    qtbot.wait(50)
+    plot = training.predict.plot
+    assert plot.isVisible()
+    assert all(not level for level in plot.getAxis("left")._tickLevels or [[1]])  # no "1.0"

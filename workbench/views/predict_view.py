@@ -78,6 +78,7 @@ class PredictView(QWidget):
         self.plot.setLabel("bottom", "probability (%)")
         self.plot.setXRange(0, 100, padding=0)
         self.plot.getAxis("left").setStyle(tickLength=0)
+        self.plot.getAxis("left").setTicks([[]])  # no classes yet: no "0 ... 1.0" class axis
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[], brushes=[])
         self.plot.addItem(self._bars)

@@ -41,11 +41,11 @@ _TRANSFER = ("init_from", "freeze")
 
 def format_duration(seconds: float | None) -> str:
     """``75.2`` → ``"1:15"``; ``3725`` → ``"1:02:05"``; under 10 s one decimal ("4.2 s"),
-    and a time too short for that decimal "< 0.1 s" (not "0.0 s": it did take time)."""
+    under 0.1 s milliseconds ("30 ms", not "0.0 s": it did take time)."""
     if seconds is None or seconds != seconds or seconds < 0:
         return "–"
-    if 0 < seconds < 0.05:
-        return "< 0.1 s"
+    if 0 < seconds < 0.1:
+        return f"{max(1, round(seconds * 1000))} ms"
     if seconds < 10:
         return f"{seconds:.1f} s"
     s = round(seconds)
@@ -282,9 +282,7 @@ class TrainingPanel(QWidget):
             self.estimate_label.setText("Predicted epoch time: measuring on this machine…")
             return
         speed = f" ({images_per_s:,.0f} images/s here)" if images_per_s else ""
-        about = format_duration(epoch_s)
-        about = about if about.startswith("<") else f"~{about}"
-        self.estimate_label.setText(f"Predicted epoch time: {about}{speed}")
+        self.estimate_label.setText(f"Predicted epoch time: ~{format_duration(epoch_s)}{speed}")
 
     def show_estimate_text(self, text: str) -> None:
         self.estimate_label.setText(text)
