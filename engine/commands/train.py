@@ -193,6 +193,7 @@ def _run(args: argparse.Namespace, held) -> int:
     from engine.checkpoint import CheckpointError, load_checkpoint
     from engine.commands.train_checks import (
         changed_on_resume,
+        existing_run_problem,
         filesystem_message,
         out_problem,
         preflight_problem,
@@ -256,6 +257,11 @@ def _run(args: argparse.Namespace, held) -> int:
             return fail(problem)
         folder = out or Path(args.resume)
         if problem := out_problem(folder, args.data):
+            return fail(problem)
+        elsewhere = out is not None and not (
+            args.resume and out.resolve() == Path(args.resume).resolve()
+        )
+        if elsewhere and (problem := existing_run_problem(out)):  # a new run, or a resume to a copy
             return fail(problem)
         data = load_dataset(
             args.data,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 __all__ = [
     "changed_on_resume",
+    "existing_run_problem",
     "filesystem_message",
     "out_problem",
     "preflight_problem",
@@ -85,10 +86,8 @@ def changed_on_resume(folder, ckpt, given: dict, preprocessing: dict) -> str | N
 def _same(a, b) -> bool:
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return list(a) == list(b)
-    return (
-        (a == b
-        and type(a) is type(b))
-        or (isinstance(a, int | float) and isinstance(b, int | float) and float(a) == float(b))
+    return (a == b and type(a) is type(b)) or (
+        isinstance(a, int | float) and isinstance(b, int | float) and float(a) == float(b)
     )
 
 
@@ -139,6 +138,19 @@ def out_problem(
             if candidate.is_dir():
                 return None
             return f"{candidate}: is a file, not a folder; give --out a new folder or a run folder"
+    return None
+
+
+def existing_run_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why a new run must not start in ``folder``, or None: it already holds a run (its
+    checkpoint/, or the best/ of --keep-best), which the new run would replace, or mix
+    with: predict prefers best/, so a stale best/ of another network would answer."""
+    path = Path(folder)
+    if (path / "checkpoint").exists() or (path / "best").exists():
+        return (
+            f"{folder}: already holds a training run, which a new one would replace; "
+            f"continue it with --resume {folder}, or give --out a new folder"
+        )
     return None
 
 

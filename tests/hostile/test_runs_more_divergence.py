@@ -51,15 +51,21 @@ def test_a_diverging_run_names_the_learning_rate_and_writes_no_exploded_checkpoi
     assert not (data.parent / "run" / "checkpoint").exists()
 
 
-def test_a_run_that_diverges_later_keeps_the_last_good_checkpoint(job, cli):
-    spec, data = job
-    assert _train(cli, spec, data, "--epochs", "1", "--out", "run").code == 0
-    good = load_checkpoint("run")
-    result = _train(
-        cli, spec, data, "--epochs", "3", "--out", "run", "--optimizer", "adam", "--lr", "1e9"
-    )
-    assert_refused(result, "diverged")
-    kept = load_checkpoint("run")
+def test_a_run_that_diverges_later_keeps_the_last_good_checkpoint(job):
+    from engine.data import load_dataset
+    from engine.spec import load_spec
+    from engine.training import TrainConfig, TrainingError, default_preprocessing, fit
+
+    spec_path, folder = job
+    spec = load_spec(spec_path)
+    data = load_dataset(folder, default_preprocessing(spec), val_fraction=0.2)
+    run = folder.parent / "run"
+    list(fit(spec, data, TrainConfig(epochs=1, val_split=0.2), out_dir=run))
+    good = load_checkpoint(run)
+    wild = TrainConfig(epochs=3, optimizer="adam", lr=1e9, val_split=0.2)
+    with pytest.raises(TrainingError, match="diverged"):
+        list(fit(spec, data, wild, out_dir=run))
+    kept = load_checkpoint(run)
     assert kept.epoch == good.epoch == 1
     assert all(np.array_equal(kept.weights[k], good.weights[k]) for k in good.weights)
 

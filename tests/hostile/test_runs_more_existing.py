@@ -1,0 +1,60 @@
+"""A new run given --out of a folder that already holds a run. It used to replace that
+run's checkpoint in silence (hours of training lost to a repeated command), and to leave
+the old run's best/ beside the new checkpoint, so predict RUN answered with the weights of
+another network. Now it is refused naming --resume; a resume into the same folder, or
+into a new one, still works."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hostile_tools import assert_refused, write_spec
+from PIL import Image
+
+from engine.checkpoint import load_checkpoint
+
+
+@pytest.fixture
+def job(tmp_path, monkeypatch, cli):
+    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(5):
+            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
+            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    spec = write_spec(tmp_path / "net.json")
+    first = _train(cli, spec, "--epochs", "2", "--keep-best", "--val-split", "0.2", "--out", "old")
+    assert first.code == 0, first.err
+    return spec
+
+
+def _train(cli, spec, *extra):
+    return cli("train", spec, "--data", "data", "--batch-size", "4", *extra, seconds=60,
+               megabytes=None)  # fmt: skip
+
+
+def _snapshot(folder):
+    return sorted((p.relative_to(folder), p.read_bytes()) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--epochs", "1", "--out", "old"), ("--epochs", "5", "--resume", "other", "--out", "old")],
+)
+def test_a_run_into_a_folder_holding_a_run_is_refused(job, cli, tmp_path, extra):
+    other = _train(cli, job, "--epochs", "1", "--out", "other")
+    assert other.code == 0, other.err
+    before = _snapshot(tmp_path / "old")
+    line = assert_refused(_train(cli, job, *extra), "old", "already holds", "--resume old")
+    assert "new folder" in line
+    assert _snapshot(tmp_path / "old") == before
+
+
+def test_resuming_in_place_and_into_a_new_folder_still_work(job, cli, tmp_path):
+    assert _train(cli, job, "--epochs", "3", "--resume", "old").code == 0
+    assert load_checkpoint("old").epoch == 3
+    assert _train(cli, job, "--epochs", "4", "--resume", "old", "--out", "old/").code == 0
+    assert _train(cli, job, "--epochs", "5", "--resume", "old", "--out", "copy").code == 0
+    assert load_checkpoint("copy").epoch == 5 and load_checkpoint("old").epoch == 4
