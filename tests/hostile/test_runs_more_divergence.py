@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hostile_tools import assert_refused, write_spec
-from PIL import Image
+from runs_more_tools import start_in
 
 from engine.checkpoint import load_checkpoint
 
@@ -17,14 +17,7 @@ from engine.checkpoint import load_checkpoint
 @pytest.fixture
 def job(tmp_path, monkeypatch):
     """(spec path, data folder): two classes of six 8x8 images, cache in tmp."""
-    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(6):
-            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    start_in(tmp_path, monkeypatch, per_class=6)
     return write_spec(tmp_path / "net.json"), tmp_path / "data"
 
 

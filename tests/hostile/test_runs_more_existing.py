@@ -6,24 +6,16 @@ into a new one, still works."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hostile_tools import assert_refused, write_spec
-from PIL import Image
+from runs_more_tools import start_in
 
 from engine.checkpoint import load_checkpoint
 
 
 @pytest.fixture
 def job(tmp_path, monkeypatch, cli):
-    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(5):
-            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    start_in(tmp_path, monkeypatch, per_class=5)
     spec = write_spec(tmp_path / "net.json")
     first = _train(cli, spec, "--epochs", "2", "--keep-best", "--val-split", "0.2", "--out", "old")
     assert first.code == 0, first.err

@@ -5,22 +5,14 @@ bad), baseline --seed -4 (a bare "expected non-negative integer"), baseline --ma
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hostile_tools import assert_refused, write_spec
-from PIL import Image
+from runs_more_tools import start_in
 
 
 @pytest.fixture
 def job(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(4):
-            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    start_in(tmp_path, monkeypatch, per_class=4)
     return write_spec(tmp_path / "net.json"), tmp_path / "data"
 
 

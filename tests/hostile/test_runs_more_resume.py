@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from hostile_tools import assert_refused, write_spec
-from PIL import Image
+from runs_more_tools import start_in
 
 from engine.checkpoint import load_checkpoint
 
@@ -19,14 +18,7 @@ from engine.checkpoint import load_checkpoint
 @pytest.fixture
 def run(tmp_path, monkeypatch, cli):
     """(spec, data): a two-class 8x8 folder, and "run" trained for one epoch at lr 0.01."""
-    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(5):
-            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    start_in(tmp_path, monkeypatch, per_class=5)
     spec, data = write_spec(tmp_path / "net.json"), tmp_path / "data"
     first = _train(cli, spec, data, "--epochs", "1", "--batch-size", "4", "--out", "run")
     assert first.code == 0, first.err

@@ -5,10 +5,9 @@ checked against the range the form and the checkpoints hold, naming the setting.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hostile_tools import assert_refused, write_spec
-from PIL import Image
+from runs_more_tools import start_in
 
 from engine.train_config import TrainConfig
 from engine.train_settings import INT_MAX, SETTINGS
@@ -23,14 +22,7 @@ def test_every_integer_setting_stops_at_32_bits(name):
 
 @pytest.mark.parametrize("where", ["flag", "file"])
 def test_a_huge_seed_is_refused_by_name(tmp_path, monkeypatch, cli, where):
-    monkeypatch.setenv("CNN_WORKBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    start_in(tmp_path, monkeypatch, per_class=3)
     spec = write_spec(tmp_path / "net.json")
     seed = "99999999999999999999999999"
     extra = ("--seed", seed) if where == "flag" else ()

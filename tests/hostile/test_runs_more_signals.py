@@ -12,18 +12,13 @@ import time
 
 import numpy as np
 from hostile_tools import ROOT, write_spec
-from PIL import Image
+from runs_more_tools import write_classes
 
 from engine.checkpoint import load_checkpoint
 
 
 def test_sigterm_stops_after_the_batch_and_keeps_a_checkpoint(tmp_path):
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        (tmp_path / "data" / name).mkdir(parents=True)
-        for i in range(40):
-            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
-            Image.fromarray(pixels, "L").save(tmp_path / "data" / name / f"{i}.png")
+    write_classes(tmp_path / "data", 40, np.random.default_rng(0))
     spec = write_spec(tmp_path / "net.json")
     env = {
         "PYTHONPATH": str(ROOT),
