@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from engine.data import DatasetError
     from engine.predict import Predictor
 
+    for name, value in [("CHECKPOINT", args.checkpoint)] + [("IMAGE", i) for i in args.images]:
+        if not value.strip():  # "" would be the current folder
+            print(f"cnn-workbench predict: {name} is empty; give a path", file=sys.stderr)
+            return 1
     if args.top < 1:
         print("cnn-workbench predict: --top must be 1 or more", file=sys.stderr)
         return 1

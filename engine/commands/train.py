@@ -219,6 +219,10 @@ def _run(args: argparse.Namespace, held) -> int:
     from engine.presets import describe, recommended_settings
     from engine.transfer import TransferError
 
+    given = {"SPEC": args.spec, "--data": args.data, "--out": args.out, "--resume": args.resume}
+    for flag, value in given.items():  # "" is the current folder to Path: never what was meant
+        if value is not None and not value.strip():
+            return fail(f"{flag} is empty; give a path")
     spec = load_spec(args.spec)
     try:
         recommended = None if args.resume else recommended_settings(args.spec)
