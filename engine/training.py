@@ -189,7 +189,9 @@ class _Run:
                     f"{ckpt.path}: the checkpoint's network differs from the one given; "
                     "resume with the same spec or start a new run"
                 )
-            config = replace(ckpt.config, epochs=config.epochs)
+            # The stored settings, but the total and the patience asked for now (neither
+            # changes a step already taken; an early-stopped run continues with more).
+            config = replace(ckpt.config, epochs=config.epochs, patience=config.patience)
             out_dir = resume if out_dir is None else out_dir
         if problem := config.augment_problem(spec.input.shape):
             raise TrainingError(problem)

@@ -160,6 +160,10 @@ def _clock(seconds: float | None) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
@@ -193,6 +197,7 @@ def _run(args: argparse.Namespace, held) -> int:
     from engine.checkpoint import CheckpointError, load_checkpoint
     from engine.commands.train_checks import (
         changed_on_resume,
+        early_stopped_problem,
         existing_run_problem,
         filesystem_message,
         out_problem,
@@ -251,7 +256,12 @@ def _run(args: argparse.Namespace, held) -> int:
                 return fail(problem)
             if problem := changed_on_resume(args.resume, ckpt, _given(args), _preprocessing(args)):
                 return fail(problem)
-            cfg = TrainConfig.from_dict({**ckpt.config.to_dict(), "epochs": epochs})
+            patience = ckpt.config.patience if args.patience is None else args.patience
+            if problem := early_stopped_problem(args.resume, ckpt, patience):
+                return fail(problem)
+            cfg = TrainConfig.from_dict(
+                {**ckpt.config.to_dict(), "epochs": epochs, "patience": patience}
+            )
             from engine.data import Preprocessing
 
             pre = Preprocessing.from_dict(ckpt.preprocessing)
@@ -345,7 +355,7 @@ def _run(args: argparse.Namespace, held) -> int:
                 early = event
                 say(
                     f"early stopping: the validation loss has not improved for "
-                    f"{event.patience} epochs since epoch {event.best_epoch} "
+                    f"{_epochs(event.epoch - event.best_epoch)} since epoch {event.best_epoch} "
                     f"({event.best_val_loss:.4f})"
                 )
             elif isinstance(event, Finished):

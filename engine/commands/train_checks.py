@@ -15,6 +15,7 @@ from pathlib import Path
 
 __all__ = [
     "changed_on_resume",
+    "early_stopped_problem",
     "existing_run_problem",
     "filesystem_message",
     "out_problem",
@@ -65,7 +66,7 @@ def changed_on_resume(folder, ckpt, given: dict, preprocessing: dict) -> str | N
     changed = []
     for name, value in given.items():
         have = stored.get(name)
-        if name == "epochs" or _same(value, have):
+        if name in _CHANGEABLE or _same(value, have):
             continue
         changed.append(f"{setting(name).flag} {_shown(value)} (the run has {_shown(have)})")
     flags = {"resize": "--resize", "center": "--center", "standardize": "--no-standardize"}
@@ -76,10 +77,38 @@ def changed_on_resume(folder, ckpt, given: dict, preprocessing: dict) -> str | N
                            + f" (the run has {name} {_shown(have)})")  # fmt: skip
     if not changed:
         return None
+    them = "these flags" if len(changed) > 1 else "the flag"
     return (
         f"{'; '.join(changed)}: a resumed run keeps the settings it was started with (only "
-        f"--epochs changes); leave {'these flags' if len(changed) > 1 else 'the flag'} out, "
-        f"or start a new run from its weights with --init-from {folder}"
+        f"--epochs and --early-stopping change); leave {them} out, or start a new run "
+        f"from its weights with --init-from {folder}"
+    )
+
+
+#: What a resumed run may change: the total of epochs, and the patience of early stopping
+#: (neither alters a step already taken; a run that stopped early continues with more).
+_CHANGEABLE = ("epochs", "patience")
+
+
+def early_stopped_problem(folder, ckpt, patience: int) -> str | None:
+    """Why resuming the run in ``folder`` with early stopping ``patience`` would stop again
+    after one epoch, or None: its history already shows ``patience`` epochs or more
+    without a better validation loss (it ended early)."""
+    h = ckpt.history
+    losses = [
+        (v, e)
+        for v, e in zip(h.get("val_loss", []), h.get("epoch", []), strict=False)
+        if v is not None
+    ]
+    if not patience or ckpt.batch or not losses:
+        return None
+    best = min(losses)[1]
+    if ckpt.epoch - best < patience:
+        return None
+    return (
+        f"the run in {folder} stopped early at epoch {ckpt.epoch} (no better validation loss "
+        f"since epoch {best}) and would stop again after one more; give --early-stopping "
+        f"{ckpt.epoch - best + 1} or more (or 0: off) to continue it"
     )
 
 
