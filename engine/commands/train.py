@@ -160,10 +160,6 @@ def _clock(seconds: float | None) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
-def _epochs(n: int) -> str:
-    return f"{n} epoch" if n == 1 else f"{n} epochs"
-
-
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
@@ -355,7 +351,7 @@ def _run(args: argparse.Namespace, held) -> int:
                 early = event
                 say(
                     f"early stopping: the validation loss has not improved for "
-                    f"{_epochs(event.epoch - event.best_epoch)} since epoch {event.best_epoch} "
+                    f"{event.epoch - event.best_epoch} epochs since epoch {event.best_epoch} "
                     f"({event.best_val_loss:.4f})"
                 )
             elif isinstance(event, Finished):

@@ -1,7 +1,7 @@
 """Resuming a run that early stopping ended. With the same patience it trained one more
-epoch, past the point the stopping rule had already decided, and stopped again; it could
-not be given more patience (the flag was ignored on resume). The announcement also said
-"not improved for 1 epochs" whatever the count. Now: the resume is refused naming the
+epoch, past the point the stopping rule had already decided; it could not be given more
+patience (the flag was ignored on resume); and the line said "not improved for P epochs"
+with P the patience, not the epochs since the best. Now the resume is refused naming the
 patience that would continue it, --early-stopping may change on resume, and the line
 counts the epochs since the best one."""
 
@@ -53,6 +53,4 @@ def test_more_patience_continues_it_and_the_count_is_right(stopped, cli):
     best = min((v, e) for v, e in zip(h["val_loss"], h["epoch"], strict=True))[1]
     if resumed.epoch < 30:  # stopped early again: the line counts from the best epoch
         n = resumed.epoch - best
-        assert f"not improved for {n} epoch{'s' if n != 1 else ''} since epoch {best}" in (
-            result.err
-        )
+        assert f"not improved for {n} epochs since epoch {best}" in result.err
