@@ -260,8 +260,16 @@ class Document(QObject):
 
     def apply_fix(self, fix) -> bool:
         """Apply one of engine.shapes' fixes (a Fix with .label and .apply(spec));
-        ``fixApplied`` then tells the window to give the keyboard back to the stack."""
-        done = self.edit(fix.apply(self._spec), f"Fix: {fix.label}", focus=self.focus_row)
+        ``fixApplied`` then tells the window to give the keyboard back to the stack. False,
+        and nothing changes, for a fix offered for an earlier network that no longer fits
+        this one (a menu opened before an edit); the views offer the current fixes."""
+        from engine.spec import SpecError
+
+        try:
+            after = fix.apply(self._spec)
+        except SpecError:
+            return False
+        done = self.edit(after, f"Fix: {fix.label}", focus=self.focus_row)
         if done:
             self.fixApplied.emit()
         return done

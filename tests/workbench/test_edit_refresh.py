@@ -251,3 +251,14 @@ def test_after_each_edit_undo_and_redo_every_row_reads_as_made_afresh(make_windo
     for step in steps:
         step()
         assert_reads_fresh(window)
+
+
+def test_a_fix_offered_for_an_earlier_network_is_refused_quietly():
+    # A context menu built before an edit still holds its fixes: applying one whose layer is
+    # gone changes nothing (and raises nothing into the event loop).
+    doc = Document(load_spec("lenet5").with_input(height=12, width=12))
+    fix = next(f for p in infer_shapes(doc.spec).problems for f in p.fixes if f.action == "field")
+    doc.remove_layers(range(2, len(doc.spec.layers)))
+    before = doc.spec
+    assert doc.apply_fix(fix) is False
+    assert doc.spec == before
