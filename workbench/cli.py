@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from engine.commands.main import COMMANDS
+from engine.commands.main import NAMES
 from engine.commands.main import main as run_command
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in NAMES and argv[0] not in ("-h", "--help")):
         # No subcommand: the GUI (its own options: --screenshot PATH [SPEC], a spec/project).
         from workbench.app import main as gui_main
 

@@ -15,6 +15,8 @@ import sys
 COMMANDS = (
     "summary", "data", "train", "predict", "compare", "export", "import_model", "baseline",
 )  # fmt: skip
+#: The subcommands as they are typed, in that order (``import_model`` registers ``import``).
+NAMES = tuple("import" if name == "import_model" else name for name in COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

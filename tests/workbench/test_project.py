@@ -183,3 +183,22 @@ def test_screenshot_command_renders_the_window(tmp_path):
     image = QImage(str(path))
     assert image.width() == 1440 and image.height() == 900
     assert main(["--screenshot", str(tmp_path / "x.png"), "no-such-preset"]) == 1
+
+
+def test_every_subcommand_the_help_lists_runs_headless_from_the_installed_command():
+    # `cnn-workbench import ...` opened the window: the entry point knew the module names
+    # (import_model), not the subcommands as typed.
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from engine.commands.main import NAMES, build_parser
+
+    listed = re.findall(r"^    (\w+)\s", build_parser().format_help(), re.M)
+    assert listed == list(NAMES)
+    for name in NAMES:
+        out = subprocess.run([sys.executable, "-m", "workbench.cli", name, "--help"],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})  # fmt: skip
+        assert out.returncode == 0 and f"usage: cnn-workbench {name}" in out.stdout, name
