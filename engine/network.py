@@ -470,20 +470,6 @@ class Network:
             i = stop
         return stages
 
-    def _bn_reads(self, start: int, stop: int, fused: dict) -> bool:
-        """Whether stage ``start..stop`` is a convolution whose output only a batch norm in
-        training mode reads, next: the convolution then sums the batch's moments as it
-        writes each chunk, and the batch norm reads its input once instead of twice."""
-        if type(self.layers[start]) is not Conv2D or "pool" in fused or "affine" in fused:
-            return False
-        return (
-            stop < len(self.layers)
-            and type(self.layers[stop]) is BatchNorm
-            and stop not in self._eval_always
-            and self.sources[stop] == (stop - 1,)
-            and self.consumers[stop - 1] == (stop,)
-        )
-
     def _fusable_pool(self, layer: Layer, before: int) -> dict | None:
         """The conv epilogue's pool arguments for ``layer`` reading output ``before``, or
         None when it is not a pool the epilogue computes."""
@@ -502,26 +488,15 @@ class Network:
         if stages is None:
             stages = self._stages(fold=not train and not record)
         n_img = len(x)
-        moments = None  # (output index, its batch moments) from a conv a batch norm reads
         for start, stop, fused in stages:
             sources = self.sources[start]
             kernel_threads(n_img * self._values[start])
-            extra = {}
-            if moments is not None and sources == (moments[0],):
-                extra["moments"] = moments[1]
-            moments = None
-            if train and self._bn_reads(start, stop, fused):
-                extra["moments"] = True
             y = self.layers[start].forward(
                 *[outs[j] for j in sources],
                 train=train and start not in self._eval_always,
                 record=record and self._needs_grad[stop - 1],
                 **fused,
-                **extra,
             )
-            if extra.get("moments") is True:
-                y, stats = y
-                moments = (stop - 1, stats)
             for j in set(sources):
                 if self._last_use.get(j, -1) <= stop - 1:
                     outs.pop(j, None)

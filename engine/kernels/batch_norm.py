@@ -38,8 +38,6 @@ __all__ = [
     "affine_backward",
     "affine_backward_naive",
     "affine_naive",
-    "chunk_moments",
-    "combine_moments",
     "train_backward",
     "train_backward_naive",
     "train_forward",
@@ -84,46 +82,24 @@ def _moments_row(v, shift):
     return total, squares
 
 
-@njit(**REDUCE)
-def _shifted_sums(x, shift, s1, s2):
-    # Per channel of x (N, C, L): shift[c] = x[0, c, 0], s1[c] = Σ d and s2[c] = Σ d² with
-    # d = x − shift, in float64 (see _train_forward); serial, for one chunk of a batch.
-    n_img, channels, _ = x.shape
-    for c in range(channels):
-        sh = np.float64(x[0, c, 0])
-        total = np.float64(0.0)
-        squares = np.float64(0.0)
-        for n in range(n_img):
-            a, q = _moments_row(x[n, c], sh)
-            total += a
-            squares += q
-        shift[c] = sh
-        s1[c] = total
-        s2[c] = squares
-
-
 @njit(**JIT_PARALLEL)
-def _train_forward(x, gamma, beta, eps, code, slope, y, mean_out, var_out, invstd_out, given):
+def _train_forward(x, gamma, beta, eps, code, slope, y, mean_out, var_out, invstd_out):
     n_img, channels, length = x.shape
     count = n_img * length
     for c in prange(channels):
-        if given:  # the batch's moments, summed by the layer before (chunk_moments)
-            mean = mean_out[c]
-            var = var_out[c]
-        else:
-            # One pass for both moments, about a shift inside the data (the channel's first
-            # value): var = E[d²] - E[d]² in float64 then loses nothing a float32 input
-            # holds, and the channel is read twice, not three times (it rarely fits in cache).
-            shift = np.float64(x[0, c, 0])
-            total = np.float64(0.0)
-            squares = np.float64(0.0)
-            for n in range(n_img):
-                a, q = _moments_row(x[n, c], shift)
-                total += a
-                squares += q
-            offset = total / count
-            mean = shift + offset
-            var = max(squares / count - offset * offset, 0.0)
+        # One pass for both moments, about a shift inside the data (the channel's first
+        # value): var = E[d²] - E[d]² in float64 then loses nothing a float32 input holds,
+        # and the channel is read twice, not three times (it rarely fits in cache).
+        shift = np.float64(x[0, c, 0])
+        total = np.float64(0.0)
+        squares = np.float64(0.0)
+        for n in range(n_img):
+            a, q = _moments_row(x[n, c], shift)
+            total += a
+            squares += q
+        offset = total / count
+        mean = shift + offset
+        var = max(squares / count - offset * offset, 0.0)
         invstd = 1.0 / np.sqrt(var + eps)
         scale = gamma[c] * invstd
         shift = beta[c] - mean * scale
@@ -145,47 +121,16 @@ def _train_forward(x, gamma, beta, eps, code, slope, y, mean_out, var_out, invst
         invstd_out[c] = invstd
 
 
-def train_forward(x, gamma, beta, eps, act=None, slope=0.0, moments=None):
+def train_forward(x, gamma, beta, eps, act=None, slope=0.0):
     """Training-mode batch norm of ``x`` (N, C, L), then activation ``act``. Returns y (x's
-    dtype) and float64 (C,) arrays mean, biased variance and 1/sqrt(var + eps). ``moments``:
-    x's (mean, biased variance) per channel when the layer before measured them
-    (:func:`chunk_moments`, :func:`combine_moments`); x is then read once, not twice."""
+    dtype) and float64 (C,) arrays mean, biased variance and 1/sqrt(var + eps)."""
     channels = x.shape[1]
     y = np.empty_like(x)
     mean, var, invstd = (np.empty(channels, np.float64) for _ in range(3))
-    if moments is not None:
-        mean[:], var[:] = moments
     _train_forward(np.ascontiguousarray(x), gamma.astype(np.float64), beta.astype(np.float64),
                    float(eps), activation_code(act, x.dtype), x.dtype.type(slope), y, mean,
-                   var, invstd, moments is not None)  # fmt: skip
+                   var, invstd)  # fmt: skip
     return y, mean, var, invstd
-
-
-def chunk_moments(x) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """One chunk's share of a batch's moments: (values per channel, shift, Σ d, Σ d²) of
-    ``x`` (n, C, L) with d = x − shift, float64 (C,) arrays; a producing layer's worker
-    threads call it on the chunk they just wrote, while it is in cache."""
-    channels = x.shape[1]
-    shift, s1, s2 = (np.empty(channels, np.float64) for _ in range(3))
-    _shifted_sums(np.ascontiguousarray(x), shift, s1, s2)
-    return x.shape[0] * x.shape[2], shift, s1, s2
-
-
-def combine_moments(parts) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, biased variance) per channel, float64, of the whole batch whose chunks gave
-    ``parts`` (:func:`chunk_moments`): each chunk's sums moved to the first chunk's shift,
-    Σ(x − s) = Σd + n·(sᵢ − s) and Σ(x − s)² = Σd² + 2(sᵢ − s)·Σd + n·(sᵢ − s)², exact
-    algebra in float64 about a shift inside the data, as the kernel's one pass does."""
-    shift = parts[0][1]
-    count = sum(n for n, *_ in parts)
-    total = np.zeros_like(shift)
-    squares = np.zeros_like(shift)
-    for n, s, s1, s2 in parts:
-        d = s - shift
-        total += s1 + n * d
-        squares += s2 + 2.0 * d * s1 + n * d * d
-    offset = total / count
-    return shift + offset, np.maximum(squares / count - offset * offset, 0.0)
 
 
 def train_forward_naive(x, gamma, beta, eps, act=None, slope=0.0):

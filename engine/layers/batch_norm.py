@@ -54,12 +54,10 @@ class BatchNorm(Layer):
             )
         return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
-    def forward(self, x, train=False, record=False, act=None, slope=0.0, moments=None):
+    def forward(self, x, train=False, record=False, act=None, slope=0.0):
         """Normalised ``x``; the network fuses an activation that follows into the same
         pass (``act``: "relu", "leaky_relu" with ``slope``, "tanh", "sigmoid"), exactly as
-        its layer would apply it; :meth:`backward` then takes the gradient of that output.
-        ``moments``: x's float64 (mean, biased variance) per channel over the batch when
-        the layer that produced x measured them (training only; ignored in evaluation)."""
+        its layer would apply it; :meth:`backward` then takes the gradient of that output."""
         x3 = self._view(x)
         gamma, beta = self.params["weight"], self.params["bias"]
         if train:
@@ -69,9 +67,7 @@ class BatchNorm(Layer):
                     "batch_norm: training needs more than one value per channel; "
                     f"got input of shape {tuple(x.shape)} (use a batch size above 1)"
                 )
-            y, mean, var, invstd = kernels.train_forward(
-                x3, gamma, beta, self.eps, act, slope, moments
-            )
+            y, mean, var, invstd = kernels.train_forward(x3, gamma, beta, self.eps, act, slope)
             m = self.momentum
             running_mean = self.buffers["running_mean"]
             running_var = self.buffers["running_var"]

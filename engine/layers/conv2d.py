@@ -9,7 +9,6 @@ import threading
 import numpy as np
 
 from engine.fields import BIAS, CONV_INIT, MAX_SIZE, STD, FieldInfo
-from engine.kernels import batch_norm as bn_kernels
 from engine.kernels import conv as kernels
 from engine.kernels import conv_epilogue, direct_conv, epilogue, grad_layout, nchw_store
 from engine.kernels.activations import act_inplace_array, activation_code
@@ -206,7 +205,7 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
         return rows, scratch
 
     def forward(self, x, train=False, record=False, relu=False, pool=None, affine=None,
-                act=None, slope=0.0, pool_mode="max", squeeze=False, moments=False):  # fmt: skip
+                act=None, slope=0.0, pool_mode="max", squeeze=False):  # fmt: skip
         """Output (N, K, OH, OW) for ``x`` (N, C, H, W).
 
         The network fuses what follows a convolution into the epilogue of each group's
@@ -219,10 +218,6 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
         output. ``affine=(scale, shift)`` (K,) each, an evaluation-mode batch norm, is folded
         into the weights and bias before the product: w·scale, b·scale + shift (not with
         ``record``). ``squeeze``: return (N, K) (a global average pool's output).
-        ``moments`` (no pool): return (output, (mean, biased variance)), the output's float64
-        (K,) moments over the batch, summed by each worker on the chunk it just wrote while
-        it is in cache: what a batch norm reading the output in training needs, which it
-        then reads once, not twice (:func:`engine.kernels.batch_norm.combine_moments`).
         """
         x = self._check(x)
         n_img = x.shape[0]
@@ -302,9 +297,6 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
             widest = max(hi - lo for lo, hi in chunks)
             group = max(group, min(widest, COLUMN_BYTES // per_image))
 
-        if moments and (pool is not None or squeeze):
-            raise ValueError("conv2d: moments are of an unpooled output")
-
         def work(_, lo, hi):
             slot = threading.get_ident()
             for g0 in range(lo, hi, group):
@@ -359,13 +351,10 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
                         out if pixels is None else pixels, bias, code, slope, ow, pkh, pkw,
                         psh, psw, plane, y[g0:g1], argmax[g0:g1],
                     )  # fmt: skip
-            # The chunk's moments while it is in cache (resnet20's batch norms read every
-            # output twice from memory otherwise).
-            return bn_kernels.chunk_moments(y[lo:hi]) if moments else None
 
         area = x.dtype.type(pool[0][0] * pool[0][1]) if avg else x.dtype.type(1)
         kind = ("forward", x.shape, record, code, pool, pool_mode, affine is None)
-        parts = run(chunks, work, self._tuned(*kind))
+        run(chunks, work, self._tuned(*kind))
         if record:
             self._saved_x = x
             kept = direct is not None and "keep" in direct
@@ -373,8 +362,6 @@ class Conv2D(DirectRoutes, PointwiseRoutes, Layer):
             self._saved_epilogue = (code, slope, pool, y, full if avg else argmax, avg)
         if squeeze:
             return y.reshape(n_img, k_out)
-        if moments:
-            return y.reshape(n_img, k_out, oh, ow), bn_kernels.combine_moments(parts)
         if pool is None:
             return y.reshape(n_img, k_out, oh, ow)
         return y

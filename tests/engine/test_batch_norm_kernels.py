@@ -91,28 +91,6 @@ def test_statistics_of_a_large_offset_stay_exact():
     np.testing.assert_allclose(var, x.astype(np.float64).var(axis=(0, 2)), rtol=1e-6)
 
 
-@pytest.mark.parametrize("cuts", [(0, 64), (0, 1, 2, 64), (0, 10, 21, 43, 64)])
-@pytest.mark.parametrize("spread", [(1.0, 0.0), (1.0, 1000.0), (0.01, 1e4)])
-def test_moments_summed_by_chunks_are_the_batch_moments(cuts, spread):
-    # What a convolution's worker threads sum on the chunks they wrote, moved to one shift:
-    # also far from zero and with a tiny spread (no cancellation), and with one-image chunks.
-    scale, offset = spread
-    x = np.random.default_rng(0).standard_normal((64, 3, 50)) * scale + offset
-    x[10:21, 1] += 5 * scale  # chunks of different means
-    x = x.astype(np.float32)
-    parts = [bn.chunk_moments(x[lo:hi]) for lo, hi in zip(cuts, cuts[1:])]
-    mean, var = bn.combine_moments(parts)
-    x64 = x.astype(np.float64)
-    np.testing.assert_allclose(mean, x64.mean(axis=(0, 2)), rtol=1e-12)
-    np.testing.assert_allclose(var, x64.var(axis=(0, 2)), rtol=1e-6)
-    given = bn.train_forward(x, *(np.full(3, v, np.float32) for v in (1.5, 0.25)), 1e-5,
-                             "relu", moments=(mean, var))  # fmt: skip
-    measured = bn.train_forward(x, *(np.full(3, v, np.float32) for v in (1.5, 0.25)), 1e-5,
-                                "relu")  # fmt: skip
-    for a, b in zip(given, measured, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
-
-
 def test_evaluation_folds_batch_norm_into_the_convolution_without_changing_outputs():
     import engine
 
