@@ -15,8 +15,19 @@ from pathlib import Path
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically (same-folder temp file + os.replace)."""
+    """Replace ``path`` with ``data`` atomically (same-folder temp file + os.replace). An
+    OSError names ``path`` (with the system's reason), never the temporary file the user
+    did not ask for."""
     p = Path(path)
+    try:
+        _atomic_write(p, data)
+    except OSError as e:
+        if e.errno is None or e.filename == str(p):
+            raise
+        raise OSError(e.errno, e.strerror, str(p)) from e  # PermissionError etc. kept
+
+
+def _atomic_write(p: Path, data: bytes) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:

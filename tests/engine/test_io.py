@@ -29,3 +29,26 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         atomic_write_bytes(target, b"bad")
     assert target.read_bytes() == b"good"
     assert sorted(os.listdir(tmp_path)) == ["weights.bin"]
+
+
+def test_a_failed_write_names_the_file_asked_for_not_the_temporary_one(tmp_path, monkeypatch):
+    import errno
+
+    target = tmp_path / "project.cnnwb"
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left") as caught:
+        atomic_write_bytes(target, b"x")
+    assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
+    assert not list(tmp_path.iterdir())  # the temporary file is gone
+
+    def denied(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".x.tmp"))
+
+    monkeypatch.setattr("tempfile.mkstemp", denied)
+    with pytest.raises(PermissionError) as caught:
+        atomic_write_bytes(target, b"x")
+    assert caught.value.filename == str(target)
