@@ -95,7 +95,7 @@ class RunController(QObject):
         except (ValueError, DatasetError) as exc:
             self._message("Cannot train", str(exc))
             return False
-        self.run_id = new_run_id()
+        self.run_id = new_run_id(folder=self._runs_folder())
         loaded = self.data.current
         probe = self.data.probe(PROBE_IMAGES)
         # The data set the Data page shows is the one to train on: hand it over instead of

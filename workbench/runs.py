@@ -34,9 +34,18 @@ __all__ = ["RunHistoryPanel", "RunRecord", "new_run_id"]
 STATUSES = ("completed", "stopped", "failed")
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    """A readable, sortable id: ``run-20261122-034012``."""
-    return (now or datetime.now()).strftime("run-%Y%m%d-%H%M%S")
+def new_run_id(now: datetime | None = None, folder: Path | None = None) -> str:
+    """A readable, sortable id: ``run-20261122-034012``; with ``folder`` (where run folders
+    are kept), one no folder there has yet: ``run-20261122-034012-2`` for a second run in the
+    same second (Train, Stop, Train), which would otherwise write into the first one's."""
+    base = (now or datetime.now()).strftime("run-%Y%m%d-%H%M%S")
+    if folder is None:
+        return base
+    run_id, n = base, 1
+    while (Path(folder) / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
 
 
 def _finite(value: Any) -> float | None:

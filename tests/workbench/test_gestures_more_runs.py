@@ -121,3 +121,21 @@ def test_a_very_short_epoch_is_not_said_to_take_no_time(app_window, qtbot):
     # The tiny network's epoch takes a few hundredths of a second, measured after the run.
     qtbot.waitUntil(lambda: "Last run:" in label.text(), timeout=RUN_MS)
     assert "0.0 s" not in label.text(), label.text()
+
+
+def test_two_runs_started_in_one_second_get_folders_of_their_own(tmp_path):
+    # Train, Stop, Train within a second: the second run must not write into (or pick up the
+    # best/ of) the first one's folder.
+    from datetime import datetime
+
+    from workbench.runs import new_run_id
+
+    now = datetime(2026, 12, 2, 3, 4, 5)
+    first = new_run_id(now, tmp_path)
+    assert first == "run-20261202-030405"
+    (tmp_path / first).mkdir()
+    second = new_run_id(now, tmp_path)
+    (tmp_path / second).mkdir()
+    assert second == "run-20261202-030405-2"
+    assert new_run_id(now, tmp_path) == "run-20261202-030405-3"
+    assert sorted([second, first]) == [first, second]
