@@ -17,6 +17,7 @@ from onnx import helper, numpy_helper
 __all__ = [
     "MAX_OPSET",
     "MIN_OPSET",
+    "OnnxImportError",
     "check_input",
     "check_inside",
     "check_model",
@@ -35,9 +36,12 @@ MAX_OPSET = onnx.defs.onnx_opset_version()
 _METADATA_LIMIT = 1 << 20
 
 
-def _error(message: str) -> Exception:
-    from engine.interop.onnx_import import OnnxImportError
+class OnnxImportError(ValueError):
+    """A model that cannot be imported: one line naming the file, the node and why (defined
+    here, below the importer, which re-exports it)."""
 
+
+def _error(message: str) -> Exception:
     return OnnxImportError(message)
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import onnx
 
 from engine.graph import INPUT
+from engine.interop.onnx_checks import OnnxImportError
 from engine.interop.onnx_checks import check_input as _check_input
 from engine.interop.onnx_checks import check_model as _check_model
 from engine.interop.onnx_checks import check_opset as _check_opset
@@ -48,10 +49,6 @@ MAX_MODEL_BYTES = 2**31 - 1
 _PASS_THROUGH = ("Identity", "Dropout")
 _GRAPH_OPS = ("MatMul", "Add", "Sum", "Flatten", "Reshape", "Squeeze", "Softmax", "Constant",
               "Pow", *_PASS_THROUGH)  # fmt: skip
-
-
-class OnnxImportError(ValueError):
-    """A model that cannot be imported: one line naming the file, the node and why."""
 
 
 @dataclass
