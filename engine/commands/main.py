@@ -79,4 +79,3 @@ def _printable_output() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-

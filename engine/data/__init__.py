@@ -2,8 +2,9 @@
 
 Readers: image folders (one subfolder per class, optional train/ val/ test/ above or below
 the classes), IDX files (MNIST, Fashion-MNIST, EMNIST), CIFAR-10 batches (python or binary)
-and CIFAR-100 (python; its pickles loaded with a pickle loader that refuses code). Pixels are decoded once to uint8 (N, C, H, W) at the network's input size and cached
-on disk as memory-mapped ``.npy`` files; batches are float32 (B, C, H, W).
+and CIFAR-100 (python; its pickles loaded with a pickle loader that refuses code). Pixels are
+decoded once to uint8 (N, C, H, W) at the network's input size and cached on disk as
+memory-mapped ``.npy`` files; batches are float32 (B, C, H, W).
 
     import numpy as np
     from engine.data import Preprocessing, load_dataset
