@@ -26,3 +26,8 @@ def start_in(tmp_path: Path, monkeypatch, per_class: int) -> np.random.Generator
     rng = np.random.default_rng(0)
     write_classes(tmp_path / "data", per_class, rng)
     return rng
+
+
+def train(cli, spec, data, *flags: str, seconds: float = 60, megabytes: float | None = None):
+    """``cnn-workbench train SPEC --data DATA FLAGS...`` through the bounded ``cli`` fixture."""
+    return cli("train", spec, "--data", data, *flags, seconds=seconds, megabytes=megabytes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from hostile_tools import assert_refused, write_spec
-from runs_more_tools import start_in
+from runs_more_tools import start_in, train
 
 from engine.train_config import TrainConfig
 
@@ -20,23 +20,8 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, *extra):
-    return cli(
-        "train",
-        spec,
-        "--data",
-        data,
-        "--epochs",
-        "1",
-        "--batch-size",
-        "4",
-        "--val-split",
-        "0",
-        "--out",
-        "run",
-        *extra,
-        seconds=60,
-        megabytes=400,
-    )
+    return train(cli, spec, data, "--epochs", "1", "--batch-size", "4", "--val-split", "0",
+                 "--out", "run", *extra, megabytes=400)  # fmt: skip
 
 
 @pytest.mark.parametrize(

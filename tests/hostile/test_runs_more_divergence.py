@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hostile_tools import assert_refused, write_spec
-from runs_more_tools import start_in
+from runs_more_tools import start_in, train
 
 from engine.checkpoint import load_checkpoint
 
@@ -22,9 +22,7 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, *extra):
-    return cli(
-        "train", spec, "--data", data, "--val-split", "0.2", *extra, seconds=60, megabytes=None
-    )
+    return train(cli, spec, data, "--val-split", "0.2", *extra)
 
 
 @pytest.mark.parametrize(

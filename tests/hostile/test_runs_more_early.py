@@ -11,7 +11,7 @@ import json
 
 import pytest
 from hostile_tools import assert_refused, write_spec
-from runs_more_tools import start_in
+from runs_more_tools import start_in, train
 
 from engine.checkpoint import load_checkpoint
 
@@ -28,10 +28,7 @@ def stopped(tmp_path, monkeypatch, cli):
 
 
 def _train(cli, spec, *extra):
-    return cli(
-        "train", spec, "--data", "data", "--epochs", "30", "--batch-size", "4", "--json",
-        *extra, seconds=60, megabytes=None,
-    )  # fmt: skip
+    return train(cli, spec, "data", "--epochs", "30", "--batch-size", "4", "--json", *extra)
 
 
 def test_resuming_an_early_stopped_run_names_the_patience_that_continues_it(stopped, cli):

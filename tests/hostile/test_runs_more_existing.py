@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from hostile_tools import assert_refused, write_spec
-from runs_more_tools import start_in
+from runs_more_tools import start_in, train
 
 from engine.checkpoint import load_checkpoint
 
@@ -23,8 +23,7 @@ def job(tmp_path, monkeypatch, cli):
 
 
 def _train(cli, spec, *extra):
-    return cli("train", spec, "--data", "data", "--batch-size", "4", *extra, seconds=60,
-               megabytes=None)  # fmt: skip
+    return train(cli, spec, "data", "--batch-size", "4", *extra)
 
 
 def _snapshot(folder):

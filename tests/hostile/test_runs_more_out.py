@@ -9,7 +9,7 @@ import json
 
 import pytest
 from hostile_tools import assert_refused, write_spec
-from runs_more_tools import start_in
+from runs_more_tools import start_in, train
 
 from engine.checkpoint import load_checkpoint
 
@@ -22,21 +22,7 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, out, *extra):
-    return cli(
-        "train",
-        spec,
-        "--data",
-        data,
-        "--epochs",
-        "1",
-        "--batch-size",
-        "4",
-        "--out",
-        out,
-        *extra,
-        seconds=60,
-        megabytes=None,
-    )
+    return train(cli, spec, data, "--epochs", "1", "--batch-size", "4", "--out", out, *extra)
 
 
 @pytest.mark.parametrize(

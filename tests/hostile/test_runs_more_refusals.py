@@ -10,7 +10,7 @@ import json
 
 import pytest
 from hostile_tools import SPEC_V1, assert_refused, write_spec
-from runs_more_tools import start_in
+from runs_more_tools import start_in, train
 
 
 @pytest.fixture
@@ -20,21 +20,7 @@ def job(tmp_path, monkeypatch):
 
 
 def _train(cli, spec, data, *extra):
-    return cli(
-        "train",
-        spec,
-        "--data",
-        data,
-        "--epochs",
-        "2",
-        "--batch-size",
-        "4",
-        "--out",
-        "run",
-        *extra,
-        seconds=60,
-        megabytes=None,
-    )
+    return train(cli, spec, data, "--epochs", "2", "--batch-size", "4", "--out", "run", *extra)
 
 
 @pytest.mark.parametrize("layer", ["3", "dense_3"])

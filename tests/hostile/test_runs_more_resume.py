@@ -10,7 +10,7 @@ import json
 
 import pytest
 from hostile_tools import assert_refused, write_spec
-from runs_more_tools import start_in
+from runs_more_tools import start_in, train
 
 from engine.checkpoint import load_checkpoint
 
@@ -26,7 +26,7 @@ def run(tmp_path, monkeypatch, cli):
 
 
 def _train(cli, spec, data, *extra):
-    return cli("train", spec, "--data", data, *extra, seconds=60, megabytes=None)
+    return train(cli, spec, data, *extra)
 
 
 @pytest.mark.parametrize(
