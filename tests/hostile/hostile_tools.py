@@ -118,6 +118,17 @@ def child(*argv: str, timeout: float = 20.0, memory_mb: int = 2048, cwd=None, en
     )
 
 
+def engine_command(tmp_path: Path, *argv) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) of ``python -m engine.commands.main ARGV`` for a child the test drives
+    itself (Popen: signals, two at once), with a bare PATH and the data cache in tmp_path."""
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "CNN_WORKBENCH_CACHE": str(tmp_path / "cache"),
+        "PATH": "/usr/bin:/bin",
+    }
+    return [sys.executable, "-m", "engine.commands.main", *map(str, argv)], env
+
+
 def write_spec(path: Path, spec: dict | None = None) -> Path:
     import json
 

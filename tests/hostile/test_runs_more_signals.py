@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
-from hostile_tools import ROOT, write_spec
+from hostile_tools import engine_command, write_spec
 from runs_more_tools import write_classes
 
 from engine.checkpoint import load_checkpoint
@@ -20,26 +19,9 @@ from engine.checkpoint import load_checkpoint
 def test_sigterm_stops_after_the_batch_and_keeps_a_checkpoint(tmp_path):
     write_classes(tmp_path / "data", 40, np.random.default_rng(0))
     spec = write_spec(tmp_path / "net.json")
-    env = {
-        "PYTHONPATH": str(ROOT),
-        "CNN_WORKBENCH_CACHE": str(tmp_path / "cache"),
-        "PATH": "/usr/bin:/bin",
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "engine.commands.main",
-        "train",
-        str(spec),
-        "--data",
-        str(tmp_path / "data"),
-        "--batch-size",
-        "1",
-        "--val-split",
-        "0",
-        "--out",
-        str(tmp_path / "run"),
-    ]
+    argv, env = engine_command(tmp_path, "train", spec, "--data", tmp_path / "data",
+                               "--batch-size", "1", "--val-split", "0",
+                               "--out", tmp_path / "run")  # fmt: skip
     child = subprocess.Popen(
         [*argv, "--epochs", "100000"],
         cwd=tmp_path,

@@ -8,12 +8,11 @@ from __future__ import annotations
 import errno
 import json
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from hostile_tools import ROOT, SPEC_V1, assert_refused, write_spec
+from hostile_tools import SPEC_V1, assert_refused, engine_command, write_spec
 from PIL import Image
 
 from engine.checkpoint import load_checkpoint
@@ -140,28 +139,9 @@ def test_a_second_process_on_the_same_folder_names_the_first(job, cli, tmp_path)
 
 def test_two_train_processes_at_once_one_is_refused(job, tmp_path):
     spec, data = job
-    env = {
-        "PYTHONPATH": str(ROOT),
-        "CNN_WORKBENCH_CACHE": str(tmp_path / "cache"),
-        "PATH": "/usr/bin:/bin",
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "engine.commands.main",
-        "train",
-        str(spec),
-        "--data",
-        str(data),
-        "--epochs",
-        "40",
-        "--batch-size",
-        "4",
-        "--val-split",
-        "0",
-        "--out",
-        str(tmp_path / "both"),
-    ]
+    argv, env = engine_command(tmp_path, "train", spec, "--data", data, "--epochs", "40",
+                               "--batch-size", "4", "--val-split", "0",
+                               "--out", tmp_path / "both")  # fmt: skip
     first = subprocess.Popen(
         argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
