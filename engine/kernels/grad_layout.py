@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from engine.config import JIT
+from engine.kernels import nchw_store
 from engine.kernels.activations import act_grad_run
 from engine.kernels.batch_norm import sum_row
 from engine.kernels.conv import (
@@ -111,7 +112,9 @@ def to_padded_nhwc(grad, count, out_hw, top, left, out):
     """As :func:`to_padded_nchw`, into channels-last ``out`` (count, HP, WP, K). For rows,
     ``out`` is exactly (count, OH + 2·top, OW + 2·left, K) or wider at the bottom right."""
     if grad.ndim == 4:
-        _embed_nhwc(grad, top, left, out)
+        big = grad.size >= nchw_store.PAD_MIN_VALUES
+        if not (big and nchw_store.pad_nhwc(grad, top, left, out)):
+            _embed_nhwc(grad, top, left, out)
     else:
         _rows_to_padded_nhwc(grad, count, *out_hw, top, left, out)
     return out

@@ -116,7 +116,7 @@ class DirectRoutes:
             padded = plan["keep"][g0:g1]  # kept for the weight gradient
         else:
             padded = padded.reshape(count, hp, wp, chans)
-        kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+        nchw_store.pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
         return self._lanes_product(
             padded, m, plan, chans, count, (oh, ow), self.stride, ("dout", slot)
         )
@@ -339,7 +339,7 @@ class DirectRoutes:
         else:
             padded = self._buffer(("wpad", slot), count * hp * wp * chans, np.float32)
             padded = padded[: count * hp * wp * chans].reshape(count, hp, wp, chans)
-            kernels._pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
+            nchw_store.pad_block(x, g0, g1, self.padding[0], self.padding[1], padded)
         pixels = self._buffer(("wgrad", slot), m * kpad, np.float32)[: m * kpad]
         pixels = pixels.reshape(m, kpad)
         if act is not None:

@@ -91,3 +91,54 @@ def test_to_pixels_leaves_shapes_it_does_not_take_untouched():
     assert not nchw_store.to_pixels(grad, None, ACT_NONE, 0.0, np.full((2 * vl, vl - 1), 7.0,
                                                                       np.float32))  # fmt: skip
     assert np.all(dst == 7.0)
+
+
+@pytest.mark.parametrize(
+    ("count", "chans", "height", "width", "top", "left", "extra"),
+    [
+        (1, 8, 8, 8, 1, 1, 0),  # 8-lane vectors on any host
+        (3, 16, 5, 16, 2, 0, 0),  # rows not a whole vector tall, no left padding
+        (2, 32, 32, 32, 1, 1, 0),  # the 4 KB planes the numba gather is slow on
+        (2, 48, 6, 8, 0, 3, 2),  # a copy wider at the bottom right (the input gradient's)
+    ],
+)
+def test_pad_nhwc_equals_reference_and_the_numba_loop(count, chans, height, width, top, left,
+                                                      extra):  # fmt: skip
+    from engine.kernels import conv
+
+    rng = np.random.default_rng(chans + width)
+    src = rng.standard_normal((count, chans, height, width)).astype(np.float32)
+    src.reshape(-1)[::7] = np.nan  # a copy: NaN travels as any value
+    shape = (count, height + 2 * top + extra, width + 2 * left + extra, chans)
+    dst = np.full(shape, 7.0, np.float32)  # the border must be written, not assumed zero
+    assert nchw_store.pad_nhwc(src, top, left, dst)
+    want = nchw_store.pad_nhwc_naive(src, top, left, shape)
+    np.testing.assert_array_equal(dst, want)
+    old = np.full(shape, 7.0, np.float32)
+    conv._pad_block(src, 0, count, top, left, old)
+    np.testing.assert_array_equal(dst, old)
+    # pad_block takes images lo..hi of a batch, by either route, to the same values.
+    for trim in (False, True):
+        got = np.full(shape, 7.0, np.float32)
+        batch = np.concatenate([src[:1], src, src[:1]])
+        if trim:  # below PAD_MIN_VALUES: the numba loop
+            nchw_store.pad_block(batch, 1, 1 + count, top, left, got)
+        else:
+            old_min, nchw_store.PAD_MIN_VALUES = nchw_store.PAD_MIN_VALUES, 0
+            try:
+                nchw_store.pad_block(batch, 1, 1 + count, top, left, got)
+            finally:
+                nchw_store.PAD_MIN_VALUES = old_min
+        np.testing.assert_array_equal(got, want)
+
+
+def test_pad_nhwc_leaves_shapes_it_does_not_take_untouched():
+    src = np.ones((1, 12, 8, 8), np.float32)  # 12 channels: not a whole 8-lane vector
+    dst = np.full((1, 10, 10, 12), 7.0, np.float32)
+    assert not nchw_store.pad_nhwc(src, 1, 1, dst)
+    assert not nchw_store.pad_nhwc(np.ones((1, 8, 8, 6), np.float32), 1, 1,
+                                   np.empty((1, 10, 8, 8), np.float32))  # fmt: skip
+    assert not nchw_store.pad_nhwc(src[:, :8].astype(np.float64), 1, 1, dst[..., :8].copy())
+    assert not nchw_store.pad_nhwc(np.ones((1, 8, 8, 8), np.float32), 3, 0,
+                                   np.empty((1, 10, 10, 8), np.float32))  # too small
+    assert np.all(dst == 7.0)
