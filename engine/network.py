@@ -690,6 +690,9 @@ def _warm_up_kernels() -> None:
         for width in (3, 5):  # its weight gradient for the common 3x3 and 5x5 kernels
             for block in range(1, direct_conv_rows.weight_grad_block(8, width) + 1):
                 direct_conv_rows.weight_grad_kernel(block, width)
+        from engine.kernels import nchw_store
+
+        nchw_store.warm_up()  # the layout transposes (their shapes are too big for the net below)
     rng = np.random.default_rng(0)
     # Every kernel variant a network can reach: convolutions on one channel (column patches)
     # and on several (row patches); the fused epilogues (relu + max pool, relu alone, none);

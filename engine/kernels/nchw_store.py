@@ -35,6 +35,7 @@ __all__ = [
     "store_naive",
     "to_pixels",
     "to_pixels_naive",
+    "warm_up",
 ]
 
 
@@ -334,6 +335,18 @@ def pad_block(x, lo, hi, top, left, padded) -> None:
     src = x[lo:hi]
     if src.size < PAD_MIN_VALUES or not pad_nhwc(src, top, left, padded):
         _pad_block(x, lo, hi, top, left, padded)
+
+
+def warm_up() -> None:
+    """Build (or load from the on-disk cache) every kernel of this module a network reaches:
+    the store and the gather for each activation they take, the pad for this host's vector
+    width and for 8 lanes (:func:`engine.network.warm_up` calls it)."""
+    vl = host_shape()["lanes"]
+    for code in (ACT_NONE, ACT_RELU, ACT_LEAKY):
+        compiled("nchw_store", (vl, code), _build)
+        compiled("nchw_gather", (vl, code), _build_gather)
+    for lanes in sorted({vl, 8}):
+        compiled("pad_nhwc", (lanes,), _build_pad)
 
 
 def pad_nhwc_naive(src, top, left, dst_shape) -> np.ndarray:

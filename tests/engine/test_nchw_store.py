@@ -142,3 +142,15 @@ def test_pad_nhwc_leaves_shapes_it_does_not_take_untouched():
     assert not nchw_store.pad_nhwc(np.ones((1, 8, 8, 8), np.float32), 3, 0,
                                    np.empty((1, 10, 10, 8), np.float32))  # too small
     assert np.all(dst == 7.0)
+
+
+def test_warm_up_builds_every_kernel_a_network_reaches(monkeypatch):
+    from engine.kernels import llvm_jit
+
+    monkeypatch.setattr(llvm_jit, "_kernels", {})  # as in a fresh process
+    nchw_store.warm_up()
+    vl = _lanes()
+    built = set(llvm_jit._kernels)
+    for code in (ACT_NONE, ACT_RELU, ACT_LEAKY):
+        assert ("nchw_store", vl, code) in built and ("nchw_gather", vl, code) in built
+    assert {("pad_nhwc", vl), ("pad_nhwc", 8)} <= built
