@@ -173,17 +173,21 @@ def search(
     non-whole problem. Returns at most one input candidate and the nearest of each field.
     """
     link = chains[axes[0]][pos]
+    # The kinds the target link has now, per axis: those it keeps (an even "same" kernel,
+    # say) are not held against a candidate, only the one being fixed must go.
+    had = {a: set(walk_axis(n0[a], chains[a])[pos][1]) for a in axes}
 
     def others(starts: dict[str, int], new_link: Link | None) -> tuple[int, int, bool]:
-        """(problems on the other links, repaired output, whether the target is repaired)."""
+        """(problems on the other links and new ones on the target, repaired output, whether
+        the target is repaired)."""
         count, output, repaired = 0, 0, True
         for a in axes:
             chain = chains[a] if new_link is None else _swap(chains[a], pos, new_link)
             res = walk_axis(starts[a], chain)
             out, kinds = res[pos]
-            # Kinds left on the target link (an even "same" kernel, say) were there before;
-            # they are not held against the candidate, only the one being fixed must go.
-            count += _count(res) - len(kinds)
+            # A kind the candidate brings to the target link (an even kernel under "same"
+            # padding, where the odd one was fine) counts against it like any other problem.
+            count += _count(res) - sum(1 for k in kinds if k in had[a])
             if kind in kinds or out is None or (NOT_WHOLE in kinds and kind == WINDOW):
                 repaired = False
             elif kind == NOT_WHOLE and exact is not None and abs(out - exact) > max(2, exact / 10):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["INPUT", "Wiring", "generated_id", "wiring"]
+__all__ = ["INPUT", "Wiring", "generated_id", "unused_branch", "wiring"]
 
 #: The name of the network's input in ``inputs``.
 INPUT = "input"
@@ -52,6 +52,17 @@ class Wiring:
     def is_chain(self) -> bool:
         """Every layer takes just the one before it."""
         return all(ins == (i - 1,) for i, ins in enumerate(self.inputs))
+
+
+def unused_branch(w: Wiring, index: int) -> list[int]:
+    """Layer ``index`` and every earlier layer whose output only ever reaches it, newest
+    first: what goes when a branch nobody uses is removed (removing the last layer alone
+    would leave the one before it unused)."""
+    gone = {index}
+    for j in range(index - 1, -1, -1):
+        if w.consumers[j] and all(c in gone for c in w.consumers[j]):
+            gone.add(j)
+    return sorted(gone, reverse=True)
 
 
 def wiring(layers: Sequence[Any], arity=None) -> Wiring:

@@ -11,7 +11,7 @@ The fixes are those a person would make:
   height and width become the others'.
 
 Every fix is checked on the real spec before it is offered: it must make the problem go away
-and leave no more problems in the network than there were.
+and leave fewer problems in the network than there were (none new).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 from engine.fixes import EVEN_SAME, NOT_WHOLE, WINDOW, Fix, Link, insert_fix, search, step
+from engine.graph import unused_branch
 from engine.layers.definition import Tensor
 from engine.merge_fixes import merge_fixes
 from engine.shape_report import BYTES, LayerRow, Problem, Shape, ShapeReport
@@ -185,7 +186,7 @@ class _Inference:
             ins = [self.outputs[j] for j in sources if j in self.outputs]
             self.paths[i] = self.paths[sources[0]] if sources else self.paths[-1]
             for p in wiring_problems.get(i, ()):
-                fixes = (ctx.fix_remove(f"remove {label}"),) if p.kind == "dangling" else ()
+                fixes = (self._remove_unused(i, label),) if p.kind == "dangling" else ()
                 ctx.problem(p.message, p.kind, fixes)
             result = None
             try:
@@ -367,9 +368,10 @@ class _Inference:
     def checked(self, fix: Fix, i: int, kind: str, where: str = "", target=None) -> bool:
         """Check a fix on the real spec: it applies, layer ``i`` (at position ``target`` in
         the mended spec, when the fix moves it) loses its ``kind`` problem (on the axis
-        ``where`` names, if any), and the network as a whole has no more problems. A removal
-        takes the layer's problems with it: it must only add none elsewhere (removing a
-        concat hands its consumer every one of its inputs, which may be too many)."""
+        ``where`` names, if any), and the network as a whole has fewer problems than before
+        (none new). A removal takes the layer's problems with it: it must only add none
+        elsewhere (removing a concat hands its consumer every one of its inputs, which may be
+        too many)."""
         key = (fix, i, kind, where, target)
         try:
             verdict = self._verdicts.get(key)
@@ -389,10 +391,12 @@ class _Inference:
         except (ValueError, IndexError):  # SpecError: out of range; or no longer fits
             return False
         after = _Inference(mended, with_fixes=False).report()
-        if len(after.problems) > len(self._dry()[1].problems):
+        # The problem must go without another taking its place (an even kernel under "same"
+        # padding, a pool padded past half its window, a mismatch further on): fewer in all.
+        if len(after.problems) >= len(self._dry()[1].problems):
             return False
-        if fix.action == "remove" and target is None:
-            return True
+        if target is None and len(mended.layers) < len(self.spec.layers):
+            return True  # a removal (of one layer, or of an unused branch) took its problem
         if target is None:
             shifted = fix.action == "insert" and fix.layer is not None and fix.layer <= i
             target = i + (len(mended.layers) - len(self.spec.layers) if shifted else 0)
@@ -407,6 +411,24 @@ class _Inference:
         return self.checked(fix, i, kind, "" if len(axes) == 2 else f"{axes[0]}: ")
 
     # ---- structural problems
+    def _remove_unused(self, i: int, label: str) -> Fix:
+        """Remove the unused layer ``i`` with the layers that only feed it (removing it alone
+        would leave the one before it unused, the same problem one layer up)."""
+        gone = unused_branch(self.wiring, i)
+        if len(gone) == 1:
+            return Fix(f"remove {label}", "remove", i)
+        spec = self.spec
+        try:
+            for j in gone:
+                spec = spec.remove_layer(j)
+        except (ValueError, IndexError):  # a wiring too broken to edit: the layer alone
+            return Fix(f"remove {label}", "remove", i)
+        rest = len(gone) - 1
+        feeding = (
+            f"the {rest} layers that only feed it" if rest > 1 else "the layer that only feeds it"
+        )
+        return Fix(f"remove {label} and {feeding}", "layers", value=spec.layers)
+
     def _flat_origin(self, at: int) -> int | None:
         """The layer on the first-input path ending at ``at`` (itself included) whose output
         went flat while its input was feature maps; None if there is none. Remembered per

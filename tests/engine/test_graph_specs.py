@@ -4,6 +4,7 @@ rounding, the presets after VGG and the fixes of branches that do not meet."""
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -278,3 +279,62 @@ def test_a_pool_with_padding_over_half_its_window_is_a_problem_with_a_fix():
     (p,) = infer_shapes(spec).problems
     assert p.kind == "pool_padding" and "more than half" in p.message
     assert infer_shapes(p.fixes[0].apply(spec)).ok
+
+
+def _random_branches(rng):
+    """Two random branches from the input joined by an add or a concat."""
+    channels, height = rng.choice([1, 3, 4]), rng.choice([8, 9, 12, 16, 17])
+    width = rng.choice([height, height + 1, 10])
+
+    def branch(stem, n):
+        layers, last = [], "input"
+        for k in range(n):
+            kind = rng.choice(
+                ["conv2d", "conv2d", "max_pool2d", "avg_pool2d", "relu", "batch_norm"]
+            )
+            layer = {"type": kind, "id": f"{stem}{k}", "inputs": [last]}
+            if kind == "conv2d":
+                layer["filters"] = rng.choice([2, 4, channels])
+                layer["kernel"] = rng.choice([1, 3, 5])
+                layer["stride"] = rng.choice([1, 1, 2])
+                layer["padding"] = rng.choice([0, 1, "same"])
+            elif kind.endswith("pool2d"):
+                layer.update(size=rng.choice([2, 3]), stride=rng.choice([1, 2]))
+            layers.append(layer)
+            last = layer["id"]
+        return layers, last
+
+    a, a_end = branch("a", rng.randint(0, 3))
+    b, b_end = branch("b", rng.randint(1, 3))
+    merge = {"type": rng.choice(["add", "concat"]), "id": "m", "inputs": [b_end, a_end]}
+    d = doc(*a, *b, merge, *TAIL, rounding=rng.choice(["exact", "floor"]))
+    d["input"] = {"channels": channels, "height": height, "width": width}
+    return NetworkSpec.from_dict(d)
+
+
+def test_every_fix_offered_on_random_graphs_leaves_fewer_problems():
+    rng = random.Random(8)
+    tried = 0
+    for _ in range(120):
+        spec = _random_branches(rng)
+        report = infer_shapes(spec)
+        for p in report.problems:
+            for fix in p.fixes:
+                after = infer_shapes(fix.apply(spec))
+                left = [q.message for q in after.problems]
+                assert len(left) < len(report.problems), (spec.to_dict(), fix.label, left)
+                tried += 1
+    assert tried > 100
+
+
+def test_an_unused_branch_of_several_layers_is_removed_whole():
+    # conv -> relu nobody uses: removing the relu alone would leave the conv unused.
+    d = doc({**CONV, "id": "a"}, {"type": "relu"}, {**CONV, "inputs": ["input"]}, *TAIL)
+    spec = NetworkSpec.from_dict(d, wiring="lenient")
+    (problem,) = infer_shapes(spec).problems
+    assert problem.kind == "dangling" and problem.message.startswith("relu #2: layers[1]")
+    (fix,) = problem.fixes
+    assert fix.label == "remove relu #2 and the layer that only feeds it"
+    mended = fix.apply(spec)
+    assert infer_shapes(mended).ok
+    assert [layer.type for layer in mended.layers] == ["conv2d", "flatten", "dense"]

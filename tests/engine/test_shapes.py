@@ -347,3 +347,24 @@ def test_odd_specs_never_raise():
     tiny = net(1, 1, 1, {"type": "max_pool2d", "size": 4096}, conv(1, 4096), FLAT, dense(1))
     assert [p.kind for p in infer_shapes(tiny).problems] == ["window_too_large"]
     assert infer_shapes("not a spec").problems[0].message.startswith("network: cannot be read")
+
+
+def test_a_kernel_fix_never_brings_an_even_kernel_to_same_padding():
+    # (10 − 5 + 2·2)/2 + 1 = 5.5: kernel 4 or 6 would make it whole, but an even kernel
+    # cannot keep "same" padding, so the fix would only trade one problem for another.
+    spec = net(1, 10, 10, conv(2, 5, stride=2, padding="same"), FLAT, dense(3))
+    (p,) = infer_shapes(spec).problems
+    assert p.kind == "not_whole" and p.fixes
+    assert not [f.label for f in p.fixes if f.field == "kernel"]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
+
+
+def test_a_window_fix_that_would_pad_a_pool_past_half_its_window_is_not_offered():
+    # (32 − 1 + 2·0)/3 + 1 = 11.33: padding 1 would make it whole, but a 1-pixel window
+    # padded by 1 holds only padding (PyTorch refuses it).
+    spec = net(1, 32, 32, {"type": "avg_pool2d", "size": 1, "stride": 3}, FLAT, dense(3))
+    (p,) = infer_shapes(spec).problems
+    assert p.fixes and not [f.label for f in p.fixes if f.field == "padding"]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
