@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.spec import LayerSpec, NetworkSpec, SpecError
+from workbench.layer_insert import insert_after
 from workbench.project import Project, save_project
 
 _MERGE_ID = 4242  # any constant: QUndoStack only merges commands whose ids are equal
@@ -211,24 +212,31 @@ class Document(QObject):
 
     def insert_layer(self, index: int, layer: LayerSpec) -> bool:
         index = max(0, min(index, len(self._spec.layers)))
-        text = f"Insert {layer.kind.label}"
-        return self.edit(self._spec.insert_layer(index, layer), text, focus=index + 1)
+        return self.insert_layers(index, [layer], f"Insert {layer.kind.label}")
 
-    def insert_layers(self, index: int, layers: Iterable[LayerSpec], text: str) -> bool:
+    def insert_layers(
+        self, index: int, layers: Iterable[LayerSpec], text: str, into: int | None = None
+    ) -> bool:
+        """Insert ``layers`` after layer ``index - 1`` (0: after the input), in one undo
+        step: what took its output (only layer ``into``, when given) takes theirs; copies
+        keep their wiring among themselves and get ids of their own
+        (workbench.layer_insert)."""
         index = max(0, min(index, len(self._spec.layers)))
-        layers = list(layers)
-        new = list(self._spec.layers)
-        new[index:index] = layers
-        return self.edit(self._spec.with_layers(new), text, focus=index + len(layers))
+        after, last = insert_after(self._spec, index - 1, layers, into)
+        return self.edit(after, text, focus=last + 1)
 
     def remove_layers(self, indices: Iterable[int]) -> bool:
-        drop = {i for i in indices if 0 <= i < len(self._spec.layers)}
+        """Remove layers in one undo step; whatever took a removed layer's output takes what
+        it took (NetworkSpec.remove_layer: the shortcuts and branches around it stay)."""
+        drop = sorted({i for i in indices if 0 <= i < len(self._spec.layers)}, reverse=True)
         if not drop:
             return False
-        kept = [layer for i, layer in enumerate(self._spec.layers) if i not in drop]
-        what = self._spec.layers[min(drop)].kind.label if len(drop) == 1 else f"{len(drop)} layers"
-        focus = min(min(drop), len(kept))  # the row of the layer before the first removed one
-        return self.edit(self._spec.with_layers(kept), f"Delete {what}", focus=focus)
+        kept = self._spec
+        for i in drop:
+            kept = kept.remove_layer(i)
+        what = self._spec.layers[drop[0]].kind.label if len(drop) == 1 else f"{len(drop)} layers"
+        focus = min(drop[-1], len(kept.layers))  # the row of the layer before the first removed
+        return self.edit(kept, f"Delete {what}", focus=focus)
 
     def move_layer(self, src: int, dst: int) -> bool:
         """Move layer ``src`` so that it ends up at index ``dst``."""

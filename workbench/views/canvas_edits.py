@@ -331,11 +331,14 @@ class CanvasEdits:
         if edge is None and block is not None:
             edge = next((e for e in self.edges if e.src == block.row), None)
         doc = self.document
-        if edge is None or len(layers) != 1:
-            at = len(doc.spec.layers) if edge is None else edge.dst - 1
+        if edge is None:
+            at = len(doc.spec.layers)
             if len(layers) == 1:
                 return doc.insert_layer(at, layers[0])
             return doc.insert_layers(at, layers, f"Insert {len(layers)} layers")
+        if len(layers) != 1:  # after the arrow's source, into its head only
+            return doc.insert_layers(edge.src, layers, f"Insert {len(layers)} layers",
+                                     into=edge.dst - 1)  # fmt: skip
         new = graph_edits.insert_on_edge(doc.spec, edge.src - 1, edge.dst - 1, layers[0])
         return doc.edit(new, f"Insert {layers[0].kind.label}", focus=edge.dst)
 

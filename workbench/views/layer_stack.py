@@ -255,7 +255,7 @@ class LayerStackView(QListView):
         indices = self.selected_layers()
         if not indices:
             return False
-        layers = [self.document.spec.layers[i] for i in indices]
+        layers = self._copies(indices)
         QGuiApplication.clipboard().setMimeData(layers_mime(layers))
         return True
 
@@ -273,8 +273,14 @@ class LayerStackView(QListView):
         indices = self.selected_layers()
         if not indices:
             return False
-        layers = [self.document.spec.layers[i] for i in indices]
-        return self.document.insert_layers(indices[-1] + 1, layers, "Duplicate")
+        return self.document.insert_layers(indices[-1] + 1, self._copies(indices), "Duplicate")
+
+    def _copies(self, indices: list[int]) -> list:
+        """The layers at ``indices`` as copied: with the generated ids that the others refer
+        to made explicit, so that a copy keeps the wiring among them (a residual block's add
+        still takes its own branch)."""
+        layers = self.document.spec._anchored()
+        return [layers[i] for i in indices]
 
     # ------------------------------------------------------------------ drag and drop
 

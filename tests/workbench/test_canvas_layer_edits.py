@@ -1,0 +1,164 @@
+"""Delete, Cut, Copy, Paste and Duplicate on branched networks, from the canvas as a person
+would (a click, then the key or the Edit menu): the shortcuts and branches around the edited
+layers stay connected, copies get ids of their own, and each gesture is one undo step."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from engine.spec import LayerSpec, load_spec
+from workbench.models.mime import layers_mime
+
+
+def open_preset(window, name: str):
+    window.document.replace_network(load_spec(name), f"Load {name}")
+    return window.design.canvas
+
+
+def click(qtbot, canvas, row: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    block = canvas.blocks[row]
+    canvas.ensureVisible(block)
+    at = canvas.mapFromScene(block.sceneBoundingRect().center() + QPointF(-40, 0))
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, at)
+
+
+def row_of(window, layer_id: str) -> int:
+    return window.document.spec.wiring.ids.index(layer_id) + 1
+
+
+def healthy(window) -> None:
+    """No wiring problem and no shape problem: every connection still found its layer."""
+    spec = window.document.spec
+    assert spec.wiring.problems == ()
+    assert [p.message for p in window.document.report.problems] == []
+
+
+def one_step(window, before, steps: int) -> None:
+    stack = window.document.undo_stack
+    assert stack.index() == steps + 1
+    after = window.document.spec
+    window.actionUndo.trigger()
+    assert window.document.spec == before
+    window.actionRedo.trigger()
+    assert window.document.spec == after
+
+
+def test_delete_of_a_layer_a_shortcut_names_keeps_the_shortcut(make_window, qtbot):
+    window = make_window()
+    for name, layer_id in (("resnet20", "s1b1_out"), ("resnet20", "s1b1_b_bn"),
+                           ("googlenet", "pool2")):  # fmt: skip
+        canvas = open_preset(window, name)
+        before, steps = window.document.spec, window.document.undo_stack.index()
+        row = row_of(window, layer_id)
+        click(qtbot, canvas, row)
+        canvas.setFocus()
+        qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Delete)
+        spec = window.document.spec
+        assert len(spec.layers) == len(before.layers) - 1 and layer_id not in spec.wiring.ids
+        healthy(window)  # was: 'unknown id "s1b1_out"' on the next block's add
+        # what took the deleted layer's output takes what it took
+        gone = row - 1
+        source = before.inputs_of(gone)[0]
+        for consumer in before.wiring.consumers[gone]:
+            assert source in spec.inputs_of(consumer - 1)
+        one_step(window, before, steps)
+
+
+def test_cut_of_several_layers_of_a_branched_network_is_one_step(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "googlenet")
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    first = row_of(window, "pool2")
+    click(qtbot, canvas, first - 1)  # the relu before pool2, then pool2 itself
+    click(qtbot, canvas, first, Qt.KeyboardModifier.ControlModifier)
+    window.actionCut.trigger()
+    assert len(window.document.spec.layers) == len(before.layers) - 2
+    healthy(window)
+    one_step(window, before, steps)
+
+
+def test_duplicate_gives_the_copy_an_id_of_its_own(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "densenet-cifar")
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    assert before.layers[0].id == "conv0"
+    click(qtbot, canvas, 1)
+    window.actionDuplicate.trigger()
+    spec = window.document.spec
+    assert [layer.type for layer in spec.layers[:2]] == ["conv2d", "conv2d"]
+    assert spec.inputs_of(1) == (0,) and spec.layers[1].id not in (None, "conv0")
+    healthy(window)  # was: duplicate id "conv0"
+    one_step(window, before, steps)
+
+
+def test_duplicate_of_a_residual_block_makes_a_second_block_after_it(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    end = row_of(window, "s1b1_out")
+    start = before.wiring.ids.index("stem_relu") + 2  # the block's first conv
+    click(qtbot, canvas, start)
+    for row in range(start + 1, end + 1):
+        click(qtbot, canvas, row, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.selected_layers() == list(range(start - 1, end))
+    window.actionDuplicate.trigger()
+    spec = window.document.spec
+    n = end - start + 1
+    assert len(spec.layers) == len(before.layers) + n
+    healthy(window)
+    copy_add = spec.layers[end - 1 + n - 1]
+    assert copy_add.type == "add"  # the copy's add sums its own branch and the block's output
+    add_at = end - 1 + n - 1
+    assert set(spec.inputs_of(add_at)) == {add_at - 1, end - 1}
+    # what took the block's output (the next block's conv and its shortcut) takes the copy's
+    for consumer in before.wiring.consumers[end - 1]:
+        assert end - 1 + n in spec.inputs_of(consumer + n)
+    one_step(window, before, steps)
+
+
+def test_paste_after_the_last_layer_of_a_branch_goes_into_that_branch(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "googlenet")
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    QApplication.clipboard().setMimeData(layers_mime([LayerSpec.create("dropout")]))
+    row = row_of(window, "inception3a_1x1_relu")  # the 1×1 branch's end; next: the 3×3 branch
+    click(qtbot, canvas, row)
+    window.actionPaste.trigger()
+    spec = window.document.spec
+    pasted = spec.layers.index(next(x for x in spec.layers if x.type == "dropout"))
+    assert spec.inputs_of(pasted) == (row - 1,)
+    concat = spec.wiring.ids.index("inception3a_cat")
+    assert pasted in spec.inputs_of(concat)
+    assert before.inputs_of(row) == (before.wiring.ids.index("pool2"),)  # the 3×3 branch's
+    assert spec.inputs_of(row + 1) == (spec.wiring.ids.index("pool2"),)  # first: still pool2's
+    healthy(window)
+    one_step(window, before, steps)
+
+
+def test_two_layers_dropped_on_a_shortcut_arrow_go_on_that_connection(make_window):
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    spec = window.document.spec
+    add = next(i for i, x in enumerate(spec.layers) if x.type == "add")
+    main, shortcut = spec.inputs_of(add)
+    lane = next(e for e in canvas.edges if (e.src, e.dst) == (shortcut + 1, add + 1))
+    point = lane.points[2]
+    canvas.ensureVisible(point.x() - 5, point.y() - 5, 10, 10)
+    pos = canvas.mapFromScene(point)
+    data = layers_mime([LayerSpec.create("dropout"), LayerSpec.create("relu")])
+    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    viewport = canvas.viewport()
+    QApplication.sendEvent(viewport, QDragEnterEvent(pos, *args))
+    QApplication.sendEvent(viewport, QDragMoveEvent(pos, *args))
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(pos), *args, QEvent.Type.Drop))
+    after = window.document.spec
+    assert len(after.layers) == len(spec.layers) + 2
+    drop = next(i for i, x in enumerate(after.layers) if x.type == "dropout")
+    assert after.inputs_of(drop) == (shortcut,)  # after the shortcut's source
+    assert after.layers[drop + 1].type == "relu" and after.inputs_of(drop + 1) == (drop,)
+    assert after.layers[add + 2].type == "add"
+    assert set(after.inputs_of(add + 2)) == {main + 2, drop + 1}  # the main path is kept
+    healthy(window)
