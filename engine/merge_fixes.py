@@ -5,10 +5,12 @@ The fixes are those a person would make:
 
 - add: a projection shortcut, the 1×1 convolution of the ResNet paper with the branch's
   filters and the stride that brings the shortcut to the branch's size (and batch norm when
-  the branch has it), on the input that comes from furthest back; or the branch's last
-  filter count changed to the shortcut's channels, when only the channels differ;
-- concat: a padding or stride change on the last window (conv or pool) of a branch, so its
-  height and width become the others'.
+  the branch has it), on the input that comes from furthest back (or, when that one is the
+  smaller, on the other); or the branch's last filter count changed to the shortcut's
+  channels, when only the channels differ;
+- concat: a padding or stride change on one of the last windows (conv or pool) of a branch,
+  so its height and width become those of another input (any of them: the first may be the
+  odd one).
 
 Every fix is checked on the real spec before it is offered: it must make the problem go away
 and leave fewer problems in the network than there were (none new).
@@ -20,6 +22,7 @@ import math
 
 from engine.fixes import Fix
 from engine.graph import INPUT
+from engine.kernels.geometry import output_size
 from engine.layers.definition import Tensor
 from engine.spec import LayerSpec
 
@@ -27,6 +30,8 @@ __all__ = ["merge_fixes"]
 
 _PADDING_RADIUS = 8
 _MAX_STRIDE = 4
+#: Windows tried per branch of a concat, from the concat back.
+_WINDOWS_BACK = 3
 
 
 def merge_fixes(inference, index: int, kind: str, inputs: list[Tensor]) -> tuple[Fix, ...]:
@@ -74,7 +79,18 @@ def _add_fixes(inference, index: int, inputs: list[Tensor]):
     sources = list(spec.wiring.inputs[index])
     if len(sources) != len(inputs):
         return []
-    main = max(range(len(sources)), key=lambda k: sources[k])
+    # The input that comes last in the list is the branch the others meet first; then each
+    # other input in turn (the shortcut may be the larger one, or the branch the smaller).
+    first = max(range(len(sources)), key=lambda k: sources[k])
+    found = []
+    for main in [first, *(k for k in range(len(sources)) if k != first)]:
+        found += _add_fixes_to(inference, index, sources, inputs, main)
+    return found
+
+
+def _add_fixes_to(inference, index, sources, inputs: list[Tensor], main: int):
+    """Fixes that bring every other input of the add to the shape of input ``main``."""
+    spec = inference.spec
     target = inputs[main]
     found = []
     for k, (src, x) in enumerate(zip(sources, inputs, strict=True)):
@@ -137,41 +153,75 @@ def _concat_fixes(inference, index: int, inputs: list[Tensor]):
     sources = list(spec.wiring.inputs[index])
     if len(sources) != len(inputs):
         return []
-    target = (inputs[0].height, inputs[0].width)
     found = []
-    for src, x in zip(sources[1:], inputs[1:], strict=True):
-        if (x.height, x.width) == target or None in (x.height, x.width, *target):
+    # Each input's size in turn is the one the others are brought to (the first input may be
+    # the one whose window is off, or the others may have none to change).
+    for target in dict.fromkeys((x.height, x.width) for x in inputs):
+        if None in target:
             continue
-        window_at = next(
-            (at for at in _path_back(inference, src, -1) if spec.layers[at].kind.window(
-                spec.layers[at]) is not None),
-            None,
-        )  # fmt: skip
-        if window_at is None:
-            continue
-        layer = spec.layers[window_at]
-        before = inference.outputs[spec.wiring.inputs[window_at][0]]
+        for src, x in zip(sources, inputs, strict=True):
+            if (x.height, x.width) != target and None not in (x.height, x.width):
+                found += _branch_window_fixes(inference, index, src, target)
+    return found
+
+
+def _branch_window_fixes(inference, index: int, src: int, target: tuple[int, int]):
+    """Padding or stride changes, on one of the last few windows (conv or pool) of the branch
+    that ends at ``src``, that bring its height and width to ``target``: per axis the value
+    nearest the current one."""
+    spec = inference.spec
+    later: list = []  # the windows between the one changed and the concat, in order
+    found = []
+    for at in _path_back(inference, src, -1):
+        layer = spec.layers[at]
         g = layer.kind.window(layer)
-        for field, values in (
-            ("padding", range(0, _PADDING_RADIUS + 1)),
-            ("stride", range(1, _MAX_STRIDE + 1)),
-        ):
+        before = inference.outputs.get((spec.wiring.inputs[at] or (None,))[0])
+        out = inference.outputs.get(at)
+        if before is None or out is None or None in (before.height, before.width):
+            break
+        if g is None:
+            if (out.height, out.width) != (before.height, before.width):
+                break  # it changes the size without a window (a global pool): stop here
+            continue
+        for field in ("padding", "stride"):
             if field not in layer.kind.field_names:
                 continue
-            for v in values:
-                kernel, stride, padding = g
-                pair = (v, v)
-                if field == "padding":
-                    padding = pair
+            current = getattr(g, field)
+            pair = []
+            for a, n in enumerate((before.height, before.width)):
+                if field == "stride":
+                    values = range(1, _MAX_STRIDE + 1)
+                elif layer.kind.family == "pool":  # at most half the window (PyTorch's rule)
+                    values = range(0, min(_PADDING_RADIUS, g.kernel[a] // 2) + 1)
                 else:
-                    stride = pair
-                sizes = tuple(
-                    (n + 2 * padding[a] - kernel[a]) // stride[a] + 1
-                    for a, n in enumerate((before.height, before.width))
-                )
-                if sizes == target and pair != getattr(g, field):
-                    found.append((Fix(f"{field} {v} on {layer.type} #{window_at + 1} "
-                                      f"(→ {target[0]}×{target[1]})", "field", window_at, field,
-                                      v), index))  # fmt: skip
+                    values = range(0, _PADDING_RADIUS + 1)
+                ok = [v for v in values if _through(n, g, a, field, v, later) == target[a]]
+                if not ok:
                     break
+                pair.append(min(ok, key=lambda v, a=a: (abs(v - current[a]), v)))
+            if len(pair) < 2 or tuple(pair) == tuple(current):
+                continue
+            value = pair[0] if pair[0] == pair[1] else tuple(pair)
+            text = f"{pair[0]}" if pair[0] == pair[1] else f"{pair[0]}×{pair[1]}"
+            label = f"{field} {text} on {layer.type} #{at + 1} (→ {target[0]}×{target[1]})"
+            found.append((Fix(label, "field", at, field, value), index))
+        later.insert(0, g)
+        if len(later) >= _WINDOWS_BACK:
+            break
     return found
+
+
+def _through(n: int, g, axis: int, field: str, value: int, later: list) -> int | None:
+    """The size ``n`` after window ``g`` with its ``field`` set to ``value`` on ``axis``,
+    then after each window in ``later`` (floor rounding; None once it is not positive)."""
+    kernel, stride, padding = g.kernel[axis], g.stride[axis], g.padding[axis]
+    if field == "padding":
+        padding = value
+    else:
+        stride = value
+    n = output_size(n, kernel, stride, padding)
+    for w in later:
+        if n < 1:
+            return None
+        n = output_size(n, w.kernel[axis], w.stride[axis], w.padding[axis])
+    return n if n >= 1 else None

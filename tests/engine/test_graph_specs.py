@@ -338,3 +338,55 @@ def test_an_unused_branch_of_several_layers_is_removed_whole():
     mended = fix.apply(spec)
     assert infer_shapes(mended).ok
     assert [layer.type for layer in mended.layers] == ["conv2d", "flatten", "dense"]
+
+
+def test_an_add_whose_older_input_is_the_smaller_gets_a_projection_on_the_other():
+    # The shortcut (conv2d #1, stride 2) is 4×5×5, the branch after it 2×9×9: no 1×1 conv can
+    # enlarge the shortcut, but one with stride 2 brings the branch down to it.
+    d = doc(
+        {**CONV, "filters": 4, "stride": 2, "id": "a"},
+        {**CONV, "id": "b", "inputs": ["input"]},
+        {"type": "add", "inputs": ["b", "a"]},
+        *TAIL,
+    )
+    spec = NetworkSpec.from_dict(d).with_input(height=9, width=9)
+    (p,) = infer_shapes(spec).problems
+    assert "2×9×9 and 4×5×5" in p.message
+    assert "projection shortcut (1×1 conv, 4 filters, stride 2)" in [f.label for f in p.fixes]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
+
+
+def test_a_concat_whose_first_input_is_the_odd_one_is_fixed_on_that_branch():
+    spec = NetworkSpec.from_dict(
+        doc(
+            {"type": "conv2d", "filters": 3, "kernel": 3, "id": "valid"},
+            {"type": "concat", "inputs": ["valid", "input"]},
+            *TAIL,
+        )
+    )
+    (p,) = infer_shapes(spec).problems
+    assert "3×6×6 and 1×8×8" in p.message
+    assert "padding 1 on conv2d #1 (→ 8×8)" in [f.label for f in p.fixes]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
+
+
+def test_a_concat_is_fixed_on_an_earlier_window_when_the_last_cannot_reach_the_size():
+    # conv 5×5 (8 → 4) then pool 2 (4 → 2) against pool 2 of the input (8 → 4): no padding or
+    # stride of the last pool makes 4, padding 2 on the conv does.
+    pool = {"type": "max_pool2d", "size": 2}
+    spec = NetworkSpec.from_dict(
+        doc(
+            {"type": "conv2d", "filters": 2, "kernel": 5, "id": "c"},
+            {**pool, "id": "p"},
+            {**pool, "id": "q", "inputs": ["input"]},
+            {"type": "concat", "inputs": ["p", "q"]},
+            *TAIL,
+        )
+    )
+    (p,) = infer_shapes(spec).problems
+    assert "2×2×2 and 1×4×4" in p.message
+    assert "padding 2 on conv2d #1 (→ 4×4)" in [f.label for f in p.fixes]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
