@@ -80,7 +80,14 @@ class CanvasEdits:
 
     def add_residual(self) -> bool:
         """Edit ▸ Add residual connection, on the selected (consecutive) blocks."""
-        layers = [row - 1 for row in self.selected_rows() if row > 0]
+        rows = self.selected_rows()
+        if 0 in rows:  # the shortcut would start inside the block: refuse, not wrap the rest
+            self.show_message(
+                "the input cannot be inside a residual connection: select only the layers "
+                "the shortcut should go around (from the first layer, it starts at the input)"
+            )
+            return False
+        layers = [row - 1 for row in rows]
         return self._apply(lambda s: graph_edits.add_residual(s, layers), "Add residual connection")
 
     def make_inception(self) -> bool:
@@ -171,7 +178,12 @@ class CanvasEdits:
         )
 
     def show_message(self, text: str) -> None:
+        """Say on the canvas, briefly, why a gesture was refused; in the window's status bar
+        too while the canvas is not shown (Edit ▸ Add residual connection from another page)."""
         self.message.setText("⚠ " + text)
+        window = self.window()
+        if not self.isVisible() and hasattr(window, "statusBar"):
+            window.statusBar().showMessage("⚠ " + text, MESSAGE_MS)
         self.message.setStyleSheet(
             f"background: {style.rgba(self.palette().base().color(), 0.94)};"
             f"border: 1px solid {style.PROBLEM_COLOR}; border-radius: 6px; padding: 6px;"
