@@ -54,6 +54,15 @@ class Wiring:
         return all(ins == (i - 1,) for i, ins in enumerate(self.inputs))
 
 
+def _free(name: str, taken: set[str]) -> str:
+    """``name``, or name_2, name_3, ... when a layer has given itself that id (a generated id
+    must name one layer only: exports use ids as node names)."""
+    n, free = 2, name
+    while free in taken:
+        free, n = f"{name}_{n}", n + 1
+    return free
+
+
 def unused_branch(w: Wiring, index: int) -> list[int]:
     """Layer ``index`` and every earlier layer whose output only ever reaches it, newest
     first: what goes when a branch nobody uses is removed (removing the last layer alone
@@ -69,11 +78,13 @@ def wiring(layers: Sequence[Any], arity=None) -> Wiring:
     """Resolve ``layers`` (objects with ``type``, ``id`` and ``inputs``; ``inputs`` None for
     "the entry before"). ``arity(type) -> (fewest, most or None)`` checks input counts."""
     problems: list[GraphProblem] = []
+    given = {layer.id for layer in layers if layer.id is not None}
     ids = [
-        layer.id if layer.id is not None else generated_id(layer.type, i)
+        layer.id if layer.id is not None else _free(generated_id(layer.type, i), given)
         for i, layer in enumerate(layers)
     ]
     where: dict[str, int] = {}
+    duplicated: set[str] = set()  # ids more than one layer gives itself
     for i, layer in enumerate(layers):
         given = layer.id
         if given is None:
@@ -83,6 +94,7 @@ def wiring(layers: Sequence[Any], arity=None) -> Wiring:
                 i, f'layers[{i}].id: "{INPUT}" names the network input; choose another id',
                 "bad_id"))  # fmt: skip
         elif given in where:
+            duplicated.add(given)
             problems.append(GraphProblem(
                 i, f'layers[{i}].id: duplicate id "{given}" (layers[{where[given]}] has it '
                 "too); ids must be unique", "duplicate_id"))  # fmt: skip
@@ -92,35 +104,41 @@ def wiring(layers: Sequence[Any], arity=None) -> Wiring:
         if layer.id is None:
             where.setdefault(ids[i], i)
     inputs: list[tuple[int, ...]] = []
+    # A layer before an unknown reference may be the one it meant (a typo): that it looks
+    # unused is not a second problem. The same for a layer whose id is a duplicate.
+    typo_at = -1
+    misplaced: set[int] = set()  # layers that take a later one: unused because misplaced
     for i, layer in enumerate(layers):
         refs = layer.inputs
+        repeated = False  # reported, or explained by a duplicate id: no count problem then
         if refs is None:
             inputs.append((i - 1,))
         else:
             found = []
             for k, ref in enumerate(refs):
-                if ref == INPUT:
-                    found.append(-1)
-                    continue
-                j = where.get(ref)
+                j = -1 if ref == INPUT else where.get(ref)
                 earlier = ", ".join(f'"{n}"' for n in ids[max(0, i - 8) : i]) or "none"
                 if j is None:
+                    typo_at = i
                     problems.append(GraphProblem(
                         i, f'layers[{i}].inputs[{k}]: unknown id "{ref}" (layers before it: '
                         f'{earlier}, or "{INPUT}")', "unknown_input"))  # fmt: skip
                 elif j >= i:
+                    misplaced.add(i)
                     what = "itself" if j == i else f"layers[{j}], which comes after it"
                     problems.append(GraphProblem(
                         i, f'layers[{i}].inputs[{k}]: "{ref}" is {what}; a layer may take only '
                         "earlier layers' outputs (this would make a cycle)", "cycle"))  # fmt: skip
                 elif j in found:
-                    problems.append(GraphProblem(
-                        i, f'layers[{i}].inputs[{k}]: "{ref}" is listed twice',
-                        "repeated_input"))  # fmt: skip
+                    repeated = True
+                    if ref not in duplicated:  # else its duplicate-id problem explains it
+                        problems.append(GraphProblem(
+                            i, f'layers[{i}].inputs[{k}]: "{ref}" is listed twice',
+                            "repeated_input"))  # fmt: skip
                 else:
                     found.append(j)
             inputs.append(tuple(found))
-        if arity is not None:
+        if arity is not None and not repeated:
             low, high = arity(layer.type)
             count = len(set(refs)) if refs is not None else 1
             if count < low:
@@ -141,7 +159,9 @@ def wiring(layers: Sequence[Any], arity=None) -> Wiring:
             if j >= 0:
                 consumers[j].append(i)
     for i in range(len(layers) - 1):
-        if not consumers[i]:
+        unexplained = i >= typo_at and i not in misplaced
+        unexplained = unexplained and not (layers[i].id in duplicated and where[ids[i]] != i)
+        if not consumers[i] and unexplained:
             problems.append(GraphProblem(
                 i, f"layers[{i}] ({ids[i]}): its output is used by no later layer; connect it "
                 "to one (an add or concat) or remove it", "dangling"))  # fmt: skip

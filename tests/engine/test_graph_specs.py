@@ -76,6 +76,45 @@ MALFORMED = [
         "layers[3].filters",
         "unknown",
     ),
+    # One mistake, one message: a typo'd id leaves the layer it meant unused, a duplicate id
+    # makes its references look repeated, a layer taking a later one is itself unused.
+    (
+        doc(
+            {**CONV, "id": "a"},
+            {**CONV, "id": "b", "inputs": ["input"]},
+            {"type": "add", "inputs": ["b", "aa"]},
+            *TAIL,
+        ),
+        "layers[2].inputs[1]",
+        "unknown id",
+    ),
+    (
+        doc(
+            {**CONV, "id": "a"},
+            {**CONV, "id": "a", "inputs": ["input"]},
+            {"type": "add", "inputs": ["a", "a"]},
+            *TAIL,
+        ),
+        "layers[1].id",
+        "duplicate",
+    ),
+    (
+        doc(
+            {**CONV, "id": "a"},
+            {**CONV, "id": "b", "inputs": ["input"]},
+            {"type": "add", "inputs": ["b", "c"]},
+            {**CONV, "id": "c", "inputs": ["a"]},
+            *TAIL,
+        ),
+        "layers[2].inputs[1]",
+        "comes after it",
+    ),
+    (residual(l3={"type": "add", "inputs": ["b", "b"]}), "layers[3].inputs[1]", "twice"),
+    (
+        residual(l3={"type": "concat", "inputs": ["b", "input", "input"]}),
+        "layers[3].inputs[2]",
+        "twice",
+    ),
     ({**residual(), "rounding": "ceil"}, "rounding", "floor"),
     ({**residual(), "version": 3}, "version", "newer"),
 ]
@@ -390,3 +429,19 @@ def test_a_concat_is_fixed_on_an_earlier_window_when_the_last_cannot_reach_the_s
     assert "padding 2 on conv2d #1 (→ 4×4)" in [f.label for f in p.fixes]
     for fix in p.fixes:
         assert infer_shapes(fix.apply(spec)).ok, fix.label
+
+
+def test_a_generated_id_never_takes_a_name_another_layer_gave_itself():
+    # Layer 0 calls itself "conv2d_1", the name layer 1 would be given: exports name their
+    # nodes by id, so the two must differ.
+    spec = NetworkSpec.from_dict(
+        doc(
+            {**CONV, "id": "conv2d_1"},
+            CONV,
+            {"type": "add", "inputs": ["conv2d_1", "conv2d_1_2"]},
+            *TAIL,
+        )  # fmt: skip
+    )
+    ids = spec.wiring.ids
+    assert len(set(ids)) == len(ids) and ids[:2] == ("conv2d_1", "conv2d_1_2")
+    assert spec.inputs_of(2) == (0, 1) and infer_shapes(spec).ok
