@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.spec import LayerSpec, NetworkSpec, SpecError
-from workbench.layer_insert import insert_after
+from workbench.layer_edits import insert_after, remove_layers
 from workbench.project import Project, save_project
 
 _MERGE_ID = 4242  # any constant: QUndoStack only merges commands whose ids are equal
@@ -215,25 +215,25 @@ class Document(QObject):
         return self.insert_layers(index, [layer], f"Insert {layer.kind.label}")
 
     def insert_layers(
-        self, index: int, layers: Iterable[LayerSpec], text: str, into: int | None = None
+        self, index: int, layers: Iterable[LayerSpec], text: str, into: int | None = None,
+        entry: str | None = None,
     ) -> bool:
         """Insert ``layers`` after layer ``index - 1`` (0: after the input), in one undo
         step: what took its output (only layer ``into``, when given) takes theirs; copies
         keep their wiring among themselves and get ids of their own
-        (workbench.layer_insert)."""
+        (workbench.layer_edits)."""
         index = max(0, min(index, len(self._spec.layers)))
-        after, last = insert_after(self._spec, index - 1, layers, into)
+        after, last = insert_after(self._spec, index - 1, layers, into, entry)
         return self.edit(after, text, focus=last + 1)
 
     def remove_layers(self, indices: Iterable[int]) -> bool:
         """Remove layers in one undo step; whatever took a removed layer's output takes what
-        it took (NetworkSpec.remove_layer: the shortcuts and branches around it stay)."""
+        it took (workbench.layer_edits.remove_layers: the shortcuts and branches around it
+        stay)."""
         drop = sorted({i for i in indices if 0 <= i < len(self._spec.layers)}, reverse=True)
         if not drop:
             return False
-        kept = self._spec
-        for i in drop:
-            kept = kept.remove_layer(i)
+        kept = remove_layers(self._spec, drop)
         what = self._spec.layers[drop[0]].kind.label if len(drop) == 1 else f"{len(drop)} layers"
         focus = min(drop[-1], len(kept.layers))  # the row of the layer before the first removed
         return self.edit(kept, f"Delete {what}", focus=focus)

@@ -162,3 +162,71 @@ def test_two_layers_dropped_on_a_shortcut_arrow_go_on_that_connection(make_windo
     assert after.layers[add + 2].type == "add"
     assert set(after.inputs_of(add + 2)) == {main + 2, drop + 1}  # the main path is kept
     healthy(window)
+
+
+def test_delete_of_an_identity_shortcuts_add_leaves_the_main_path(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    add = next(i for i, x in enumerate(before.layers) if x.type == "add")
+    main = max(before.inputs_of(add))  # the block's last batch norm (the shortcut: stem_relu)
+    assert before.layers[main].type == "batch_norm"
+    click(qtbot, canvas, add + 1)
+    canvas.setFocus()
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Delete)
+    spec = window.document.spec
+    assert spec.inputs_of(add) == (main,)  # the relu after it: one input, the main path
+    healthy(window)  # was: 'a relu layer takes 1 input, got 2'
+    one_step(window, before, steps)
+
+
+def test_copies_of_scattered_layers_paste_as_a_chain(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "googlenet")
+    conv = row_of(window, "inception3a_1x1_relu")  # the layer after it: the 3×3 branch's
+    assert window.document.spec.inputs_of(conv) != (conv - 1,)  # first conv, on pool2
+    click(qtbot, canvas, 2)  # a batch norm of the stem, and that conv
+    click(qtbot, canvas, conv + 1, Qt.KeyboardModifier.ControlModifier)
+    window.actionCopy.trigger()
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    click(qtbot, canvas, 3)
+    window.actionPaste.trigger()
+    after = window.document.spec
+    assert len(after.layers) == len(before.layers) + 2
+    assert after.inputs_of(3) == (2,) and after.inputs_of(4) == (3,)  # the two, in a row
+    assert after.inputs_of(5) == (4,)  # and what came after the relu takes them
+    assert after.wiring.problems == ()  # was: the first copy used by no later layer
+    one_step(window, before, steps)
+
+
+def test_duplicate_across_a_branch_end_leaves_nothing_unconnected(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "googlenet")
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    end = row_of(window, "inception3a_1x1_relu")  # the 1×1 branch's bn and relu, then the
+    click(qtbot, canvas, end - 1)  # 3×3 branch's first conv
+    click(qtbot, canvas, end, Qt.KeyboardModifier.ControlModifier)
+    click(qtbot, canvas, end + 1, Qt.KeyboardModifier.ControlModifier)
+    window.actionDuplicate.trigger()
+    assert len(window.document.spec.layers) == len(before.layers) + 3
+    healthy(window)  # was: the copy of the 1×1 branch's relu used by no later layer
+    one_step(window, before, steps)
+
+
+def test_a_copied_add_pasted_elsewhere_takes_what_it_is_pasted_after(make_window, qtbot):
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    spec = window.document.spec
+    adds = [i for i, x in enumerate(spec.layers) if x.type == "add"]
+    click(qtbot, canvas, adds[0] + 1)
+    window.actionCopy.trigger()
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    anchor = adds[1] - 1  # the second block's last batch norm
+    click(qtbot, canvas, anchor + 1)
+    window.actionPaste.trigger()
+    after = window.document.spec
+    pasted = anchor + 1
+    assert after.layers[pasted].type == "add" and anchor in after.inputs_of(pasted)
+    assert pasted in after.inputs_of(pasted + 1)  # the block's own add takes the copy
+    assert after.wiring.problems == ()  # was: the batch norm used by no later layer
+    one_step(window, before, steps)

@@ -29,11 +29,16 @@ def layer_type_mime(layer_type: str) -> QMimeData:
 
 
 def layers_mime(
-    layers: list[LayerSpec], indices: list[int] | None = None, token: str = ""
+    layers: list[LayerSpec], indices: list[int] | None = None, token: str = "",
+    entry: str | None = None,
 ) -> QMimeData:
-    """What the stack drags and copies: the layers (and where they came from)."""
+    """What the stack drags and copies: the layers (and where they came from; ``entry``:
+    the id of what the first of them took, which a paste replaces with what it goes after,
+    workbench.layer_edits)."""
     dicts = [layer.to_dict() for layer in layers]
     payload = {"layers": dicts, "indices": indices or [], "token": token}
+    if entry is not None:
+        payload["entry"] = entry
     data = QMimeData()
     data.setData(LAYERS_MIME, json.dumps(payload).encode("utf-8"))
     data.setText(json.dumps(dicts if len(dicts) != 1 else dicts[0], indent=2))
@@ -47,6 +52,7 @@ class Dropped:
     layers: tuple[LayerSpec, ...]
     indices: tuple[int, ...] = ()
     token: str = ""
+    entry: str | None = None
 
 
 def decode(data: QMimeData) -> Dropped | None:
@@ -61,7 +67,9 @@ def decode(data: QMimeData) -> Dropped | None:
             payload = loads(bytes(data.data(LAYERS_MIME).data()))
             layers = tuple(_layer(d) for d in payload["layers"])
             indices = tuple(int(i) for i in payload.get("indices", ()))
-            return Dropped(layers, indices, str(payload.get("token", "")))
+            entry = payload.get("entry")
+            entry = entry if isinstance(entry, str) else None
+            return Dropped(layers, indices, str(payload.get("token", "")), entry)
         if data.hasText():  # a layer or a list of layers as JSON text, e.g. from an editor
             # Any text on the clipboard or dropped from an editor: engine.safe_json's depth
             # and size limits (json.loads of "[[[[..." raised RecursionError out of Paste).

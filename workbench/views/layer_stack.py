@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 from engine.spec import LayerSpec
 from workbench import style
 from workbench.document import Document
+from workbench.layer_edits import copies_of
 from workbench.models.layer_stack_model import LayerStackModel, StackRole
 from workbench.models.mime import decode, layers_mime
 
@@ -255,8 +256,8 @@ class LayerStackView(QListView):
         indices = self.selected_layers()
         if not indices:
             return False
-        layers = self._copies(indices)
-        QGuiApplication.clipboard().setMimeData(layers_mime(layers))
+        layers, entry = copies_of(self.document.spec, indices)
+        QGuiApplication.clipboard().setMimeData(layers_mime(layers, entry=entry))
         return True
 
     def cut_selected(self) -> bool:
@@ -267,20 +268,18 @@ class LayerStackView(QListView):
         dropped = decode(QGuiApplication.clipboard().mimeData())
         if dropped is None:
             return False
-        return self.document.insert_layers(self.current_row(), dropped.layers, "Paste")
+        return self.document.insert_layers(
+            self.current_row(), dropped.layers, "Paste", entry=dropped.entry
+        )
 
     def duplicate_selected(self) -> bool:
         indices = self.selected_layers()
         if not indices:
             return False
-        return self.document.insert_layers(indices[-1] + 1, self._copies(indices), "Duplicate")
-
-    def _copies(self, indices: list[int]) -> list:
-        """The layers at ``indices`` as copied: with the generated ids that the others refer
-        to made explicit, so that a copy keeps the wiring among them (a residual block's add
-        still takes its own branch)."""
-        layers = self.document.spec._anchored()
-        return [layers[i] for i in indices]
+        # copies_of: the copies keep their wiring among themselves (a residual block's add
+        # still takes its own branch) and hang from the last selected layer
+        layers, entry = copies_of(self.document.spec, indices)
+        return self.document.insert_layers(indices[-1] + 1, layers, "Duplicate", entry=entry)
 
     # ------------------------------------------------------------------ drag and drop
 
