@@ -48,3 +48,47 @@ def test_a_refusal_from_another_page_is_said_in_the_status_bar(make_window, qtbo
     window.actionAddResidual.trigger()
     assert window.document.spec == before
     assert "consecutive" in window.statusBar().currentMessage()
+
+
+def wire(qtbot, canvas, src: int, dst: int) -> None:
+    """Drag from block ``src``'s output port onto block ``dst``, as a person would."""
+    viewport = canvas.viewport()
+    canvas.ensureVisible(canvas.blocks[src])
+    start = canvas.mapFromScene(canvas.blocks[src].output_port())
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    canvas.ensureVisible(canvas.blocks[dst])
+    end = canvas.mapFromScene(canvas.blocks[dst].sceneBoundingRect().center())
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+
+
+def test_a_connection_into_a_merge_joins_it_and_a_refused_one_asks_nothing(make_window, qtbot):
+    from engine.spec import load_spec
+
+    window = make_window()
+    window.document.replace_network(load_spec("resnet20"), "Load resnet20")
+    canvas = window.design.canvas
+    asked: list[tuple[int, int]] = []
+
+    def choose(src: int, dst: int) -> str:
+        asked.append((src, dst))
+        return "concat"
+
+    canvas.choose_merge = choose
+    spec = window.document.spec
+    add = next(i for i, x in enumerate(spec.layers) if x.type == "add")
+    main, shortcut = spec.inputs_of(add)
+    # the shortcut's source feeds the add already: refused at once, no question first
+    wire(qtbot, canvas, shortcut + 1, add + 1)
+    assert asked == [] and window.document.spec == spec
+    assert canvas.message.isVisible() and "already" in canvas.message.text()
+    # into the add itself: one more input of that add (a concat was never the question)
+    other = spec.inputs_of(main)[0]  # the layer before the block's last batch norm
+    wire(qtbot, canvas, other + 1, add + 1)
+    assert asked == []
+    after = window.document.spec
+    assert after.layers[add].type == "add" and other in after.inputs_of(add)
+    assert window.document.undo_stack.undoText() == "Connect with add"
+    # into a layer with one input: the person is asked
+    wire(qtbot, canvas, 1, 3)
+    assert asked == [(1, 3)]

@@ -66,9 +66,19 @@ class CanvasEdits:
             src, dst = dst, src
         if dst == 0:
             return False
-        merge = self.choose_merge(src, dst)
-        if merge is None:
-            return False
+        spec = self.document.spec
+        kind = spec.layers[dst - 1].type
+        if kind in graph_edits.MERGES:
+            merge = kind  # they meet in the merge that is there: nothing to choose
+        else:
+            try:  # refused whatever the choice (it feeds it already): say so, ask nothing
+                graph_edits.connect(spec, src - 1, dst - 1, "add")
+            except graph_edits.GraphEditError as e:
+                self.show_message(str(e))
+                return False
+            merge = self.choose_merge(src, dst)
+            if merge is None:
+                return False
         return self._apply(lambda s: graph_edits.connect(s, src - 1, dst - 1, merge),
                            f"Connect with {merge}")  # fmt: skip
 
