@@ -92,3 +92,25 @@ def test_a_connection_into_a_merge_joins_it_and_a_refused_one_asks_nothing(make_
     # into a layer with one input: the person is asked
     wire(qtbot, canvas, 1, 3)
     assert asked == [(1, 3)]
+
+
+def test_delete_with_blocks_and_the_arrow_between_them_selected_deletes_the_blocks(
+    make_window, qtbot
+):
+    window = make_window()
+    canvas = window.design.canvas
+    before = [layer.type for layer in window.document.spec.layers]
+    click(qtbot, canvas, 4)
+    click(qtbot, canvas, 5, Qt.KeyboardModifier.ControlModifier)
+    arrow = next(e for e in canvas.edges if (e.src, e.dst) == (4, 5))
+    a, b = arrow.points[0], arrow.points[-1]
+    at = canvas.mapFromScene((a + b) / 2)
+    assert canvas.edge_at(at) is arrow and canvas.block_at(at) is None
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ControlModifier, at)  # fmt: skip
+    assert arrow.isSelected() and canvas.blocks[4].isSelected() and canvas.blocks[5].isSelected()
+    canvas.setFocus()
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Delete)
+    assert [layer.type for layer in window.document.spec.layers] == before[:3] + before[5:]
+    assert window.document.undo_stack.undoText() == "Delete 2 layers"
+    assert not canvas.message.isVisible()  # was: 'relu #5 takes only conv2d #4: delete ...'

@@ -224,8 +224,13 @@ class CanvasEdits:
         super().keyPressEvent(event)
 
     def _selected_edge(self) -> EdgeItem | None:
-        edges = [i for i in self.scene().selectedItems() if isinstance(i, EdgeItem)]
-        return edges[0] if len(edges) == 1 else None
+        """The one connection selected, with no block: what Delete removes then. With blocks
+        (a rubber band round two blocks catches the arrow between them) Delete removes them."""
+        items = self.scene().selectedItems()
+        edges = [i for i in items if isinstance(i, EdgeItem)]
+        if len(edges) != 1 or any(isinstance(i, BlockItem) for i in items):
+            return None
+        return edges[0]
 
     # ------------------------------------------------------------------ moving a block
 
