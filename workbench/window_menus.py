@@ -28,7 +28,10 @@ def make_action(window: QMainWindow, name: str, text: str, slot, shortcut=None, 
     """An action of ``window`` (objectName ``name``; its status tip and tooltip ``tip``)."""
     action = QAction(text, window)
     action.setObjectName(name)
-    if shortcut is not None:
+    if isinstance(shortcut, QKeySequence.StandardKey):
+        # every binding of the platform (Redo: Ctrl+Y and Ctrl+Shift+Z), not only the first
+        action.setShortcuts(shortcut)
+    elif shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     if tip:
         action.setStatusTip(tip)

@@ -230,3 +230,21 @@ def test_a_copied_add_pasted_elsewhere_takes_what_it_is_pasted_after(make_window
     assert pasted in after.inputs_of(pasted + 1)  # the block's own add takes the copy
     assert after.wiring.problems == ()  # was: the batch norm used by no later layer
     one_step(window, before, steps)
+
+
+def test_every_platform_binding_of_undo_and_redo_works_on_the_canvas(make_window, qtbot):
+    window = make_window()
+    canvas = window.design.canvas
+    before = window.document.spec
+    click(qtbot, canvas, 4)
+    canvas.setFocus()
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Delete)
+    after = window.document.spec
+    control, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Z, control)
+    assert window.document.spec == before
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Z, control | shift)  # was: only Ctrl+Y
+    assert window.document.spec == after
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Z, control)
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Y, control)
+    assert window.document.spec == after
