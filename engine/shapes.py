@@ -31,7 +31,7 @@ from engine.graph import unused_branch
 from engine.layers.definition import Tensor
 from engine.merge_fixes import merge_fixes
 from engine.shape_report import BYTES, LayerRow, Problem, Shape, ShapeReport
-from engine.spec import LayerSpec, NetworkSpec, geometry
+from engine.spec import LayerSpec, NetworkSpec, field_problems, geometry
 
 __all__ = ["Fix", "LayerRow", "Problem", "ShapeReport", "infer_shapes", "num"]
 
@@ -65,6 +65,20 @@ def infer_shapes(spec: NetworkSpec) -> ShapeReport:
         return ShapeReport(shape, (), (Problem(None, f"network: cannot be read ({e})"),))
     _RECENT = ((spec, report), *recent[: _KEEP - 1])  # one assignment: safe across threads
     return report
+
+
+def _checked_result(result):
+    """``result``, once its sizes and counts are whole numbers (None: unknown sizes)."""
+    t = result.output
+    sizes = (t.channels, t.height, t.width, t.features)
+    counts = (result.params, result.macs, result.buffers)
+    if not all(v is None or _whole(v) for v in sizes) or not all(map(_whole, counts)):
+        raise ValueError(f"sizes {t.text()} or counts {counts} are not whole numbers")
+    return result
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def _input_shape(spec: NetworkSpec) -> Shape:
@@ -189,8 +203,12 @@ class _Inference:
                 fixes = (self._remove_unused(i, label),) if p.kind == "dangling" else ()
                 ctx.problem(p.message, p.kind, fixes)
             result = None
+            bad = field_problems(layer)
             try:
-                if not ins:
+                if bad:  # built around validation: its numbers are not to be computed with
+                    ctx.problem(f"its fields cannot be read ({bad[0]})", "bad_fields")
+                    out, formula = Tensor.flat(None), ""
+                elif not ins:
                     out = Tensor.flat(None)
                     formula = "no input"
                 elif layer.kind.needs_maps and any(x.rank == 1 for x in ins):
@@ -200,9 +218,11 @@ class _Inference:
                         (f"{layer.type} needs C×H×W feature maps, but its input is a flat vector"),
                     )
                 else:
-                    result = layer.kind.infer(ctx, layer, ins)
+                    result = _checked_result(layer.kind.infer(ctx, layer, ins))
                     out, formula = result.output, result.formula
-            except (KeyError, TypeError, ValueError) as e:
+            # A layer built around validation (LayerSpec(...) with a stride of "x", a
+            # kernel of 0) still gets its row, with the problem on it.
+            except Exception as e:
                 ctx.problem(f"its fields cannot be read ({e})", "bad_fields")
                 out, formula, result = Tensor.flat(None), "", None
             self.outputs[i] = out

@@ -13,6 +13,7 @@ Structure only: whether the shapes fit together is engine.shapes' business.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -161,6 +162,38 @@ class LayerSpec:
     def describe(self) -> str:
         """Key hyperparameters in a few characters, as a block in the stack shows them."""
         return self.kind.describe(self)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_field_problems(layer: LayerSpec) -> tuple[str, ...]:
+    return _field_problems(layer)
+
+
+def field_problems(layer: LayerSpec) -> tuple[str, ...]:
+    """What is wrong with the fields of ``layer`` (each line starting with its type), for a
+    layer built without :meth:`LayerSpec.create`'s checks (``LayerSpec("conv2d", ...)`` with
+    a stride of "x"): shape inference reports these instead of computing with them.
+    Remembered per layer, as inference asks about the same layers on every fix it checks."""
+    try:
+        return _cached_field_problems(layer)
+    except TypeError:  # a field value that cannot be hashed (a list): checked every time
+        return _field_problems(layer)
+
+
+def _field_problems(layer: LayerSpec) -> tuple[str, ...]:
+    kind = LAYER_TYPES.get(layer.type) if isinstance(layer.type, str) else None
+    if kind is None:
+        return (f"{layer.type!r} is not a layer type (known: {', '.join(LAYER_TYPES)})",)
+    errors: list[str] = []
+    d: dict[str, Any] = {"type": layer.type}
+    params = layer.params if isinstance(layer.params, tuple) else ()
+    for item in params:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+            return (f"{layer.type}: its fields must be (name, value) pairs, got {item!r}",)
+        name, v = item
+        d[name] = list(v) if isinstance(v, tuple) else v
+    _parse_layer(d, layer.type, errors)
+    return tuple(errors)
 
 
 def _normalised_default(info: FieldInfo) -> Any:

@@ -368,3 +368,35 @@ def test_a_window_fix_that_would_pad_a_pool_past_half_its_window_is_not_offered(
     assert p.fixes and not [f.label for f in p.fixes if f.field == "padding"]
     for fix in p.fixes:
         assert infer_shapes(fix.apply(spec)).ok, fix.label
+
+
+@pytest.mark.parametrize(
+    ("layer", "word"),
+    [
+        (
+            LayerSpec("avg_pool2d", (("size", (2, 2)), ("stride", "x"), ("padding", (0, 0)))),
+            "stride",
+        ),
+        (
+            LayerSpec("max_pool2d", (("size", (2, 2)), ("stride", (0, 0)), ("padding", (0, 0)))),
+            "stride",
+        ),
+        (LayerSpec("conv2d", (("filters", -3), ("kernel", (3, 3)))), "filters"),
+        (LayerSpec("conv2d", ()), "missing"),
+        (LayerSpec("dense", (("units", "same"),)), "units"),
+        (LayerSpec("lp_pool2d", (("p", float("nan")), ("size", (2, 2)))), "p"),
+        (LayerSpec("bogus"), "not a layer type"),
+    ],
+)
+def test_a_layer_built_around_validation_gets_its_row_and_a_problem(layer, word):
+    # LayerSpec(...) checks nothing: inference must neither compute with its numbers (a
+    # stride of 0 divided by zero, "same" × 10**12 filled the memory) nor lose every row.
+    spec = NetworkSpec(InputSpec(3, 10**6, 8), (LayerSpec.create("relu"), layer,
+                                                LayerSpec.create("flatten"),
+                                                LayerSpec.create("dense", units=2)))  # fmt: skip
+    report = infer_shapes(spec)
+    assert len(report.rows) == 4
+    (p,) = [p for p in report.problems if p.kind == "bad_fields"]
+    assert p.layer == 1 and "cannot be read" in p.message and word in p.message, p.message
+    assert report.rows[0].output_shape == (3, 10**6, 8)
+    assert report.total_memory > 0 and report.peak_memory > 0 and report.total_params >= 0
