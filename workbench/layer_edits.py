@@ -17,7 +17,21 @@ from collections.abc import Iterable
 from engine.graph import INPUT
 from engine.spec import LayerSpec, NetworkSpec
 
-__all__ = ["copies_of", "insert_after", "remove_layers"]
+__all__ = ["copies_of", "insert_after", "move_layers", "remove_layers"]
+
+
+def move_layers(spec: NetworkSpec, indices: Iterable[int], at: int) -> tuple[NetworkSpec, int]:
+    """Move layers ``indices`` so that they come before what is layer ``at`` now (``at`` =
+    len: the end), after the layer above that place: lifted out as remove_layers does, put
+    back as insert_after puts copies, keeping their ids and their wiring among themselves.
+    (A plain reorder of the list made a layer take a later one's output on a graph.)
+    Returns the new spec and the position of the last moved layer."""
+    indices = sorted(set(indices))
+    moving, entry = copies_of(spec, indices)
+    anchor = max((j for j in range(at) if j not in indices), default=-1)
+    lifted = remove_layers(spec, indices)
+    anchor -= sum(1 for i in indices if i < anchor)
+    return insert_after(lifted, anchor, moving, entry=entry)
 
 
 def remove_layers(spec: NetworkSpec, indices: Iterable[int]) -> NetworkSpec:

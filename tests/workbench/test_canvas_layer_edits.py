@@ -248,3 +248,43 @@ def test_every_platform_binding_of_undo_and_redo_works_on_the_canvas(make_window
     qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Z, control)
     qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Y, control)
     assert window.document.spec == after
+
+
+def test_dragging_several_blocks_of_a_resnet_in_the_stack_keeps_every_connection(make_window):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QDragMoveEvent as Move
+
+    window = make_window()
+    open_preset(window, "resnet20")
+    stack = window.stack
+    before, steps = window.document.spec, window.document.undo_stack.index()
+    ids = before.wiring.ids
+    # the stem's batch norm and relu (which the first shortcut names), dragged below the
+    # first residual block
+    rows = [ids.index("stem_relu"), ids.index("stem_relu") + 1]
+    assert [before.layers[r - 1].type for r in rows] == ["batch_norm", "relu"]
+    stack.clearSelection()
+    selection = stack.selectionModel()
+    model = stack.model()
+    for r in rows:
+        selection.select(model.index(r, 0), selection.SelectionFlag.Select)
+    data = model.mimeData(selection.selectedRows())
+    target = ids.index("s1b1_out") + 2  # the gap below the block's relu
+    stack.scrollTo(model.index(target, 0))
+    rect = stack.visualRect(model.index(target, 0))
+    pos = QPoint(rect.center().x(), rect.top() + 4)
+    args = (Qt.DropAction.MoveAction, data, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    viewport = stack.viewport()
+    QApplication.sendEvent(viewport, QDragEnterEvent(pos, *args))
+    QApplication.sendEvent(viewport, Move(pos, *args))
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(pos), *args, QEvent.Type.Drop))
+    spec = window.document.spec
+    assert window.document.undo_stack.undoText() == "Move 2 layers"
+    assert spec.wiring.problems == ()  # was: the add taking "stem_relu", now after it
+    relu = spec.wiring.ids.index("stem_relu")  # its id kept
+    assert spec.inputs_of(relu - 1) == (spec.wiring.ids.index("s1b1_out"),)
+    first_add = next(i for i, x in enumerate(spec.layers) if x.type == "add")
+    assert 0 in spec.inputs_of(first_add)  # the shortcut now from the stem's conv
+    assert relu in spec.inputs_of(relu + 1)  # the next block takes the moved relu
+    one_step(window, before, steps)

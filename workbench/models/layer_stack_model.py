@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersiste
 
 from workbench import style
 from workbench.document import Document
+from workbench.layer_edits import copies_of, move_layers
 from workbench.models import format as fmt
 from workbench.models.mime import LAYER_TYPE_MIME, LAYERS_MIME, decode, layers_mime
 from workbench.models.row_changes import RowCache, runs
@@ -147,8 +148,8 @@ class LayerStackModel(QAbstractListModel):
 
     def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
         rows = sorted({ix.row() for ix in indexes if ix.isValid() and ix.row() > 0})
-        layers = [self._doc.spec.layers[r - 1] for r in rows]
-        return layers_mime(layers, [r - 1 for r in rows], self.token())
+        layers, entry = copies_of(self._doc.spec, [r - 1 for r in rows])
+        return layers_mime(layers, [r - 1 for r in rows], self.token(), entry)
 
     def canDropMimeData(
         self, data: QMimeData, action, row: int, column: int, parent: _Index
@@ -173,22 +174,19 @@ class LayerStackModel(QAbstractListModel):
             return self._move(list(dropped.indices), at)
         if len(dropped.layers) == 1:
             return self._doc.insert_layer(at, dropped.layers[0])
-        return self._doc.insert_layers(at, dropped.layers, f"Insert {len(dropped.layers)} layers")
+        return self._doc.insert_layers(
+            at, dropped.layers, f"Insert {len(dropped.layers)} layers", entry=dropped.entry
+        )
 
     def _move(self, indices: list[int], at: int) -> bool:
         if len(indices) == 1:
             src = indices[0]
             dst = at - 1 if at > src else at  # ``at`` counted the layer still in place
             return self._doc.move_layer(src, dst)
-        layers = list(self._doc.spec.layers)
-        moving = [layers[i] for i in indices]
-        before = sum(1 for i in indices if i < at)
-        kept = [layer for i, layer in enumerate(layers) if i not in set(indices)]
-        pos = at - before
-        kept[pos:pos] = moving
-        return self._doc.edit(
-            self._doc.spec.with_layers(kept), f"Move {len(moving)} layers", focus=pos + len(moving)
-        )
+        # on a graph, the moved layers keep their wiring and what they left is rewired
+        # (a reorder of the list made layers take later layers' outputs)
+        spec, last = move_layers(self._doc.spec, indices, at)
+        return self._doc.edit(spec, f"Move {len(indices)} layers", focus=last + 1)
 
     # ------------------------------------------------------------------ updates
 
