@@ -7,7 +7,8 @@ The fixes are those a person would make:
   filters and the stride that brings the shortcut to the branch's size (and batch norm when
   the branch has it), on the input that comes from furthest back (or, when that one is the
   smaller, on the other); or the branch's last filter count changed to the shortcut's
-  channels, when only the channels differ;
+  channels, when only the channels differ; or, when only the sizes differ, a padding or
+  stride change on one of a branch's last windows (a 3×3 conv left without its padding);
 - concat: a padding or stride change on one of the last windows (conv or pool) of a branch,
   so its height and width become those of another input (any of them: the first may be the
   odd one).
@@ -99,6 +100,8 @@ def _add_fixes_to(inference, index, sources, inputs: list[Tensor], main: int):
         branch = _path_back(inference, sources[main], src)
         if x.rank == 3 and target.rank == 3:
             found += _projection(inference, index, src, x, target, branch)
+            if x.channels == target.channels:  # only the sizes differ: a padding, a stride
+                found += _branch_window_fixes(inference, index, src, (target.height, target.width))
         if (x.rank, x.height, x.width) == (target.rank, target.height, target.width):
             # Only the channels differ: the branch's last filter count could follow the shortcut.
             for at in branch:

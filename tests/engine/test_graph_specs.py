@@ -445,3 +445,20 @@ def test_a_generated_id_never_takes_a_name_another_layer_gave_itself():
     ids = spec.wiring.ids
     assert len(set(ids)) == len(ids) and ids[:2] == ("conv2d_1", "conv2d_1_2")
     assert spec.inputs_of(2) == (0, 1) and infer_shapes(spec).ok
+
+
+def test_an_add_whose_branch_lost_its_padding_offers_the_padding_back():
+    # No 1×1 projection turns 8×8 into 6×6 or back; the branch's 3×3 conv wants padding 1.
+    spec = NetworkSpec.from_dict(
+        doc(
+            {**CONV, "id": "a"},
+            {**CONV, "padding": 0, "id": "b"},
+            {"type": "add", "inputs": ["b", "a"]},
+            *TAIL,
+        )
+    )
+    (p,) = infer_shapes(spec).problems
+    assert "2×6×6 and 2×8×8" in p.message
+    assert "padding 1 on conv2d #2 (→ 8×8)" in [f.label for f in p.fixes]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
