@@ -17,7 +17,31 @@ from collections.abc import Iterable
 from engine.graph import INPUT
 from engine.spec import LayerSpec, NetworkSpec
 
-__all__ = ["copies_of", "insert_after", "move_layers", "remove_layers"]
+__all__ = ["copies_of", "insert_after", "move_layers", "move_onto", "remove_layers"]
+
+
+def move_onto(
+    spec: NetworkSpec, index: int, src: int, dsts: Iterable[int]
+) -> tuple[NetworkSpec, int]:
+    """Move layer ``index`` onto the connections from ``src`` (-1: the input) into layers
+    ``dsts`` (the arrow into a collapsed repeat stands for each of its layers that take
+    ``src``): lifted out, its id kept, then put after ``src`` for those layers only.
+    GraphEditError as engine.graph_edits.move_to_edge raises it."""
+    from engine.graph_edits import GraphEditError, move_to_edge
+
+    dsts = sorted(set(dsts))
+    if len(dsts) == 1:
+        return move_to_edge(spec, index, src, dsts[0])
+    if index == src or index in dsts:
+        name = f"{spec.layers[index].type} #{index + 1}"
+        raise GraphEditError(f"{name} is on that connection already")
+    if len(spec.inputs_of(index)) != 1:
+        move_to_edge(spec, index, src, dsts[0])  # raises: a merge cannot be moved alone
+    layer = spec.layers[index]
+    kept = layer.wired(id=spec.wiring.ids[index] if layer.id is not None else None, inputs=None)
+    lifted = spec.remove_layer(index)
+    shift = lambda j: j - (j > index)  # noqa: E731
+    return insert_after(lifted, shift(src), [kept], into=[shift(d) for d in dsts])
 
 
 def move_layers(spec: NetworkSpec, indices: Iterable[int], at: int) -> tuple[NetworkSpec, int]:
@@ -111,7 +135,7 @@ def insert_after(
     spec: NetworkSpec,
     anchor: int,
     new: Iterable[LayerSpec],
-    into: int | None = None,
+    into: int | Iterable[int] | None = None,
     entry: str | None = None,
 ) -> tuple[NetworkSpec, int]:
     """Insert the layers ``new`` after layer ``anchor`` (-1: the network input).
@@ -120,7 +144,7 @@ def insert_after(
     the copied layers took, from copies_of) or to a layer this network has not before the
     insertion; a reference to another layer before it is kept; one without ``inputs`` takes
     the one before it; references among the copies are kept, each copy with an id getting an
-    id of its own that no layer has. What took ``anchor``'s output (only layer ``into`` when
+    id of its own that no layer has. What took ``anchor``'s output (only layers ``into`` when
     given: a drop on one connection) takes the last copy's instead. Returns the new spec and
     the position of the last copy.
     """
@@ -173,7 +197,9 @@ def insert_after(
         copies[0] = copies[0].wired(inputs=list(dict.fromkeys(refs)))
     at = anchor + 1
     consumers = [i for i, ins in enumerate(w.inputs) if anchor in ins]
-    chosen = consumers if into is None else [i for i in consumers if i == into]
+    if isinstance(into, int):
+        into = (into,)
+    chosen = consumers if into is None else [i for i in consumers if i in set(into)]
     if any(layers[i].inputs is not None for i in chosen) and copies[-1].id is None:
         last = copies[-1]
         copies[-1] = last.wired(id=fresh(last.kind.short or last.type))

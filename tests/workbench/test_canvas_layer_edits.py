@@ -288,3 +288,44 @@ def test_dragging_several_blocks_of_a_resnet_in_the_stack_keeps_every_connection
     assert 0 in spec.inputs_of(first_add)  # the shortcut now from the stem's conv
     assert relu in spec.inputs_of(relu + 1)  # the next block takes the moved relu
     one_step(window, before, steps)
+
+
+def test_a_drop_or_a_move_onto_the_arrow_into_a_collapsed_repeat(make_window, qtbot):
+    from workbench.views.canvas_hover import edge_tip
+
+    window = make_window()
+    canvas = open_preset(window, "resnet20")
+    canvas.set_collapsed(True)
+    stage = next(b.row for b in canvas.blocks.values() if b.data_.title.startswith("3×"))
+    into = next(e for e in canvas.edges if e.dst == stage)
+    spec = window.document.spec
+    src = into.src - 1
+    assert "into #4 " in edge_tip(spec, window.document.report, into)  # its first conv
+    before, steps = spec, window.document.undo_stack.index()
+    a, b = into.points[0], into.points[-1]
+    canvas.ensureVisible(into)
+    pos = canvas.mapFromScene((a + b) / 2)
+    assert canvas.edge_at(pos) is into
+    data = window.palette_view.mime_data_for("dropout")
+    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    viewport = canvas.viewport()
+    QApplication.sendEvent(viewport, QDragEnterEvent(pos, *args))
+    QApplication.sendEvent(viewport, QDragMoveEvent(pos, *args))
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(pos), *args, QEvent.Type.Drop))
+    # was: GraphEditError "there is no such connection" raised out of the drop
+    after = window.document.spec
+    drop = src + 1
+    assert after.layers[drop].type == "dropout" and after.inputs_of(drop) == (src,)
+    assert [j for j in range(len(after.layers)) if src in after.inputs_of(j)] == [drop]
+    assert [j for j in range(len(after.layers)) if drop in after.inputs_of(j)] == [
+        drop + 1, next(i for i, x in enumerate(after.layers) if x.type == "add")]  # fmt: skip
+    healthy(window)
+    one_step(window, before, steps)
+    # the head's dense layer dragged onto that arrow: it moves there (then the head is broken)
+    window.actionUndo.trigger()
+    canvas = window.design.canvas
+    into = next(e for e in canvas.edges if e.dst == stage)
+    assert canvas.move_block(len(before.layers), into)
+    moved = window.document.spec
+    assert moved.layers[src + 1].type == "dense" and moved.wiring.problems == ()

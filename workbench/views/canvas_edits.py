@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine import graph_edits
 from workbench import style
+from workbench.layer_edits import move_onto
 from workbench.models.graph_layout import BLOCK_H, BLOCK_W
 from workbench.models.mime import decode
 from workbench.views.canvas_items import BlockItem, EdgeItem
@@ -308,10 +309,8 @@ class CanvasEdits:
     def move_block(self, row: int, edge: EdgeItem) -> bool:
         """Move the layer of block ``row`` onto the arrow ``edge`` (one undo step)."""
         label = self.document.spec.layers[row - 1].kind.label
-        return self._apply(
-            lambda s: graph_edits.move_to_edge(s, row - 1, edge.src - 1, edge.dst - 1),
-            f"Move {label}",
-        )
+        dsts = [t - 1 for t in edge.targets]
+        return self._apply(lambda s: move_onto(s, row - 1, edge.src - 1, dsts), f"Move {label}")
 
     # ------------------------------------------------------------------ palette drops
 
@@ -363,9 +362,10 @@ class CanvasEdits:
             if len(layers) == 1:
                 return doc.insert_layer(at, layers[0])
             return doc.insert_layers(at, layers, f"Insert {len(layers)} layers")
-        if len(layers) != 1:  # after the arrow's source, into its head only
-            return doc.insert_layers(edge.src, layers, f"Insert {len(layers)} layers",
-                                     into=edge.dst - 1)  # fmt: skip
+        if len(layers) != 1 or len(edge.targets) != 1:  # after the arrow's source, into its
+            text = f"Insert {layers[0].kind.label}" if len(layers) == 1 else (  # head only
+                f"Insert {len(layers)} layers")  # fmt: skip
+            return doc.insert_layers(edge.src, layers, text, into=[t - 1 for t in edge.targets])
         new = graph_edits.insert_on_edge(doc.spec, edge.src - 1, edge.dst - 1, layers[0])
         return doc.edit(new, f"Insert {layers[0].kind.label}", focus=edge.dst)
 

@@ -20,13 +20,17 @@ def edge_tip(spec, report, edge) -> str:
     def name(i: int) -> str:
         return f"#{i + 1} {ids[i]} ({spec.layers[i].kind.label})"
 
-    j = edge.dst - 1
+    target = getattr(edge, "targets", (edge.dst,))[0]  # into a collapsed repeat: its layer
+    j = target - 1
     sources = spec.inputs_of(j)
+    slot = edge.slot
+    if target != edge.dst and edge.src - 1 in sources:
+        slot = sources.index(edge.src - 1)
     lines = [
         f"<b>{edge.label or '?'}</b> from "
         + ("the network's input" if edge.src == 0 else name(edge.src - 1)),
         f"into {name(j)}"
-        + (f", its input {edge.slot + 1} of {len(sources)}" if len(sources) > 1 else ""),
+        + (f", its input {slot + 1} of {len(sources)}" if len(sources) > 1 else ""),
     ]
     i, passed = edge.src - 1, []
     while True:

@@ -256,6 +256,9 @@ class EdgeItem(QGraphicsPathItem):
     def __init__(self, src: int, dst: int, slot: int, points, label: str, tooltip: str):
         super().__init__()
         self.src, self.dst, self.slot, self.label = src, dst, slot, label
+        #: The rows it goes into: ``(dst,)``, or, into a collapsed repeat (drawn as its last
+        #: row), those of the repeat's layers that take ``src``.
+        self.targets: tuple[int, ...] = (dst,)
         self.mismatch = False  # its shape does not meet the merge's other inputs (drawn red)
         self.points = [QPointF(x, y) for x, y in points]
         path = QPainterPath(self.points[0])

@@ -124,6 +124,10 @@ class NetworkCanvas(CanvasEdits, QGraphicsView):
                 self.blocks[row] = item
             for e in placed.edges:
                 item = EdgeItem(e.src, e.dst, e.slot, e.points, *edge_text(spec, report, e))
+                if e.dst in groups:  # into a collapsed repeat: the layers of it that take src
+                    item.targets = tuple(
+                        r for r in groups[e.dst].rows if e.src - 1 in spec.inputs_of(r - 1)
+                    ) or (e.dst,)
                 scene.addItem(item)
                 self.edges.append(item)
             scene.setSceneRect(-40, -30, placed.width + 80, placed.height + 60)
