@@ -159,8 +159,10 @@ def wiring(layers: Sequence[Any], arity=None) -> Wiring:
             if j >= 0:
                 consumers[j].append(i)
     for i in range(len(layers) - 1):
-        unexplained = i >= typo_at and i not in misplaced
-        unexplained = unexplained and not (layers[i].id in duplicated and where[ids[i]] != i)
+        # An id no reference can reach ("input", or a duplicate's second holder) is the
+        # problem already reported; that nothing takes the output follows from it.
+        unreachable = layers[i].id == INPUT or (layers[i].id in duplicated and where[ids[i]] != i)
+        unexplained = i >= typo_at and i not in misplaced and not unreachable
         if not consumers[i] and unexplained:
             problems.append(GraphProblem(
                 i, f"layers[{i}] ({ids[i]}): its output is used by no later layer; connect it "

@@ -109,6 +109,11 @@ MALFORMED = [
         "layers[2].inputs[1]",
         "comes after it",
     ),
+    (
+        doc({**CONV, "id": "input"}, {**CONV, "inputs": ["input"]}, *TAIL),
+        "layers[0].id",
+        "network input",
+    ),
     (residual(l3={"type": "add", "inputs": ["b", "b"]}), "layers[3].inputs[1]", "twice"),
     (
         residual(l3={"type": "concat", "inputs": ["b", "input", "input"]}),
