@@ -114,3 +114,18 @@ def test_delete_with_blocks_and_the_arrow_between_them_selected_deletes_the_bloc
     assert [layer.type for layer in window.document.spec.layers] == before[:3] + before[5:]
     assert window.document.undo_stack.undoText() == "Delete 2 layers"
     assert not canvas.message.isVisible()  # was: 'relu #5 takes only conv2d #4: delete ...'
+
+
+def test_paste_with_an_empty_clipboard_says_there_is_nothing_to_paste(make_window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window()
+    canvas = window.design.canvas
+    QApplication.clipboard().clear()  # its mimeData() is None then (offscreen, some desktops)
+    before = window.document.spec
+    click(qtbot, canvas, 3)
+    canvas.setFocus()
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    window.actionPaste.trigger()  # was: AttributeError 'NoneType' object has no 'hasFormat'
+    assert window.document.spec == before
+    assert "Nothing to paste" in window.statusBar().currentMessage()

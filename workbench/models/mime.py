@@ -55,8 +55,11 @@ class Dropped:
     entry: str | None = None
 
 
-def decode(data: QMimeData) -> Dropped | None:
-    """The layers a mime payload carries, or None if it carries none that are valid."""
+def decode(data: QMimeData | None) -> Dropped | None:
+    """The layers a mime payload carries, or None if it carries none that are valid (or
+    there is no payload: an empty clipboard's mimeData() is None on some platforms)."""
+    if data is None:
+        return None
     try:
         if data.hasFormat(LAYER_TYPE_MIME):
             name = bytes(data.data(LAYER_TYPE_MIME).data()).decode("utf-8")
