@@ -67,6 +67,9 @@ def infer_shapes(spec: NetworkSpec) -> ShapeReport:
     return report
 
 
+_UNKNOWN_MAPS = Tensor.maps(None, None, None)
+
+
 def _checked_result(result):
     """``result``, once its sizes and counts are whole numbers (None: unknown sizes)."""
     t = result.output
@@ -208,9 +211,13 @@ class _Inference:
                 if bad:  # built around validation: its numbers are not to be computed with
                     ctx.problem(f"its fields cannot be read ({bad[0]})", "bad_fields")
                     out, formula = Tensor.flat(None), ""
+                elif not ins and not (layer.kind.spatial or layer.kind.needs_maps):
+                    out, formula = Tensor.flat(None), "no input"
                 elif not ins:
-                    out = Tensor.flat(None)
-                    formula = "no input"
+                    # Every input is an unknown id (reported): feature maps of unknown size,
+                    # so that the layers after it are not also told their input went flat.
+                    result = _checked_result(layer.kind.infer(ctx, layer, [_UNKNOWN_MAPS]))
+                    out, formula = result.output, "no input"
                 elif layer.kind.needs_maps and any(x.rank == 1 for x in ins):
                     ctx.problems.append(self._needs_maps(i, label))
                     out, formula = (

@@ -467,3 +467,12 @@ def test_an_add_whose_branch_lost_its_padding_offers_the_padding_back():
     assert "padding 1 on conv2d #2 (→ 8×8)" in [f.label for f in p.fixes]
     for fix in p.fixes:
         assert infer_shapes(fix.apply(spec)).ok, fix.label
+
+
+def test_a_layer_whose_only_input_is_unknown_is_one_problem_not_a_flat_cascade():
+    # A half-drawn graph (lenient): the conv's one input is a typo; the conv after it must
+    # not also be told that its input is a flat vector.
+    d = doc({**CONV, "inputs": ["nope"]}, CONV, *TAIL)
+    report = infer_shapes(NetworkSpec.from_dict(d, wiring="lenient"))
+    assert [p.kind for p in report.problems] == ["unknown_input"]
+    assert report.rows[1].output_shape is None  # its size is unknown, not made up
