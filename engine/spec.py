@@ -269,8 +269,9 @@ def _parse_wiring(d: Mapping, path: str, errors: list[str]):
     inputs = d.get("inputs")
     if inputs is not None:
         if not isinstance(inputs, list) or not inputs:
+            got = "an empty list, which takes nothing" if inputs == [] else show(inputs)
             errors.append(f'{path}.inputs: must be a list of layer ids (or "{INPUT}"), '
-                          f"got {show(inputs)}")  # fmt: skip
+                          f'got {got}; leave "inputs" out to take the layer before it')  # fmt: skip
             inputs = None
         else:
             bad = [k for k, ref in enumerate(inputs) if not isinstance(ref, str)]
