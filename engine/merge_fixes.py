@@ -104,13 +104,14 @@ def _add_fixes_to(inference, index, sources, inputs: list[Tensor], main: int):
                 found += _branch_window_fixes(inference, index, src, (target.height, target.width))
         if (x.rank, x.height, x.width) == (target.rank, target.height, target.width):
             # Only the channels differ: the branch's last filter count could follow the shortcut.
+            # (For flat vectors, the units of the branch's last dense layer.)
+            want = x.channels if x.rank == 3 else x.features
             for at in branch:
-                if "filters" in spec.layers[at].kind.field_names:
-                    want = x.channels if x.rank == 3 else x.features
-                    found.append((Fix(f"filters {want} on {spec.layers[at].type} #{at + 1}",
-                                      "field", at, "filters", want), index))  # fmt: skip
-                    break
-                if "units" in spec.layers[at].kind.field_names:
+                names = spec.layers[at].kind.field_names
+                field = next((f for f in ("filters", "units") if f in names), None)
+                if field is not None:
+                    found.append((Fix(f"{field} {want} on {spec.layers[at].type} #{at + 1}",
+                                      "field", at, field, want), index))  # fmt: skip
                     break
     return found
 

@@ -476,3 +476,20 @@ def test_a_layer_whose_only_input_is_unknown_is_one_problem_not_a_flat_cascade()
     report = infer_shapes(NetworkSpec.from_dict(d, wiring="lenient"))
     assert [p.kind for p in report.problems] == ["unknown_input"]
     assert report.rows[1].output_shape is None  # its size is unknown, not made up
+
+
+def test_an_add_of_flat_vectors_of_different_lengths_offers_the_branch_units():
+    spec = NetworkSpec.from_dict(
+        doc(
+            {"type": "flatten", "id": "f"},
+            {"type": "dense", "units": 5, "id": "a"},
+            {"type": "dense", "units": 6, "id": "b", "inputs": ["f"]},
+            {"type": "add", "inputs": ["b", "a"]},
+            {"type": "dense", "units": 3},
+        )
+    )
+    (p,) = infer_shapes(spec).problems
+    assert "6 and 5" in p.message
+    assert "units 5 on dense #3" in [f.label for f in p.fixes]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
