@@ -129,3 +129,37 @@ def test_paste_with_an_empty_clipboard_says_there_is_nothing_to_paste(make_windo
     window.actionPaste.trigger()  # was: AttributeError 'NoneType' object has no 'hasFormat'
     assert window.document.spec == before
     assert "Nothing to paste" in window.statusBar().currentMessage()
+
+
+def test_layers_with_required_fields_come_from_the_palette_with_defaults(make_window, qtbot):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window()
+    canvas = window.design.canvas
+    before = [layer.type for layer in window.document.spec.layers]
+    # dragged onto the arrow between the first pool and the second conv
+    arrow = next(e for e in canvas.edges if (e.src, e.dst) == (3, 4))
+    a, b = arrow.points[0], arrow.points[-1]
+    canvas.ensureVisible(arrow)
+    pos = canvas.mapFromScene((a + b) / 2)
+    data = window.palette_view.mime_data_for("conv2d")
+    args = (Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    viewport = canvas.viewport()
+    enter = QDragEnterEvent(pos, *args)
+    QApplication.sendEvent(viewport, enter)
+    assert enter.isAccepted()  # was refused: the layer could not be made without filters
+    QApplication.sendEvent(viewport, QDragMoveEvent(pos, *args))
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(pos), *args, QEvent.Type.Drop))
+    spec = window.document.spec
+    assert [layer.type for layer in spec.layers] == [*before[:3], "conv2d", *before[3:]]
+    assert spec.layers[3]["filters"] >= 1 and spec.layers[3]["kernel"] == (3, 3)
+    # Enter on "Fully connected" in the palette puts one after the selected block
+    click(qtbot, canvas, 1)
+    tree = window.palette_view.tree
+    tree.setCurrentIndex(window.palette_view.index_of("dense"))
+    tree.setFocus()
+    qtbot.keyClick(tree, Qt.Key.Key_Return)  # was: SpecError 'dense.units: missing'
+    assert window.document.spec.layers[1].type == "dense"

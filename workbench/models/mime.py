@@ -20,6 +20,17 @@ LAYER_TYPE_MIME = "application/x-cnn-workbench-layer-type"
 LAYERS_MIME = "application/x-cnn-workbench-layers"
 
 
+def new_layer(layer_type: str) -> LayerSpec:
+    """A new block of ``layer_type``, as the palette makes it: the fields a spec file must
+    name (a convolution's filters and kernel, a dense layer's units, a pool's size) at the
+    catalogue's defaults. (LayerSpec.create alone refused them: Convolution, Max pool and
+    Fully connected could not be dragged from the palette, and Enter on them raised.)"""
+    kind = LAYER_TYPES[layer_type]
+    return LayerSpec.create(
+        layer_type, **{f.name: f.default for f in kind.fields if f.required}
+    )
+
+
 def layer_type_mime(layer_type: str) -> QMimeData:
     """What the palette drags: one layer type name."""
     data = QMimeData()
@@ -65,7 +76,7 @@ def decode(data: QMimeData | None) -> Dropped | None:
             name = bytes(data.data(LAYER_TYPE_MIME).data()).decode("utf-8")
             if name not in LAYER_TYPES:
                 return None
-            return Dropped((LayerSpec.create(name),))
+            return Dropped((new_layer(name),))
         if data.hasFormat(LAYERS_MIME):
             payload = loads(bytes(data.data(LAYERS_MIME).data()))
             layers = tuple(_layer(d) for d in payload["layers"])

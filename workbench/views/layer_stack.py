@@ -42,12 +42,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.spec import LayerSpec
 from workbench import style
 from workbench.document import Document
 from workbench.layer_edits import copies_of
 from workbench.models.layer_stack_model import LayerStackModel, StackRole
-from workbench.models.mime import decode, layers_mime
+from workbench.models.mime import decode, layers_mime, new_layer
 
 GAP = 18  # vertical room between blocks, where the connecting arrow is drawn
 MAX_BLOCK_WIDTH = 460
@@ -247,7 +246,7 @@ class LayerStackView(QListView):
 
     def insert_type(self, layer_type: str) -> bool:
         """Add a new layer of ``layer_type`` after the current block (the palette's Enter)."""
-        return self.document.insert_layer(self.current_row(), LayerSpec.create(layer_type))
+        return self.document.insert_layer(self.current_row(), new_layer(layer_type))
 
     def delete_selected(self) -> bool:
         return self.document.remove_layers(self.selected_layers())
