@@ -152,6 +152,9 @@ class Candidate:
     value: int
     output: int
     problems: int  # problems left on those axes, anywhere in the chain
+    #: 0 for the nearest values of its field, 1 for the next nearest, ...: the next is for
+    #: when the network as a whole refuses the nearest (engine.shapes checks each one).
+    rank: int = 0
 
 
 def _count(results: list[tuple[int | None, tuple[str, ...]]]) -> int:
@@ -165,12 +168,14 @@ def search(
     pos: int,
     kind: str,
     exact: float | None,
+    spare: int = 0,
 ) -> list[Candidate]:
     """Candidate fixes for problem ``kind`` at link ``pos`` of the chains of ``axes``
     (the same link on each axis, with the same numbers; a change is made on all of them).
 
     ``n0`` is the network input size per axis; ``exact`` the unrounded output for a
-    non-whole problem. Returns at most one input candidate and the nearest of each field.
+    non-whole problem. Returns at most one input candidate and the nearest of each field
+    (rank 0), then the ``spare`` next nearest groups of each field (rank 1, 2, ...).
     """
     link = chains[axes[0]][pos]
     # The kinds the target link has now, per axis: those it keeps (an even "same" kernel,
@@ -234,9 +239,10 @@ def search(
             got = judge(n0, make(v))
             if got is not None:
                 options.append(((abs(v - current), got[0]), Candidate(name, v, got[1], got[0])))
-        if options:
-            top = min(key for key, _ in options)
-            found.extend(c for key, c in sorted(options, key=lambda o: -o[1].value) if key == top)
+        keys = sorted({key for key, _ in options})[: 1 + spare]
+        by_value = sorted(options, key=lambda o: -o[1].value)
+        for rank, top in enumerate(keys):
+            found.extend(replace(c, rank=rank) for key, c in by_value if key == top)
     return found
 
 

@@ -40,6 +40,9 @@ _AXES = ("height", "width")
 #: as the graph grows (about this many layer visits in all: 58 checks for DenseNet-121's
 #: 430 layers, none for a hostile 100,000).
 _CHECK_WORK = 25_000
+#: Next-nearest values tried per field when the network refuses the nearest (a kernel of 8
+#: that would leave the pool after it a 1×1 input, where 7 fits).
+_SPARE = 2
 
 
 #: The last few (spec, report) pairs, newest first. Specs and reports are immutable, so the
@@ -344,10 +347,16 @@ class _Inference:
         n0 = dict(zip(_AXES, self.input[1:], strict=True))
         chains = self._chain_through(i)
         fixes = []
-        for cand in search(n0, chains, axes, pos, kind, exact if kind == NOT_WHOLE else None):
+        settled: dict[str, int] = {}  # field -> the rank whose values passed the check
+        found = search(n0, chains, axes, pos, kind, exact if kind == NOT_WHOLE else None,
+                       spare=_SPARE)  # fmt: skip
+        for cand in found:
+            if settled.get(cand.category, cand.rank) < cand.rank:
+                continue  # a nearer value of this field already passed
             fix = self._make_fix(i, layer, axes, cand.category, cand.value, cand.output)
             if fix is not None and self._clears(fix, i, kind, axes):
                 fixes.append(fix)
+                settled[cand.category] = cand.rank
         if kind == NOT_WHOLE:
             floor = Fix("round down like PyTorch", "rounding", value="floor")
             if self._clears(floor, i, kind, axes):

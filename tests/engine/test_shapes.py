@@ -400,3 +400,14 @@ def test_a_layer_built_around_validation_gets_its_row_and_a_problem(layer, word)
     assert p.layer == 1 and "cannot be read" in p.message and word in p.message, p.message
     assert report.rows[0].output_shape == (3, 10**6, 8)
     assert report.total_memory > 0 and report.peak_memory > 0 and report.total_params >= 0
+
+
+def test_when_the_nearest_value_breaks_a_later_layer_the_next_nearest_is_offered():
+    # (8 − 9)/1 + 1 = 0: kernel 8 would fit (→ 1), but the 2×2 pool after it would then get
+    # a 1×1 input; kernel 7 (→ 2) fits both.
+    spec = net(1, 8, 8, conv(2, 9), {"type": "max_pool2d", "size": 2}, FLAT, dense(3))
+    (p,) = infer_shapes(spec).problems
+    assert p.kind == "window_too_large"
+    assert "kernel 7 (→ 2)" in [f.label for f in p.fixes]
+    for fix in p.fixes:
+        assert infer_shapes(fix.apply(spec)).ok, fix.label
