@@ -112,8 +112,7 @@ def to_padded_nhwc(grad, count, out_hw, top, left, out):
     """As :func:`to_padded_nchw`, into channels-last ``out`` (count, HP, WP, K). For rows,
     ``out`` is exactly (count, OH + 2·top, OW + 2·left, K) or wider at the bottom right."""
     if grad.ndim == 4:
-        big = grad.size >= nchw_store.PAD_MIN_VALUES
-        if not (big and nchw_store.pad_nhwc(grad, top, left, out)):
+        if not (nchw_store.pad_pays(grad) and nchw_store.pad_nhwc(grad, top, left, out)):
             _embed_nhwc(grad, top, left, out)
     else:
         _rows_to_padded_nhwc(grad, count, *out_hw, top, left, out)

@@ -21,6 +21,8 @@ convolution kernels (:mod:`engine.kernels.llvm_jit`). :func:`store_naive` is the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from engine.kernels.activations import ACT_LEAKY, ACT_NONE, ACT_RELU
@@ -29,6 +31,7 @@ from engine.kernels.llvm_jit import Frame, compiled, host_shape
 __all__ = [
     "applies",
     "pad_block",
+    "pad_pays",
     "pad_nhwc",
     "pad_nhwc_naive",
     "store",
@@ -324,16 +327,32 @@ def pad_nhwc(src, top, left, dst) -> bool:
 #: Below this many values a call's fixed cost (about 6 us) outweighs the numba loop's gather
 #: (16 channels at 16x16, 4 images: 8.5 us against 15; at 32K values they tie or this wins).
 PAD_MIN_VALUES = 1 << 15
+#: The L1 cache's ways (8 on the x86 cores measured) and the span after which its set index
+#: repeats (64 sets of 64-byte lines).
+_L1_WAYS, _L1_SPAN = 8, 4096
+
+
+def pad_pays(src) -> bool:
+    """Whether :func:`pad_block` should take the vector transposes for ``src`` (G, C, H, W):
+    at least PAD_MIN_VALUES values, and planes whose C lines for one pixel crowd more than
+    the L1's ways into one set (planes of 4 KB: all C in one set), where numba's gather
+    thrashes. Elsewhere the gather is as fast from memory (cold sources, 2-11 images: 32 ch
+    at 16x16 106 us against 121, 64 at 8x8 59 against 58, 8 at 32x32 147 against 149; and
+    16 at 32x32 125 against 83, 32 at 32x32 387 against 153, 32 at 64x64 668 against 239)."""
+    plane = src.shape[2] * src.shape[3] * src.itemsize
+    per_set = src.shape[1] * math.gcd(plane, _L1_SPAN) // _L1_SPAN
+    return src.size >= PAD_MIN_VALUES and per_set > _L1_WAYS
 
 
 def pad_block(x, lo, hi, top, left, padded) -> None:
     """Images lo..hi of ``x`` (N, C, H, W) into ``padded`` (hi - lo, HP, WP, C) channels-last
     at (top, left), zeros around: :func:`pad_nhwc` where it applies and pays, else the numba
-    loop (:func:`engine.kernels.conv._pad_block`); the same values either way."""
+    loop (:func:`engine.kernels.conv._pad_block`); the same values either way (see
+    :func:`pad_pays`)."""
     from engine.kernels.conv import _pad_block
 
     src = x[lo:hi]
-    if src.size < PAD_MIN_VALUES or not pad_nhwc(src, top, left, padded):
+    if not (pad_pays(src) and pad_nhwc(src, top, left, padded)):
         _pad_block(x, lo, hi, top, left, padded)
 
 

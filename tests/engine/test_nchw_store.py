@@ -52,8 +52,9 @@ def test_shapes_it_does_not_take_are_left_untouched():
 @pytest.mark.parametrize(("count", "blocks", "pixel_blocks", "spare"), [(1, 1, 1, 0),
                                                                         (3, 2, 4, 1),
                                                                         (2, 4, 16, 2)])  # fmt: skip
-def test_to_pixels_equals_reference_and_the_two_passes_it_replaces(code, count, blocks,
-                                                                   pixel_blocks, spare):  # fmt: skip
+def test_to_pixels_equals_reference_and_the_two_passes_it_replaces(
+    code, count, blocks, pixel_blocks, spare
+):
     from engine.kernels import grad_layout
 
     vl = _lanes()
@@ -118,18 +119,40 @@ def test_pad_nhwc_equals_reference_and_the_numba_loop(count, chans, height, widt
     conv._pad_block(src, 0, count, top, left, old)
     np.testing.assert_array_equal(dst, old)
     # pad_block takes images lo..hi of a batch, by either route, to the same values.
-    for trim in (False, True):
+    batch = np.concatenate([src[:1], src, src[:1]])
+    for vector in (True, False):
+        routes = []
+        real = nchw_store.pad_nhwc
+
+        def spy(*args, _real=real, _routes=routes):
+            _routes.append(1)
+            return _real(*args)
+
         got = np.full(shape, 7.0, np.float32)
-        batch = np.concatenate([src[:1], src, src[:1]])
-        if trim:  # below PAD_MIN_VALUES: the numba loop
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(nchw_store, "pad_pays", lambda s, _v=vector: _v)
+            mp.setattr(nchw_store, "pad_nhwc", spy)
             nchw_store.pad_block(batch, 1, 1 + count, top, left, got)
-        else:
-            old_min, nchw_store.PAD_MIN_VALUES = nchw_store.PAD_MIN_VALUES, 0
-            try:
-                nchw_store.pad_block(batch, 1, 1 + count, top, left, got)
-            finally:
-                nchw_store.PAD_MIN_VALUES = old_min
+        assert routes == ([1] if vector else [])
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    ("shape", "pays"),
+    [
+        ((4, 32, 32, 32), True),  # 4 KB planes: all 32 channels of a pixel in one L1 set
+        ((5, 16, 32, 32), True),  # 16 lines in one 8-way set
+        ((2, 32, 64, 64), True),  # 16 KB planes, the same set again
+        ((11, 32, 16, 16), False),  # 1 KB planes: 4 sets, 8 lines each, the ways hold them
+        ((11, 64, 8, 8), False),
+        ((16, 8, 32, 32), False),  # 8 lines in one set: no more than its ways
+        ((2, 16, 48, 48), False),  # 9 KB planes spread over 4 sets
+        ((1, 32, 32, 32), True),  # 32K values: just enough for the call's fixed cost
+        ((1, 16, 32, 32), False),  # 16K values: too few
+    ],
+)
+def test_pad_pays_where_the_gather_thrashes_the_l1_and_the_call_is_worth_it(shape, pays):
+    assert nchw_store.pad_pays(np.empty(shape, np.float32)) is pays
 
 
 def test_pad_nhwc_leaves_shapes_it_does_not_take_untouched():
