@@ -7,21 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
+from test_canvas import click, open_preset
 
-from engine.spec import LayerSpec, load_spec
+from engine.spec import LayerSpec
 from workbench.models.mime import layers_mime
-
-
-def open_preset(window, name: str):
-    window.document.replace_network(load_spec(name), f"Load {name}")
-    return window.design.canvas
-
-
-def click(qtbot, canvas, row: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
-    block = canvas.blocks[row]
-    canvas.ensureVisible(block)
-    at = canvas.mapFromScene(block.sceneBoundingRect().center() + QPointF(-40, 0))
-    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, modifiers, at)
 
 
 def row_of(window, layer_id: str) -> int:
