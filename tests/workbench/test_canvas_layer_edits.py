@@ -13,6 +13,13 @@ from engine.spec import LayerSpec
 from workbench.models.mime import layers_mime
 
 
+def opened(make_window, name: str):
+    """A new window on preset ``name``: (window, canvas, its spec, the undo index)."""
+    window = make_window()
+    canvas = open_preset(window, name)
+    return window, canvas, window.document.spec, window.document.undo_stack.index()
+
+
 def row_of(window, layer_id: str) -> int:
     return window.document.spec.wiring.ids.index(layer_id) + 1
 
@@ -56,9 +63,7 @@ def test_delete_of_a_layer_a_shortcut_names_keeps_the_shortcut(make_window, qtbo
 
 
 def test_cut_of_several_layers_of_a_branched_network_is_one_step(make_window, qtbot):
-    window = make_window()
-    canvas = open_preset(window, "googlenet")
-    before, steps = window.document.spec, window.document.undo_stack.index()
+    window, canvas, before, steps = opened(make_window, "googlenet")
     first = row_of(window, "pool2")
     click(qtbot, canvas, first - 1)  # the relu before pool2, then pool2 itself
     click(qtbot, canvas, first, Qt.KeyboardModifier.ControlModifier)
@@ -69,9 +74,7 @@ def test_cut_of_several_layers_of_a_branched_network_is_one_step(make_window, qt
 
 
 def test_duplicate_gives_the_copy_an_id_of_its_own(make_window, qtbot):
-    window = make_window()
-    canvas = open_preset(window, "densenet-cifar")
-    before, steps = window.document.spec, window.document.undo_stack.index()
+    window, canvas, before, steps = opened(make_window, "densenet-cifar")
     assert before.layers[0].id == "conv0"
     click(qtbot, canvas, 1)
     window.actionDuplicate.trigger()
@@ -83,9 +86,7 @@ def test_duplicate_gives_the_copy_an_id_of_its_own(make_window, qtbot):
 
 
 def test_duplicate_of_a_residual_block_makes_a_second_block_after_it(make_window, qtbot):
-    window = make_window()
-    canvas = open_preset(window, "resnet20")
-    before, steps = window.document.spec, window.document.undo_stack.index()
+    window, canvas, before, steps = opened(make_window, "resnet20")
     end = row_of(window, "s1b1_out")
     start = before.wiring.ids.index("stem_relu") + 2  # the block's first conv
     click(qtbot, canvas, start)
@@ -108,9 +109,7 @@ def test_duplicate_of_a_residual_block_makes_a_second_block_after_it(make_window
 
 
 def test_paste_after_the_last_layer_of_a_branch_goes_into_that_branch(make_window, qtbot):
-    window = make_window()
-    canvas = open_preset(window, "googlenet")
-    before, steps = window.document.spec, window.document.undo_stack.index()
+    window, canvas, before, steps = opened(make_window, "googlenet")
     QApplication.clipboard().setMimeData(layers_mime([LayerSpec.create("dropout")]))
     row = row_of(window, "inception3a_1x1_relu")  # the 1×1 branch's end; next: the 3×3 branch
     click(qtbot, canvas, row)
@@ -154,9 +153,7 @@ def test_two_layers_dropped_on_a_shortcut_arrow_go_on_that_connection(make_windo
 
 
 def test_delete_of_an_identity_shortcuts_add_leaves_the_main_path(make_window, qtbot):
-    window = make_window()
-    canvas = open_preset(window, "resnet20")
-    before, steps = window.document.spec, window.document.undo_stack.index()
+    window, canvas, before, steps = opened(make_window, "resnet20")
     add = next(i for i, x in enumerate(before.layers) if x.type == "add")
     main = max(before.inputs_of(add))  # the block's last batch norm (the shortcut: stem_relu)
     assert before.layers[main].type == "batch_norm"
@@ -189,9 +186,7 @@ def test_copies_of_scattered_layers_paste_as_a_chain(make_window, qtbot):
 
 
 def test_duplicate_across_a_branch_end_leaves_nothing_unconnected(make_window, qtbot):
-    window = make_window()
-    canvas = open_preset(window, "googlenet")
-    before, steps = window.document.spec, window.document.undo_stack.index()
+    window, canvas, before, steps = opened(make_window, "googlenet")
     end = row_of(window, "inception3a_1x1_relu")  # the 1×1 branch's bn and relu, then the
     click(qtbot, canvas, end - 1)  # 3×3 branch's first conv
     click(qtbot, canvas, end, Qt.KeyboardModifier.ControlModifier)
