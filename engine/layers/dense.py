@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
 
@@ -64,21 +63,14 @@ class Dense(Layer):
         return split(self.units, 16, threads)
 
     def _plan(self, kind, n_rows):
-        """(chunks, tuner or None, start time) of a call: the worker threads' chunks, or one
-        range where the product is small or its tuner finds the calling thread alone faster
-        (engine.kernels.workers.Tuner; the caller records the time)."""
+        """(bands, tuner or None) of a call: the bands of output units the product is computed
+        in (one for a small product) and the tuner that decides whether the worker threads
+        take them or the calling thread runs them one after another (``workers.run``). The
+        bands are the same either way: BLAS sums a product of another shape in another order,
+        so a choice made by timing would otherwise change the last bits of the results from
+        call to call (a forward and the same forward layer by layer differed by 3e-8)."""
         chunks = self._chunks(n_rows)
-        if len(chunks) == 1:
-            return chunks, None, 0.0
-        tuner = self.tuner((kind, n_rows))
-        if not tuner.parallel():
-            chunks = [(0, self.units)]
-        return chunks, tuner, time.perf_counter()
-
-    @staticmethod
-    def _done(tuner, chunks, start):
-        if tuner is not None:
-            tuner.record(len(chunks) > 1, time.perf_counter() - start)
+        return chunks, (self.tuner((kind, n_rows)) if len(chunks) > 1 else None)
 
     def _free_weight_grad(self, shape, dtype):
         """An array for the weight gradient that nobody else can see: one this layer returned
@@ -101,13 +93,13 @@ class Dense(Layer):
         flat = x.reshape(x.shape[0], -1)
         weight = self.params["weight"]
         bias = self.params.get("bias")
-        chunks, tuner, start = self._plan("forward", flat.shape[0])
+        chunks, tuner = self._plan("forward", flat.shape[0])
         if len(chunks) == 1:
             y = flat @ weight.T
             if bias is not None:
                 y += bias
         else:
-            # Each thread computes a band of output units, reading only its rows of weight.
+            # Each band of output units reads only its rows of weight.
             y = np.empty((flat.shape[0], self.units), np.result_type(flat, weight))
 
             def work(_, lo, hi):
@@ -116,8 +108,7 @@ class Dense(Layer):
                     band += bias[lo:hi]
                 y[:, lo:hi] = band
 
-            run(chunks, work)
-        self._done(tuner, chunks, start)
+            run(chunks, work, tuner)
         if record:
             self._saved_x = flat
             self._saved_shape = x.shape
@@ -127,13 +118,12 @@ class Dense(Layer):
         flat = self._require_saved(self._saved_x)
         weight = self.params["weight"]
         has_bias = "bias" in self.params
-        chunks, tuner, start = self._plan("backward", dy.shape[0])
+        chunks, tuner = self._plan("backward", dy.shape[0])
         if len(chunks) == 1:
             self.grads["weight"] = dy.T @ flat
             if has_bias:
                 self.grads["bias"] = dy.sum(axis=0)
             dx = (dy @ weight).reshape(self._saved_shape) if self.input_grad else None
-            self._done(tuner, chunks, start)
             return dx
         dtype = np.result_type(dy, flat)
         dw = self._free_weight_grad(weight.shape, dtype)
@@ -154,7 +144,7 @@ class Dense(Layer):
                 db[lo:hi] = band.sum(axis=0)
             return np.dot(band, weight[lo:hi]) if self.input_grad else None
 
-        parts = run(chunks, work)
+        parts = run(chunks, work, tuner)
         self.grads["weight"] = dw
         if has_bias:
             self.grads["bias"] = db
@@ -164,7 +154,6 @@ class Dense(Layer):
             for part in parts[1:]:
                 dx += part
             dx = dx.reshape(self._saved_shape)
-        self._done(tuner, chunks, start)
         return dx
 
 

@@ -160,6 +160,29 @@ def test_dense_split_over_threads_matches_numpy(monkeypatch):
     np.testing.assert_allclose(layer.grads["bias"], dy.sum(axis=0), rtol=1e-5, atol=1e-5)
 
 
+def test_dense_results_do_not_depend_on_its_tuners_choice(monkeypatch):
+    # The tuner alternates the worker threads and the calling thread for its first calls;
+    # both compute the same bands, so every call gives the same bits (BLAS sums a product of
+    # another shape, one band instead of two, in another order).
+    monkeypatch.setattr(dense_layer, "THREADS", 2)  # two bands on any machine
+    rng = np.random.default_rng(19)
+    layer = Dense(3136, 1024)
+    for v in layer.params.values():
+        v[...] = rng.standard_normal(v.shape)
+    x = rng.standard_normal((9, 3136)).astype(np.float32)
+    dy = rng.standard_normal((9, 1024)).astype(np.float32)
+    runs = []
+    for _ in range(6):
+        y = layer.forward(x, record=True).copy()
+        dx = layer.backward(dy).copy()
+        runs.append((y, dx, layer.grads["weight"].copy()))
+    assert {t._calls for t in layer._tuners.values()} == {6}
+    for y, dx, dw in runs[1:]:
+        np.testing.assert_array_equal(y, runs[0][0])
+        np.testing.assert_array_equal(dx, runs[0][1])
+        np.testing.assert_array_equal(dw, runs[0][2])
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_max_pool2d(seed):
     rng = np.random.default_rng(200 + seed)
