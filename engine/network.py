@@ -154,9 +154,12 @@ class StateDictError(ValueError):
     """A state dict that does not fit the network; the message names every offending key."""
 
 
-def build(spec, seed: int = 0) -> Network:
+def build(spec, seed: int = 0, weights: Mapping[str, object] | None = None) -> Network:
     """Build a network from a spec (a NetworkSpec, preset name, path or dict) with seeded
     initial weights: the same spec and seed give bit-identical parameters and dropout masks.
+    ``weights`` (a state dict, as :meth:`Network.load_state_dict` takes it): start from those
+    instead; nothing is drawn (the draws were most of building a predictor's network), and a
+    state dict that does not fit raises StateDictError.
 
     Raises SpecError listing every problem shape inference finds (and, as a last guard, any
     layer whose output would be empty or a network that does not end in a vector of scores),
@@ -184,7 +187,7 @@ def build(spec, seed: int = 0) -> Network:
         if min(shape) < 1:
             raise SpecError(f"layers[{index}] ({layer_spec.type}): output shape {shape} is empty")
         shapes[index] = shape
-        if kind.has_weights_to_initialise:
+        if kind.has_weights_to_initialise and weights is None:
             weight = layer.params["weight"]
             init = resolved_init(spec, index)
             weight[...] = initialise(
@@ -206,7 +209,10 @@ def build(spec, seed: int = 0) -> Network:
             f"the network ends with output shape {shapes[len(layers) - 1]}; it must end in one "
             "score per class (add flatten and a dense layer with one unit per class)"
         )
-    return Network(spec, layers, dropout_rng)
+    net = Network(spec, layers, dropout_rng)
+    if weights is not None:
+        net.load_state_dict(weights)
+    return net
 
 
 class Network:

@@ -115,8 +115,7 @@ class Predictor:
         self.spec = spec
         self.class_names = tuple(class_names)
         self.preprocessing = preprocessing
-        self.network = engine.build(spec, seed=0)
-        self.network.load_state_dict(weights)
+        self.network = engine.build(spec, weights=weights)
         # The layers keep per-call buffers: one caller at a time.
         self.lock = threading.Lock()
 

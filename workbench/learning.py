@@ -228,9 +228,7 @@ class LearningController(QObject):
             return False
         spec = model.spec if model is not None else self.window.document.spec
         try:
-            net = build(spec, seed=0)
-            if model is not None:
-                net.load_state_dict(model.weights)
+            net = build(spec, weights=model.weights if model is not None else None)
             e = explain_pixel(net, probe, layer, channel, y, x)
         except ValueError as exc:
             self.steps.source.setText(f"Cannot explain this pixel: {exc}")
@@ -259,8 +257,7 @@ class LearningController(QObject):
             return False
         from engine.network import build
 
-        net = build(model.spec, seed=0)
-        net.load_state_dict(model.weights)
+        net = build(model.spec, weights=model.weights)
         probs = net.predict_proba(image[None])[0]
         t = self.training
         self.window.pages.setCurrentIndex(t.inspect_index)

@@ -29,9 +29,8 @@ def load_source(source: str | os.PathLike[str], seed: int = 0):
     p = Path(source) if isinstance(source, str | os.PathLike) else None
     if p is not None and (p.is_dir() or p.name == "checkpoint.json"):
         ckpt = load_checkpoint(p)
-        net = engine.build(ckpt.spec, seed=0)
         try:
-            net.load_state_dict(ckpt.weights)
+            net = engine.build(ckpt.spec, weights=ckpt.weights)
         except StateDictError as e:
             raise CheckpointError(f"{ckpt.path / 'weights.npz'}: {e}") from None
         where = f"trained: {ckpt.path}, {ckpt.epoch} epochs"

@@ -591,9 +591,8 @@ def write_run(imported: Imported, out: str | os.PathLike[str]) -> Path:
     if imported.preprocessing is None:
         raise OnnxImportError("the model's input has neither 1 nor 3 channels; a run folder "
                               "needs image preprocessing")  # fmt: skip
-    net = engine.build(imported.spec, seed=0)
     try:
-        net.load_state_dict(imported.weights)
+        net = engine.build(imported.spec, weights=imported.weights)
     except StateDictError as e:
         raise OnnxImportError(f"the weights do not fit the network: {e}") from None
     return save_checkpoint(

@@ -3,6 +3,8 @@ numpy reference network, and a short training run that must learn."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -128,6 +130,27 @@ def test_zero_init_warns_naming_the_layer():
     with pytest.warns(ZeroInitWarning, match=r"layers\[1\]"):
         net = engine.build(spec)
     assert not net.parameters()["1.weight"].any()
+
+
+def test_build_from_weights_matches_loading_them_and_draws_nothing():
+    layers = [*BN_SPEC, {"type": "dense", "units": 3, "init": "zeros"}]
+    spec = _spec(layers)
+    with pytest.warns(ZeroInitWarning):
+        trained = engine.build(spec, seed=3)
+    state = {k: v + 0.25 for k, v in trained.state_dict().items()}
+    with pytest.warns(ZeroInitWarning):
+        reference = engine.build(spec, seed=9)
+    reference.load_state_dict(state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing drawn: no zero-init warning either
+        net = engine.build(spec, weights=state)
+    x = np.random.default_rng(0).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    for k, v in reference.state_dict().items():
+        np.testing.assert_array_equal(net.state_dict()[k], v)
+    np.testing.assert_array_equal(net.forward(x), reference.forward(x))
+    state.pop(next(iter(state)))
+    with pytest.raises(StateDictError, match="missing keys"):
+        engine.build(spec, weights=state)
 
 
 def test_forward_activations_and_probabilities(lenet):

@@ -40,9 +40,7 @@ def _network(model, dataset):
         return None
     from engine.network import build
 
-    net = build(model.spec, seed=0)
-    net.load_state_dict(model.weights)
-    return net
+    return build(model.spec, weights=model.weights)
 
 
 def cnn_scores(dataset, model) -> tuple | None:

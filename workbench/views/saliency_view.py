@@ -55,8 +55,7 @@ def compute_saliency(model, image: np.ndarray, target: int, method: str, layer: 
     a :class:`engine.saliency.SaliencyMap`. Runs in a worker thread."""
     from engine.network import build
 
-    net = build(model.spec, seed=0)
-    net.load_state_dict(model.weights)
+    net = build(model.spec, weights=model.weights)
     if method == "Occlusion":
         side = min(image.shape[1:])
         patch = max(2, side // 7)
@@ -136,8 +135,7 @@ class SaliencyPanel(QWidget):
         if target is None:
             from engine.network import build
 
-            net = build(spec, seed=0)
-            net.load_state_dict(model.weights)
+            net = build(spec, weights=model.weights)
             target = int(net.forward(self._image[None]).argmax())
         self.target.setCurrentIndex(int(target))
         for combo in (self.target, self.layer):
