@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
+from engine.kernels.workers import alone
 from workbench.workers.background import BackgroundCall
 from workbench.workers.predict_worker import (
     DEAD_SAMPLE,
@@ -154,12 +155,22 @@ class PredictController(QObject):
     def count_dead_units(self, model: ModelWeights | None = None, live: bool = False) -> None:
         """Count ``model``'s (default: the newest weights') dead units on the loaded data;
         ``live``: beside a run still training, on the smaller sample of
-        :func:`live_dead_sample`."""
+        :func:`live_dead_sample`, on one core and none of the training's threads
+        (``engine.kernels.workers.alone``)."""
         model = model if model is not None else self.model
         dataset = self.data.dataset
-        if model is not None and dataset is not None:
-            count = live_dead_sample(dataset) if live else DEAD_SAMPLE
-            self.dead_counter.start(lambda: dead_units_of(model, dataset, count))
+        if model is None or dataset is None:
+            return
+        if not live:
+            self.dead_counter.start(lambda: dead_units_of(model, dataset, DEAD_SAMPLE))
+            return
+        count = live_dead_sample(dataset)
+
+        def beside_the_run():
+            with alone():
+                return dead_units_of(model, dataset, count)
+
+        self.dead_counter.start(beside_the_run)
 
     def shutdown(self) -> None:
         """Join a prediction still running (the window closes)."""

@@ -20,6 +20,7 @@ never waits on its own pool.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import itertools
@@ -35,6 +36,7 @@ __all__ = [
     "SERIAL_ELEMENTS",
     "THREADS",
     "Tuner",
+    "alone",
     "kernel_threads",
     "run",
     "single_threaded_blas",
@@ -205,11 +207,34 @@ def _run_parallel(chunks, work):
 def kernel_threads(elements: int) -> None:
     """Sets how many threads the calling thread's numba ``prange`` kernels use for work on
     ``elements`` values: one below :data:`SERIAL_ELEMENTS`, else all (numba's setting is per
-    calling thread; a call costs about a microsecond)."""
+    calling thread; a call costs about a microsecond); one inside :func:`alone`."""
     if THREADS > 1:
         import numba
 
-        numba.set_num_threads(1 if elements < SERIAL_ELEMENTS else THREADS)
+        few = elements < SERIAL_ELEMENTS or getattr(_local, "alone", False)
+        numba.set_num_threads(1 if few else THREADS)
+
+
+@contextlib.contextmanager
+def alone():
+    """Engine work inside this block runs on the calling thread only: no chunks handed to the
+    worker pool and one thread for numba's kernels. For work beside a training run (the
+    window's counts and renders in background threads): it then takes one core's time at
+    most and never holds a pool thread, or starts kernel threads, that the training's
+    threads wait for."""
+    saved = getattr(_local, "busy", False), getattr(_local, "alone", False)
+    _local.busy = _local.alone = True
+    if THREADS > 1:
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        _local.busy, _local.alone = saved
+        if THREADS > 1:
+            numba.set_num_threads(before)
 
 
 def single_threaded_blas() -> bool:
