@@ -152,15 +152,27 @@ def dead_units_of(model: ModelWeights, dataset, count: int = DEAD_SAMPLE, batch:
         return []
     picks = balanced_indices(split.labels, count)
     predictor = model.predictor()
+    # Only the layers that zero negatives are counted: the others' outputs are not reduced
+    # (resnet20: half of a count's time went to reducing every conv, batch-norm and add).
+    counted = [layer.kind.zeroes_negatives for layer in model.spec.layers]
     maxima: list[list[np.ndarray]] = []
     for i in range(0, len(picks), batch):
         raw, _ = split.take(picks[i : i + batch])
         if tuple(raw.shape[1:]) != tuple(model.spec.input.shape):
             return []
         acts = predictor.activations(apply_array(model.preprocessing, raw))
-        maxima.append([a.max(axis=(2, 3), keepdims=True) if a.ndim == 4 else a for a in acts])
+        pairs = zip(acts, counted, strict=True)
+        maxima.append([_unit_maxima(a) if c else a[:, :0] for a, c in pairs])
     per_layer = [np.concatenate(layer, axis=0) for layer in zip(*maxima, strict=True)]
     return dead_relu_fractions(per_layer, model.spec)
+
+
+def _unit_maxima(a: np.ndarray) -> np.ndarray:
+    """Each image's maximum per channel, (N, C, 1, 1), of an (N, C, H, W) output (over one
+    contiguous axis: several times faster than over axes 2 and 3); a flat output as it is."""
+    if a.ndim != 4:
+        return a
+    return a.reshape(*a.shape[:2], -1).max(axis=2).reshape(*a.shape[:2], 1, 1)
 
 
 def predict_paths(model: ModelWeights, paths) -> list[tuple[str, str, float | None]]:
