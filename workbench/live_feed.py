@@ -4,8 +4,8 @@ The runner's signals arrive already thinned: batches coalesced (at most 4 a seco
 snapshots at most once per ``snapshot_interval_s``. Here they are shaped for the views:
 
 - curves and the progress bar take every batch (the curves redraw on their own timer);
-- the newest snapshot goes to the feature maps and the filter/histogram view on a 4 Hz
-  timer, older ones are dropped unseen;
+- the newest snapshot goes to the feature maps and the filter/histogram view on a 2 Hz
+  timer (``FEED_MS``), older ones are dropped unseen;
 - the confusion matrix takes the newest epoch's validation results, on the same timer, in a
   turn of the event loop of its own (workbench.views.view_turns).
 
@@ -22,6 +22,11 @@ from workbench.views.view_turns import view_turns
 from workbench.workers.predict_worker import ModelWeights
 
 __all__ = ["LiveFeed"]
+
+#: How often the views are handed the newest snapshot and epoch: snapshots come at most once
+#: a second, so 2 Hz shows each within half a second, with half the drawing turns of 4 Hz
+#: (each one takes the interpreter lock from the training thread; see curves.REDRAW_MS).
+FEED_MS = 500
 
 
 class LiveFeed(QObject):
@@ -47,7 +52,7 @@ class LiveFeed(QObject):
         self._fed: set[str] = set()  # views that have drawn _shown
         self._confusion = None  # (probs, labels, names, images) not yet drawn
         self._maps_spec = None
-        self._timer = QTimer(self, interval=250)
+        self._timer = QTimer(self, interval=FEED_MS)
         self._timer.timeout.connect(self.flush)
         runner.started.connect(self._on_started)
         runner.batches.connect(self._on_batches)
@@ -127,7 +132,7 @@ class LiveFeed(QObject):
     # ------------------------------------------------------------------ feeding
 
     def flush(self) -> None:
-        """Hand the newest snapshot and epoch results to the views (the 4 Hz timer calls
+        """Hand the newest snapshot and epoch results to the views (the 2 Hz timer calls
         this)."""
         snap, spec = self._pending, self._spec
         if snap is None or spec is None:

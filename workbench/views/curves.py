@@ -41,7 +41,12 @@ __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
 CURVE_CSV_HEADER = ("series", "epoch", "loss", "accuracy")
 TRAIN_COLOR = "#2563eb"
 VAL_COLOR = "#ea580c"
-REDRAW_MS = 200  # 5 Hz: smooth to the eye, half the repaints of 10 Hz
+#: 2 Hz. The batches arrive coalesced at 4 Hz at most, and every redraw of the two plots is
+#: thousands of calls from Qt into pyqtgraph's Python (bounding rectangles, axes), each of
+#: which takes the interpreter lock from the training thread between its kernels: at 5 Hz a
+#: resnet20 batch took 1.13x its headless time (median of 4 paired rounds), at 2 Hz (with the
+#: live feed's timer at 2 Hz too) 1.06x.
+REDRAW_MS = 500
 
 
 class _Series:
