@@ -74,6 +74,7 @@ class Document(QObject):
     settingsChanged = Signal()
     lockedChanged = Signal(bool, str)
     fixApplied = Signal()
+    refused = Signal(str)  # an edit that does not apply, in words (the window says it)
     runsChanged = Signal()  # a run was added, or another project (with its runs) opened
 
     def __init__(
@@ -245,7 +246,13 @@ class Document(QObject):
             return False
         dst = max(0, min(dst, n - 1))
         label = self._spec.layers[src].kind.label
-        return self.edit(self._spec.move_layer(src, dst), f"Move {label}", focus=dst + 1)
+        try:
+            moved = self._spec.move_layer(src, dst)
+        except ValueError as e:  # a merge cannot be moved alone
+            where = f"layers[{src}] ({self._spec.layers[src].type})"
+            self.refused.emit(str(e).replace(where, f"{label} #{src + 1}"))
+            return False
+        return self.edit(moved, f"Move {label}", focus=dst + 1)
 
     def set_layer_field(self, index: int, name: str, value: Any) -> bool:
         """Change one field of a layer; SpecError if the value is not allowed."""

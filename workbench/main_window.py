@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
         # selection after, so actions read from rowSelected lagged one click behind.
         self.stack.selectionModel().selectionChanged.connect(self._update_actions)
         doc.fixApplied.connect(self._focus_stack)
+        doc.refused.connect(lambda text: self.statusBar().showMessage("⚠ " + text, 10_000))
         doc.specChanged.connect(self._update_title)  # a preset renames an unsaved network
         # Undo/Redo from any field: each widget of this window that takes the focus gets the
         # filter below. Not an application-wide filter: PySide wraps the receiver of every

@@ -116,6 +116,21 @@ def test_drag_a_block_to_reorder(make_window):
     assert types(window)[:2] == [before[2], before[2]]
 
 
+def test_dragging_a_merge_alone_in_the_stack_is_refused_in_words(make_window):
+    # Put on one connection, an add would take that one input only (the canvas refuses the
+    # same move): the network stays as it was and the status bar says why.
+    window = make_window("resnet20")
+    stack, doc = window.stack, window.document
+    add = next(i for i, layer in enumerate(doc.spec.layers) if layer.type == "add")
+    before, steps = doc.spec, doc.undo_stack.count()
+    stack.select_row(add + 1)
+    data = stack.model().mimeData(stack.selectionModel().selectedRows())
+    drop(stack, data, between(stack, 2))
+    assert doc.spec == before and doc.undo_stack.count() == steps
+    text = window.statusBar().currentMessage()
+    assert f"Add (residual) #{add + 1} joins 2 inputs" in text and "branches" in text
+
+
 def test_typing_a_kernel_size_updates_shapes_live(make_window, qtbot):
     window = make_window()
     assert table_output(window, 1) == "6×28×28"
