@@ -219,8 +219,8 @@ def kernel_threads(elements: int) -> None:
 def alone():
     """Engine work inside this block runs on the calling thread only: no chunks handed to the
     worker pool and one thread for numba's kernels. For work beside a training run (the
-    window's counts and renders in background threads): it then takes one core's time at
-    most and never holds a pool thread, or starts kernel threads, that the training's
+    window's live dead-unit count, in a background thread): it then takes one core's time
+    at most and never holds a pool thread, or starts kernel threads, that the training's
     threads wait for."""
     saved = getattr(_local, "busy", False), getattr(_local, "alone", False)
     _local.busy = _local.alone = True
