@@ -468,18 +468,12 @@ class NetworkSpec:
 
     def move_layer(self, src: int, dst: int) -> NetworkSpec:
         """Move layer ``src`` so that it ends up at index ``dst``: taken out (its consumers
-        take what it took) and inserted on the connection at its new place. ValueError for a
-        layer that joins several inputs (an add or concat): it belongs to its branches, and
-        put on one connection it would take that one only (move its branches instead)."""
+        take what it took) and inserted on the connection at its new place. (A layer that joins
+        several inputs would take one of them only there: the designer refuses that move,
+        ``Document.move_layer``.)"""
         if src == dst:
             return self
         layer = self.layers[src]
-        joined = self.wiring.inputs[src]
-        if len(joined) > 1:
-            raise ValueError(
-                f"layers[{src}] ({layer.type}) joins {len(joined)} inputs: it cannot be moved "
-                "alone; move the layers of its branches instead"
-            )
         if self.is_chain and layer.inputs is None:
             layers = list(self.layers)
             layers.pop(src)

@@ -246,12 +246,14 @@ class Document(QObject):
             return False
         dst = max(0, min(dst, n - 1))
         label = self._spec.layers[src].kind.label
-        try:
-            moved = self._spec.move_layer(src, dst)
-        except ValueError as e:  # a merge cannot be moved alone
-            where = f"layers[{src}] ({self._spec.layers[src].type})"
-            self.refused.emit(str(e).replace(where, f"{label} #{src + 1}"))
+        joined = len(self._spec.wiring.inputs[src])
+        if joined > 1:  # on one connection, a merge would take that one input only
+            self.refused.emit(
+                f"{label} #{src + 1} joins {joined} inputs: it cannot be moved alone; "
+                "move the layers of its branches instead"
+            )
             return False
+        moved = self._spec.move_layer(src, dst)
         return self.edit(moved, f"Move {label}", focus=dst + 1)
 
     def set_layer_field(self, index: int, name: str, value: Any) -> bool:
