@@ -237,6 +237,17 @@ def insert_on_edge(spec: NetworkSpec, src: int, dst: int, layer: LayerSpec,
     return spec.with_layers(layers)
 
 
+def merge_move_refusal(spec: NetworkSpec, index: int, name: str | None = None) -> str:
+    """Why layer ``index`` cannot be moved on its own ("" when it can): it joins several
+    inputs, and put on one connection it would take that one only. ``name``: how to call it
+    (default "add #9")."""
+    joined = len(spec.inputs_of(index))
+    if joined < 2:
+        return ""
+    return (f"{name or _name(index, spec)} joins {joined} inputs: it cannot be moved alone; "
+            "move the layers of its branches instead")  # fmt: skip
+
+
 def move_to_edge(spec: NetworkSpec, index: int, src: int, dst: int) -> tuple[NetworkSpec, int]:
     """Move layer ``index`` onto the connection from ``src`` (-1: the input) into ``dst``:
     lifted out of its place (what took its output takes what it took) and put on that
@@ -253,11 +264,9 @@ def move_to_edge(spec: NetworkSpec, index: int, src: int, dst: int) -> tuple[Net
         raise GraphEditError("there is no such connection")
     if index in (src, dst):
         raise GraphEditError(f"{_name(index, spec)} is on that connection already")
-    if len(spec.inputs_of(index)) != 1:
-        raise GraphEditError(
-            f"{_name(index, spec)} joins {len(spec.inputs_of(index))} inputs: it cannot be "
-            "moved alone; move the layers of its branches instead"
-        )
+    refusal = merge_move_refusal(spec, index)
+    if refusal:
+        raise GraphEditError(refusal)
     layer = spec.layers[index]
     lifted = spec.remove_layer(index)
     src2 = src - (src > index)

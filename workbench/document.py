@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from engine.graph_edits import merge_move_refusal
 from engine.spec import LayerSpec, NetworkSpec, SpecError
 from workbench.layer_edits import insert_after, remove_layers
 from workbench.project import Project, save_project
@@ -246,12 +247,9 @@ class Document(QObject):
             return False
         dst = max(0, min(dst, n - 1))
         label = self._spec.layers[src].kind.label
-        joined = len(self._spec.wiring.inputs[src])
-        if joined > 1:  # on one connection, a merge would take that one input only
-            self.refused.emit(
-                f"{label} #{src + 1} joins {joined} inputs: it cannot be moved alone; "
-                "move the layers of its branches instead"
-            )
+        refusal = merge_move_refusal(self._spec, src, f"{label} #{src + 1}")
+        if refusal:
+            self.refused.emit(refusal)
             return False
         moved = self._spec.move_layer(src, dst)
         return self.edit(moved, f"Move {label}", focus=dst + 1)

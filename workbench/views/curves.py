@@ -41,11 +41,11 @@ __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
 CURVE_CSV_HEADER = ("series", "epoch", "loss", "accuracy")
 TRAIN_COLOR = "#2563eb"
 VAL_COLOR = "#ea580c"
-#: 2 Hz. The batches arrive coalesced at 4 Hz at most, and every redraw of the two plots is
-#: thousands of calls from Qt into pyqtgraph's Python (bounding rectangles, axes), each of
-#: which takes the interpreter lock from the training thread between its kernels: at 5 Hz a
-#: resnet20 batch took 1.13x its headless time (median of 4 paired rounds), at 2 Hz (with the
-#: live feed's timer at 2 Hz too) 1.06x.
+#: 2 Hz. The batches arrive coalesced at 4 Hz at most, and each redraw runs pyqtgraph's
+#: Python on the GUI thread, which then holds the interpreter lock the training thread needs
+#: between its kernels: with this and the live feed's timer at 2 Hz instead of 5 and 4, a
+#: resnet20 batch took 1.06x its headless time instead of 1.13x (median of 4 paired rounds
+#: on a noisy host: a likely gain, not a firm one).
 REDRAW_MS = 500
 
 
