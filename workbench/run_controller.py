@@ -11,7 +11,6 @@ window during a run asks first (``confirm_close``), then stops the run and joins
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 from engine.data import DatasetError
 from workbench.project import data_dir
 from workbench.runs import RunRecord, new_run_id
+from workbench.views.view_turns import view_turns
 from workbench.workers.train_worker import TrainJob
 
 __all__ = ["RunController", "default_runs_root"]
@@ -33,17 +33,6 @@ SNAPSHOT_INTERVAL_S = 1.0
 #: The probe forward is most of a snapshot's cost (resnet20: 16 images 62 ms, 8 images 34 ms),
 #: which comes out of the training's time, so no more than a histogram needs.
 PROBE_IMAGES = 8
-#: The interpreter's GIL switch interval while a run is active. Every call from Qt into a
-#: Python slot or paint method takes the GIL again, and while the training thread runs Python
-#: code each take waits up to this long: a curves redraw of 2.7 ms took 16 ms at 1 ms, 6 ms
-#: at 0.5 ms and 4.4 ms at 0.2 ms beside a busy Python thread. Yet in the whole window
-#: (benchmarks/bench_gui.py, mnist-2conv, 4 interleaved runs each, load 1.3-2) 1 ms did better
-#: than 0.2 ms on both counts: worst event-loop stall 26-31 ms against 27-53 ms, GUI/headless
-#: throughput 0.85-0.92 (mean 0.89) against 0.84-0.91 (0.87), CPU per image 1.12x headless
-#: against 1.15x; resnet20 0.867 against 0.842, stall 58 against 71 ms. Every forced switch
-#: also interrupts the engine's own threads and the data loader. Idle, the GUI asks for
-#: nothing, so the training thread is not interrupted more often.
-GIL_SWITCH_S = 0.001
 
 
 def default_runs_root() -> Path:
@@ -69,7 +58,6 @@ class RunController(QObject):
         self.runs_root: Path | None = None  # None: next to the project file, else app data
         self.job: TrainJob | None = None
         self.run_id = ""
-        self._switch_interval = sys.getswitchinterval()
         tp = pages.training_panel
         tp.trainRequested.connect(self.start_training)
         tp.pauseRequested.connect(runner.pause)
@@ -119,19 +107,21 @@ class RunController(QObject):
         self.estimate.run_started()
         self.feed.begin(job.spec, job.probe, cfg.epochs)
         pages.inspect_label.setText(f"Showing the run in progress ({self.run_id})")
-        # The GUI and training threads share the GIL. A short switch interval lets a paint
-        # waiting for it in after at most 1 ms rather than 5 ms (see GIL_SWITCH_S).
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(GIL_SWITCH_S)
         self.runner.start(job)
         return True
 
     def _epoch_ended(self, event) -> None:
         # Dead units on the newest weights, counted in the background beside the training;
         # after the last epoch the run's end counts them on its final weights instead.
+        # Both start after the views' drawing of the epoch's end (the confusion matrix, the
+        # curves, the feature maps: their steps are in the line before this one): a count's
+        # Python holds the GIL that each of those paints takes hundreds of times, and beside
+        # it the paints of a run's end took 13-26 ms instead of 4 (resnet20).
         job = self.job
         if job is None or event.epoch < job.config.epochs:
-            self.predictions.count_dead_units(live=True)
+            view_turns().request(
+                self, "dead units", lambda: self.predictions.count_dead_units(live=True)
+            )
 
     def _runs_folder(self) -> Path:
         if self.runs_root is not None:
@@ -141,10 +131,10 @@ class RunController(QObject):
 
     def _state_changed(self, state: str) -> None:
         if state == "idle":
-            sys.setswitchinterval(self._switch_interval)
             self.document.set_locked(False)
             self.feed.end()
-            self.predictions.count_dead_units()  # the run's last weights
+            # The run's last weights, after the drawing of its end (see _epoch_ended).
+            view_turns().request(self, "dead units", self.predictions.count_dead_units)
         else:
             self.document.set_locked(True, PAUSED_REASON if state == "paused" else LOCK_REASON)
 

@@ -4,7 +4,10 @@ throughput on the bundled sample); the count at the run's end takes the whole sa
 
 from types import SimpleNamespace
 
+from PySide6.QtCore import QObject
+
 from workbench import predict_controller, run_controller
+from workbench.views.view_turns import view_turns
 from workbench.workers.predict_worker import (
     DEAD_SAMPLE,
     LIVE_DEAD_MIN,
@@ -34,12 +37,34 @@ def test_live_and_final_counts_ask_for_their_samples(monkeypatch):
     assert asked == [80, DEAD_SAMPLE]
 
 
-def test_an_epoch_end_counts_live_and_the_last_epoch_leaves_it_to_the_run_end():
+class _FakeController(QObject):
+    """What RunController._epoch_ended reads of itself; a QObject, as the owner of a view
+    turn must be."""
+
+    def __init__(self, calls, epochs=3):
+        super().__init__()
+        self.job = SimpleNamespace(config=SimpleNamespace(epochs=epochs))
+        self.predictions = SimpleNamespace(count_dead_units=lambda **kw: calls.append(kw))
+
+
+def test_an_epoch_end_counts_live_and_the_last_epoch_leaves_it_to_the_run_end(qtbot):
     calls = []
-    fake = SimpleNamespace(
-        job=SimpleNamespace(config=SimpleNamespace(epochs=3)),
-        predictions=SimpleNamespace(count_dead_units=lambda **kw: calls.append(kw)),
-    )
+    fake = _FakeController(calls)
     run_controller.RunController._epoch_ended(fake, SimpleNamespace(epoch=1))
     run_controller.RunController._epoch_ended(fake, SimpleNamespace(epoch=3))
+    view_turns().run_all()
     assert calls == [{"live": True}]
+
+
+def test_the_count_starts_after_the_drawing_the_epoch_end_asked_for(qtbot):
+    """The views' steps requested before the count run first: the count's thread holds the
+    GIL those paints need."""
+    order = []
+    fake = _FakeController([])
+    fake.predictions = SimpleNamespace(count_dead_units=lambda **kw: order.append("count"))
+    turns = view_turns()
+    drawer = QObject()
+    turns.request(drawer, "confusion", lambda: order.append("confusion"))
+    run_controller.RunController._epoch_ended(fake, SimpleNamespace(epoch=1))
+    assert order == []  # nothing at once: the count waits its turn
+    qtbot.waitUntil(lambda: order == ["confusion", "count"], timeout=5000)
