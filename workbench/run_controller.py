@@ -27,7 +27,14 @@ __all__ = ["RunController", "default_runs_root"]
 
 LOCK_REASON = "Training is running: stop it to edit the network (or edit after it ends)."
 PAUSED_REASON = "Training is paused: resume it, or stop it to edit the network."
-SNAPSHOT_INTERVAL_S = 1.0
+#: Seconds between the snapshots that feed the feature maps, filters and histograms (the
+#: curves and the progress follow every batch). A snapshot costs the training its probe
+#: forward and weight copies, and the window its drawing: pictures of the cells in view,
+#: four plots, histograms, all Python that holds the GIL the training's threads need between
+#: their kernels. benchmarks/bench_gui.py, every view open, 5 interleaved rounds: at 1 s,
+#: densenet-cifar trained at 0.79 of headless (CPU per image 1.22x) and inception-cifar at
+#: 0.82; at 2 s densenet-cifar 0.89 (1.10x) and resnet20 0.94 (1.11x).
+SNAPSHOT_INTERVAL_S = 2.0
 #: Images whose activations every snapshot carries: the feature maps show the first, the
 #: filters page's histograms use all of them (dead units are counted on validation images).
 #: The probe forward is most of a snapshot's cost (resnet20: 16 images 62 ms, 8 images 34 ms),
