@@ -103,3 +103,34 @@ def test_filter_histograms_keep_their_axes_until_the_values_outgrow_them(qtbot):
     (x0, x1), _ = box.viewRange()
     w = grown["3.weight"]
     assert x0 <= float(w.min()) and float(w.max()) <= x1 and x1 - x0 > first[0][1] - first[0][0]
+
+
+def test_a_live_count_like_the_last_leaves_the_filters_page_layout_alone(qtbot, monkeypatch):
+    """The dead-unit label is set only when its words or colour change: set again, its style
+    sheet re-polished the label and the page was laid out anew, and all four plots repainted
+    after every live count."""
+    from engine.inspect import DeadUnits
+    from workbench.views.filters import FiltersView
+
+    view = FiltersView()
+    qtbot.addWidget(view)
+    label = view.warning_label
+    calls = []
+    for name in ("setText", "setStyleSheet"):
+        original = getattr(label, name)
+
+        def counted(value, _o=original, _n=name):
+            calls.append(_n)
+            return _o(value)
+
+        monkeypatch.setattr(label, name, counted)
+    healthy = [DeadUnits(1, "conv1", 0.0, None, dead=0, units=6, images=100, unit="filters")]
+    view.set_dead_units(healthy)
+    assert calls == ["setText"] and "healthy" in label.text()  # no style: "" already
+    calls.clear()
+    view.set_dead_units(list(healthy))  # the next epoch's count, the same
+    assert calls == []
+    dying = [DeadUnits(1, "conv1", 0.5, "conv1: 3 of 6 filters never fire", dead=3, units=6,
+                       images=100, unit="filters")]
+    view.set_dead_units(dying)
+    assert calls == ["setText", "setStyleSheet"] and "⚠" in label.text()
