@@ -134,3 +134,38 @@ def test_a_live_count_like_the_last_leaves_the_filters_page_layout_alone(qtbot, 
                        images=100, unit="filters")]
     view.set_dead_units(dying)
     assert calls == ["setText", "setStyleSheet"] and "⚠" in label.text()
+
+
+def test_a_count_with_more_warnings_moves_no_plot_of_the_filters_page(qtbot):
+    """The dead-unit words scroll in a box of a fixed height: a count with four warnings
+    after one healthy line (and back) lays none of the four plots out again. When the label
+    grew with its text, every plot resized and repainted its axes in one turn."""
+    from engine.inspect import DeadUnits
+    from workbench.views.filters import FiltersView
+
+    view = FiltersView()
+    qtbot.addWidget(view)
+    view.resize(700, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    plots = (view.filter_plot, view.weight_plot, view.activation_plot, view.dead_plot)
+
+    def geometry():
+        qtbot.wait(20)  # the layout's posted request runs
+        return [p.geometry() for p in plots]
+
+    healthy = [DeadUnits(i, f"conv{i}", 0.0, None, dead=0, units=6, images=100, unit="filters")
+               for i in range(4)]  # fmt: skip
+    view.set_dead_units(healthy)
+    before = geometry()
+    dying = [DeadUnits(i, f"conv{i}", 0.5, f"conv{i}: 3 of 6 filters never fire on 100 "
+                       "validation images; a lower learning rate or leaky ReLU may help",
+                       dead=3, units=6, images=100, unit="filters") for i in range(4)]  # fmt: skip
+    view.set_dead_units(dying)
+    assert view.warning_label.text().count("⚠") == 4
+    assert geometry() == before
+    # every warning can still be read: the label is as tall as its text, in a box that scrolls
+    assert view.warning_label.height() > view.warning_area.viewport().height()
+    assert view.warning_area.verticalScrollBar().maximum() > 0
+    view.set_dead_units(healthy)
+    assert geometry() == before

@@ -13,7 +13,17 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.inspect import (
     DEAD_WARNING,
@@ -108,8 +118,22 @@ class FiltersView(QWidget):
         self.warning_label = QLabel("Dead filters and units are counted once the network has run.")
         self.warning_label.setObjectName("deadReluWarning")
         self.warning_label.setWordWrap(True)
-        # Two lines kept for it, so its first text does not shrink the plots above.
-        self.warning_label.setMinimumHeight(2 * self.warning_label.fontMetrics().lineSpacing())
+        self.warning_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # The label scrolls inside a box of a fixed height (three lines; more scroll), so a
+        # count with more or fewer warnings leaves the plots above where they are. When the
+        # label grew or shrank with its text, the page was laid out anew and all four plots
+        # resized and repainted their axes: 25-90 ms in one turn when a live count changed
+        # (benchmarks/bench_gui.py on densenet-cifar, its longest stalls).
+        self.warning_area = QScrollArea(objectName="deadReluWarningArea")
+        self.warning_area.setWidget(self.warning_label)
+        self.warning_area.setWidgetResizable(True)
+        self.warning_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.warning_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.warning_area.viewport().setAutoFillBackground(False)
+        self.warning_label.setAutoFillBackground(False)
+        bold = QFont(self.warning_label.font())
+        bold.setBold(True)  # warnings are bold: whole lines of that font, none cut in half
+        self.warning_area.setFixedHeight(3 * QFontMetrics(bold).lineSpacing())
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Layer"))
@@ -124,7 +148,7 @@ class FiltersView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addLayout(grid, 1)
-        layout.addWidget(self.warning_label)
+        layout.addWidget(self.warning_area)
         for plot in (self.filter_plot, self.weight_plot, self.activation_plot, self.dead_plot):
             cache_axes(plot)  # redrawn when their ranges change, not with every histogram
         self._timer = QTimer(self, interval=REDRAW_MS)
