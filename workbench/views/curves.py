@@ -34,6 +34,7 @@ from engine.io import atomic_write_bytes, atomic_write_text
 from workbench.views.curve_overlays import CurveOverlays
 from workbench.views.elided_label import ElidedLabel
 from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling
+from workbench.views.live_curve import LiveCurve
 from workbench.views.view_turns import view_turns
 
 __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
@@ -99,10 +100,12 @@ class TrainingCurves(QWidget):
         self.accuracy_plot.setYRange(0, 100, padding=0.02)
         self._items = {}
         for key, plot in (("loss", self.loss_plot), ("acc", self.accuracy_plot)):
-            raw = plot.plot(pen=pg.mkPen(TRAIN_COLOR + "40", width=1), connect="finite")
-            smooth = plot.plot(
-                pen=pg.mkPen(TRAIN_COLOR, width=2), name="training (smoothed)", connect="finite"
-            )
+            # The per-batch lines are LiveCurves: drawn at every redraw, they are the
+            # training's cost of watching (workbench.views.live_curve).
+            raw = LiveCurve(pg.mkPen(TRAIN_COLOR + "40", width=1))
+            smooth = LiveCurve(pg.mkPen(TRAIN_COLOR, width=2), name="training (smoothed)")
+            plot.addItem(raw)
+            plot.addItem(smooth)
             val = plot.plot(
                 pen=pg.mkPen(VAL_COLOR, width=2),
                 symbol="o",
@@ -111,9 +114,6 @@ class TrainingCurves(QWidget):
                 symbolPen=None,
                 name="validation",
             )
-            for item in (raw, smooth):
-                item.setDownsampling(auto=True, method="peak")
-                item.setClipToView(True)
             self._items[key] = (raw, smooth, val)
         self.overlays = CurveOverlays(self.loss_plot, self.accuracy_plot)
         self._live_legend = True  # the live run's entries are in the legends
