@@ -108,7 +108,7 @@ class LiveCurve(pg.GraphicsObject):
     def viewTransformChanged(self) -> None:  # noqa: N802
         """The plot was resized or zoomed: reduce the line again when its pixels changed by
         a third or more (a path reduced for a small plot looks coarse on a big one)."""
-        if self._built_px and not 0.75 < self._pixel() / self._built_px < 1.33:
+        if self._built_px and not 0.75 < self._pixels()[0] / self._built_px < 1.33:
             self._rebuild()
         else:
             self._fit_rect()
@@ -146,13 +146,10 @@ class LiveCurve(pg.GraphicsObject):
         size = box.viewPixelSize()
         return tuple(float(v) if math.isfinite(v) and v > 0 else 0.0 for v in size)
 
-    def _pixel(self) -> float:
-        return self._pixels()[0]
-
-    def _fit_rect(self) -> None:
+    def _fit_rect(self, pixels: tuple[float, float] | None = None) -> None:
         """The path's rectangle grown by the line's pixels (its width and its shifts), so a
         repaint of the rectangle covers every pixel the line drew."""
-        px, py = self._pixels()
+        px, py = self._pixels() if pixels is None else pixels
         grow = len(self._offsets) + 1
         rect = self._path.boundingRect().adjusted(-grow * px, -grow * py, grow * px, grow * py)
         if rect != self._rect:
@@ -160,7 +157,8 @@ class LiveCurve(pg.GraphicsObject):
             self._rect = rect
 
     def _rebuild(self) -> None:
-        limit, px = MAX_POINTS, self._pixel()
+        pixels = self._pixels()
+        limit, px = MAX_POINTS, pixels[0]
         if px and len(self._x) > 1:
             span = float(np.nanmax(self._x) - np.nanmin(self._x)) / px
             limit = int(min(MAX_POINTS, max(64.0, 2.0 * span)))
@@ -173,7 +171,7 @@ class LiveCurve(pg.GraphicsObject):
         self.prepareGeometryChange()
         self._path = path
         self._points = len(x)
-        self._fit_rect()
+        self._fit_rect(pixels)
         self.update()
         self.informViewBoundsChanged()
 
