@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.baselines import SHIFTS, fit_baseline, network_predictor, shift_test, sklearn_predictor
 from workbench.views.image_grid import apply_plot_theme
+from workbench.views.plot_widgets import PlotWidget
 
 __all__ = ["COLORS", "BaselinesPanel", "cnn_scores", "compute_baselines", "compute_shift_test"]
 
@@ -134,7 +135,7 @@ class BaselinesPanel(QWidget):
         )
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 160)
-        self.plot = pg.PlotWidget()
+        self.plot = PlotWidget()
         self.plot.setObjectName("shiftPlot")
         self.plot.setTitle("Accuracy of test images shifted by s pixels")
         self.plot.setLabel("bottom", "shift (pixels)")

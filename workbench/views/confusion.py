@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from engine.inspect import confusion_cell, confusion_matrix, misclassified
 from workbench.style import heading_font
 from workbench.views.image_grid import ImageGrid, apply_plot_theme, plot_colors
+from workbench.views.plot_widgets import PlotWidget
 
 __all__ = ["ConfusionMatrixView"]
 
@@ -85,7 +86,7 @@ class ConfusionMatrixView(QWidget):
         self._ticks_for: list[str] | None = None
         self._cell: tuple[int, int] | None = None
 
-        self.plot = pg.PlotWidget()
+        self.plot = PlotWidget()
         self.plot.setObjectName("confusionPlot")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)

@@ -35,6 +35,7 @@ from workbench.views.curve_overlays import CurveOverlays
 from workbench.views.elided_label import ElidedLabel
 from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling
 from workbench.views.live_curve import LiveCurve
+from workbench.views.plot_widgets import PlotWidget
 from workbench.views.view_turns import view_turns
 
 __all__ = ["CURVE_CSV_HEADER", "TrainingCurves"]
@@ -158,7 +159,7 @@ class TrainingCurves(QWidget):
         self._update_readout()
 
     def _make_plot(self, name: str, title: str, ylabel: str, legend_at) -> pg.PlotWidget:
-        plot = pg.PlotWidget()
+        plot = PlotWidget()
         plot.setObjectName(name)
         plot.setTitle(title)
         plot.setLabel("bottom", "epoch")

@@ -45,6 +45,7 @@ from workbench.models.branch_grid import arrange
 from workbench.models.map_picture import layer_picture, layer_pictures
 from workbench.models.mosaic import Mosaic
 from workbench.views.image_grid import display_array, plot_colors
+from workbench.views.plot_widgets import GraphicsLayoutWidget
 from workbench.views.view_turns import view_turns
 from workbench.workers.background import BackgroundCall
 
@@ -139,9 +140,9 @@ class FeatureMapsView(QWidget):
         self._highlight: dict[int, Box] = {}
         self._paths: dict[int, list[Box]] = {}  # the distinct boxes of every path, by layer
 
-        self.overview = pg.GraphicsLayoutWidget()
+        self.overview = GraphicsLayoutWidget()
         self.overview.setObjectName("featureMapsOverview")
-        self.focus_view = pg.GraphicsLayoutWidget()
+        self.focus_view = GraphicsLayoutWidget()
         self.focus_view.setObjectName("featureMapsFocus")
         self._status = QLabel(
             "Hover a pixel to see its receptive field; click a layer to enlarge it; "

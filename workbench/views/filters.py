@@ -37,6 +37,7 @@ from engine.spec import NetworkSpec
 from workbench.models.mosaic import Mosaic
 from workbench.style import problem_color
 from workbench.views.image_grid import apply_plot_theme, cache_axes, nice_ceiling, plot_colors
+from workbench.views.plot_widgets import PlotWidget
 from workbench.views.view_turns import view_turns
 
 __all__ = ["FiltersView"]
@@ -78,7 +79,7 @@ class FiltersView(QWidget):
         self.layer_box.setMinimumContentsLength(24)
         self.layer_box.currentIndexChanged.connect(lambda _i: self._mark())
 
-        self.filter_plot = pg.PlotWidget(title="Filters")
+        self.filter_plot = PlotWidget(title="Filters")
         self.filter_plot.setObjectName("filterImages")
         self.filter_plot.invertY(True)
         self.filter_plot.setAspectLocked(True)
@@ -102,7 +103,7 @@ class FiltersView(QWidget):
             pen=pg.mkPen(ACTIVATION_COLOR),
         )
 
-        self.dead_plot = pg.PlotWidget(title="Filters / units that never fire (%, after each ReLU)")
+        self.dead_plot = PlotWidget(title="Filters / units that never fire (%, after each ReLU)")
         self.dead_plot.setObjectName("deadReluPlot")
         self.dead_plot.setMenuEnabled(False)
         self.dead_plot.setMouseEnabled(False, False)
@@ -157,7 +158,7 @@ class FiltersView(QWidget):
         self._apply_theme()
 
     def _hist_plot(self, name: str, title: str, xlabel: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget(title=title)
+        plot = PlotWidget(title=title)
         plot.setObjectName(name)
         plot.setMenuEnabled(False)
         plot.setLabel("bottom", xlabel)

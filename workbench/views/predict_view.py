@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from workbench.style import heading_font
 from workbench.views.image_grid import apply_plot_theme, plot_colors, to_qimage
+from workbench.views.plot_widgets import PlotWidget
 from workbench.views.predict_table import FolderPredictions
 
 __all__ = ["PredictView"]
@@ -70,7 +71,7 @@ class PredictView(QWidget):
         self.folder_table = FolderPredictions(self)
         self.folder_table.rowActivated.connect(lambda path: self.imagesChosen.emit([path]))
 
-        self.plot = pg.PlotWidget()
+        self.plot = PlotWidget()
         self.plot.setObjectName("predictBars")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(False, False)
