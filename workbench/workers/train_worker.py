@@ -51,6 +51,7 @@ from engine.training import (
 )
 from engine.transfer import TransferError
 from workbench.workers.background import keep_until_finished
+from workbench.workers.priority import lower_background_threads
 
 __all__ = ["DataRequest", "TrainJob", "TrainRunner", "TrainWorker", "describe_error"]
 
@@ -143,6 +144,9 @@ class TrainWorker(QObject):
         from engine.network import warm_up
 
         job = self._job
+        # Below the GUI thread from here on (the pools it starts inherit it); the sweep at
+        # each epoch's end lowers pool threads that another thread started meanwhile.
+        lower_background_threads()
         self.status.emit("Compiling kernels…")
         warm_up()  # compiled once per process; a no-op afterwards
         data = job.data
@@ -172,6 +176,7 @@ class TrainWorker(QObject):
                 if event.checkpoint is not None:
                     self.last_checkpoint = Path(event.checkpoint)
                 self.epochEnded.emit(event)
+                lower_background_threads()
             elif isinstance(event, Started):
                 self.started.emit(event)
             elif isinstance(event, Paused):
