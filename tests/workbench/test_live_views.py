@@ -53,8 +53,9 @@ def test_loss_curve_has_points_after_add_batch(qtbot):
     _fill_curves(view)
 
     def drawn():
-        xs, _ys = loss_plot.getPlotItem().listDataItems()[0].getData()
-        assert xs is not None and len(xs) == 60
+        for plot in (loss_plot, acc_plot):  # each in a turn of its own
+            xs, _ys = plot.getPlotItem().listDataItems()[0].getData()
+            assert xs is not None and len(xs) == 60
 
     qtbot.waitUntil(drawn, timeout=2000)  # the redraw timer, not a direct call
     val_x, val_y = acc_plot.getPlotItem().listDataItems()[2].getData()

@@ -97,10 +97,28 @@ def test_curves_redraw_in_a_turn_of_their_own(qtbot):
     qtbot.addWidget(curves)
     curves.add_batch(0.5, 2.0, 0.3)
     curves._redraw_in_turn()  # the timer
-    assert view_turns().waiting(curves) == 1
+    assert view_turns().waiting(curves) == 2  # the loss plot, then the accuracy plot
     assert len(curves.series()["train"][0]) == 1  # the data is there at once
+    qtbot.waitUntil(lambda: view_turns().waiting(curves) == 1, timeout=1000 + GAP_MS)
+    loss, acc = curves._items["loss"][0], curves._items["acc"][0]
+    assert loss.xData is not None and len(loss.xData) == 1
+    assert acc.xData is None or len(acc.xData) == 0  # its own, later turn
     qtbot.waitUntil(lambda: view_turns().waiting(curves) == 0, timeout=1000 + GAP_MS)
-    assert curves._items["loss"][0].xData is not None and len(curves._items["loss"][0].xData) == 1
+    assert acc.xData is not None and len(acc.xData) == 1
+
+
+def test_curves_redraw_called_directly_draws_both_plots_and_the_turns_then_skip(qtbot):
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.add_batch(0.5, 2.0, 0.3)
+    curves._redraw_in_turn()  # the timer: two turns waiting
+    curves.redraw()
+    for key in ("loss", "acc"):
+        assert len(curves._items[key][0].xData) == 1
+    drawn = []
+    curves._draw_part = drawn.append  # what the waiting turns still draw
+    view_turns().run_all()
+    assert drawn == []
 
 
 def test_empty_curves_lay_the_x_axis_out_for_the_epochs_set(qtbot):

@@ -89,7 +89,9 @@ class TrainingCurves(QWidget):
         self.setObjectName("trainingCurves")
         self._train = _Series(3)  # epoch, loss, accuracy
         self._val = _Series(3)
-        self._val_drawn: tuple[_Series, int] | None = None  # the validation points drawn
+        # The validation points each plot ("loss", "acc") has drawn: (series, version).
+        self._val_drawn: dict[str, tuple[_Series, int]] = {}
+        self._parts_due: set[str] = set()  # plots the timer has left to a later turn
         self._smoothing = 0.8
         self._smooth_cache: tuple[int, float, np.ndarray, np.ndarray] | None = None
         self._dirty = False
@@ -278,36 +280,56 @@ class TrainingCurves(QWidget):
         return loss, acc
 
     def _redraw_in_turn(self) -> None:
-        # The timer: drawn in a turn of the event loop of its own, apart from the other live
-        # views' drawing (workbench.views.view_turns).
+        # The timer: each plot is drawn in a turn of the event loop of its own, apart from
+        # the other and from the other live views (workbench.views.view_turns). Both plots'
+        # update and paint in one turn, 35-50 ms under training load, were part of a
+        # resnet20 run's worst stalls (benchmarks/bench_gui.py).
         if self._dirty:
-            view_turns().request(self, "curves", self.redraw)
+            self._dirty = False
+            self._parts_due = {"loss", "acc"}
+            turns = view_turns()
+            turns.request(self, "loss curves", lambda: self._draw_due("loss"))
+            turns.request(self, "accuracy curves", lambda: self._draw_due("acc"))
 
     def redraw(self) -> None:
-        """Push the buffers to the plot items now (the timer has this done in a turn of its
-        own; tests may call it)."""
-        if not self._dirty:
+        """Push the buffers to the plot items now, both plots (the timer has each plot done
+        in a turn of its own; tests may call it)."""
+        if not self._dirty and not self._parts_due:
             return
         self._dirty = False
+        self._parts_due = set()
+        self._draw_part("loss")
+        self._draw_part("acc")
+
+    def _draw_due(self, key: str) -> None:
+        if key in self._parts_due:  # not drawn since by redraw()
+            self._parts_due.discard(key)
+            self._draw_part(key)
+
+    def _draw_part(self, key: str) -> None:
+        """Push the buffers to one plot's items: ``key`` "loss" or "acc"."""
         x = self._train.column(0)
         loss_s, acc_s = self._smoothed()
-        raw_l, smooth_l, val_l = self._items["loss"]
-        raw_a, smooth_a, val_a = self._items["acc"]
-        raw_l.setData(x, self._train.column(1))
-        smooth_l.setData(x, loss_s)
-        raw_a.setData(x, 100.0 * self._train.column(2))
-        smooth_a.setData(x, 100.0 * acc_s)
-        if self._val_drawn != (self._val, self._val.version):
+        raw, smooth, val = self._items[key]
+        if key == "loss":
+            raw.setData(x, self._train.column(1))
+            smooth.setData(x, loss_s)
+        else:
+            raw.setData(x, 100.0 * self._train.column(2))
+            smooth.setData(x, 100.0 * acc_s)
+        if self._val_drawn.get(key) != (self._val, self._val.version):
             # The per-epoch points change a few times a run; their scatter items are the
             # dearest to update, so they are left alone between epochs.
-            self._val_drawn = (self._val, self._val.version)
+            self._val_drawn[key] = (self._val, self._val.version)
             vx = self._val.column(0)
-            val_l.setData(vx, self._val.column(1))
-            val_a.setData(vx, 100.0 * self._val.column(2))
-        if not self.log_scale.isChecked():
-            self._fit_loss_axis(loss_s)
-        self._sync_live_legend()
-        self._update_readout(loss_s, acc_s)
+            scale = 1.0 if key == "loss" else 100.0
+            val.setData(vx, scale * self._val.column(1 if key == "loss" else 2))
+        if key == "loss":
+            if not self.log_scale.isChecked():
+                self._fit_loss_axis(loss_s)
+            self._sync_live_legend()
+        else:
+            self._update_readout(loss_s, acc_s)
 
     def _sync_live_legend(self) -> None:
         """While runs are overlaid and the live run has no points, its legend entries (which

@@ -11,6 +11,11 @@ interleaved pairs of bench_gui resnet20 runs (3 rounds each, a noisy 2-core host
 ``CNN_WORKBENCH_TRAIN_NICE=0`` against the default): the worst stall 31-64 ms against
 45-148 ms, the 99th percentile 9-14 ms against 12-21 ms; throughput within the host's noise.
 
+What a nice value weighs against: with the scheduler's autogroups or a cgroup per
+application (how most Linux desktops start programs), only threads of the same group, so
+here the GUI thread; started from a terminal in which other work runs, training also yields
+to that work (a test suite run beside another at nice 0 saw its runs slowed severalfold).
+
 Linux only: there ``setpriority(PRIO_PROCESS, tid)`` sets one thread's nice value, and a
 thread starts with its creator's, so threads the training thread starts later inherit it and
 those started before are swept by :func:`lower_background_threads`. Elsewhere it would set
