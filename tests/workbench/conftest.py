@@ -6,6 +6,11 @@ from __future__ import annotations
 import os
 import tempfile
 
+# Before HOME moves: the engine points numba's cache at the user's keyed kernel cache
+# (engine.jit_cache), shared with the engine tests and the app. Under the temporary home
+# every session compiled all kernels again: a minute before its first training run.
+import engine.config  # noqa: E402, F401, I001
+
 _HOME = tempfile.mkdtemp(prefix="cnn-workbench-tests-")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Before Qt loads: QSettings and QStandardPaths read these, so nothing touches the user's.
