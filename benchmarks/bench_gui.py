@@ -17,11 +17,15 @@ In one process and one run:
 
 The process's CPU time per training image is reported for both sides as well: on a
 machine shared with other work it says what watching costs without the neighbours' noise.
+So is the host's steal time over each run (Linux, ``/proc/stat``): the share of the CPU time
+a virtual machine's host gave to other guests. At 10-20% a run's images/s swings by a third
+between identical runs, and the throughput ratio says more about the host than the window.
 
 Throughput is training images per second of the engine's own clock (``EpochEnd.elapsed_s``
 of the last epoch: batches, validation and checkpoints, pauses excluded), measured in the
-training thread in both cases. Targets: max stall <= 50 ms, GUI/headless >= 0.90. Exit status
-1 when a target is missed.
+training thread in both cases. Targets: max stall <= 50 ms, GUI/headless >= 0.90 (the medians
+of the rounds with host steal <= 5% when each side has one, else of all rounds; both are
+printed). Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -52,13 +56,46 @@ from engine.training import EpochEnd, TrainConfig, fit  # noqa: E402
 MAX_STALL_MS = 50.0
 MIN_RATIO = 0.90
 TAIL_MS = 1000  # the event loop is measured this long after the run's end as well
+STEAL_WARNING = 0.05  # host steal over this share of a round: its images/s are the host's
 
 
-def headless(spec, data_path: str, cfg: TrainConfig, pre: Preprocessing) -> tuple[float, float]:
-    """(training images/s, process CPU ms per training image) of one fit() run without Qt,
-    as the CLI runs it."""
+def _percent(share: float | None) -> str:
+    return "?" if share is None else f"{share:.0%}"
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(stolen, all) CPU time of the whole machine since boot, in clock ticks (the first line
+    of Linux's /proc/stat), or None where there is no such file."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7], sum(fields)) if len(fields) == 8 else None
+
+
+class StealMeter:
+    """``with StealMeter() as m: ...``; then ``m.share``: the fraction of the machine's CPU
+    time its host took back during the block (None where unknown)."""
+
+    def __enter__(self) -> StealMeter:
+        self._start = _cpu_jiffies()
+        self.share = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end = _cpu_jiffies()
+        if self._start is not None and end is not None and end[1] > self._start[1]:
+            self.share = (end[0] - self._start[0]) / (end[1] - self._start[1])
+
+
+def headless(
+    spec, data_path: str, cfg: TrainConfig, pre: Preprocessing
+) -> tuple[float, float, float | None]:
+    """(training images/s, process CPU ms per training image, host steal share) of one fit()
+    run without Qt, as the CLI runs it."""
     ds = load_dataset(data_path, pre, val_fraction=cfg.val_split, seed=cfg.seed)
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, StealMeter() as steal:
         last = None
         cpu0 = time.process_time()
         for event in fit(spec, ds, cfg, out_dir=out, snapshot_interval_s=None):
@@ -66,7 +103,7 @@ def headless(spec, data_path: str, cfg: TrainConfig, pre: Preprocessing) -> tupl
                 last = event
         cpu = time.process_time() - cpu0
     images = len(ds.splits["train"]) * cfg.epochs
-    return images / last.elapsed_s, 1000 * cpu / images
+    return images / last.elapsed_s, 1000 * cpu / images, steal.share
 
 
 class GuiSession:
@@ -146,7 +183,8 @@ class GuiSession:
         if not c.start_training():
             raise SystemExit(f"bench_gui: cannot train: {c.training_panel.blocker_label.text()}")
         cpu0, wall0, process0 = time.thread_time(), time.perf_counter(), time.process_time()
-        loop.exec()
+        with StealMeter() as steal:
+            loop.exec()
         cpu = (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
         process = time.process_time() - process0
         self.idle(TAIL_MS)  # what the window does once the run has ended counts too
@@ -160,6 +198,7 @@ class GuiSession:
             "images_per_s": num_train * self.cfg.epochs / self.epochs[-1].elapsed_s,
             "cpu": cpu,
             "cpu_ms_per_image": 1000 * process / (num_train * self.cfg.epochs),
+            "steal": steal.share,
         }
 
     def close(self) -> None:
@@ -199,11 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     headless(spec, args.data, replace(cfg, epochs=1), pre)  # first-touch costs, not timed
     session = GuiSession(args.spec, args.data, cfg, every_view=not args.train_page_only)
     base, gui, late, cpu, worst, base_cpu, gui_cpu = [], [], [], [], [], [], []
+    steal: dict[str, list[float | None]] = {"headless": [], "gui": []}
     for _ in range(args.rounds):  # interleaved, so a neighbour's load hits both sides alike
-        ips, per_image = headless(spec, args.data, cfg, pre)
+        ips, per_image, stolen = headless(spec, args.data, cfg, pre)
         base.append(ips)
         base_cpu.append(per_image)
+        steal["headless"].append(stolen)
         run = session.train()
+        steal["gui"].append(run["steal"])
         gui.append(run["images_per_s"])
         gui_cpu.append(run["cpu_ms_per_image"])
         late += run["lateness"]
@@ -211,6 +253,17 @@ def main(argv: list[str] | None = None) -> int:
         worst.append(run["worst"])
     session.close()
     ratio = float(np.median(gui) / np.median(base))
+    # The same ratio over the rounds the host left alone (steal <= STEAL_WARNING on that
+    # side), when each side has one: what the window costs, not what the host's guests took.
+    quiet = [
+        [
+            v
+            for v, st in zip(values, steal[side], strict=True)
+            if st is not None and st <= STEAL_WARNING
+        ]
+        for side, values in (("headless", base), ("gui", gui))
+    ]
+    quiet_ratio = float(np.median(quiet[1]) / np.median(quiet[0])) if all(quiet) else None
     cpu_ratio = float(np.median(gui_cpu) / np.median(base_cpu))
     report = {
         "spec": args.spec,
@@ -221,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         "headless_images_per_s": [round(v, 1) for v in base],
         "gui_images_per_s": [round(v, 1) for v in gui],
         "throughput_ratio": round(ratio, 3),
+        "quiet_rounds": [len(quiet[0]), len(quiet[1])],
+        "quiet_throughput_ratio": None if quiet_ratio is None else round(quiet_ratio, 3),
         "headless_cpu_ms_per_image": [round(v, 2) for v in base_cpu],
         "gui_cpu_ms_per_image": [round(v, 2) for v in gui_cpu],
         "cpu_per_image_ratio": round(cpu_ratio, 3),
@@ -231,8 +286,13 @@ def main(argv: list[str] | None = None) -> int:
             {"ms": round(ms, 1), "s_after_train": round(t, 2)} for ms, t in worst
         ],
         "gui_thread_cpu_share": round(float(np.median(cpu)), 3),
+        "host_steal_share": {
+            side: [None if v is None else round(v, 3) for v in values]
+            for side, values in steal.items()
+        },
     }
-    ok = report["max_stall_ms"] <= MAX_STALL_MS and report["throughput_ratio"] >= MIN_RATIO
+    judged = quiet_ratio if quiet_ratio is not None else ratio
+    ok = report["max_stall_ms"] <= MAX_STALL_MS and judged >= MIN_RATIO
     if args.json:
         print(json.dumps({**report, "ok": ok}))
     else:
@@ -242,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
         print("headless fit() images/s: " + ", ".join(f"{v:,.0f}" for v in base))
         print(f"GUI ({layout}) images/s: " + ", ".join(f"{v:,.0f}" for v in gui))
         print(f"throughput GUI / headless (medians): {ratio:.3f} (target >= {MIN_RATIO})")
+        if quiet_ratio is not None:
+            print(f"  over the rounds with host steal <= {STEAL_WARNING:.0%} ({len(quiet[0])} "
+                  f"headless, {len(quiet[1])} GUI): {quiet_ratio:.3f} (judged against the "
+                  "target)")  # fmt: skip
         print(f"process CPU per training image, GUI / headless (medians): {cpu_ratio:.3f} "
               "(the window's cost in work: steadier than time on a loaded machine)")  # fmt: skip
         print(f"event-loop stall (10 ms timer lateness over {len(late)} ticks): "
@@ -250,6 +314,14 @@ def main(argv: list[str] | None = None) -> int:
         print("worst stall per round: " + ", ".join(
             f"{ms:.1f} ms at {t:.2f} s after Train" for ms, t in worst))  # fmt: skip
         print(f"GUI thread busy {report['gui_thread_cpu_share']:.0%} of a run (one core = 100%)")
+        known = [v for values in steal.values() for v in values if v is not None]
+        if known:
+            print("host steal (CPU time the VM's host took back) per round: headless "
+                  + ", ".join(_percent(v) for v in steal["headless"]) + "; GUI "
+                  + ", ".join(_percent(v) for v in steal["gui"]))  # fmt: skip
+            if max(known) > STEAL_WARNING:
+                print(f"  over {STEAL_WARNING:.0%} in some rounds: images/s there follow the "
+                      "host's other guests; the CPU-per-image ratio above does not")  # fmt: skip
         print("targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
 
