@@ -68,7 +68,7 @@ class LiveFeed(QObject):
         self._spec = spec
         self.history = {}
         self._pending = self._shown = self._confusion = None
-        self.views.curves.clear(epochs)
+        self.views.curves.clear(epochs, in_turns=True)  # Train's turn paints enough
         self.views.training_panel.progress.setValue(0)
         self.show_spec(spec)
         if probe is not None:

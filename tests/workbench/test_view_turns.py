@@ -145,3 +145,44 @@ def test_the_train_page_curves_follow_the_epochs_setting(qtbot):
     x1 = controller.curves.accuracy_plot.getViewBox().viewRange()[0][1]
     assert 11.9 < x1 < 12.5
     window.document.undo_stack.setClean()
+
+
+def test_a_run_start_clears_the_curves_in_turns_of_their_own(qtbot):
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    curves.add_batch(0.5, 2.0, 0.3)
+    curves.redraw()
+    loss, acc = curves._items["loss"][0], curves._items["acc"][0]
+    curves.clear(3, in_turns=True)  # as LiveFeed.begin does on Train
+    assert len(curves.series()["train"][0]) == 0  # the data is gone at once
+    assert len(loss.xData) == 1 and len(acc.xData) == 1  # the plots: not in Train's turn
+    assert view_turns().waiting(curves) == 2
+    view_turns().run_all()
+    assert _points(loss) == 0 and _points(acc) == 0
+    curves.add_batch(0.5, 2.0, 0.3)
+    curves.redraw()
+    curves.clear(3)  # a reopened run, a test: emptied now
+    assert _points(loss) == 0 and view_turns().waiting(curves) == 0
+
+
+def _points(item) -> int:
+    return 0 if item.xData is None else len(item.xData)
+
+
+def test_the_probe_image_already_shown_is_not_set_again(qtbot, monkeypatch):
+    from workbench.views.feature_maps import FeatureMapsView
+
+    view = FeatureMapsView()
+    qtbot.addWidget(view)
+    view.set_spec(engine.load_spec("lenet5"))
+    rng = np.random.default_rng(0)
+    probe = rng.normal(size=(1, 32, 32)).astype(np.float32)
+    set_images = []
+    item = view._cells[0].image
+    monkeypatch.setattr(item, "setImage", lambda *a, **k: set_images.append(a[0]))
+    view.set_probe(probe)  # the data loaded: shown
+    view.set_probe(probe.copy()[None])  # Train: the same image, as a batch of one
+    assert len(set_images) == 1
+    view.set_probe(probe + 1)  # another image (a prediction's): shown
+    assert len(set_images) == 2
+    np.testing.assert_array_equal(view.layer_values(-1), probe + 1)

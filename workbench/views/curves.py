@@ -214,10 +214,12 @@ class TrainingCurves(QWidget):
         self._dirty = True
         self.redraw()
 
-    def clear(self, epochs: float | None = None) -> None:
+    def clear(self, epochs: float | None = None, in_turns: bool = False) -> None:
         """Forget every point (a new run). ``epochs``: the new run's length, its x axis
         0..``epochs`` at once (left where it is when it is that already: Train then repaints
-        no axis); None: the x axis follows the data."""
+        no axis); None: the x axis follows the data. ``in_turns``: the emptied plots are
+        drawn in turns of the event loop of their own (Train: the press already repaints the
+        settings, the actions and the progress), else now."""
         self._train.clear()
         self._val.clear()
         self._smooth_cache = None
@@ -229,7 +231,10 @@ class TrainingCurves(QWidget):
         else:
             self._fit_x_axis()
         self._dirty = True
-        self.redraw()
+        if in_turns:
+            self._redraw_in_turn()
+        else:
+            self.redraw()
 
     def preview_epoch_range(self, epochs: float) -> None:
         """While no run is drawn (nothing to clear, no overlays), lay the x axis out for a

@@ -229,16 +229,17 @@ class FeatureMapsView(QWidget):
         """The probe image, as the network sees it: (C, H, W) float32, or a batch (P, C, H, W)
         of which the first is shown."""
         probe = np.asarray(image)
-        self._probe = probe[0] if probe.ndim == 4 else probe
-        if self._cells:
-            self._cells[0].image.setImage(
-                display_array(self._probe), autoLevels=False, levels=(0, 255)
-            )
-            self._values[0] = self._probe
-            if self._focus is not None and self._focus.index == -1:
-                self._focus.image.setImage(
-                    display_array(self._probe), autoLevels=False, levels=(0, 255)
-                )
+        probe = probe[0] if probe.ndim == 4 else probe
+        shown = self._values[0] if self._cells else None
+        self._probe = probe
+        if not self._cells:
+            return
+        self._values[0] = probe
+        if shown is not None and shown.shape == probe.shape and np.array_equal(shown, probe):
+            return  # Train sets the image the data's loading showed: nothing to repaint
+        self._cells[0].image.setImage(display_array(probe), autoLevels=False, levels=(0, 255))
+        if self._focus is not None and self._focus.index == -1:
+            self._focus.image.setImage(display_array(probe), autoLevels=False, levels=(0, 255))
 
     def update_activations(self, activations: Sequence[np.ndarray], example: int = 0) -> None:
         """The output of every layer for the probe, one array per layer of the spec, with or
