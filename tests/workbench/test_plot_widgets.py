@@ -70,3 +70,17 @@ def test_every_plot_in_the_window_paints_without_the_lock(make_window, qtbot):
     slow = [f"{type(v).__module__}.{type(v).__name__} in {type(v.parent()).__name__}"
             for v in views if not paints_without_lock(v)]
     assert not slow, slow
+
+
+def test_replace_layout_takes_every_old_item_out_of_the_scene_at_once(qtbot):
+    from workbench.views.plot_widgets import GraphicsLayoutWidget
+
+    view = GraphicsLayoutWidget()
+    qtbot.addWidget(view)
+    boxes = [view.addViewBox(row=0, col=c) for c in range(3)]
+    old = view.ci
+    new = view.replace_layout()
+    assert new is view.ci and new is not old
+    assert all(box.scene() is None for box in boxes)
+    added = view.addViewBox(row=0, col=0)  # the delegated methods fill the new layout
+    assert added.scene() is view.scene() and added.parentItem() is new

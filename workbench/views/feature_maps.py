@@ -188,7 +188,7 @@ class FeatureMapsView(QWidget):
         self._pictures, self._stale = [], set()
         self._generation += 1  # a render in flight drew another network
         self._inflight = None
-        self.overview.clear()
+        self.overview.replace_layout()
         self.focus_view.clear()
         self._focus = None
         if not report.ok:

@@ -61,9 +61,27 @@ class PlotWidget(_PaintInCpp, pg.PlotWidget):
 class GraphicsLayoutWidget(_PaintInCpp, pg.GraphicsLayoutWidget):
     """``pg.GraphicsLayoutWidget`` whose paint runs without the interpreter lock."""
 
+    #: The methods pyqtgraph's widget takes over from its layout, bound to the layout.
+    _DELEGATED = (
+        "nextRow", "nextCol", "nextColumn", "addPlot", "addViewBox", "addItem", "getItem",
+        "addLayout", "addLabel", "removeItem", "itemIndex", "clear",
+    )  # fmt: skip
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._prepare_before_paint()
+
+    def replace_layout(self) -> pg.GraphicsLayout:
+        """An empty layout in place of the current one, which leaves the scene with all its
+        items in one call. ``clear()`` takes the items out one by one, each removal laying
+        the grid out again: 0.43 s of the 1.2 s the feature maps took to lay resnet50 out."""
+        old = self.ci
+        self.ci = pg.GraphicsLayout()
+        for name in self._DELEGATED:
+            setattr(self, name, getattr(self.ci, name))
+        self.setCentralItem(self.ci)  # removes the old layout from the scene
+        old.deleteLater()
+        return self.ci
 
 
 def paints_without_lock(view: QGraphicsView) -> bool:
